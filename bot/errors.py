@@ -1,0 +1,166 @@
+"""Every error the bot can show a user.
+
+Each exception carries a message that is safe to show to a member as is: no upstream text that could
+hold a key, no stack trace, no internal names. The error's ``kind`` is a short stable word stored in
+the audit log and used by tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class BotError(Exception):
+    """Base of all expected failures; ``str(error)`` is safe to show a user."""
+
+    kind = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(BotError):
+    """The operator's configuration is missing or invalid; lists every problem at once."""
+
+    kind = "config"
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"The configuration has {len(self.problems)} problem(s):\n{lines}")
+
+
+class ValidationError(BotError):
+    """A request breaks a model's limits; every violation is listed, phrased for a member."""
+
+    kind = "validation"
+
+    def __init__(self, violations: Iterable[str]) -> None:
+        self.violations = tuple(violations)
+        if len(self.violations) == 1:
+            message = self.violations[0]
+        else:
+            message = "This request can't be sent:\n" + "\n".join(f"- {v}" for v in self.violations)
+        super().__init__(message)
+
+
+class ImageInputError(BotError):
+    """An input image or mask cannot be used (not an image, corrupt, hostile, too large)."""
+
+    kind = "bad_image"
+
+
+# --- Images API -------------------------------------------------------------------------------
+
+
+class APIError(BotError):
+    """The Images API failed; subclasses say how, in a member's terms."""
+
+    kind = "api_error"
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.param = param
+
+
+class ContentRejected(APIError):
+    """The provider's safety system refused the prompt or the images."""
+
+    kind = "content_rejected"
+
+
+class InvalidRequest(APIError):
+    """The provider refused a parameter (named in ``param`` when it says which)."""
+
+    kind = "invalid_request"
+
+
+class AuthenticationFailed(APIError):
+    """The API key is missing, wrong or revoked: the operator must fix it."""
+
+    kind = "auth"
+
+
+class QuotaExhausted(APIError):
+    """The operator's account is out of credit or over its billing limit (never retried)."""
+
+    kind = "billing"
+
+
+class RateLimited(APIError):
+    """The provider asked us to slow down; ``retry_after`` is in seconds when it said."""
+
+    kind = "rate_limited"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class UpstreamUnavailable(APIError):
+    """The provider is down or answered with a server error."""
+
+    kind = "upstream_down"
+    retryable = True
+
+
+class UpstreamTimeout(APIError):
+    """The provider did not answer in time."""
+
+    kind = "timeout"
+    retryable = True
+
+
+class BadResponse(APIError):
+    """The provider answered with something that is not a usable result."""
+
+    kind = "bad_response"
+
+
+# --- Quotas, policy and jobs -----------------------------------------------------------------
+
+
+class QuotaExceeded(BotError):
+    """A member, role or server has used its credits for the current window."""
+
+    kind = "quota"
+
+    def __init__(
+        self, message: str, *, remaining: int = 0, resets_at: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.remaining = remaining
+        self.resets_at = resets_at
+
+
+class NotAllowed(BotError):
+    """Policy forbids this: a blocked role, a disallowed model or channel, a non-moderator."""
+
+    kind = "not_allowed"
+
+
+class Busy(BotError):
+    """The job queue is full, a member has too many jobs in flight, or is cooling down."""
+
+    kind = "busy"
+
+
+class JobNotFound(BotError):
+    """A button points to a job that is no longer stored."""
+
+    kind = "job_gone"
