@@ -1,0 +1,45 @@
+"""Runs CPU-heavy work (Pillow, big JSON and base64) away from the event loop.
+
+Threads are not enough: json and base64 hold the GIL, and with hundreds of jobs the loop still stalls
+for tenths of a second. A small process pool keeps the worst stall short. With ``processes=0`` work
+runs in a thread instead, which suits tests and tiny deployments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Offloader:
+    """Runs a picklable function with picklable arguments in a worker process (or a thread)."""
+
+    def __init__(self, processes: int | None = None) -> None:
+        if processes is None:
+            processes = min(2, os.cpu_count() or 1)
+        self._pool: Executor | None = None
+        if processes > 0:
+            # forkserver: workers start clean, without a copy of the bot's loop, sockets or threads.
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(max_workers=processes, mp_context=context)
+
+    async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Await ``fn(*args, **kwargs)`` computed off the event loop."""
+        call = functools.partial(fn, *args, **kwargs)
+        if self._pool is None:
+            return await asyncio.to_thread(call)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

@@ -1,0 +1,248 @@
+"""One fair, bounded queue in front of the Images API.
+
+A job waits for one of ``max_concurrent`` slots. Waiting jobs are served round-robin across servers
+and, within a server, across members, so one member's ten jobs never starve another's one. The queue
+holds only tickets (no image bytes); it refuses politely when full or when a member already has too
+many jobs. When the API says "slow down", dispatching pauses for everyone until the time it named.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from bot.errors import Busy
+
+log = logging.getLogger(__name__)
+
+PositionCallback = Callable[[int], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class _Waiter:
+    ticket: str
+    guild: int
+    member: int
+    future: asyncio.Future[None]
+    on_position: PositionCallback | None
+    position: int = -1
+    notify_task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class JobCancelled(Exception):
+    """The member cancelled a job while it was still queued."""
+
+
+class Scheduler:
+    """Admits jobs to ``max_concurrent`` API slots in fair order."""
+
+    def __init__(
+        self,
+        max_concurrent: int,
+        *,
+        queue_size: int = 100,
+        per_member: int = 2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_concurrent = max_concurrent
+        self.queue_size = queue_size
+        self.per_member = per_member
+        self._clock = clock
+        self._running = 0
+        # guild -> member -> waiters; both levels rotate so service alternates.
+        self._queues: OrderedDict[int, OrderedDict[int, deque[_Waiter]]] = OrderedDict()
+        self._by_ticket: dict[str, _Waiter] = {}
+        self._member_jobs: dict[tuple[int, int], int] = {}
+        self._paused_until = 0.0
+        self._resume_handle: asyncio.TimerHandle | None = None
+        self._ids = itertools.count(1)
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    @property
+    def queued(self) -> int:
+        return len(self._by_ticket)
+
+    def jobs_of(self, guild: int, member: int) -> int:
+        """How many jobs a member has queued or running."""
+        return self._member_jobs.get((guild, member), 0)
+
+    @contextlib.asynccontextmanager
+    async def slot(
+        self,
+        guild: int,
+        member: int,
+        *,
+        ticket: str | None = None,
+        on_position: PositionCallback | None = None,
+    ) -> AsyncIterator[None]:
+        """Wait for a slot (raising Busy at once when the member or the queue is full)."""
+        key = (guild, member)
+        if self._member_jobs.get(key, 0) >= self.per_member:
+            raise Busy(
+                f"You already have {self.per_member} job(s) queued or running; "
+                "wait for one to finish."
+            )
+        if not self._can_start_now() and self.queued >= self.queue_size:
+            raise Busy("The bot is very busy right now and its queue is full. Try again in a minute.")
+        self._member_jobs[key] = self._member_jobs.get(key, 0) + 1
+        try:
+            if self._can_start_now():
+                self._running += 1
+            else:
+                await self._wait(ticket or f"job-{next(self._ids)}", guild, member, on_position)
+            try:
+                yield
+            finally:
+                self._running -= 1
+                self._dispatch()
+        finally:
+            self._member_jobs[key] -= 1
+            if not self._member_jobs[key]:
+                del self._member_jobs[key]
+
+    def cancel(self, ticket: str) -> bool:
+        """Cancel a queued job; False when it is not waiting (already running or finished)."""
+        waiter = self._by_ticket.get(ticket)
+        if waiter is None or waiter.future.done():
+            return False
+        waiter.future.set_exception(JobCancelled())
+        self._remove(waiter)
+        self._refresh_positions()
+        return True
+
+    def position(self, ticket: str) -> int | None:
+        """1-based place in the queue, or None when the ticket is not waiting."""
+        waiter = self._by_ticket.get(ticket)
+        return None if waiter is None else waiter.position
+
+    def backoff(self, seconds: float) -> None:
+        """Hold every new dispatch for ``seconds`` (the API asked us to slow down)."""
+        until = self._clock() + seconds
+        if until <= self._paused_until:
+            return
+        log.info("Images API asked to slow down: pausing new requests for %.1f s", seconds)
+        self._paused_until = until
+        if self._resume_handle is not None:
+            self._resume_handle.cancel()
+        self._resume_handle = asyncio.get_running_loop().call_later(seconds, self._dispatch)
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _can_start_now(self) -> bool:
+        return (
+            self._running < self.max_concurrent
+            and not self._by_ticket
+            and self._clock() >= self._paused_until
+        )
+
+    async def _wait(
+        self, ticket: str, guild: int, member: int, on_position: PositionCallback | None
+    ) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(ticket, guild, member, future, on_position)
+        self._by_ticket[ticket] = waiter
+        self._queues.setdefault(guild, OrderedDict()).setdefault(member, deque()).append(waiter)
+        self._refresh_positions()
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                # Admitted just as the caller was cancelled: give the slot back.
+                self._running -= 1
+                self._dispatch()
+            else:
+                self._remove(waiter)
+                self._refresh_positions()
+            raise
+
+    def _remove(self, waiter: _Waiter) -> None:
+        self._by_ticket.pop(waiter.ticket, None)
+        members = self._queues.get(waiter.guild)
+        if members is None:
+            return
+        queue = members.get(waiter.member)
+        if queue is not None and waiter in queue:
+            queue.remove(waiter)
+            if not queue:
+                del members[waiter.member]
+        if not members:
+            del self._queues[waiter.guild]
+
+    def _next_waiter(self) -> _Waiter | None:
+        """Pop the next waiter round-robin: next guild, then that guild's next member."""
+        if not self._queues:
+            return None
+        guild, members = next(iter(self._queues.items()))
+        member, queue = next(iter(members.items()))
+        waiter = queue.popleft()
+        members.move_to_end(member)
+        if not queue:
+            del members[member]
+        self._queues.move_to_end(guild)
+        if not members:
+            del self._queues[guild]
+        self._by_ticket.pop(waiter.ticket, None)
+        return waiter
+
+    def _dispatch(self) -> None:
+        if self._clock() < self._paused_until:
+            return
+        started = False
+        while self._running < self.max_concurrent:
+            waiter = self._next_waiter()
+            if waiter is None:
+                break
+            self._running += 1
+            waiter.future.set_result(None)
+            started = True
+        if started:
+            self._refresh_positions()
+
+    def _order(self) -> list[_Waiter]:
+        """The order in which the current waiters would be served."""
+        rotations = [
+            [list(queue) for queue in members.values()] for members in self._queues.values()
+        ]
+        per_guild = [_interleave(queues) for queues in rotations]
+        return _interleave(per_guild)
+
+    def _refresh_positions(self) -> None:
+        for place, waiter in enumerate(self._order(), start=1):
+            if waiter.position == place:
+                continue
+            waiter.position = place
+            if waiter.on_position is not None and (
+                waiter.notify_task is None or waiter.notify_task.done()
+            ):
+                waiter.notify_task = asyncio.get_running_loop().create_task(
+                    _notify(waiter)
+                )
+
+
+def _interleave(queues: list[list[_Waiter]]) -> list[_Waiter]:
+    order: list[_Waiter] = []
+    for round_ in itertools.zip_longest(*queues):
+        order.extend(w for w in round_ if w is not None)
+    return order
+
+
+async def _notify(waiter: _Waiter) -> None:
+    """Tell a waiter its place; coalesces bursts so a member's message is edited once per move."""
+    assert waiter.on_position is not None
+    shown = -1
+    while waiter.position != shown and not waiter.future.done():
+        shown = waiter.position
+        try:
+            await waiter.on_position(shown)
+        except Exception:  # a failed progress edit must never break the queue
+            log.warning("Could not show queue position for %s", waiter.ticket, exc_info=True)
+            return

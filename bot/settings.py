@@ -1,0 +1,152 @@
+"""The operator's configuration, read once from the environment and `.env`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.errors import ConfigError
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_MODEL = "gpt-image-1.5"
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the bot needs to start; secrets are kept out of repr."""
+
+    discord_token: str = field(repr=False)
+    openai_api_key: str = field(repr=False)
+    openai_base_url: str = DEFAULT_BASE_URL
+    default_model: str = DEFAULT_MODEL
+    models_file: Path | None = None
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    request_timeout: float = 120.0
+    max_concurrent_requests: int = 4
+    max_retries: int = 2
+    max_input_mb: float = 25.0
+    queue_size: int = 100
+    max_jobs_per_member: int = 2
+    dev_guild_id: int | None = None
+    log_level: str = "INFO"
+
+    @property
+    def max_input_bytes(self) -> int:
+        return int(self.max_input_mb * MB)
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, require_discord: bool = True
+    ) -> Settings:
+        """Build settings from a mapping (default: os.environ after loading `.env`)."""
+        if env is None:
+            from dotenv import load_dotenv
+
+            load_dotenv(override=False)
+            env = os.environ
+        return _parse(env, require_discord=require_discord)
+
+
+# name of the environment variable -> (field, parser); a parser raises ValueError with a reason.
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError("must be a whole number of at least 1")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be a whole number of at least 0")
+    return value
+
+
+def _snowflake(raw: str) -> int:
+    if not raw.isdigit():
+        raise ValueError("must be a Discord id (digits only)")
+    return int(raw)
+
+
+def _base_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http(s) URL such as https://api.openai.com/v1")
+    return raw.rstrip("/")
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if not isinstance(logging.getLevelName(level), int):
+        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+    return level
+
+
+def _database_url(raw: str) -> str:
+    if not raw.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ValueError("must start with sqlite:/// or postgresql://")
+    return raw
+
+
+def _existing_file(raw: str) -> Path:
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise ValueError(f"no file at {path}")
+    return path
+
+
+_VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "OPENAI_BASE_URL": ("openai_base_url", _base_url),
+    "IMAGEBOT_DEFAULT_MODEL": ("default_model", str.strip),
+    "IMAGEBOT_MODELS_FILE": ("models_file", _existing_file),
+    "IMAGEBOT_DATA_DIR": ("data_dir", lambda raw: Path(raw).expanduser()),
+    "DATABASE_URL": ("database_url", _database_url),
+    "IMAGEBOT_REQUEST_TIMEOUT": ("request_timeout", _positive_float),
+    "IMAGEBOT_MAX_CONCURRENT_REQUESTS": ("max_concurrent_requests", _positive_int),
+    "IMAGEBOT_MAX_RETRIES": ("max_retries", _non_negative_int),
+    "IMAGEBOT_MAX_INPUT_MB": ("max_input_mb", _positive_float),
+    "IMAGEBOT_QUEUE_SIZE": ("queue_size", _positive_int),
+    "IMAGEBOT_MAX_JOBS_PER_MEMBER": ("max_jobs_per_member", _positive_int),
+    "DEV_GUILD_ID": ("dev_guild_id", _snowflake),
+    "LOG_LEVEL": ("log_level", _log_level),
+}
+
+
+def _parse(env: Mapping[str, str], *, require_discord: bool) -> Settings:
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for name, attr in (("DISCORD_TOKEN", "discord_token"), ("OPENAI_API_KEY", "openai_api_key")):
+        secret = env.get(name, "").strip()
+        if not secret and (require_discord or name == "OPENAI_API_KEY"):
+            problems.append(f"{name} is not set")
+        values[attr] = secret
+    for name, (attr, parse) in _VARIABLES.items():
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            values[attr] = parse(raw)
+        except ValueError as exc:
+            # The reason never quotes the value: a misplaced secret must not be echoed.
+            reason = str(exc) if not str(exc).startswith(("invalid literal", "could not")) else ""
+            problems.append(f"{name} {reason or 'is not a valid value'}")
+    if problems:
+        raise ConfigError(problems)
+    data_dir: Path = values.get("data_dir", Path("data"))
+    values.setdefault("database_url", f"sqlite:///{data_dir / 'imagebot.sqlite3'}")
+    known = {f.name for f in fields(Settings)}
+    return Settings(**{k: v for k, v in values.items() if k in known})

@@ -1,0 +1,121 @@
+"""The job scheduler: caps, fairness, positions, cancel, back-off."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.errors import Busy
+from bot.scheduler import JobCancelled, Scheduler
+
+
+async def _job(
+    scheduler: Scheduler,
+    guild: int,
+    member: int,
+    log: list[str],
+    gate: asyncio.Event,
+    name: str,
+    positions: list[int] | None = None,
+) -> None:
+    async def on_position(place: int) -> None:
+        if positions is not None:
+            positions.append(place)
+
+    async with scheduler.slot(guild, member, ticket=name, on_position=on_position):
+        log.append(name)
+        await gate.wait()
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_one_members_burst_does_not_starve_another() -> None:
+    scheduler = Scheduler(1, queue_size=50, per_member=20)
+    gate = asyncio.Event()
+    order: list[str] = []
+    tasks = [asyncio.create_task(_job(scheduler, 1, 100, order, gate, f"a{i}")) for i in range(5)]
+    await _settle()
+    tasks.append(asyncio.create_task(_job(scheduler, 1, 200, order, gate, "b0")))
+    tasks.append(asyncio.create_task(_job(scheduler, 2, 300, order, gate, "c0")))
+    await _settle()
+    gate.set()
+    await asyncio.gather(*tasks)
+    # a0 was running; the others of member 100 waited behind one turn each of guild 2 and member 200.
+    assert order == ["a0", "a1", "c0", "b0", "a2", "a3", "a4"]
+
+
+async def test_per_member_cap_and_full_queue_refuse_politely() -> None:
+    scheduler = Scheduler(1, queue_size=1, per_member=2)
+    gate = asyncio.Event()
+    log: list[str] = []
+    first = asyncio.create_task(_job(scheduler, 1, 1, log, gate, "x1"))
+    second = asyncio.create_task(_job(scheduler, 1, 1, log, gate, "x2"))
+    await _settle()
+    with pytest.raises(Busy, match="already have 2 job"):
+        async with scheduler.slot(1, 1):
+            pass
+    with pytest.raises(Busy, match="queue is full"):
+        async with scheduler.slot(1, 2):
+            pass
+    gate.set()
+    await asyncio.gather(first, second)
+    assert log == ["x1", "x2"]
+    assert scheduler.jobs_of(1, 1) == 0 and scheduler.running == 0 and scheduler.queued == 0
+
+
+async def test_positions_are_reported_as_the_queue_moves_and_cancel_works() -> None:
+    scheduler = Scheduler(1, queue_size=10, per_member=5)
+    gates = [asyncio.Event() for _ in range(3)]
+    log: list[str] = []
+    positions: list[int] = []
+    running = asyncio.create_task(_job(scheduler, 1, 1, log, gates[0], "r"))
+    await _settle()
+    ahead = asyncio.create_task(_job(scheduler, 1, 2, log, gates[1], "ahead"))
+    await _settle()
+    mine = asyncio.create_task(_job(scheduler, 1, 3, log, gates[2], "mine", positions))
+    await _settle()
+    assert scheduler.position("mine") == 2 and positions == [2]
+    assert scheduler.cancel("ahead") is True
+    await _settle()
+    assert positions == [2, 1]
+    with pytest.raises(JobCancelled):
+        await ahead
+    gates[0].set()
+    await _settle()
+    assert log == ["r", "mine"]
+    assert scheduler.cancel("mine") is False  # already running
+    gates[2].set()
+    await asyncio.gather(running, mine)
+
+
+async def test_backoff_pauses_dispatch_for_everyone() -> None:
+    scheduler = Scheduler(2, queue_size=10, per_member=5)
+    scheduler.backoff(0.2)
+    gate = asyncio.Event()
+    gate.set()
+    log: list[str] = []
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.gather(*(_job(scheduler, 1, m, log, gate, f"j{m}") for m in range(3)))
+    assert loop.time() - started >= 0.19
+    assert sorted(log) == ["j0", "j1", "j2"]
+
+
+async def test_a_task_cancelled_while_waiting_leaves_no_trace() -> None:
+    scheduler = Scheduler(1, queue_size=10, per_member=5)
+    gate = asyncio.Event()
+    log: list[str] = []
+    running = asyncio.create_task(_job(scheduler, 1, 1, log, gate, "r"))
+    await _settle()
+    waiting = asyncio.create_task(_job(scheduler, 1, 2, log, gate, "w"))
+    await _settle()
+    waiting.cancel()
+    await _settle()
+    assert scheduler.queued == 0 and scheduler.jobs_of(1, 2) == 0
+    gate.set()
+    await running
+    assert log == ["r"] and scheduler.running == 0
