@@ -1,0 +1,86 @@
+"""Settings: parsing, one message naming every bad variable, secrets never shown."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.logs import RedactSecrets
+from bot.settings import Settings
+
+TOKEN = "discord-token-SECRET-abcdef"
+KEY = "sk-test-SECRET-123456"
+
+
+def test_defaults_and_prefixed_base_url(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "DISCORD_TOKEN": TOKEN,
+            "OPENAI_API_KEY": KEY,
+            "OPENAI_BASE_URL": "https://gw.example.com/openai/v1/",
+            "IMAGEBOT_DATA_DIR": str(tmp_path),
+            "DEV_GUILD_ID": "123456789012345678",
+        }
+    )
+    assert settings.openai_base_url == "https://gw.example.com/openai/v1"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'imagebot.sqlite3'}"
+    assert settings.dev_guild_id == 123456789012345678
+    assert settings.request_timeout == 120.0
+    assert settings.max_input_bytes == 25 * 1024 * 1024
+
+
+def test_every_bad_variable_is_named_at_once_without_echoing_values() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(
+            {
+                "OPENAI_BASE_URL": KEY,
+                "IMAGEBOT_REQUEST_TIMEOUT": "soon",
+                "IMAGEBOT_MAX_CONCURRENT_REQUESTS": "0",
+                "DEV_GUILD_ID": "my-server",
+                "LOG_LEVEL": "LOUD",
+                "IMAGEBOT_MODELS_FILE": "/nonexistent/models.toml",
+                "DATABASE_URL": "mysql://x",
+            }
+        )
+    message = str(caught.value)
+    for name in (
+        "DISCORD_TOKEN is not set",
+        "OPENAI_API_KEY is not set",
+        "OPENAI_BASE_URL must be an http(s) URL",
+        "IMAGEBOT_REQUEST_TIMEOUT is not a valid value",
+        "IMAGEBOT_MAX_CONCURRENT_REQUESTS must be a whole number of at least 1",
+        "DEV_GUILD_ID must be a Discord id",
+        "LOG_LEVEL must be one of",
+        "IMAGEBOT_MODELS_FILE no file at",
+        "DATABASE_URL must start with",
+    ):
+        assert name in message
+    assert len(caught.value.problems) == 9
+    assert KEY not in message and "soon" not in message
+
+
+def test_cli_mode_needs_no_discord_token() -> None:
+    settings = Settings.from_env({"OPENAI_API_KEY": KEY}, require_discord=False)
+    assert settings.discord_token == ""
+
+
+def test_secrets_stay_out_of_repr_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings.from_env({"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": KEY})
+    assert TOKEN not in repr(settings) and KEY not in repr(settings)
+    logger = logging.getLogger("test.redact")
+    redact = RedactSecrets([TOKEN, KEY])
+    logger.addFilter(redact)
+    try:
+        with caplog.at_level(logging.INFO, logger="test.redact"):
+            logger.info("sending Authorization: Bearer %s with %s", KEY, TOKEN)
+            try:
+                raise RuntimeError(f"boom {KEY}")
+            except RuntimeError:
+                logger.exception("failed")
+    finally:
+        logger.removeFilter(redact)
+    assert KEY not in caplog.text and TOKEN not in caplog.text
+    assert "Bearer [redacted] with [redacted]" in caplog.text
