@@ -1,0 +1,106 @@
+"""The model catalog: built-in and operator models, looked up and checked by the rest of the bot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from importlib import resources
+from pathlib import Path
+
+from bot.errors import ConfigError, ValidationError
+from bot.images.types import ImageRequest, Operation
+from bot.models import loader
+from bot.models.spec import ModelSpec, Plan
+from bot.models.validate import normalise, split, violations
+
+BUILTIN_FILE = "catalog.toml"
+BUILTIN_SOURCE = "bot/catalog.toml"
+
+
+class Catalog:
+    """Every model the bot offers, with the limits each one has; immutable once loaded."""
+
+    def __init__(
+        self,
+        models: Mapping[str, ModelSpec],
+        *,
+        max_n_adapted: int = 1,
+        default_models: Mapping[Operation, str] | None = None,
+    ) -> None:
+        self._models = dict(models)
+        self.max_n_adapted = max_n_adapted
+        self._defaults = dict(default_models or {})
+
+    @classmethod
+    def load(cls, operator_file: Path | None = None) -> Catalog:
+        """The built-in catalog, extended or overridden by the operator's TOML file if given."""
+        builtin = resources.files("bot").joinpath(BUILTIN_FILE).read_text(encoding="utf-8")
+        if operator_file is None:
+            return cls.from_toml_text(builtin)
+        try:
+            operator = operator_file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(
+                [f"{operator_file}: can't read the model catalog ({error})"]
+            ) from None
+        return cls.from_toml_text(builtin, operator, source=str(operator_file))
+
+    @classmethod
+    def from_toml_text(
+        cls, builtin: str, operator: str | None = None, *, source: str = "operator catalog"
+    ) -> Catalog:
+        """A catalog from TOML text; ``source`` names the operator's file in error messages."""
+        sources = [(BUILTIN_SOURCE, builtin)]
+        if operator is not None:
+            sources.append((source, operator))
+        data = loader.load(sources)
+        return cls(
+            data.models, max_n_adapted=data.max_n_adapted, default_models=data.default_models
+        )
+
+    def get(self, name: str) -> ModelSpec:
+        """The model called ``name``; a ValidationError naming the choices when there is none."""
+        spec = self._models.get(name)
+        if spec is None:
+            available = ", ".join(self._models)
+            raise ValidationError([f"Unknown model '{name}'. Available: {available}."])
+        return spec
+
+    def names(self, op: Operation | None = None) -> tuple[str, ...]:
+        """Model names in catalog order, only those that can do ``op`` when given."""
+        return tuple(spec.name for spec in self.models_for(op))
+
+    def models_for(self, op: Operation | None) -> tuple[ModelSpec, ...]:
+        """The models that can do ``op`` (all models for None), in catalog order."""
+        return tuple(s for s in self._models.values() if op is None or s.supports(op))
+
+    def default_model(self, op: Operation) -> str | None:
+        """The model suggested for ``op``: the configured one, else the first that can do it."""
+        if op in self._defaults:
+            return self._defaults[op]
+        able = self.names(op)
+        return able[0] if able else None
+
+    def plan(self, request: ImageRequest) -> Plan:
+        """Check ``request`` against its model and return the normalised calls that serve it."""
+        spec = self.get(request.model)
+        found = violations(spec, request, self.models_for(None), self.max_n_adapted)
+        if found:
+            raise ValidationError(found)
+        return split(spec, normalise(spec, request))
+
+    def precheck(self, request: ImageRequest, *, image_count: int) -> None:
+        """Check everything but the image contents, before anything is downloaded or charged."""
+        spec = self.get(request.model)
+        models = self.models_for(None)
+        found = violations(spec, request, models, self.max_n_adapted, image_count=image_count)
+        if found:
+            raise ValidationError(found)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._models
+
+    def __iter__(self) -> Iterator[ModelSpec]:
+        return iter(self._models.values())
+
+    def __len__(self) -> int:
+        return len(self._models)

@@ -1,0 +1,127 @@
+"""What one model accepts, as immutable data read from the catalog TOML."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bot.images.types import ImageRequest, InputRules, Operation
+
+AUTO = "auto"
+_SIZE_RE = re.compile(r"^([1-9][0-9]{0,5})x([1-9][0-9]{0,5})$")
+
+
+def parse_size(size: str) -> tuple[int, int] | None:
+    """Width and height of a ``WIDTHxHEIGHT`` string, or None when it is not one."""
+    match = _SIZE_RE.match(size)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def is_size_string(size: str) -> bool:
+    """Whether ``size`` is ``auto`` or a well-formed ``WIDTHxHEIGHT``."""
+    return size == AUTO or parse_size(size) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class FreeSize:
+    """Rules for sizes a model takes beyond its listed ones (gpt-image-2: any WxH within limits)."""
+
+    multiple: int
+    max_long: int
+    max_short: int
+    max_ratio: float
+    min_pixels: int = 0
+
+    def problems(self, width: int, height: int) -> tuple[str, ...]:
+        """Why ``width`` x ``height`` breaks these rules, in a member's words; empty if none."""
+        long, short = max(width, height), min(width, height)
+        checks = (
+            (
+                width % self.multiple == 0 and height % self.multiple == 0,
+                f"both sides must be multiples of {self.multiple}",
+            ),
+            (
+                long <= self.max_long and short <= self.max_short,
+                f"it can be at most {self.max_long}x{self.max_short} (or {self.max_short}x"
+                f"{self.max_long})",
+            ),
+            (
+                long <= short * self.max_ratio,
+                f"the long side can be at most {self.max_ratio:g} times the short side",
+            ),
+            (width * height >= self.min_pixels, f"it needs at least {self.min_pixels} pixels"),
+        )
+        return tuple(reason for ok, reason in checks if not ok)
+
+    def describe(self) -> str:
+        """A short phrase for the size hint shown to members."""
+        return (
+            f"any WIDTHxHEIGHT in multiples of {self.multiple}, up to {self.max_long}x"
+            f"{self.max_short}, no more than {self.max_ratio:g}:1"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """One model's limits: which operations, sizes, counts and options it takes."""
+
+    name: str
+    label: str
+    description: str
+    operations: frozenset[Operation]
+    prompt_max: Mapping[Operation, int] = field(hash=False)
+    size_choices: Mapping[Operation, tuple[str, ...]] = field(hash=False)
+    default_sizes: Mapping[Operation, str] = field(hash=False)
+    n_max: int
+    qualities: tuple[str, ...]
+    default_quality: str | None
+    styles: tuple[str, ...]
+    response_format: bool
+    backgrounds: tuple[str, ...]
+    output_formats: tuple[str, ...]
+    output_compression: bool
+    moderations: tuple[str, ...]
+    input_fidelities: tuple[str, ...]
+    free_size: FreeSize | None
+    input: InputRules
+
+    def supports(self, op: Operation) -> bool:
+        """Whether the model can do ``op`` at all."""
+        return op in self.operations
+
+    def sizes(self, op: Operation) -> tuple[str, ...]:
+        """The listed sizes for ``op`` (for autocomplete), with ``auto`` when the model takes it."""
+        return self.size_choices.get(op, ())
+
+    def default_size(self, op: Operation) -> str | None:
+        """The size sent when a member picks none; None when the model can't do ``op``."""
+        return self.default_sizes.get(op)
+
+    def prompt_limit(self, op: Operation) -> int | None:
+        """The longest prompt, in characters, for ``op``; None when ``op`` takes no prompt."""
+        return self.prompt_max.get(op)
+
+    def size_allowed(self, op: Operation, size: str) -> bool:
+        """Whether ``size`` is listed for ``op`` or fits the model's free-size rules."""
+        if not self.supports(op):
+            return False
+        if size in self.sizes(op):
+            return True
+        parsed = parse_size(size)
+        if parsed is None or self.free_size is None:
+            return False
+        return not self.free_size.problems(*parsed)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The API calls that serve one member request, and what was adapted to make it work."""
+
+    requests: tuple[ImageRequest, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def total_images(self) -> int:
+        """How many images all the calls together ask for."""
+        return sum(request.n for request in self.requests)
