@@ -1,0 +1,282 @@
+"""Async client for any OpenAI-compatible Images API, on the bot's one shared aiohttp session."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import random
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import aiohttp
+
+from bot.errors import APIError, BadResponse, RateLimited, UpstreamTimeout, UpstreamUnavailable
+from bot.images.errors_map import UNAVAILABLE, UNREADABLE, map_error, parse_error_body
+from bot.images.results import build_result, inspect_image, parse_items
+from bot.images.types import (
+    EditRequest,
+    GeneratedImage,
+    GenerateRequest,
+    ImageResult,
+    InputImage,
+    VariationRequest,
+)
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+TIMED_OUT = "The image service did not answer in time; try again later."
+DOWNLOAD_FAILED = "The finished image could not be downloaded from the image service."
+DOWNLOAD_SLOW = "The finished image took too long to download from the image service."
+TOO_BIG = "The image service returned an image larger than the bot accepts."
+_OFF_LOOP_BYTES = 64 * 1024  # smaller bodies parse faster than a thread hop
+
+
+class ImagesClient:
+    """``generate``, ``edit`` and ``create_variation`` against ``{base_url}/images/...``."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        api_key: str,
+        timeout: float = 120.0,
+        max_retries: int = 2,
+        max_download_bytes: int = 64 * 1024 * 1024,
+        retry_cap: float = 30.0,
+        backoff: float = 0.5,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        if any(c in api_key for c in "\r\n") or not api_key.strip():
+            raise ValueError("api_key is empty or contains a line break")
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._auth = {"Authorization": f"Bearer {api_key.strip()}"}
+        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 10.0))
+        self._max_retries = max(0, max_retries)
+        self._max_bytes = max_download_bytes
+        self._retry_cap = retry_cap
+        self._backoff = backoff
+
+    def __repr__(self) -> str:
+        return f"ImagesClient(base_url={self._base!r}, timeout={self._timeout.total})"
+
+    async def generate(self, req: GenerateRequest) -> ImageResult:
+        """Create images from a prompt (``POST /images/generations``, JSON)."""
+        fields = {f.name: getattr(req, f.name) for f in dataclasses.fields(req)}
+        body = {k: v for k, v in fields.items() if v is not None}
+        return await self._images_call("images/generations", req.model, json_body=body)
+
+    async def edit(self, req: EditRequest) -> ImageResult:
+        """Edit or combine images with a prompt (``POST /images/edits``, multipart)."""
+        fields = {f.name: getattr(req, f.name) for f in dataclasses.fields(req)}
+        images, mask = fields.pop("images"), fields.pop("mask")
+        name = "image" if len(images) == 1 else "image[]"
+
+        def form() -> aiohttp.FormData:
+            data = _text_form(fields)
+            for image in images:
+                _add_file(data, name, image)
+            if mask is not None:
+                _add_file(data, "mask", mask, mime="image/png")
+            return data
+
+        return await self._images_call("images/edits", req.model, form=form)
+
+    async def create_variation(self, req: VariationRequest) -> ImageResult:
+        """Vary one image (``POST /images/variations``, multipart; DALL·E 2 only upstream)."""
+        fields = {f.name: getattr(req, f.name) for f in dataclasses.fields(req)}
+        image = fields.pop("image")
+
+        def form() -> aiohttp.FormData:
+            data = _text_form(fields)
+            _add_file(data, "image", image)
+            return data
+
+        return await self._images_call("images/variations", req.model, form=form)
+
+    async def list_models(self) -> list[str] | None:
+        """Model ids from ``GET /models``; None when the server has no such endpoint."""
+        try:
+            body = await self._send("GET", "models", idempotent=True)
+        except APIError as err:
+            if err.status in (404, 405):
+                return None
+            raise
+        payload = await _loads(body)
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list):
+            raise BadResponse("The image service sent a model list the bot could not read.")
+        return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+
+    # --- one call ---------------------------------------------------------------------------
+
+    async def _images_call(
+        self,
+        path: str,
+        model: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        form: Callable[[], aiohttp.FormData] | None = None,
+    ) -> ImageResult:
+        body = await self._send("POST", path, json_body=json_body, form=form)
+        # Several MB of JSON and base64: decode in a thread so the gateway heartbeat keeps beating.
+        # A JSON body may be up to twice max_download_bytes (base64 of several images).
+        payload, items = await _off_loop(parse_items, body)
+        fetched = iter(await self._download_all([i.url for i in items if i.url is not None]))
+        raws = [i.data if i.data is not None else next(fetched) for i in items]
+
+        def inspect_all() -> list[GeneratedImage]:
+            pairs = zip(raws, items, strict=True)
+            return [inspect_image(raw, item.revised_prompt) for raw, item in pairs]
+
+        images = await asyncio.to_thread(inspect_all)
+        return build_result(model, payload, images)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        form: Callable[[], aiohttp.FormData] | None = None,
+        idempotent: bool = False,
+    ) -> bytes:
+        """One request with the retry policy; the success body, or a typed error."""
+        attempt = 0
+        while True:
+            try:
+                return await self._send_once(method, path, json_body, form)
+            except APIError as err:
+                if attempt >= self._max_retries or not _may_retry(err, idempotent):
+                    raise
+                attempt += 1
+                delay = self._delay(err, attempt)
+                log.info(
+                    "Images API %s /%s failed (%s, status %s); retry %d/%d in %.2fs",
+                    method, path, err.kind, err.status, attempt, self._max_retries, delay,
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+
+    async def _send_once(
+        self,
+        method: str,
+        path: str,
+        json_body: dict[str, Any] | None,
+        form: Callable[[], aiohttp.FormData] | None,
+    ) -> bytes:
+        url = f"{self._base}/{path}"
+        data = form() if form is not None else None  # a FormData can be sent only once
+        try:
+            async with self._session.request(
+                method, url, headers=self._auth, json=json_body, data=data, timeout=self._timeout
+            ) as resp:
+                body = await _read_capped(resp, 2 * self._max_bytes)
+                status, headers = resp.status, resp.headers
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise UpstreamTimeout(TIMED_OUT, code="connect_timeout") from exc
+        except TimeoutError as exc:
+            raise UpstreamTimeout(TIMED_OUT) from exc
+        except aiohttp.ClientSSLError as exc:
+            raise UpstreamUnavailable(UNAVAILABLE, code="tls_error") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise UpstreamUnavailable(UNAVAILABLE, code="connect_failed") from exc
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+            raise UpstreamUnavailable(UNAVAILABLE, code="connection_lost") from exc
+        if 200 <= status < 300:
+            return body
+        error = await _off_loop(parse_error_body, body)
+        raise map_error(status, error, headers, retry_cap=self._retry_cap)
+
+    def _delay(self, err: APIError, attempt: int) -> float:
+        # retry_after is already capped at retry_cap: a member waits on this call, and a server
+        # asking for minutes gets a last try (then a RateLimited) rather than a silent stall.
+        if isinstance(err, RateLimited) and err.retry_after is not None:
+            return err.retry_after
+        jitter = random.uniform(0.75, 1.25)
+        return min(self._backoff * 2.0 ** (attempt - 1) * jitter, self._retry_cap)
+
+    # --- result downloads -------------------------------------------------------------------
+
+    async def _download_all(self, urls: list[str]) -> list[bytes]:
+        if not urls:
+            return []
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._download(u)) for u in urls]
+        except ExceptionGroup as eg:  # the first failure cancels the other downloads
+            raise eg.exceptions[0] from None
+        return [t.result() for t in tasks]
+
+    async def _download(self, url: str) -> bytes:
+        # No Authorization header: result URLs live on a storage host that must never see the key.
+        try:
+            async with self._session.get(url, timeout=self._timeout) as resp:
+                if resp.status != 200:
+                    raise BadResponse(DOWNLOAD_FAILED, status=resp.status)
+                return await _read_capped(resp, self._max_bytes)
+        except TimeoutError:
+            raise BadResponse(DOWNLOAD_SLOW) from None
+        except aiohttp.ClientError:
+            raise BadResponse(DOWNLOAD_FAILED) from None
+
+
+def _may_retry(err: APIError, idempotent: bool) -> bool:
+    """Whether trying again is safe; an image generation can bill twice.
+
+    A 429, a 502/503 (the request was turned away before any work) and a refused connection (the
+    request never left) are safe. A timeout, a 500 or a connection lost after the request was sent
+    may mean the image was made and billed, so those are only retried for idempotent reads.
+    """
+    if isinstance(err, RateLimited):
+        return True
+    if isinstance(err, UpstreamTimeout):
+        return idempotent or err.code == "connect_timeout"
+    if isinstance(err, UpstreamUnavailable):
+        if err.status in (502, 503) or err.code == "connect_failed":
+            return True
+        return idempotent and err.code != "tls_error"
+    return False
+
+
+def _text_form(fields: dict[str, Any]) -> aiohttp.FormData:
+    data = aiohttp.FormData()
+    for key, value in fields.items():
+        if value is not None:
+            data.add_field(key, str(value))
+    return data
+
+
+def _add_file(data: aiohttp.FormData, name: str, image: InputImage, mime: str = "") -> None:
+    data.add_field(name, image.data, filename=image.filename, content_type=mime or image.mime)
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    """The body, refusing more than ``cap`` bytes by header and while streaming."""
+    if resp.content_length is not None and resp.content_length > cap:
+        raise BadResponse(TOO_BIG)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > cap:
+            raise BadResponse(TOO_BIG)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _off_loop(func: Callable[[bytes], _T], body: bytes) -> _T:
+    if len(body) < _OFF_LOOP_BYTES:
+        return func(body)
+    return await asyncio.to_thread(func, body)
+
+
+async def _loads(body: bytes) -> Any:
+    try:
+        return await _off_loop(json.loads, body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadResponse(UNREADABLE) from None

@@ -1,0 +1,116 @@
+"""Shrink result images that are too big to upload, leaving the ones that fit untouched.
+
+Pure and synchronous, with picklable inputs and outputs, so it can run in a process pool.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from PIL import Image
+
+from bot.errors import ImageInputError
+from bot.images import codec
+from bot.images.types import GeneratedImage, ImageFormat, RawImage
+
+MIN_SIDE = 256
+_STEP = 0.75
+_FULL_SIZE_LADDER: tuple[tuple[ImageFormat, int], ...] = (
+    ("webp", 90),
+    ("webp", 80),
+    ("webp", 70),
+    ("webp", 60),
+    ("jpeg", 85),
+    ("jpeg", 70),
+)
+_SMALLER_LADDER: tuple[tuple[ImageFormat, int], ...] = (("webp", 80), ("jpeg", 70))
+
+
+@dataclass(frozen=True, slots=True)
+class Fitted:
+    """Result images ready to attach, with one member-facing note per image that was changed."""
+
+    images: tuple[GeneratedImage, ...]
+    notes: tuple[str, ...] = ()
+
+
+def fit_for_upload(
+    images: Sequence[GeneratedImage], limit_bytes: int, *, total_limit: int | None = None
+) -> Fitted:
+    """Re-encode, then scale down, only the images over the per-file (and per-message) limit."""
+    budgets = _budgets([len(image.data) for image in images], limit_bytes, total_limit)
+    fitted: list[GeneratedImage] = []
+    notes: list[str] = []
+    for index, (image, budget) in enumerate(zip(images, budgets, strict=True), start=1):
+        if len(image.data) <= budget:
+            fitted.append(image)
+            continue
+        if budget < limit_bytes and total_limit is not None:
+            reason = f"Discord's {codec.megabytes(total_limit)} limit per message"
+        else:
+            reason = f"Discord's {codec.megabytes(limit_bytes)} limit"
+        smaller, how = _shrink(image, budget, index)
+        fitted.append(smaller)
+        notes.append(f"Sent image {index} as {how} to fit {reason}.")
+    return Fitted(tuple(fitted), tuple(notes))
+
+
+def _budgets(sizes: list[int], limit_bytes: int, total_limit: int | None) -> list[int]:
+    """Per-image byte budgets: small images keep their size, big ones share what is left."""
+    if total_limit is None:
+        return [limit_bytes] * len(sizes)
+    budgets = [limit_bytes] * len(sizes)
+    remaining = total_limit
+    order = sorted(range(len(sizes)), key=sizes.__getitem__)
+    for left, index in enumerate(order):
+        share = min(limit_bytes, max(0, remaining) // (len(sizes) - left))
+        budgets[index] = share
+        remaining -= min(sizes[index], share)
+    return budgets
+
+
+def _shrink(image: GeneratedImage, budget: int, index: int) -> tuple[GeneratedImage, str]:
+    """The image re-encoded (and if need be scaled down) under ``budget``, and how it was sent."""
+    raw = RawImage(image.data, f"Image {index}")
+    source, _ = codec.open_checked(raw, max_bytes=len(image.data))
+    with source:
+        codec.load_checked(source, raw.filename)
+        pixels = codec.to_rgb(source)
+        if pixels.mode == "RGBA" and codec.min_value(pixels.getchannel("A")) == 255:
+            pixels = pixels.convert("RGB")  # opaque after all: JPEG may be tried
+        for attempt, (fmt, quality) in _attempts(pixels):
+            try:
+                data = codec.encode(attempt, fmt, quality=quality)
+            except (OSError, ValueError):  # e.g. WEBP refuses sides over 16383
+                continue
+            if len(data) <= budget:
+                how = f"{fmt.upper()} (quality {quality})"
+                if attempt.size != pixels.size:
+                    how += f" at {attempt.width}x{attempt.height}"
+                resized = dataclasses.replace(
+                    image, data=data, format=fmt, width=attempt.width, height=attempt.height
+                )
+                return resized, how
+    raise ImageInputError(
+        f"Image {index} is too large to send here, even made smaller; try fewer images."
+    )
+
+
+def _attempts(pixels: Image.Image) -> Iterator[tuple[Image.Image, tuple[ImageFormat, int]]]:
+    """Encodings to try, best first: lower qualities, then ever smaller sizes down to MIN_SIDE."""
+    # JPEG would drop real transparency, so transparent images only ever go as WEBP.
+    keep = ("webp",) if pixels.mode == "RGBA" else ("webp", "jpeg")
+    for step in _FULL_SIZE_LADDER:
+        if step[0] in keep:
+            yield pixels, step
+    long_side = max(pixels.size)
+    while long_side > MIN_SIDE:
+        long_side = max(MIN_SIDE, int(long_side * _STEP))
+        scale = long_side / max(pixels.size)
+        size = (max(1, round(pixels.width * scale)), max(1, round(pixels.height * scale)))
+        smaller = pixels.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        for step in _SMALLER_LADDER:
+            if step[0] in keep:
+                yield smaller, step

@@ -1,0 +1,138 @@
+"""Synchronous parsing of an Images API answer: JSON, base64 and image headers (run in a thread)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from bot.errors import BadResponse
+from bot.images.errors_map import UNREADABLE, map_error, parse_error_body
+from bot.images.sniff import sniff_format
+from bot.images.types import GeneratedImage, ImageFormat, ImageResult, Usage
+
+NO_IMAGES = "The image service returned no images."
+NOT_AN_IMAGE = "The image service returned a file that is not a usable image."
+_B64_SLICE = 512 * 1024  # a multiple of 4: padding can only appear in the last slice
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One entry of ``data``: decoded bytes, or a URL still to download."""
+
+    data: bytes | None
+    url: str | None
+    revised_prompt: str | None
+
+
+def parse_items(body: bytes) -> tuple[dict[str, Any], list[Item]]:
+    """Parse a success body into its top-level fields and its decoded (or to-download) images."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadResponse(UNREADABLE) from None
+    if not isinstance(payload, dict):
+        raise BadResponse(UNREADABLE)
+    entries = payload.get("data")
+    if entries is None and isinstance(payload.get("error"), dict):
+        # Some gateways answer 200 with an error body; keep its meaning when it has a known code.
+        mapped = map_error(200, parse_error_body(body))
+        raise BadResponse(NO_IMAGES) if isinstance(mapped, BadResponse) else mapped
+    if not isinstance(entries, list) or not entries:
+        raise BadResponse(NO_IMAGES)
+    items: list[Item] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise BadResponse(NOT_AN_IMAGE)
+        revised = entry.get("revised_prompt")
+        revised = revised if isinstance(revised, str) else None
+        b64, url = entry.get("b64_json"), entry.get("url")
+        if isinstance(b64, str) and b64:
+            items.append(Item(decode_b64(b64), None, revised))
+        elif isinstance(url, str) and url.startswith(("http://", "https://")):
+            items.append(Item(None, url, revised))
+        else:
+            raise BadResponse(NOT_AN_IMAGE)
+    return payload, items
+
+
+def decode_b64(text: str) -> bytes:
+    """Strict base64 decoding; a cut or corrupted string is a bad response."""
+    # In slices: one b64decode of several MB holds the GIL for tens of ms, which would stall the
+    # event loop even from a worker thread; between slices the loop gets its turn.
+    try:
+        chunks = [
+            base64.b64decode(text[start : start + _B64_SLICE], validate=True)
+            for start in range(0, len(text), _B64_SLICE)
+        ]
+    except (binascii.Error, ValueError):
+        raise BadResponse(NOT_AN_IMAGE) from None
+    return b"".join(chunks)
+
+
+def inspect_image(data: bytes, revised_prompt: str | None = None) -> GeneratedImage:
+    """Detect format (magic bytes) and size (header only) of a result; reject non-images."""
+    fmt = sniff_format(data)
+    if fmt is None or not _is_complete(fmt, data):
+        raise BadResponse(NOT_AN_IMAGE)
+    try:
+        with Image.open(BytesIO(data)) as im:  # lazy: reads the header, decodes no pixels
+            width, height = im.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise BadResponse(NOT_AN_IMAGE) from None
+    return GeneratedImage(data, fmt, width, height, revised_prompt)
+
+
+def _is_complete(fmt: ImageFormat, data: bytes) -> bool:
+    """Whether the file has its end marker: a cut download or base64 string is not an image."""
+    tail = data[-64:]
+    if fmt == "png":
+        return b"IEND" in tail
+    if fmt == "jpeg":
+        return b"\xff\xd9" in tail
+    if fmt == "webp":
+        return int.from_bytes(data[4:8], "little") + 8 <= len(data)
+    return tail.rstrip(b"\x00").endswith(b";")
+
+
+def parse_usage(raw: object) -> Usage | None:
+    """Token usage when the answer has it (GPT image models); None for DALL·E and most gateways."""
+    if not isinstance(raw, dict):
+        return None
+    details = raw.get("input_tokens_details")
+    details = details if isinstance(details, dict) else {}
+    return Usage(
+        input_tokens=_int(raw.get("input_tokens")),
+        output_tokens=_int(raw.get("output_tokens")),
+        total_tokens=_int(raw.get("total_tokens")),
+        input_text_tokens=_int(details.get("text_tokens")),
+        input_image_tokens=_int(details.get("image_tokens")),
+    )
+
+
+def build_result(model: str, payload: dict[str, Any], images: list[GeneratedImage]) -> ImageResult:
+    """The typed result of one call from its parsed payload and inspected images."""
+    created = payload.get("created")
+    return ImageResult(
+        model=model,
+        images=tuple(images),
+        usage=parse_usage(payload.get("usage")),
+        size=_str(payload.get("size")),
+        quality=_str(payload.get("quality")),
+        background=_str(payload.get("background")),
+        output_format=_str(payload.get("output_format")),
+        created=created if isinstance(created, int) and not isinstance(created, bool) else None,
+    )
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,568 @@
+"""ImagesClient against a local server that speaks the OpenAI Images contract (real aiohttp)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+import traceback
+from collections.abc import AsyncIterator
+from email.utils import formatdate
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from PIL import Image
+
+from bot.errors import (
+    APIError,
+    AuthenticationFailed,
+    BadResponse,
+    ContentRejected,
+    InvalidRequest,
+    QuotaExhausted,
+    RateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from bot.images.client import ImagesClient
+from bot.images.errors_map import map_error, parse_error_body, retry_after_seconds
+from bot.images.types import EditRequest, GenerateRequest, InputImage, VariationRequest
+from tests.fakes.openai_server import FakeImagesServer
+
+KEY = "sk-test-SECRET-123"
+SCHEMAS = json.loads(
+    (Path(__file__).parent / "data/openai_images_response_schemas.json").read_text()
+)
+
+
+def make_input(
+    w: int, h: int, fmt: str = "png", mode: str = "RGBA", name: str = "in"
+) -> InputImage:
+    out = BytesIO()
+    Image.new(mode, (w, h), (10, 200, 30, 0)[: len(mode)]).save(out, fmt.upper())
+    return InputImage(out.getvalue(), f"{name}.{fmt}", fmt, w, h)  # type: ignore[arg-type]
+
+
+def decoded(data: bytes) -> Image.Image:
+    im = Image.open(BytesIO(data))
+    im.load()  # a full decode: the bytes are a whole image, not just a header
+    return im
+
+
+def assert_safe(err: BaseException) -> None:
+    """No key, no upstream text in what a member or a log could see."""
+    shown = str(err) + repr(err) + "".join(traceback.format_exception(err))
+    assert KEY not in shown and "SECRET" not in shown
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeImagesServer]:
+    async with FakeImagesServer(api_key=KEY) as server:
+        yield server
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+def make_client(session: aiohttp.ClientSession, base_url: str, **kw: Any) -> ImagesClient:
+    kw = {"timeout": 5.0, "backoff": 0.01, **kw}
+    return ImagesClient(session, base_url=base_url, api_key=KEY, **kw)
+
+
+@pytest.fixture
+def client(fake: FakeImagesServer, session: aiohttp.ClientSession) -> ImagesClient:
+    return make_client(session, fake.base_url)
+
+
+GPT = GenerateRequest(model="gpt-image-1", prompt="a red fox")
+
+# --- happy paths -------------------------------------------------------------------------------
+
+
+async def test_generate_sends_only_set_fields_and_decodes_images(client, fake) -> None:
+    req = GenerateRequest(
+        model="gpt-image-1", prompt="a fox", n=2, size="1536x1024", quality="high",
+        background="opaque", output_format="webp", output_compression=80,
+    )  # fmt: skip
+    result = await client.generate(req)
+
+    (sent,) = fake.image_requests
+    assert sent.path == "/v1/images/generations"
+    assert sent.headers["Authorization"] == f"Bearer {KEY}"
+    assert sent.headers["Content-Type"].startswith("application/json")
+    assert sent.json == {
+        "model": "gpt-image-1", "prompt": "a fox", "n": 2, "size": "1536x1024",
+        "quality": "high", "background": "opaque", "output_format": "webp",
+        "output_compression": 80,
+    }  # fmt: skip
+    assert len(result.images) == 2
+    for image in result.images:
+        assert (image.format, image.width, image.height) == ("webp", 1536, 1024)
+        assert decoded(image.data).size == (1536, 1024)
+        assert decoded(image.data).format == "WEBP"
+    assert result.images[0].data != result.images[1].data
+    assert (result.model, result.size, result.quality) == ("gpt-image-1", "1536x1024", "high")
+    assert (result.output_format, result.background) == ("webp", "opaque")
+    assert isinstance(result.created, int)
+    assert result.usage is not None and result.usage.output_tokens > 0
+    assert result.usage.total_tokens == result.usage.input_tokens + result.usage.output_tokens
+
+
+@pytest.mark.parametrize(("fmt", "pil"), [("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP")])
+async def test_generate_output_formats(client, fmt: str, pil: str) -> None:
+    result = await client.generate(
+        GenerateRequest(model="gpt-image-1.5", prompt="p", size="1024x1536", output_format=fmt)
+    )
+    (image,) = result.images
+    assert (image.format, image.width, image.height) == (fmt, 1024, 1536)
+    assert image.mime == f"image/{fmt}"
+    assert decoded(image.data).format == pil
+
+
+async def test_dalle3_url_is_downloaded_without_the_key(client, fake) -> None:
+    req = GenerateRequest(model="dall-e-3", prompt="a lighthouse", size="1792x1024", style="vivid")
+    result = await client.generate(req)
+
+    (image,) = result.images
+    assert (image.format, image.width, image.height) == ("png", 1792, 1024)
+    assert image.revised_prompt == "Revised: a lighthouse"
+    assert result.usage is None
+    downloads = [r for r in fake.requests if r.endpoint == "files"]
+    assert len(downloads) == 1
+    assert "Authorization" not in downloads[0].headers
+
+
+async def test_dalle2_b64_json_needs_no_download(client, fake) -> None:
+    req = GenerateRequest(
+        model="dall-e-2", prompt="p", n=3, size="256x256", response_format="b64_json"
+    )
+    result = await client.generate(req)
+    assert [(i.width, i.height) for i in result.images] == [(256, 256)] * 3
+    assert all(r.endpoint != "files" for r in fake.requests)
+
+
+async def test_edit_one_image_is_sent_as_image_with_its_mime(client, fake) -> None:
+    photo = make_input(300, 200, "jpeg", "RGB", "photo")
+    result = await client.edit(
+        EditRequest(model="gpt-image-1", prompt="add a hat", images=(photo,), quality="low")
+    )
+
+    (sent,) = fake.image_requests
+    assert sent.headers["Content-Type"].startswith("multipart/form-data")
+    assert sent.form == {"model": "gpt-image-1", "prompt": "add a hat", "n": "1", "quality": "low"}
+    (part,) = sent.files()
+    assert (part.name, part.filename, part.content_type) == ("image", "photo.jpeg", "image/jpeg")
+    assert part.data == photo.data
+    assert result.usage is not None and result.usage.input_image_tokens > 0
+    assert (result.images[0].width, result.images[0].height) == (1024, 1024)
+
+
+async def test_edit_several_images_are_repeated_image_brackets_plus_png_mask(client, fake) -> None:
+    images = (
+        make_input(64, 64, "png", name="a"),
+        make_input(64, 64, "webp", "RGB", "b"),
+        make_input(64, 64, "jpeg", "RGB", "c"),
+    )
+    mask = make_input(64, 64, "png", name="mask")
+    req = EditRequest(model="gpt-image-1", prompt="combine", images=images, mask=mask, n=2)
+    result = await client.edit(req)
+
+    sent = fake.image_requests[0]
+    assert sent.files("image") == []
+    parts = sent.files("image[]")
+    assert [p.content_type for p in parts] == ["image/png", "image/webp", "image/jpeg"]
+    assert [p.filename for p in parts] == ["a.png", "b.webp", "c.jpeg"]
+    (mask_part,) = sent.files("mask")
+    assert (mask_part.content_type, mask_part.data) == ("image/png", mask.data)
+    assert len(result.images) == 2
+
+
+async def test_dalle2_edit_square_png_with_mask(client, fake) -> None:
+    img, mask = make_input(256, 256), make_input(256, 256, name="mask")
+    req = EditRequest(model="dall-e-2", prompt="p", images=(img,), mask=mask, size="512x512")
+    result = await client.edit(req)
+    assert (result.images[0].width, result.images[0].height) == (512, 512)
+    assert [p.name for p in fake.image_requests[0].files()] == ["image", "mask"]
+
+
+async def test_variation(client, fake) -> None:
+    req = VariationRequest(
+        model="dall-e-2",
+        image=make_input(128, 128),
+        n=2,
+        size="512x512",
+        response_format="b64_json",
+    )
+    result = await client.create_variation(req)
+    sent = fake.image_requests[0]
+    assert sent.path == "/v1/images/variations"
+    assert sent.form == {
+        "model": "dall-e-2",
+        "n": "2",
+        "size": "512x512",
+        "response_format": "b64_json",
+    }
+    assert [(p.name, p.content_type) for p in sent.files()] == [("image", "image/png")]
+    assert [(i.format, i.width) for i in result.images] == [("png", 512), ("png", 512)]
+
+
+async def test_list_models(client, fake) -> None:
+    models = await client.list_models()
+    assert models is not None and {"gpt-image-1", "dall-e-2"} <= set(models)
+    assert fake.requests[-1].headers["Authorization"] == f"Bearer {KEY}"
+
+
+async def test_list_models_is_none_without_the_endpoint(session) -> None:
+    async with FakeImagesServer(api_key=KEY, models_endpoint=False) as fake:
+        assert await make_client(session, fake.base_url).list_models() is None
+
+
+async def test_path_prefix_base_url_and_trailing_slash(session) -> None:
+    async with FakeImagesServer(api_key=KEY, prefix="/openai/v1") as fake:
+        client = make_client(session, fake.base_url + "/")
+        assert fake.base_url.endswith("/openai/v1")
+        result = await client.generate(GPT)
+        assert fake.image_requests[0].path == "/openai/v1/images/generations"
+        assert len(result.images) == 1
+
+
+@pytest.mark.parametrize("kind", ["charset", "plain_json", "gateway_url", "no_usage"])
+async def test_gateway_quirks_are_tolerated(client, fake, kind: str) -> None:
+    fake.fail_next(kind)
+    result = await client.generate(GPT)
+    assert (result.images[0].format, result.images[0].width) == ("png", 1024)
+    assert (result.usage is None) == (kind == "no_usage")
+    assert any(r.endpoint == "files" for r in fake.requests) == (kind == "gateway_url")
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+ERROR_CASES = [
+    ("content_policy_violation", ContentRejected, "safety system rejected"),
+    ("moderation_blocked", ContentRejected, "safety system rejected"),
+    ("safety_user_error", ContentRejected, "safety system rejected"),
+    ("invalid_api_key", AuthenticationFailed, "API key was rejected"),
+    ("forbidden", AuthenticationFailed, "API key was rejected"),
+    ("insufficient_quota", QuotaExhausted, "credits have run out"),
+    ("billing_hard_limit", QuotaExhausted, "credits have run out"),
+    ("not_found", InvalidRequest, "does not offer"),
+    ("server_error", UpstreamUnavailable, "having trouble"),
+    ("truncated_json", UpstreamUnavailable, "having trouble"),
+    ("reset", UpstreamUnavailable, "having trouble"),
+    ("invalid_json", BadResponse, "could not read"),
+    ("truncated_b64", BadResponse, "not a usable image"),
+    ("not_image", BadResponse, "not a usable image"),
+    ("no_data", BadResponse, "returned no images"),
+    ("url_403", BadResponse, "could not be downloaded"),
+]
+
+
+@pytest.mark.parametrize(("kind", "error", "text"), ERROR_CASES)
+async def test_failures_map_to_typed_safe_errors_without_retry(
+    client, fake, kind: str, error: type[APIError], text: str
+) -> None:
+    fake.fail_next(kind, message=f"upstream safety text with {KEY}")
+    with pytest.raises(error) as info:
+        await client.generate(GPT)
+    assert text in str(info.value)
+    assert "upstream" not in str(info.value)
+    assert_safe(info.value)
+    assert len(fake.image_requests) == 1  # not retried: could bill twice, or pointless
+
+
+async def test_invalid_request_names_the_param_only(client, fake) -> None:
+    fake.fail_next("invalid_request", param="size", message="size 13x13 is <b>bad</b>")
+    with pytest.raises(InvalidRequest) as info:
+        await client.generate(GPT)
+    assert info.value.param == "size" and "`size`" in str(info.value)
+    assert "13x13" not in str(info.value)
+
+
+SQUARE, WIDE, JPEG = make_input(64, 64), make_input(64, 32), make_input(64, 64, "jpeg", "RGB")
+RULE_CASES = [
+    (GenerateRequest("gpt-image-1", "p", response_format="b64_json"), "response_format"),
+    (GenerateRequest("dall-e-3", "p", n=2), "n"),
+    (GenerateRequest("dall-e-2", "p", size="1536x1024"), "size"),
+    (GenerateRequest("dall-e-2", "p", output_format="webp"), "output_format"),
+    (
+        GenerateRequest("gpt-image-1", "p", background="transparent", output_format="jpeg"),
+        "background",
+    ),
+    (
+        GenerateRequest("gpt-image-1", "p", output_format="png", output_compression=50),
+        "output_compression",
+    ),
+    (VariationRequest("gpt-image-1", SQUARE), "model"),
+    (EditRequest("dall-e-3", "p", (SQUARE,)), "model"),
+    (EditRequest("dall-e-2", "p", (WIDE,)), "image"),
+    (EditRequest("dall-e-2", "p", (JPEG,)), "image"),
+    (EditRequest("dall-e-2", "p", (SQUARE, SQUARE)), "image"),
+    (EditRequest("gpt-image-1", "p", (SQUARE,), mask=make_input(32, 32)), "mask"),
+]
+
+
+@pytest.mark.parametrize(("req", "param"), RULE_CASES)
+async def test_fake_enforces_model_rules_and_client_names_the_param(
+    client, fake, req, param
+) -> None:
+    call = {GenerateRequest: client.generate, EditRequest: client.edit}.get(type(req))
+    with pytest.raises(InvalidRequest) as info:
+        await (call or client.create_variation)(req)
+    assert (info.value.status, info.value.param) == (400, param)
+    assert f"`{param}`" in str(info.value)
+
+
+async def test_fake_rejects_octet_stream_and_missing_key_in_spec_shape(fake, session) -> None:
+    form = aiohttp.FormData({"model": "gpt-image-1", "prompt": "p"})
+    form.add_field(
+        "image", make_input(8, 8).data, filename="x.png", content_type="application/octet-stream"
+    )
+    url = fake.base_url + "/images/edits"
+    async with session.post(url, data=form, headers={"Authorization": f"Bearer {KEY}"}) as resp:
+        body = await resp.json()
+        assert resp.status == 400
+        assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
+    check_schema(body, "ErrorResponse")
+    assert (body["error"]["param"], body["error"]["type"]) == ("image", "invalid_request_error")
+    async with session.post(url, data=aiohttp.FormData({"prompt": "p"})) as resp:
+        assert resp.status == 401
+        check_schema(await resp.json(), "ErrorResponse")
+
+
+async def test_wrong_key_is_auth_failed_and_never_shown(fake, session) -> None:
+    client = ImagesClient(session, base_url=fake.base_url, api_key="sk-wrong-SECRET-999")
+    with pytest.raises(AuthenticationFailed) as info:
+        await client.generate(GPT)
+    assert "SECRET" not in str(info.value) and "sk-wrong" not in repr(client)
+
+
+# --- retries, timeouts, caps -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("opts", "minimum"),
+    [({"retry_after": 0.2}, 0.2), ({"retry_after_ms": 150}, 0.15), ({"retry_after": 99}, 0.3)],
+)
+async def test_rate_limit_is_retried_after_retry_after(
+    fake, session, caplog, opts, minimum
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = make_client(session, fake.base_url, retry_cap=0.3)
+    fake.fail_next("rate_limit", **opts)
+    started = time.monotonic()
+    result = await client.generate(GPT)
+    elapsed = time.monotonic() - started
+    assert minimum <= elapsed < minimum + 1.0
+    assert len(fake.image_requests) == 2 and len(result.images) == 1
+    assert "retry 1/2" in caplog.text and KEY not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [
+        ("rate_limit", RateLimited),
+        ("unavailable", UpstreamUnavailable),
+        ("non_json", UpstreamUnavailable),
+    ],
+)
+async def test_retries_stop_after_max_retries(client, fake, kind, error) -> None:
+    fake.fail_always(kind, retry_after=0.01)
+    with pytest.raises(error) as info:
+        await client.generate(GPT)
+    assert len(fake.image_requests) == 3  # one try + max_retries=2
+    assert "Bad Gateway" not in str(info.value) and "overloaded" not in str(info.value)
+    assert_safe(info.value)
+    if isinstance(info.value, RateLimited):
+        assert info.value.retry_after == pytest.approx(0.01)
+
+
+async def test_one_503_then_success(client, fake) -> None:
+    fake.fail_next("unavailable")
+    assert (
+        len((await client.edit(EditRequest("gpt-image-1", "p", (make_input(8, 8),)))).images) == 1
+    )
+    assert len(fake.image_requests) == 2
+    assert fake.image_requests[0].parts == fake.image_requests[1].parts  # form rebuilt, same bytes
+
+
+async def test_connection_refused_is_retried_then_unavailable(session, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = make_client(session, f"http://127.0.0.1:{port}/v1")
+    with pytest.raises(UpstreamUnavailable) as info:
+        await client.generate(GPT)
+    assert info.value.code == "connect_failed"
+    assert caplog.text.count("retry") == 2
+    assert_safe(info.value)
+
+
+async def test_timeout_is_not_retried(fake, session) -> None:
+    client = make_client(session, fake.base_url, timeout=0.3)
+    fake.fail_next("slow", seconds=5)
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout) as info:
+        await client.generate(GPT)
+    assert time.monotonic() - started < 1.5
+    assert len(fake.image_requests) == 1
+    assert_safe(info.value)
+
+
+async def test_latency_applies_to_every_image_request(client, fake) -> None:
+    fake.latency = 0.2
+    started = time.monotonic()
+    await client.generate(GPT)
+    assert time.monotonic() - started >= 0.2
+
+
+async def test_hung_result_url_is_a_bad_response(fake, session) -> None:
+    fake.fail_next("url_hang")
+    with pytest.raises(BadResponse, match="too long to download"):
+        await make_client(session, fake.base_url, timeout=0.3).generate(GPT)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_download_cap_by_header_and_while_streaming(fake, session, chunked: bool) -> None:
+    fake.fail_next("gateway_url", chunked=chunked)
+    client = make_client(session, fake.base_url, max_download_bytes=2000)
+    with pytest.raises(BadResponse, match="larger than the bot accepts"):
+        await client.generate(GenerateRequest(model="gpt-image-1", prompt="p", size="1024x1024"))
+
+
+async def test_oversized_json_body_is_refused(fake, session) -> None:
+    client = make_client(session, fake.base_url, max_download_bytes=1000)
+    with pytest.raises(BadResponse, match="larger than the bot accepts"):
+        await client.generate(GPT)
+
+
+def test_bad_settings_do_not_echo_the_key() -> None:
+    with pytest.raises(ValueError) as info:
+        ImagesClient(None, base_url="https://x/v1", api_key=KEY + "\n")  # type: ignore[arg-type]
+    assert KEY not in str(info.value)
+    with pytest.raises(ValueError):
+        ImagesClient(None, base_url="ftp://x", api_key=KEY)  # type: ignore[arg-type]
+
+
+# --- the error map on its own ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "expected"),
+    [
+        (400, {"code": "content_policy_violation"}, ContentRejected),
+        (400, {"type": "image_generation_user_error", "message": "Safety system"}, ContentRejected),
+        (400, {"type": "image_generation_user_error", "message": "bad size"}, InvalidRequest),
+        (400, {"code": "billing_hard_limit_reached"}, QuotaExhausted),
+        (401, {}, AuthenticationFailed),
+        (403, {}, AuthenticationFailed),
+        (404, {}, InvalidRequest),
+        (413, {}, InvalidRequest),
+        (422, {}, InvalidRequest),
+        (429, {"code": "insufficient_quota"}, QuotaExhausted),
+        (429, {"code": "rate_limit_exceeded"}, RateLimited),
+        *[(s, {}, UpstreamUnavailable) for s in (408, 409, 500, 502, 503, 504, 520)],
+        (302, {}, BadResponse),
+    ],
+)
+def test_map_error(status: int, error: dict[str, str], expected: type[APIError]) -> None:
+    mapped = map_error(status, error)
+    assert type(mapped) is expected and mapped.status == status
+
+
+def test_map_error_drops_params_that_are_not_names() -> None:
+    mapped = map_error(400, {"param": "<script>alert(1)</script>", "code": "x y"})
+    assert mapped.param is None and mapped.code is None and "<" not in str(mapped)
+
+
+def test_parse_error_body_tolerates_gateways() -> None:
+    assert parse_error_body(b"<html>502</html>")["message"] is None
+    assert parse_error_body(b'{"error": "quota"}')["message"] == "quota"
+    assert parse_error_body(b'{"error": {"code": 5, "param": "n"}}') == {
+        "message": None, "type": None, "param": "n", "code": None,
+    }  # fmt: skip
+
+
+def test_retry_after_forms() -> None:
+    assert retry_after_seconds({"Retry-After": "2"}, 30) == 2
+    assert retry_after_seconds({"Retry-After": "2", "retry-after-ms": "500"}, 30) == 0.5
+    assert retry_after_seconds({"Retry-After": "120"}, 30) == 30
+    assert retry_after_seconds({"Retry-After": "soon"}, 30) is None
+    date = formatdate(time.time() + 10, usegmt=True)
+    assert 8 <= (retry_after_seconds({"Retry-After": date}, 30) or 0) <= 10
+    assert retry_after_seconds({"Retry-After": formatdate(0, usegmt=True)}, 30) == 0
+    assert retry_after_seconds({}, 30) is None
+
+
+# --- the fake answers in the spec's shapes -------------------------------------------------------
+
+
+def check_schema(value: Any, name: str) -> None:
+    """A small subset of JSON Schema: $ref, anyOf, type, enum, required, properties, items."""
+    schema = SCHEMAS["schemas"][name]
+    _check(value, schema, name)
+
+
+def _check(value: Any, schema: dict[str, Any], where: str) -> None:
+    if "$ref" in schema:
+        _check(value, SCHEMAS["schemas"][schema["$ref"].rsplit("/", 1)[1]], where)
+        return
+    if "anyOf" in schema:
+        errors = []
+        for option in schema["anyOf"]:
+            try:
+                _check(value, option, where)
+                return
+            except AssertionError as exc:
+                errors.append(exc)
+        raise AssertionError(f"{where}: {value!r} matches no anyOf option: {errors}")
+    types = {"object": dict, "array": list, "string": str, "integer": int, "null": type(None)}
+    if "type" in schema:
+        assert isinstance(value, types[schema["type"]]), f"{where}: {value!r} not {schema['type']}"
+    if "enum" in schema:
+        assert value in schema["enum"], f"{where}: {value!r} not in {schema['enum']}"
+    for key in schema.get("required", []):
+        assert key in value, f"{where}: missing {key}"
+    for key, sub in schema.get("properties", {}).items():
+        if key in value:
+            _check(value[key], sub, f"{where}.{key}")
+    if "items" in schema:
+        for index, item in enumerate(value):
+            _check(item, schema["items"], f"{where}[{index}]")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"model": "gpt-image-1", "prompt": "p", "quality": "auto"},
+        {"model": "dall-e-3", "prompt": "p", "response_format": "b64_json"},
+        {"model": "dall-e-2", "prompt": "p"},
+    ],
+)
+async def test_fake_success_bodies_match_the_spec(fake, session, body) -> None:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with session.post(fake.base_url + "/images/generations", json=body, headers=headers) as r:
+        payload = await r.json()
+    check_schema(payload, "ImagesResponse")
+    assert ("usage" in payload) == body["model"].startswith("gpt-image")
+    async with session.get(fake.base_url + "/models", headers=headers) as r:
+        check_schema(await r.json(), "ListModelsResponse")
+
+
+@pytest.mark.parametrize(
+    "kind", ["rate_limit", "insufficient_quota", "server_error", "moderation_blocked"]
+)
+async def test_fake_error_bodies_match_the_spec(fake, session, kind: str) -> None:
+    fake.fail_next(kind, retry_after=3)
+    headers = {"Authorization": f"Bearer {KEY}"}
+    body = {"model": "gpt-image-1", "prompt": "p"}
+    async with session.post(fake.base_url + "/images/generations", json=body, headers=headers) as r:
+        check_schema(await r.json(), "ErrorResponse")
+        assert r.headers["Retry-After"] == "3"
