@@ -27,10 +27,10 @@ _PILLOW_PLUGINS: dict[ImageFormat, str] = {
     "webp": "WEBP",
     "gif": "GIF",
 }
-# What Pillow raises on broken files (UnidentifiedImageError is an OSError); its parsers use struct.
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_FILTER_UP = b"\x02"
 _PNG_COLOUR_TYPES = {"RGB": 2, "RGBA": 6}
+# What Pillow raises on broken files (UnidentifiedImageError is an OSError); its parsers use struct.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error)
 _UPRIGHT: dict[int, Image.Transpose] = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -220,10 +220,6 @@ def _damaged(name: str) -> ImageInputError:
 def _too_many_pixels(name: str, size: tuple[int, int] | None, limit_pixels: int) -> ImageInputError:
     limit = f"{limit_pixels / 1_000_000:g} megapixels"
     if size is None:
-        return ImageInputError(
-            f"{name} has far too many pixels to open safely; the limit is {limit}."
-        )
+        return ImageInputError(f"{name} has too many pixels to open safely; the limit is {limit}.")
     width, height = size
-    return ImageInputError(
-        f"{name} is {width}x{height} pixels, too many to open; the limit is {limit}."
-    )
+    return ImageInputError(f"{name} is {width}x{height} pixels, too many; the limit is {limit}.")

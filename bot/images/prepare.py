@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from PIL import Image
 
@@ -23,6 +23,14 @@ NO_TRANSPARENT_AREA = "The mask has no transparent area, so nothing would be edi
 _RESAMPLE = Image.Resampling.BICUBIC
 _MIN_SIDE = 64
 _PREFERRED: tuple[ImageFormat, ...] = ("png", "jpeg", "webp", "gif")
+
+
+class _Guide(NamedTuple):
+    """What the mask must follow: the first image's name, size as sent, and size once prepared."""
+
+    name: str
+    source: Size
+    target: Size
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +60,11 @@ def prepare_inputs(
     notes: list[str] = []
     who = model or "the model"
     done = [_prepare_image(raw, rules, fit, max_bytes, who, notes) for raw in images]
-    first, first_source = done[0]
     ready_mask = None
     if mask is not None:
-        ready_mask = _prepare_mask(mask, first, first_source, rules, fit, max_bytes, notes)
+        first, source = done[0]
+        guide = _Guide(images[0].filename, source, (first.width, first.height))
+        ready_mask = _prepare_mask(mask, guide, rules, fit, max_bytes, notes)
     return Prepared(tuple(image for image, _ in done), ready_mask, tuple(notes))
 
 
@@ -130,6 +139,8 @@ def _shape(image: Image.Image, rules: InputRules, fit: Fit) -> Image.Image:
         left, top = (width - side) // 2, (height - side) // 2
         target = min(side, rules.max_side)
         box = (left, top, left + side, top + side)
+        if target == side:
+            return image.crop(box)
         return image.resize((target, target), _RESAMPLE, box=box, reducing_gap=3.0)
     scaled = _scale_to(image, rules.max_side)
     if not rules.square or width == height:
@@ -203,13 +214,7 @@ def _image_notes(
 
 
 def _prepare_mask(
-    raw: RawImage,
-    first: InputImage,
-    first_source: Size,
-    rules: InputRules,
-    fit: Fit,
-    max_bytes: int,
-    notes: list[str],
+    raw: RawImage, guide: _Guide, rules: InputRules, fit: Fit, max_bytes: int, notes: list[str]
 ) -> InputImage:
     """The mask as an RGBA PNG the size of the prepared first image (transparent = edit)."""
     image, fmt = codec.open_checked(raw, max_bytes=max_bytes)
@@ -219,21 +224,21 @@ def _prepare_mask(
         alpha, from_grey = _mask_alpha(image)
     if codec.min_value(alpha) > 0:
         raise ImageInputError(NO_TRANSPARENT_AREA)
-    target = (first.width, first.height)
+    target = guide.target
     filename = codec.renamed(raw.filename, "png")
     as_is = (fmt, mode, turn, from_grey, alpha.size) == ("png", "RGBA", 1, False, target)
     if as_is and len(raw.data) <= rules.mask_max_bytes:
         return InputImage(raw.data, filename, "png", *target)
     alpha = codec.upright(alpha, turn)
-    if alpha.size != first_source:
+    if alpha.size != guide.source:
         size = f"{alpha.width}x{alpha.height}"
-        notes.append(f"Resized the mask {raw.filename} ({size}) to match {first.filename}.")
+        notes.append(f"Resized the mask {raw.filename} ({size}) to match {guide.name}.")
     alpha = _fit_mask(alpha, target, rules.square, fit)
     if from_grey:
         alpha = alpha.point(lambda v: 255 if v >= 128 else 0)
     if codec.min_value(alpha) > 0:
         raise ImageInputError(
-            f"The mask's transparent area is outside the part of {first.filename} that was kept, "
+            f"The mask's transparent area is outside the part of {guide.name} that was kept, "
             "so nothing would be edited."
         )
     mask = Image.new("RGBA", target, (0, 0, 0, 255))
