@@ -1,0 +1,51 @@
+"""Entry point: `python -m bot` runs the bot; subcommands use the core from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bot.errors import ConfigError
+from bot.logs import setup_logging
+from bot.settings import Settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: no subcommand (or `run`) starts the bot."""
+    from bot.cli import add_subcommands
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="A Discord bot that creates, edits and varies images "
+        "through any OpenAI-compatible Images API.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="log in to Discord and serve members (the default)")
+    sub.add_parser("sync", help="publish the slash commands to every server (global sync)")
+    add_subcommands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, load settings and run the chosen command."""
+    args = build_parser().parse_args(argv)
+    command = args.command or "run"
+    try:
+        settings = Settings.from_env(require_discord=command in ("run", "sync"))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        print("See .env.example for every variable.", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level, [settings.discord_token, settings.openai_api_key])
+    if command in ("run", "sync"):
+        from bot.app import run_bot
+
+        return run_bot(settings, sync_only=command == "sync")
+    from bot.cli import run_cli
+
+    args.command = command
+    return run_cli(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Downloading members' images: only from allowed hosts, with a size cap before and during transfer."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from bot.errors import ImageInputError
+
+DISCORD_MEDIA_HOSTS = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
+CHUNK = 256 * 1024
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSource:
+    """An image not yet downloaded: its name, declared size and a way to read it (capped)."""
+
+    filename: str
+    size: int | None
+    read: Callable[[int], Awaitable[bytes]]
+
+    def check_declared_size(self, max_bytes: int) -> None:
+        """Refuse before downloading when the declared size is already over the cap."""
+        if self.size is not None and self.size > max_bytes:
+            raise ImageInputError(
+                f"{self.filename} is {_mb(self.size)}; the limit is {_mb(max_bytes)}."
+            )
+
+    @classmethod
+    def from_bytes(cls, filename: str, data: bytes) -> ImageSource:
+        """A source for bytes already in memory (files given on the command line)."""
+
+        async def read(max_bytes: int) -> bytes:
+            return data
+
+        return cls(filename, len(data), read)
+
+
+async def download(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    filename: str,
+    max_bytes: int,
+    allowed_hosts: Collection[str],
+    time_limit: float = 30.0,
+) -> bytes:
+    """Fetch ``url`` if its host is allowed, refusing as soon as it passes ``max_bytes``."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme not in ("https", "http") or host not in allowed_hosts:
+        raise ImageInputError(f"I can only read images uploaded to Discord ({filename}).")
+    too_big = ImageInputError(f"{filename} is larger than the {_mb(max_bytes)} limit.")
+    try:
+        async with session.get(
+            url, timeout=aiohttp.ClientTimeout(total=time_limit), allow_redirects=False
+        ) as response:
+            if response.status != 200:
+                raise ImageInputError(
+                    f"I couldn't download {filename} (Discord answered {response.status})."
+                )
+            if response.content_length is not None and response.content_length > max_bytes:
+                raise too_big
+            body = bytearray()
+            async for chunk in response.content.iter_chunked(CHUNK):
+                body += chunk
+                if len(body) > max_bytes:
+                    raise too_big
+            return bytes(body)
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise ImageInputError(f"I couldn't download {filename}; please try again.") from exc
