@@ -1,0 +1,225 @@
+"""The Discord bot: composition root, the ImageBot, and the tree's single error handler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass, field
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import BotError
+from bot.fetch import DISCORD_MEDIA_HOSTS
+from bot.images.client import ImagesClient
+from bot.jobs import JobRunner
+from bot.models import Catalog
+from bot.offload import Offloader
+from bot.quotas import QuotaEngine
+from bot.render import error_embed
+from bot.scheduler import Scheduler
+from bot.service import ImageService
+from bot.settings import Settings
+from bot.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.images",
+    "cogs.context",
+    "cogs.reply",
+    "cogs.buttons",
+    "cogs.moderation",
+)
+UNEXPECTED = "Something went wrong on my side. The server's moderators can find details in the log."
+
+
+@dataclass
+class Services:
+    """Everything the cogs use, built once by the composition root."""
+
+    settings: Settings
+    catalog: Catalog
+    session: aiohttp.ClientSession
+    client: ImagesClient
+    service: ImageService
+    store: Store
+    quotas: QuotaEngine
+    scheduler: Scheduler
+    jobs: JobRunner
+    offload: Offloader
+    attachment_hosts: Collection[str] = field(default_factory=lambda: DISCORD_MEDIA_HOSTS)
+
+
+class ImageTree(app_commands.CommandTree["ImageBot"]):
+    """Turns every error of every command into one short, true, ephemeral reply."""
+
+    async def on_error(
+        self,
+        interaction: discord.Interaction[ImageBot],
+        error: app_commands.AppCommandError,
+    ) -> None:
+        original = getattr(error, "original", error)
+        if isinstance(original, BotError):
+            message = original.message
+        elif isinstance(error, app_commands.CheckFailure):
+            message = str(error) or "You can't use this command here."
+        elif isinstance(error, app_commands.TransformerError):
+            message = f"I couldn't understand the value {error.value!r} for this option."
+        else:
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error("Command %s failed", command, exc_info=original)
+            message = UNEXPECTED
+        await send_error(interaction, message)
+
+
+async def send_error(interaction: discord.Interaction[ImageBot], message: str) -> None:
+    """Tell the member what went wrong, whether or not the interaction was answered yet.
+
+    A deferred "thinking" message is replaced by the error, so it never hangs; when the token has
+    expired the error goes to the channel, mentioning only the member.
+    """
+    embed = error_embed(message)
+    mentions = discord.AllowedMentions.none()
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(
+                embed=embed, ephemeral=True, allowed_mentions=mentions
+            )
+        else:
+            await interaction.edit_original_response(
+                content=None, embed=embed, attachments=[], view=None, allowed_mentions=mentions
+            )
+        return
+    except discord.HTTPException as exc:
+        log.info("Could not report an error through the interaction (%s)", exc.status)
+    channel = interaction.channel
+    if isinstance(channel, discord.abc.Messageable):
+        try:
+            await channel.send(
+                content=interaction.user.mention,
+                embed=embed,
+                allowed_mentions=discord.AllowedMentions(
+                    everyone=False, roles=False, users=[interaction.user]
+                ),
+            )
+        except discord.HTTPException as exc:
+            log.warning("Could not report an error to the member at all (%s)", exc.status)
+
+
+class ImageBot(commands.Bot):
+    """The bot: cogs from an explicit list, services injected, no prefix commands."""
+
+    def __init__(self, services: Services) -> None:
+        intents = discord.Intents.default()  # mentions carry content without the privileged intent
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            tree_cls=ImageTree,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.services = services
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        refunded = await self.services.quotas.recover()
+        stale = await self.services.jobs.recover()
+        if refunded or stale:
+            log.info("Start-up: refunded %d reservations, closed %d jobs", refunded, len(stale))
+        guild_id = self.services.settings.dev_guild_id
+        if guild_id:
+            guild = discord.Object(guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+            log.info("Synced commands to the development server %s", guild_id)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Prefix commands are not used; the reply cog listens for mentions itself."""
+
+
+@contextlib.asynccontextmanager
+async def create_bot(
+    settings: Settings,
+    *,
+    attachment_hosts: Collection[str] = DISCORD_MEDIA_HOSTS,
+    processes: int | None = None,
+) -> AsyncIterator[ImageBot]:
+    """Build the bot and its services without connecting; close everything on exit."""
+    catalog = Catalog.load(settings.models_file)
+    if settings.database_url.startswith("sqlite:///"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    offload = Offloader(processes)
+    store = await open_store(settings.database_url)
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = ImagesClient(
+                session,
+                base_url=settings.openai_base_url,
+                api_key=settings.openai_api_key,
+                timeout=settings.request_timeout,
+                max_retries=settings.max_retries,
+            )
+            service = ImageService(
+                client, catalog, offload, max_input_bytes=settings.max_input_bytes
+            )
+            quotas = QuotaEngine(store)
+            scheduler = Scheduler(
+                settings.max_concurrent_requests,
+                queue_size=settings.queue_size,
+                per_member=settings.max_jobs_per_member,
+            )
+            jobs = JobRunner(
+                service, store, quotas, scheduler, catalog, default_model=settings.default_model
+            )
+            services = Services(
+                settings,
+                catalog,
+                session,
+                client,
+                service,
+                store,
+                quotas,
+                scheduler,
+                jobs,
+                offload,
+                attachment_hosts,
+            )
+            bot = ImageBot(services)
+            try:
+                yield bot
+            finally:
+                await bot.close()
+    finally:
+        await store.close()
+        offload.close()
+
+
+def run_bot(settings: Settings, *, sync_only: bool = False) -> int:
+    """Log in and serve until stopped (or, with ``sync_only``, publish the commands and exit)."""
+
+    async def main() -> None:
+        async with create_bot(settings) as bot:
+            if sync_only:
+                await bot.login(settings.discord_token)
+                commands_ = await bot.tree.sync()
+                print(f"Published {len(commands_)} commands globally (may take up to an hour).")
+                return
+            await bot.start(settings.discord_token)
+
+    try:
+        asyncio.run(main())
+    except discord.LoginFailure:
+        print("Discord refused the token: check DISCORD_TOKEN (Developer Portal -> Bot).")
+        return 2
+    except discord.PrivilegedIntentsRequired:
+        print("Discord refused the intents this bot asked for.")
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0

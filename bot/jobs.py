@@ -1,0 +1,195 @@
+"""One member job from request to delivery: policy, quota, queue, API, delivery, ledger.
+
+Credits are reserved before anything is spent and become usage only once the images have been
+delivered; every failure on the way (refused input, API error, Discord error, cancel, crash) gives
+them back and records why in the job's audit row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.errors import BotError, NotAllowed
+from bot.images.types import Operation
+from bot.models import Catalog
+from bot.quotas import QuotaEngine
+from bot.scheduler import JobCancelled, Scheduler
+from bot.service import ImageService, JobSpec, Outcome
+from bot.store import Store
+from bot.store.models import Job, NewJob
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who asked, where, and with which roles (as Discord reported them with the request)."""
+
+    guild_id: int
+    channel_id: int
+    user_id: int
+    role_ids: tuple[int, ...] = ()
+    is_moderator: bool = False
+    interaction_expires_at: float | None = None
+
+
+class Progress(Protocol):
+    """How a job tells its member where it stands."""
+
+    async def queued(self, job: Job, position: int) -> None: ...
+
+    async def running(self, job: Job) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """Where the result message went."""
+
+    channel_id: int
+    message_id: int
+
+
+Deliver = Callable[[Job, Outcome, int], Awaitable[Delivered]]
+
+
+class JobRunner:
+    """Runs jobs through policy, quotas, the scheduler and the image service."""
+
+    def __init__(
+        self,
+        service: ImageService,
+        store: Store,
+        quotas: QuotaEngine,
+        scheduler: Scheduler,
+        catalog: Catalog,
+        *,
+        default_model: str | None = None,
+    ) -> None:
+        self.default_model = default_model
+        self.service = service
+        self.store = store
+        self.quotas = quotas
+        self.scheduler = scheduler
+        self.catalog = catalog
+
+    async def resolve_model(self, who: Requester, spec_model: str | None, op: Operation) -> str:
+        """The model a job uses: the member's choice, else the server's default, else the bot's."""
+        settings = await self.store.get_guild_settings(who.guild_id)
+        model = spec_model or settings.default_model or self.service_default(op)
+        if settings.allowed_models is not None and model not in settings.allowed_models:
+            allowed = ", ".join(settings.allowed_models) or "none"
+            raise NotAllowed(f"{model} isn't allowed on this server. Allowed models: {allowed}.")
+        if settings.allowed_channel_ids and who.channel_id not in settings.allowed_channel_ids:
+            channels = " ".join(f"<#{c}>" for c in settings.allowed_channel_ids)
+            raise NotAllowed(f"I can only be used in {channels} on this server.")
+        return model
+
+    def service_default(self, op: Operation) -> str:
+        """The operator's default model when it can do ``op``, else the catalog's for ``op``."""
+        configured = self.default_model
+        if configured in self.catalog and self.catalog.get(configured).supports(op):
+            return configured
+        return self.catalog.default_model(op) or self.catalog.names()[0]
+
+    async def run(
+        self, who: Requester, spec: JobSpec, *, progress: Progress, deliver: Deliver
+    ) -> Job:
+        """Run a job to delivery; raises BotError (with credits refunded) when it can't."""
+        self.service.check(spec)
+        job = await self.store.create_job(
+            NewJob(
+                guild_id=who.guild_id,
+                channel_id=who.channel_id,
+                user_id=who.user_id,
+                operation=spec.operation,
+                model=spec.model,
+                prompt=spec.prompt or None,
+                params=spec.params(),
+                interaction_expires_at=who.interaction_expires_at,
+            )
+        )
+        try:
+            reservation = await self.quotas.reserve(
+                guild_id=who.guild_id,
+                user_id=who.user_id,
+                role_ids=who.role_ids,
+                is_moderator=who.is_moderator,
+                model=spec.model,
+                size=spec.size,
+                quality=spec.quality,
+                n=spec.n,
+                job_id=job.id,
+            )
+        except BaseException as exc:
+            await self._fail(job, exc)
+            raise
+        try:
+            outcome, delivered = await self._execute(job, spec, who, progress, deliver)
+        except BaseException as exc:
+            await self.quotas.refund(reservation)
+            await self._fail(job, exc)
+            raise
+        result = outcome.result
+        settled = await self.quotas.commit(
+            reservation,
+            actual_n=len(result.images),
+            usage=result.usage,
+            size=result.size,
+            quality=result.quality,
+        )
+        revised = next((i.revised_prompt for i in result.images if i.revised_prompt), None)
+        finished = await self.store.mark_succeeded(
+            who.guild_id,
+            job.id,
+            revised_prompt=revised,
+            usage=result.usage,
+            credits=settled.charged if settled else reservation.credits,
+            result_channel_id=delivered.channel_id,
+            result_message_id=delivered.message_id,
+        )
+        return finished or job
+
+    async def _execute(
+        self, job: Job, spec: JobSpec, who: Requester, progress: Progress, deliver: Deliver
+    ) -> tuple[Outcome, Delivered]:
+        async def on_position(position: int) -> None:
+            await progress.queued(job, position)
+
+        async with self.scheduler.slot(
+            who.guild_id, who.user_id, ticket=str(job.id), on_position=on_position
+        ):
+            await self.store.mark_running(who.guild_id, job.id)
+            await progress.running(job)
+            started = time.monotonic()
+            outcome = await self.service.run(spec)
+            log.info(
+                "job %s: %d image(s) from %s in %.1f s",
+                job.id,
+                len(outcome.result.images),
+                spec.model,
+                time.monotonic() - started,
+            )
+        credits = await self.quotas.price(
+            who.guild_id, spec.model, spec.size, spec.quality, len(outcome.result.images)
+        )
+        return outcome, await deliver(job, outcome, credits)
+
+    async def _fail(self, job: Job, exc: BaseException) -> None:
+        if isinstance(exc, JobCancelled | asyncio.CancelledError):
+            await asyncio.shield(self.store.mark_cancelled(job.guild_id, job.id))
+            return
+        kind = exc.kind if isinstance(exc, BotError) else "internal"
+        await asyncio.shield(self.store.mark_failed(job.guild_id, job.id, kind))
+
+    def cancel(self, job_id: int) -> bool:
+        """Cancel a queued job (its credits are refunded by the job's own task)."""
+        return self.scheduler.cancel(str(job_id))
+
+    async def recover(self) -> list[Job]:
+        """At start-up: close jobs a stopped process left queued or running."""
+        return await self.store.fail_stale_jobs()

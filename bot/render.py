@@ -1,0 +1,163 @@
+"""How results, progress and errors look in Discord: embeds, buttons, files, allowed mentions."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import discord
+
+from bot.images.types import GeneratedImage, Operation
+
+# Discord's documented limits.
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_LIMIT = 1024
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+FILES_PER_MESSAGE = 10
+CONTENT_LIMIT = 2000
+
+OK_COLOUR = discord.Colour.from_rgb(88, 101, 242)
+ERROR_COLOUR = discord.Colour.from_rgb(237, 66, 69)
+WAIT_COLOUR = discord.Colour.from_rgb(254, 231, 92)
+
+OPERATION_TITLES: dict[Operation, str] = {
+    "generate": "Imagined",
+    "edit": "Edited",
+    "variation": "Variations",
+}
+
+# custom_id templates of the persistent buttons; cogs/buttons.py parses them back.
+REROLL_ID = "img:reroll:{job}"
+EDIT_ID = "img:edit:{job}"
+DELETE_ID = "img:delete:{job}"
+VARY_ID = "img:vary:{job}:{index}"
+CANCEL_ID = "img:cancel:{job}"
+REROLL_RE = re.compile(r"img:reroll:(?P<job>\d+)")
+EDIT_RE = re.compile(r"img:edit:(?P<job>\d+)")
+DELETE_RE = re.compile(r"img:delete:(?P<job>\d+)")
+VARY_RE = re.compile(r"img:vary:(?P<job>\d+):(?P<index>\d+)")
+CANCEL_RE = re.compile(r"img:cancel:(?P<job>\d+)")
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in an ellipsis when cut."""
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def only_requester(user: discord.abc.Snowflake | None) -> discord.AllowedMentions:
+    """Mentions that can ping the requester and nobody else (no @everyone, no roles)."""
+    users: list[discord.abc.Snowflake] | bool = [user] if user is not None else False
+    return discord.AllowedMentions(everyone=False, roles=False, users=users, replied_user=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultInfo:
+    """What the result message says about a finished job."""
+
+    job_id: int
+    operation: Operation
+    model: str
+    prompt: str
+    size: str | None
+    quality: str | None
+    style: str | None
+    credits: int | None
+    requester: str
+    notes: tuple[str, ...] = ()
+
+
+def result_embed(info: ResultInfo, images: Sequence[GeneratedImage]) -> discord.Embed:
+    """The embed under a result: prompt, revised prompt, model and parameters, notes."""
+    title = OPERATION_TITLES[info.operation]
+    embed = discord.Embed(
+        title=shorten(f"{title} with {info.model}", TITLE_LIMIT),
+        description=shorten(info.prompt, 1500) if info.prompt else None,
+        colour=OK_COLOUR,
+    )
+    revised = [i.revised_prompt for i in images if i.revised_prompt]
+    if revised and revised[0] != info.prompt:
+        embed.add_field(name="Revised prompt", value=shorten(revised[0], FIELD_LIMIT), inline=False)
+    embed.add_field(name="Model", value=info.model)
+    sizes = sorted({f"{i.width}x{i.height}" for i in images})
+    embed.add_field(name="Size", value=", ".join(sizes) or info.size or "auto")
+    if info.quality:
+        embed.add_field(name="Quality", value=info.quality)
+    if info.style:
+        embed.add_field(name="Style", value=info.style)
+    if info.credits is not None:
+        embed.add_field(name="Credits", value=str(info.credits))
+    if info.notes:
+        notes = "\n".join(f"• {note}" for note in info.notes)
+        embed.add_field(name="Adjusted", value=shorten(notes, FIELD_LIMIT), inline=False)
+    embed.set_footer(text=shorten(f"Requested by {info.requester} · job {info.job_id}", 2048))
+    return embed
+
+
+def result_files(info: ResultInfo, images: Sequence[GeneratedImage]) -> list[discord.File]:
+    """The images as uploads, named after the job so members can tell them apart."""
+    return [
+        discord.File(io.BytesIO(image.data), filename=f"{info.operation}-{info.job_id}-{n}.{ext}")
+        for n, image in enumerate(images[:FILES_PER_MESSAGE], start=1)
+        for ext in [("jpg" if image.format == "jpeg" else image.format)]
+    ]
+
+
+def result_view(job_id: int, image_count: int, *, can_vary: bool) -> discord.ui.View:
+    """Re-roll, Edit, Delete, and one Vary per image; persistent through their custom ids."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(_button("Re-roll", REROLL_ID.format(job=job_id), "🔁", row=0))
+    view.add_item(_button("Edit", EDIT_ID.format(job=job_id), "✏️", row=0))
+    view.add_item(
+        _button(
+            "Delete",
+            DELETE_ID.format(job=job_id),
+            "🗑️",
+            row=0,
+            style=discord.ButtonStyle.danger,
+        )
+    )
+    if can_vary:
+        for index in range(min(image_count, 5)):
+            label = "Vary" if image_count == 1 else f"Vary {index + 1}"
+            view.add_item(_button(label, VARY_ID.format(job=job_id, index=index), "🔀", row=1))
+    return view
+
+
+def _button(
+    label: str,
+    custom_id: str,
+    emoji: str,
+    *,
+    row: int,
+    style: discord.ButtonStyle = discord.ButtonStyle.secondary,
+) -> discord.ui.Button[discord.ui.View]:
+    return discord.ui.Button(label=label, custom_id=custom_id, emoji=emoji, row=row, style=style)
+
+
+def progress_embed(text: str) -> discord.Embed:
+    """A short status line while a job waits or runs."""
+    return discord.Embed(description=shorten(text, DESCRIPTION_LIMIT), colour=WAIT_COLOUR)
+
+
+def queued_text(position: int) -> str:
+    """What a member sees while their job waits."""
+    return f"⏳ Queued — position {position}. You can cancel while it waits."
+
+
+def cancel_view(job_id: int) -> discord.ui.View:
+    """The Cancel button shown while a job is queued."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(_button("Cancel", CANCEL_ID.format(job=job_id), "✖️", row=0))
+    return view
+
+
+def error_embed(message: str) -> discord.Embed:
+    """A member-facing error, short and true."""
+    return discord.Embed(
+        description=shorten(f"⚠️ {message}", DESCRIPTION_LIMIT), colour=ERROR_COLOUR
+    )
