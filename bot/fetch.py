@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -24,7 +24,8 @@ class ImageSource:
 
     filename: str
     size: int | None
-    read: Callable[[int], Awaitable[bytes]]
+    read: Callable[[int], Awaitable[bytes]] = field(repr=False)
+    url: str | None = None  # where it can be fetched again (stored so buttons can re-run a job)
 
     def check_declared_size(self, max_bytes: int) -> None:
         """Refuse before downloading when the declared size is already over the cap."""

@@ -55,6 +55,8 @@ class Delivered:
 
 
 Deliver = Callable[[Job, Outcome, int], Awaitable[Delivered]]
+# Told about every job that failed, e.g. to post safety rejections to a moderation log.
+FailureListener = Callable[[Job, Requester, BaseException], Awaitable[None]]
 
 
 class JobRunner:
@@ -71,6 +73,7 @@ class JobRunner:
         default_model: str | None = None,
     ) -> None:
         self.default_model = default_model
+        self.failure_listeners: list[FailureListener] = []
         self.service = service
         self.store = store
         self.quotas = quotas
@@ -126,13 +129,13 @@ class JobRunner:
                 job_id=job.id,
             )
         except BaseException as exc:
-            await self._fail(job, exc)
+            await self._fail(job, who, exc)
             raise
         try:
             outcome, delivered = await self._execute(job, spec, who, progress, deliver)
         except BaseException as exc:
-            await self.quotas.refund(reservation)
-            await self._fail(job, exc)
+            await asyncio.shield(self.quotas.refund(reservation))
+            await self._fail(job, who, exc)
             raise
         result = outcome.result
         settled = await self.quotas.commit(
@@ -179,12 +182,17 @@ class JobRunner:
         )
         return outcome, await deliver(job, outcome, credits)
 
-    async def _fail(self, job: Job, exc: BaseException) -> None:
+    async def _fail(self, job: Job, who: Requester, exc: BaseException) -> None:
         if isinstance(exc, JobCancelled | asyncio.CancelledError):
             await asyncio.shield(self.store.mark_cancelled(job.guild_id, job.id))
             return
         kind = exc.kind if isinstance(exc, BotError) else "internal"
         await asyncio.shield(self.store.mark_failed(job.guild_id, job.id, kind))
+        for listener in self.failure_listeners:
+            try:
+                await listener(job, who, exc)
+            except Exception:
+                log.warning("A failure listener failed for job %s", job.id, exc_info=True)
 
     def cancel(self, job_id: int) -> bool:
         """Cancel a queued job (its credits are refunded by the job's own task)."""

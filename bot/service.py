@@ -55,8 +55,11 @@ class JobSpec:
             f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip
         }
         values["images"] = [source.filename for source in self.images]
+        values["image_urls"] = [source.url for source in self.images if source.url]
         if self.mask is not None:
             values["mask"] = self.mask.filename
+            if self.mask.url:
+                values["mask_url"] = self.mask.url
         return {k: v for k, v in values.items() if v not in (None, [])}
 
 

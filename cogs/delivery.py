@@ -61,7 +61,7 @@ def attachment_source(attachment: discord.Attachment, services: Services) -> Ima
             allowed_hosts=services.attachment_hosts,
         )
 
-    return ImageSource(attachment.filename, attachment.size, read)
+    return ImageSource(attachment.filename, attachment.size, read, url=attachment.url)
 
 
 def check_channel_permissions(interaction: discord.Interaction[ImageBot]) -> None:
