@@ -48,7 +48,9 @@ def help_embed(catalog: Catalog, allowed: Sequence[str] | None) -> discord.Embed
     specs = [spec for spec in catalog if allowed is None or spec.name in allowed]
     for spec in specs[:20]:
         embed.add_field(
-            name=shorten(spec.label or spec.name, 256),
+            name=shorten(
+                spec.name if spec.label in ("", spec.name) else f"{spec.label} ({spec.name})", 256
+            ),
             value=shorten(model_line(spec), FIELD_LIMIT),
             inline=False,
         )

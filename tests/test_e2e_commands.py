@@ -1,0 +1,178 @@
+"""/imagine, /edit, /vary and /help end to end: real discord.py, fake Discord, fake Images API."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from tests.fakes.bot_env import bot_env
+
+
+def png(size: tuple[int, int] = (300, 300), colour: str = "teal", mode: str = "RGBA") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def jpeg(size: tuple[int, int] = (800, 600), colour: str = "orange") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def decoded(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def result_of(record: Any) -> dict[str, Any]:
+    """The final state of the deferred response (the result message)."""
+    original = record.original
+    assert original is not None, "the interaction has no response message"
+    return original
+
+
+def custom_ids(message: dict[str, Any]) -> list[str]:
+    return [c["custom_id"] for row in message.get("components", []) for c in row["components"]]
+
+
+async def test_imagine_delivers_files_embed_and_buttons(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        record = await env.harness.slash(
+            "imagine", {"prompt": "a red fox", "model": "dall-e-3", "quality": "hd", "n": 2}
+        )
+        assert record.callback_type == 5  # deferred at once
+        sent = [r.json for r in env.api.image_requests]
+        assert [s["n"] for s in sent] == [1, 1]
+        assert all(s["model"] == "dall-e-3" and s["quality"] == "hd" for s in sent)
+        message = result_of(record)
+        assert len(message["attachments"]) == 2
+        files = record.files
+        assert [f.filename for f in files[-2:]] == ["generate-1-1.png", "generate-1-2.png"]
+        assert decoded(files[-1].data).size == (1024, 1024)
+        (embed,) = message["embeds"]
+        fields = {f["name"]: f["value"] for f in embed["fields"]}
+        assert embed["title"] == "Imagined with dall-e-3"
+        assert embed["description"] == "a red fox"
+        assert fields["Revised prompt"] == "Revised: a red fox"
+        assert fields["Quality"] == "hd" and fields["Size"] == "1024x1024"
+        assert "one image per request" in fields["Adjusted"]
+        assert custom_ids(message) == [
+            "img:reroll:1",
+            "img:edit:1",
+            "img:delete:1",
+            "img:vary:1:0",
+            "img:vary:1:1",
+        ]
+        (job,) = await env.store.recent_jobs(env.harness.guild_id)
+        assert job.status == "succeeded" and job.result_message_id == int(message["id"])
+        assert job.revised_prompt == "Revised: a red fox" and job.credits == 16
+        env.harness.assert_clean()
+
+
+async def test_limit_violations_are_listed_at_once_privately_before_anything_is_spent(
+    tmp_path: Path,
+) -> None:
+    async with bot_env(tmp_path) as env:
+        record = await env.harness.slash(
+            "imagine",
+            {"prompt": "p" * 1200, "model": "dall-e-2", "size": "1792x1024", "style": "vivid"},
+        )
+        assert record.callback_type == 4 and record.ephemeral
+        text = record.text
+        assert "1000 characters" in text and "1792x1024" in text and "Style" in text
+        assert env.api.image_requests == []
+        assert await env.store.recent_jobs(env.harness.guild_id) == []
+
+
+async def test_edit_fixes_a_photo_for_dall_e_2_and_uses_the_mask(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        mask = Image.new("L", (800, 600), 0)
+        mask.paste(255, (300, 200, 500, 400))  # white = edit
+        buffer = io.BytesIO()
+        mask.save(buffer, "PNG")
+        record = await env.harness.slash(
+            "edit",
+            {"prompt": "add a hat", "model": "dall-e-2", "size": "512x512", "fit": "pad"},
+            attachments={"image": ("cat.jpg", jpeg()), "mask": ("m.png", buffer.getvalue())},
+        )
+        (request,) = env.api.image_requests
+        (image,) = request.files("image")
+        (sent_mask,) = request.files("mask")
+        assert image.content_type == "image/png" and sent_mask.content_type == "image/png"
+        sent = decoded(image.data)
+        assert sent.size == decoded(sent_mask.data).size and sent.width == sent.height
+        assert decoded(sent_mask.data).getpixel((sent.width // 2, sent.height // 2))[3] == 0
+        (embed,) = result_of(record)["embeds"]
+        adjusted = next(f["value"] for f in embed["fields"] if f["name"] == "Adjusted")
+        assert "PNG" in adjusted
+        assert decoded(record.files[-1].data).size == (512, 512)
+
+
+async def test_edit_with_several_images_sends_image_array(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        await env.harness.slash(
+            "edit",
+            {"prompt": "put them together", "model": "gpt-image-1"},
+            attachments={"image": ("a.png", png()), "image2": ("b.jpg", jpeg())},
+        )
+        (request,) = env.api.image_requests
+        parts = request.files("image[]")
+        assert [p.content_type for p in parts] == ["image/png", "image/jpeg"]
+
+
+async def test_vary_makes_variations_and_names_models_that_can(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        record = await env.harness.slash(
+            "vary", {"n": 2}, attachments={"image": ("photo.jpg", jpeg((640, 480)))}
+        )
+        (request,) = env.api.image_requests
+        assert request.endpoint == "variations" and request.form["model"] == "dall-e-2"
+        (image,) = request.files("image")
+        assert decoded(image.data).size == (480, 480)
+        assert len(result_of(record)["attachments"]) == 2
+        refused = await env.harness.slash(
+            "vary",
+            {"model": "gpt-image-1"},
+            attachments={"image": ("photo.jpg", jpeg((640, 480)))},
+        )
+        assert refused.ephemeral and "dall-e-2" in refused.text
+        assert len(env.api.image_requests) == 1
+
+
+async def test_oversize_results_are_shrunk_to_the_interactions_upload_limit(
+    tmp_path: Path,
+) -> None:
+    async with bot_env(tmp_path) as env:
+        env.api.noisy = True
+        limit = 1_000_000
+        record = await env.harness.slash(
+            "imagine", {"prompt": "static", "model": "gpt-image-1"}, attachment_size_limit=limit
+        )
+        (uploaded,) = record.files[-1:]
+        assert len(uploaded.data) <= limit
+        assert decoded(uploaded.data).format in ("WEBP", "JPEG")
+        (embed,) = result_of(record)["embeds"]
+        assert any("limit" in f["value"] for f in embed["fields"] if f["name"] == "Adjusted")
+
+
+async def test_autocomplete_offers_the_chosen_models_sizes(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        sizes = await env.harness.autocomplete(
+            "imagine", {"prompt": "x", "model": "dall-e-3"}, focused="size"
+        )
+        assert [c["value"] for c in sizes] == ["1024x1024", "1792x1024", "1024x1792"]
+        models = await env.harness.autocomplete("vary", {}, focused="model")
+        assert [c["value"] for c in models] == ["dall-e-2"]
+
+
+async def test_help_lists_commands_and_model_limits(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        record = await env.harness.slash("help")
+        assert record.ephemeral
+        assert "/imagine" in record.text and "dall-e-3" in record.text
+        assert "4000 characters" in record.text
