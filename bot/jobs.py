@@ -83,7 +83,10 @@ class JobRunner:
     async def resolve_model(self, who: Requester, spec_model: str | None, op: Operation) -> str:
         """The model a job uses: the member's choice, else the server's default, else the bot's."""
         settings = await self.store.get_guild_settings(who.guild_id)
-        model = spec_model or settings.default_model or self.service_default(op)
+        server_default = settings.default_model
+        if server_default in self.catalog and not self.catalog.get(server_default).supports(op):
+            server_default = None  # e.g. a server default of gpt-image-1 can't make variations
+        model = spec_model or server_default or self.service_default(op)
         if settings.allowed_models is not None and model not in settings.allowed_models:
             allowed = ", ".join(settings.allowed_models) or "none"
             raise NotAllowed(f"{model} isn't allowed on this server. Allowed models: {allowed}.")

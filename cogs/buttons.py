@@ -1,12 +1,303 @@
-"""Placeholder: filled in by its own change."""
+"""The persistent buttons under results: Re-roll, Vary n, Edit, Delete, and Cancel while queued.
+
+Each button is a ``DynamicItem`` whose custom id (see ``bot.render``) carries the job id, so the
+buttons keep working after a restart: every click reads the job back from the store. Errors of
+these callbacks never reach the tree's handler, so ``JobButton.callback`` reports them itself.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord.ext import commands
+
+from bot import render
+from bot.app import UNEXPECTED, send_error
+from bot.errors import BotError, ImageInputError, JobNotFound, NotAllowed
+from bot.fetch import ImageSource, download
+from bot.images.types import Operation
+from bot.moderation import COMMAND_OF, is_moderator
+from bot.service import JobSpec
+from bot.store.models import IN_FLIGHT, Job
+from cogs.delivery import attachment_source, run_interaction_job
 
 if TYPE_CHECKING:
-    from bot.app import ImageBot
+    from bot.app import ImageBot, Services
+
+log = logging.getLogger(__name__)
+
+Interaction = discord.Interaction["ImageBot"]
+Button = discord.ui.Button[Any]
+
+GONE = "That job is no longer stored, so this button can't redo it. Use /imagine to start again."
+GONE_DELETE = (
+    "That job is no longer stored, so I can't tell who may delete these images. "
+    "A moderator can delete the message from Discord's message menu."
+)
+GONE_CANCEL = "That job is no longer stored, so there is nothing to cancel."
+ONLY_DELETE = "Only the person who asked for these images or a moderator can delete them."
+ONLY_CANCEL = "Only the person who asked for this job or a moderator can cancel it."
+ALREADY_RUNNING = "It's already being made; it can't be cancelled now."
+ALREADY_DONE = "That job has already finished, so there is nothing to cancel."
+IMAGE_GONE = "That image is no longer on this message."
+MAX_JOB_ID = 2**63 - 1  # the store's ids are signed 64-bit; anything larger can't exist
+STORED_FIELDS = frozenset(f.name for f in dataclasses.fields(JobSpec)) - {
+    "operation",
+    "model",
+    "prompt",
+    "images",
+    "mask",
+}
+
+
+async def report(interaction: Interaction, error: Exception, what: str) -> None:
+    """Tell the member what went wrong; unexpected errors are logged with context first."""
+    if isinstance(error, BotError):
+        message = error.message
+    else:
+        log.error("%s failed (user %s)", what, interaction.user.id, exc_info=error)
+        message = UNEXPECTED
+    await send_error(interaction, message)
+
+
+async def find_job(interaction: Interaction, job_id: int, gone: str) -> Job:
+    """The clicked job of this guild; JobNotFound when it was deleted or belongs elsewhere."""
+    guild_id = interaction.guild_id
+    job = None
+    if guild_id is not None and 0 < job_id <= MAX_JOB_ID:
+        job = await interaction.client.services.store.get_job(guild_id, job_id)
+    if job is None:
+        raise JobNotFound(gone)
+    return job
+
+
+async def may_manage(interaction: Interaction, job: Job) -> bool:
+    """The requester, a member who can manage messages here, or one of the server's moderators."""
+    perms = interaction.permissions
+    if interaction.user.id == job.user_id or perms.manage_messages:
+        return True
+    settings = await interaction.client.services.store.get_guild_settings(job.guild_id)
+    roles = [role.id for role in getattr(interaction.user, "roles", ())]
+    return is_moderator(perms.manage_guild, roles, settings.moderator_role_ids)
+
+
+def result_image(interaction: Interaction, index: int) -> discord.Attachment:
+    """The ``index``-th image of the clicked result message."""
+    attachments = interaction.message.attachments if interaction.message else []
+    if not 0 <= index < len(attachments):
+        raise BotError(IMAGE_GONE)
+    return attachments[index]
+
+
+def stored_source(services: Services, filename: str, url: str, op: Operation) -> ImageSource:
+    """An input image of a stored job, downloaded again from the link saved with the job."""
+
+    async def read(max_bytes: int) -> bytes:
+        try:
+            return await download(
+                services.session,
+                url,
+                filename=filename,
+                max_bytes=max_bytes,
+                allowed_hosts=services.attachment_hosts,
+            )
+        except ImageInputError as exc:
+            raise ImageInputError(
+                f"{exc.message} Discord's links to uploaded images expire after a while; "
+                f"use /{COMMAND_OF[op]} with the image to start again."
+            ) from exc
+
+    return ImageSource(filename, None, read, url=url)
+
+
+def rerun_spec(job: Job, services: Services) -> JobSpec:
+    """The stored job as a new request: same operation, model, prompt, parameters and inputs."""
+    params = dict(job.params)
+    names = [str(n) for n in params.get("images", [])]
+    urls = [str(u) for u in params.get("image_urls", [])]
+    mask_name, mask_url = params.get("mask"), params.get("mask_url")
+    images: tuple[ImageSource, ...] = ()
+    mask = None
+    if job.operation != "generate":
+        if not names or len(urls) != len(names) or (mask_name and not mask_url):
+            raise BotError(
+                "I didn't keep links to the images of that job, so I can't redo it. "
+                f"Use /{COMMAND_OF[job.operation]} with the image to start again."
+            )
+        pairs = zip(names, urls, strict=True)
+        images = tuple(stored_source(services, n, u, job.operation) for n, u in pairs)
+        if mask_name and mask_url:
+            mask = stored_source(services, str(mask_name), str(mask_url), job.operation)
+    options = {k: v for k, v in params.items() if k in STORED_FIELDS}
+    return JobSpec(job.operation, job.model, job.prompt or "", images=images, mask=mask, **options)
+
+
+class JobButton(discord.ui.DynamicItem[Button], template=r"(?!)"):
+    """A button naming a job; subclasses set their own template and implement ``act``."""
+
+    gone = GONE
+
+    def __init__(self, item: Button, job_id: int, index: int = 0) -> None:
+        super().__init__(item)
+        self.job_id = job_id
+        self.index = index
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> JobButton:
+        index = int(match["index"]) if "index" in match.groupdict() else 0
+        return cls(item, int(match["job"]), index)  # type: ignore[arg-type]
+
+    async def callback(self, interaction: Interaction) -> None:
+        try:
+            job = await find_job(interaction, self.job_id, self.gone)
+            await self.act(interaction, job)
+        except Exception as error:  # callbacks of dynamic items bypass the tree's on_error
+            await report(interaction, error, f"{type(self).__name__} on job {self.job_id}")
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        raise NotImplementedError
+
+
+class RerollButton(JobButton, template=render.REROLL_RE):
+    """Run the same job again; the member who clicks pays."""
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        await run_interaction_job(interaction, rerun_spec(job, interaction.client.services))
+
+
+class VaryButton(JobButton, template=render.VARY_RE):
+    """Variations of one image of the result, with the server's variation model."""
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        image = result_image(interaction, self.index)
+        source = attachment_source(image, interaction.client.services)
+        await run_interaction_job(interaction, JobSpec("variation", "", images=(source,)))
+
+
+class EditButton(JobButton, template=render.EDIT_RE):
+    """Ask what to change (and which image), then edit it."""
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        images = list(interaction.message.attachments) if interaction.message else []
+        if not images:
+            raise BotError(IMAGE_GONE)
+        await interaction.response.send_modal(EditModal(job, images, interaction.id))
+
+
+class DeleteButton(JobButton, template=render.DELETE_RE):
+    """Remove the result message; the job stays in the audit log."""
+
+    gone = GONE_DELETE
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        if not await may_manage(interaction, job):
+            raise NotAllowed(ONLY_DELETE)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        message = interaction.message
+        if message is not None:
+            try:
+                await message.delete()
+            except discord.NotFound:
+                pass  # someone else deleted it first: the outcome the member wanted
+            except discord.HTTPException as exc:
+                log.info("Could not delete the result of job %s (%s)", job.id, exc.status)
+                raise BotError("Discord didn't let me delete that message.") from exc
+        log.info("Job %s: result deleted by %s", job.id, interaction.user.id)
+        await interaction.edit_original_response(content="Deleted.")
+
+
+class CancelButton(JobButton, template=render.CANCEL_RE):
+    """Take a job out of the queue before it starts; its credits come back."""
+
+    gone = GONE_CANCEL
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        if not await may_manage(interaction, job):
+            raise NotAllowed(ONLY_CANCEL)
+        if interaction.client.services.jobs.cancel(job.id):
+            # The job's own task refunds and records the cancel when it wakes.
+            await interaction.response.edit_message(
+                embed=render.progress_embed("Cancelled."), view=None
+            )
+            return
+        raise BotError(ALREADY_RUNNING if job.status in IN_FLIGHT else ALREADY_DONE)
+
+
+class EditModal(discord.ui.Modal, title="Edit this image"):
+    """What to change, and which image when the result has several."""
+
+    prompt: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
+        label="What should change?",
+        custom_id="prompt",
+        style=discord.TextStyle.paragraph,
+        min_length=1,
+        max_length=4000,
+    )
+
+    def __init__(self, job: Job, images: list[discord.Attachment], nonce: int) -> None:
+        # A custom id per opening, so two members editing the same result never swap modals.
+        super().__init__(custom_id=f"img:edit-modal:{job.id}:{nonce}", timeout=900)
+        self.job = job
+        self.images = images
+        self.number: discord.ui.TextInput[EditModal] | None = None
+        if len(images) > 1:
+            self.number = discord.ui.TextInput(
+                label=f"Image number (1-{len(images)})",
+                custom_id="image",
+                default="1",
+                min_length=1,
+                max_length=2,
+            )
+            self.add_item(self.number)
+
+    def chosen(self) -> discord.Attachment:
+        """The image the member picked (the only one when there is one)."""
+        if self.number is None:
+            return self.images[0]
+        text = self.number.value.strip()
+        if not text.isdigit() or not 1 <= int(text) <= len(self.images):
+            raise BotError(f"The image number must be between 1 and {len(self.images)}.")
+        return self.images[int(text) - 1]
+
+    async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
+        services = interaction.client.services
+        model = self.job.model
+        if model not in services.catalog or not services.catalog.get(model).supports("edit"):
+            model = ""  # run_interaction_job picks the server's default edit model
+        source = attachment_source(self.chosen(), services)
+        spec = JobSpec("edit", model, self.prompt.value.strip(), images=(source,))
+        await run_interaction_job(interaction, spec)
+
+    async def on_error(self, interaction: Interaction, error: Exception) -> None:  # type: ignore[override]
+        await report(interaction, error, f"Edit form on job {self.job.id}")
+
+
+BUTTONS: tuple[type[JobButton], ...] = (
+    RerollButton,
+    VaryButton,
+    EditButton,
+    DeleteButton,
+    CancelButton,
+)
+
+
+class Buttons(commands.Cog):
+    """Registers the result buttons for as long as the extension is loaded."""
+
+    def __init__(self, bot: ImageBot) -> None:
+        self.bot = bot
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(*BUTTONS)
 
 
 async def setup(bot: ImageBot) -> None:
-    """Nothing to register yet."""
+    """Answer clicks on every result's buttons, including those sent before a restart."""
+    bot.add_dynamic_items(*BUTTONS)
+    await bot.add_cog(Buttons(bot))

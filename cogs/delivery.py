@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
+from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING
 
 import discord
@@ -17,7 +19,9 @@ from bot import render
 from bot.errors import BotError, NotAllowed
 from bot.fetch import ImageSource, download
 from bot.jobs import Delivered, Requester
+from bot.moderation import is_moderator
 from bot.render import ResultInfo
+from bot.scheduler import JobCancelled
 from bot.service import JobSpec, Outcome
 from bot.store.models import Job
 
@@ -30,11 +34,16 @@ TOKEN_MARGIN = datetime.timedelta(seconds=30)
 TOO_LARGE = 40005
 UNKNOWN_INTERACTION = 10062
 INVALID_WEBHOOK_TOKEN = 50027
-SHRINK_STEPS = (1.0, 0.5, 0.25)
+UPLOAD_TRIES = 3
+# Every finished job moves the whole queue: with hundreds waiting, editing each member's message on
+# every move would be thousands of Discord calls. Show the first place, then one update per period.
+POSITION_EVERY = 5.0
 
 
-def requester(interaction: discord.Interaction[ImageBot]) -> Requester:
-    """Who is asking, as the interaction's payload tells it."""
+def requester(
+    interaction: discord.Interaction[ImageBot], moderator_role_ids: Collection[int] = ()
+) -> Requester:
+    """Who is asking, as the interaction's payload tells it (and the server's moderator roles)."""
     member = interaction.user
     roles = tuple(r.id for r in getattr(member, "roles", ()) if not r.is_default())
     perms = getattr(member, "guild_permissions", None)
@@ -44,7 +53,7 @@ def requester(interaction: discord.Interaction[ImageBot]) -> Requester:
         channel_id=interaction.channel_id or 0,
         user_id=member.id,
         role_ids=roles,
-        is_moderator=bool(perms and perms.manage_guild),
+        is_moderator=is_moderator(bool(perms and perms.manage_guild), roles, moderator_role_ids),
         interaction_expires_at=expires.timestamp(),
     )
 
@@ -66,7 +75,11 @@ def attachment_source(attachment: discord.Attachment, services: Services) -> Ima
 
 def check_channel_permissions(interaction: discord.Interaction[ImageBot]) -> None:
     """Refuse before spending anything when the bot couldn't post the result here."""
-    perms = interaction.app_permissions
+    check_permissions(interaction.app_permissions)
+
+
+def check_permissions(perms: discord.Permissions) -> None:
+    """Refuse when the bot's permissions in a channel can't carry a result (files and embed)."""
     missing = [
         name
         for name, ok in (("Attach Files", perms.attach_files), ("Embed Links", perms.embed_links))
@@ -84,14 +97,19 @@ async def run_interaction_job(
 ) -> None:
     """Validate, defer, run the job and deliver its images (errors reach the tree's handler)."""
     services = interaction.client.services
-    who = requester(interaction)
+    settings = await services.store.get_guild_settings(interaction.guild_id or 0)
+    who = requester(interaction, settings.moderator_role_ids)
     check_channel_permissions(interaction)
     spec = await _with_model(services, who, spec)
     services.service.check(spec)  # instant refusals stay private: nothing has been posted yet
     if defer and not interaction.response.is_done():
         await interaction.response.defer(thinking=True)
     flow = InteractionFlow(interaction, services, spec)
-    await services.jobs.run(who, spec, progress=flow, deliver=flow.deliver)
+    try:
+        await services.jobs.run(who, spec, progress=flow, deliver=flow.deliver)
+    except JobCancelled:
+        # Not an error: the Cancel button already told the member; the runner refunded.
+        log.info("A queued job of %s was cancelled", who.user_id)
 
 
 async def _with_model(services: Services, who: Requester, spec: JobSpec) -> JobSpec:
@@ -110,42 +128,46 @@ class InteractionFlow:
         self.interaction = interaction
         self.services = services
         self.spec = spec
+        self._position_shown_at = float("-inf")
 
     def _token_alive(self) -> bool:
         return discord.utils.utcnow() < self.interaction.expires_at - TOKEN_MARGIN
 
     async def queued(self, job: Job, position: int) -> None:
-        if self._token_alive():
-            await self.interaction.edit_original_response(
-                embed=render.progress_embed(render.queued_text(position)),
-                view=render.cancel_view(job.id),
-            )
+        now = time.monotonic()
+        if now - self._position_shown_at < POSITION_EVERY:
+            return
+        self._position_shown_at = now
+        await self._progress(render.queued_text(position), render.cancel_view(job.id))
 
     async def running(self, job: Job) -> None:
-        if self._token_alive():
+        await self._progress(f"🎨 Working on it with {self.spec.model}…", None)
+
+    async def _progress(self, text: str, view: discord.ui.View | None) -> None:
+        # Progress is a courtesy: a Discord hiccup here must not cost the member their job.
+        if not self._token_alive():
+            return
+        try:
             await self.interaction.edit_original_response(
-                embed=render.progress_embed(f"🎨 Working on it with {self.spec.model}…"),
-                view=None,
+                embed=render.progress_embed(text), view=view
             )
+        except discord.HTTPException as exc:
+            log.info("Could not show a job's progress (%s, code %s)", exc.status, exc.code)
 
     async def deliver(self, job: Job, outcome: Outcome, credits: int) -> Delivered:
         info = result_info(job, self.spec, outcome, credits, self.interaction.user.display_name)
         limit = self.interaction.filesize_limit
-        for step in SHRINK_STEPS:
-            fitted = await self.services.service.fit_for_upload(outcome.result, int(limit * step))
-            info_fitted = _with_notes(info, fitted.notes)
-            try:
-                if self._token_alive():
-                    return await self._edit_original(info_fitted, fitted.images, job)
-                return await self._to_channel(info_fitted, fitted.images, job)
-            except discord.HTTPException as exc:
-                if exc.code == TOO_LARGE or exc.status == 413:
-                    log.info("job %s: Discord refused the upload as too large; shrinking", job.id)
-                    continue
-                if exc.code in (UNKNOWN_INTERACTION, INVALID_WEBHOOK_TOKEN) or exc.status == 404:
-                    return await self._to_channel(info_fitted, fitted.images, job)
-                raise
-        raise BotError("Discord refused the images as too large, even after shrinking them.")
+        return await upload_shrinking(self.services, job, outcome, info, limit, self._send)
+
+    async def _send(self, info: ResultInfo, images: tuple, job: Job) -> Delivered:  # type: ignore[type-arg]
+        try:
+            if self._token_alive():
+                return await self._edit_original(info, images, job)
+            return await self._to_channel(info, images, job)
+        except discord.HTTPException as exc:
+            if exc.code in (UNKNOWN_INTERACTION, INVALID_WEBHOOK_TOKEN) or exc.status == 404:
+                return await self._to_channel(info, images, job)
+            raise
 
     async def _edit_original(self, info: ResultInfo, images: tuple, job: Job) -> Delivered:  # type: ignore[type-arg]
         message = await self.interaction.edit_original_response(
@@ -192,6 +214,31 @@ def result_info(
         requester=requester_name,
         notes=outcome.notes,
     )
+
+
+async def upload_shrinking(
+    services: Services,
+    job: Job,
+    outcome: Outcome,
+    info: ResultInfo,
+    limit: int,
+    send: Callable[[ResultInfo, tuple, Job], Awaitable[Delivered]],  # type: ignore[type-arg]
+) -> Delivered:
+    """Send the result; when Discord says it is too large, shrink the images and try again."""
+    total: int | None = None
+    for _ in range(UPLOAD_TRIES):
+        fitted = await services.service.fit_for_upload(outcome.result, limit, total)
+        try:
+            return await send(_with_notes(info, fitted.notes), fitted.images, job)
+        except discord.HTTPException as exc:
+            if exc.code == TOO_LARGE or exc.status == 413:
+                log.info("job %s: Discord refused the upload as too large; shrinking", job.id)
+                # Halve what was refused: it can be well under the per-file limit (Discord
+                # counts the whole message), so shrinking against that limit would change nothing.
+                total = sum(len(image.data) for image in fitted.images) // 2
+                continue
+            raise
+    raise BotError("Discord refused the images as too large, even after shrinking them.")
 
 
 def _with_notes(info: ResultInfo, notes: tuple[str, ...]) -> ResultInfo:
