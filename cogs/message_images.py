@@ -1,0 +1,108 @@
+"""The images of a Discord message, as sources a job can read: attachments and image embeds.
+
+Shared by the context menus and reply-to-edit. Nothing is downloaded here; a source is read (with
+the size cap and the host allow-list) only when its job runs.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+import discord
+
+from bot.errors import ImageInputError
+from bot.fetch import ImageSource, download
+from cogs.delivery import attachment_source
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+NO_IMAGE = "That message has no image I can use."
+# What the image service can read; other image types (SVG, HEIC...) would only fail later.
+READABLE_TYPES = frozenset({"image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif"})
+READABLE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif"})
+MASK_PREFIX = "mask"
+
+
+@dataclass(frozen=True, slots=True)
+class FoundImages:
+    """A message's usable images in order, and the attachment named ``mask*`` if there is one."""
+
+    images: tuple[ImageSource, ...] = ()
+    mask: ImageSource | None = None
+
+    def __add__(self, other: FoundImages) -> FoundImages:
+        """Both messages' images in order; the later message's mask wins (the member's own)."""
+        return FoundImages(self.images + other.images, other.mask or self.mask)
+
+    def require(self) -> FoundImages:
+        """These images, or a clear refusal when there are none.
+
+        A lone ``mask*`` file is an image like any other: someone may just have named it so.
+        """
+        if not self.images and self.mask is not None:
+            return FoundImages((self.mask,))
+        if not self.images:
+            raise ImageInputError(NO_IMAGE)
+        return self
+
+    def first(self, count: int) -> tuple[ImageSource, ...]:
+        """The first ``count`` images (a model's input limit)."""
+        return self.images[: max(count, 1)]
+
+
+def find_images(message: discord.Message, services: Services) -> FoundImages:
+    """The images of ``message``: its image attachments, then its image embeds on allowed hosts."""
+    images: list[ImageSource] = []
+    mask: ImageSource | None = None
+    for attachment in message.attachments:
+        if not is_image(attachment):
+            continue
+        source = attachment_source(attachment, services)
+        if mask is None and attachment.filename.lower().startswith(MASK_PREFIX):
+            mask = source
+        else:
+            images.append(source)
+    for embed in message.embeds:
+        url = embed_image_url(embed, services.attachment_hosts)
+        if url is not None:
+            images.append(url_source(url, services))
+    return FoundImages(tuple(images), mask)
+
+
+def is_image(attachment: discord.Attachment) -> bool:
+    """Whether Discord's content type or the file's extension says it is an image we can read."""
+    content_type = (attachment.content_type or "").split(";")[0].strip().lower()
+    extension = posixpath.splitext(attachment.filename.lower())[1]
+    return content_type in READABLE_TYPES or extension in READABLE_EXTENSIONS
+
+
+def embed_image_url(embed: discord.Embed, allowed_hosts: Collection[str]) -> str | None:
+    """The embed's image (or an image link's preview) when it is served from an allowed host."""
+    candidates = [embed.image.proxy_url, embed.image.url]
+    if embed.type == "image":
+        candidates += [embed.thumbnail.proxy_url, embed.thumbnail.url, embed.url]
+    for url in candidates:
+        if url and urlsplit(url).hostname in allowed_hosts:
+            return url
+    return None
+
+
+def url_source(url: str, services: Services) -> ImageSource:
+    """An image behind a URL (size unknown until read; the download is capped and host-checked)."""
+    filename = posixpath.basename(unquote(urlsplit(url).path)) or "image"
+
+    async def read(max_bytes: int) -> bytes:
+        return await download(
+            services.session,
+            url,
+            filename=filename,
+            max_bytes=max_bytes,
+            allowed_hosts=services.attachment_hosts,
+        )
+
+    return ImageSource(filename, None, read, url=url)
