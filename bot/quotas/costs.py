@@ -1,0 +1,120 @@
+"""What an image costs, in credits (about one US cent each), as data rather than branches.
+
+Prices follow the providers' public per-image prices, rounded to the nearest cent (at least 1).
+A guild can override any (model, size, quality), with "*" matching any size or quality. A model
+missing from the table is priced like the model its catalog entry names (``like``), else at
+``FALLBACK_CREDITS`` per image. "auto" quality is priced as the model's ``auto_quality``
+(medium for GPT image models) and "auto"/missing size as its default size; ``commit`` re-prices
+with what the API says it made, so the estimate only decides whether the request may start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from bot.store import CostKey
+
+FALLBACK_CREDITS = 4
+ANY = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class PriceTable:
+    """One model's credits per image by quality then size."""
+
+    prices: Mapping[str, Mapping[str, int]]
+    default_size: str
+    auto_quality: str
+
+    def price(self, quality: str, size: str) -> int:
+        """Exact price, else the dearest size of that quality, else the dearest of all."""
+        by_size = self.prices.get(quality)
+        if by_size is None:
+            return max(max(sizes.values()) for sizes in self.prices.values())
+        return by_size.get(size, max(by_size.values()))
+
+
+def _gpt(low: tuple[int, int], medium: tuple[int, int], high: tuple[int, int]) -> PriceTable:
+    """A GPT image model: (square, portrait/landscape) price per quality."""
+    rows = {"low": low, "medium": medium, "high": high}
+    return PriceTable(
+        prices={
+            quality: {"1024x1024": square, "1536x1024": wide, "1024x1536": wide}
+            for quality, (square, wide) in rows.items()
+        },
+        default_size="1024x1024",
+        auto_quality="medium",
+    )
+
+
+DEFAULT_PRICES: Mapping[str, PriceTable] = MappingProxyType(
+    {
+        "dall-e-2": PriceTable(
+            prices={"standard": {"256x256": 2, "512x512": 2, "1024x1024": 2}},
+            default_size="1024x1024",
+            auto_quality="standard",
+        ),
+        "dall-e-3": PriceTable(
+            prices={
+                "standard": {"1024x1024": 4, "1792x1024": 8, "1024x1792": 8},
+                "hd": {"1024x1024": 8, "1792x1024": 12, "1024x1792": 12},
+            },
+            default_size="1024x1024",
+            auto_quality="standard",
+        ),
+        "gpt-image-1": _gpt(low=(1, 2), medium=(4, 6), high=(17, 25)),
+        "gpt-image-1-mini": _gpt(low=(1, 1), medium=(1, 2), high=(4, 5)),
+    }
+)
+# Models priced like another until the table has their own row.
+ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        "gpt-image-1.5": "gpt-image-1",
+        "gpt-image-2": "gpt-image-1",
+        "chatgpt-image-latest": "gpt-image-1",
+    }
+)
+
+
+def price_table(model: str | None) -> PriceTable | None:
+    """The default price table of a model or of the model it is an alias of."""
+    if model is None:
+        return None
+    return DEFAULT_PRICES.get(ALIASES.get(model, model))
+
+
+def cost_per_image(
+    model: str,
+    size: str | None,
+    quality: str | None,
+    *,
+    overrides: Mapping[CostKey, int] | None = None,
+    like: str | None = None,
+) -> int:
+    """Credits for one image of this model, size and quality under a guild's overrides."""
+    table = price_table(model) or price_table(like)
+    if table is not None:
+        if size is None or size == "auto":
+            size = table.default_size
+        if quality is None or quality == "auto":
+            quality = table.auto_quality
+    found = _override(overrides or {}, model, size or ANY, quality or ANY)
+    if found is not None:
+        return found
+    if table is None or size is None or quality is None:
+        return FALLBACK_CREDITS
+    return table.price(quality, size)
+
+
+def _override(overrides: Mapping[CostKey, int], model: str, size: str, quality: str) -> int | None:
+    for key in (
+        (model, size, quality),
+        (model, size, ANY),
+        (model, ANY, quality),
+        (model, ANY, ANY),
+    ):
+        if key in overrides:
+            return overrides[key]
+    return None

@@ -1,0 +1,242 @@
+"""The quota engine: price a request, reserve its credits atomically, then commit or refund.
+
+Flow for one job: ``reserve`` before calling the API (raises ``NotAllowed``, ``Busy`` or
+``QuotaExceeded`` with a member-facing message), then ``commit`` with what came back, or
+``refund`` if nothing did. Both settle only a pending reservation, so repeating either, or
+refunding after a commit, changes nothing. ``recover`` at start-up refunds what a crash left.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from bot.errors import Busy, NotAllowed, QuotaExceeded
+from bot.quotas.costs import cost_per_image
+from bot.quotas.policy import MemberLimit, describe_policy, member_limit
+from bot.quotas.usage import MemberUsage, UsageSummary, member_usage, usage_summary
+from bot.quotas.windows import period_words, relative_time, window_end, window_start
+from bot.store import (
+    QuotaPolicy,
+    Reservation,
+    ReservationRequest,
+    ReserveFailure,
+    Store,
+    UsageLike,
+    Window,
+)
+from bot.store.models import token_usage
+
+DEFAULT_RESERVATION_TTL = 30 * 60.0
+_FOREVER = 1e18
+
+
+class QuotaEngine:
+    """Enforces each guild's quota policy against the store; the clock is injectable."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        reservation_ttl: float = DEFAULT_RESERVATION_TTL,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._ttl = reservation_ttl
+
+    async def price(
+        self,
+        guild_id: int,
+        model: str,
+        size: str | None,
+        quality: str | None,
+        n: int = 1,
+        *,
+        like: str | None = None,
+    ) -> int:
+        """Credits a request would cost in this guild (its price overrides included)."""
+        policy = await self._store.get_quota_policy(guild_id)
+        return n * cost_per_image(model, size, quality, overrides=policy.costs, like=like)
+
+    async def reserve(
+        self,
+        *,
+        guild_id: int,
+        user_id: int,
+        role_ids: Iterable[int],
+        is_moderator: bool,
+        model: str,
+        size: str | None,
+        quality: str | None,
+        n: int,
+        job_id: int | None = None,
+        like: str | None = None,
+    ) -> Reservation:
+        """Hold the credits of a request, or raise NotAllowed, Busy or QuotaExceeded."""
+        if n < 1:
+            raise ValueError("a request makes at least one image")
+        policy = await self._store.get_quota_policy(guild_id)
+        limit = member_limit(policy, role_ids, is_moderator=is_moderator)
+        if limit.kind == "blocked":
+            raise NotAllowed("Your roles don't allow making images on this server.")
+        per_image = cost_per_image(model, size, quality, overrides=policy.costs, like=like)
+        now = float(self._clock())
+        exempt = is_moderator and policy.moderators_unlimited
+        request = ReservationRequest(
+            guild_id=guild_id,
+            user_id=user_id,
+            credits=per_image * n,
+            user_limit=limit.credits,
+            server_budget=policy.server_budget,
+            window=policy.window,
+            window_start=window_start(policy.window, now),
+            server_window=policy.server_window,
+            server_window_start=window_start(policy.server_window, now),
+            max_in_flight=policy.max_in_flight,
+            cooldown_seconds=0.0 if exempt else float(policy.cooldown_seconds),
+            model=model,
+            size=size,
+            quality=quality,
+            n=n,
+            cost_per_image=per_image,
+            now=now,
+            expires_at=now + self._ttl,
+            job_id=job_id,
+        )
+        outcome = await self._store.reserve_credits(request)
+        if isinstance(outcome, Reservation):
+            return outcome
+        raise await self._refusal(outcome, request, policy, limit)
+
+    async def commit(
+        self,
+        reservation: Reservation,
+        *,
+        actual_n: int | None = None,
+        usage: UsageLike | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        like: str | None = None,
+    ) -> Reservation | None:
+        """Turn a reservation into spend for the images that came back; refund the rest.
+
+        ``size``/``quality`` are what the API reports it made (GPT image models answer "auto"
+        with the real values); when they differ from the request the images are re-priced, so
+        the ledger holds what was really spent. Returns None if it was no longer pending.
+        """
+        images = reservation.n if actual_n is None else max(0, actual_n)
+        per_image = reservation.cost_per_image
+        if (size or reservation.size, quality or reservation.quality) != (
+            reservation.size,
+            reservation.quality,
+        ):
+            policy = await self._store.get_quota_policy(reservation.guild_id)
+            per_image = cost_per_image(
+                reservation.model,
+                size or reservation.size,
+                quality or reservation.quality,
+                overrides=policy.costs,
+                like=like,
+            )
+        return await self._store.settle_reservation(
+            reservation,
+            status="committed",
+            charged=per_image * images,
+            images=images,
+            usage=token_usage(usage),
+            size=size,
+            quality=quality,
+        )
+
+    async def refund(self, reservation: Reservation) -> bool:
+        """Give the credits back; False (and no change) if it was already settled."""
+        settled = await self._store.settle_reservation(
+            reservation, status="refunded", charged=0, images=0
+        )
+        return settled is not None
+
+    async def recover(self, *, only_expired: bool = False) -> int:
+        """At start-up, refund reservations a crash left pending; return how many.
+
+        One process per database (the usual bot): refund every pending reservation. Several
+        processes sharing PostgreSQL: pass ``only_expired=True`` (and call it periodically) so
+        the others' live jobs keep their credits until their reservations expire.
+        """
+        expired_by = float(self._clock()) if only_expired else _FOREVER
+        refunded = 0
+        for reservation in await self._store.pending_reservations(expired_by=expired_by):
+            if await self.refund(reservation):
+                refunded += 1
+        return refunded
+
+    async def reset_member(self, guild_id: int, user_id: int) -> None:
+        """Zero a member's usage in the current window and lift their cooldown."""
+        policy = await self._store.get_quota_policy(guild_id)
+        start = window_start(policy.window, float(self._clock()))
+        await self._store.reset_member_usage(guild_id, user_id, policy.window, start)
+
+    async def member_usage(
+        self, guild_id: int, user_id: int, role_ids: Iterable[int], *, is_moderator: bool = False
+    ) -> MemberUsage:
+        """A member's used/limit/remaining/reset time, and the server's, for now."""
+        return await member_usage(
+            self._store, guild_id, user_id, role_ids, is_moderator, float(self._clock())
+        )
+
+    async def usage_summary(self, guild_id: int, window: Window = "month") -> UsageSummary:
+        """Spend in the current window: top members, by model, by UTC day."""
+        return await usage_summary(self._store, guild_id, window, float(self._clock()))
+
+    async def describe_policy(self, guild_id: int) -> str:
+        """The guild's policy as text for members and moderators."""
+        return describe_policy(await self._store.get_quota_policy(guild_id))
+
+    async def _refusal(
+        self,
+        reason: ReserveFailure,
+        req: ReservationRequest,
+        policy: QuotaPolicy,
+        limit: MemberLimit,
+    ) -> Exception:
+        if reason == "in_flight":
+            return Busy(
+                f"You already have {req.max_in_flight} request(s) in progress. "
+                "Wait for one to finish, then try again."
+            )
+        if reason == "cooldown":
+            state = await self._store.member_state(req.guild_id, req.user_id)
+            until = (state.last_reserved_at or req.now) + req.cooldown_seconds
+            return Busy(f"You're going a bit fast: you can ask again {relative_time(until)}.")
+        if reason == "member_quota":
+            assert limit.credits is not None
+            used = await self._store.bucket_used(
+                req.guild_id, "user", req.user_id, req.window, req.window_start
+            )
+            return _quota_error("You've used", "your", used, limit.credits, req, req.window)
+        assert req.server_budget is not None
+        used = await self._store.bucket_used(
+            req.guild_id, "server", 0, req.server_window, req.server_window_start
+        )
+        return _quota_error(
+            "This server has used", "this server's", used, req.server_budget, req,
+            req.server_window,
+        )  # fmt: skip
+
+
+def _quota_error(
+    who_used: str, whose: str, used: int, limit: int, req: ReservationRequest, window: Window
+) -> QuotaExceeded:
+    remaining = max(limit - used, 0)
+    resets_at = window_end(window, req.now)
+    period = period_words(window)
+    resets = f"It resets {relative_time(resets_at)}."
+    if remaining == 0:
+        of_whose = "its" if whose == "this server's" else whose
+        text = f"{who_used} {used} of {of_whose} {limit} credits {period}. {resets}"
+    else:
+        text = (
+            f"This needs {req.credits} credits but only {remaining} of {whose} {limit} "
+            f"credits are left {period}. Try fewer images or a cheaper size or quality. {resets}"
+        )
+    return QuotaExceeded(text, remaining=remaining, resets_at=float(resets_at))

@@ -1,0 +1,235 @@
+"""Two thin database adapters with one interface, so the repository's SQL is written once.
+
+SQL is written with PostgreSQL's ``$1`` placeholders; the SQLite adapter rewrites them to ``?1``.
+Every write that must be atomic runs in ``transaction()``: ``BEGIN IMMEDIATE`` on SQLite (the
+write lock is taken up front, so two processes on one file serialise instead of deadlocking) and
+a READ COMMITTED transaction on PostgreSQL, where each conditional upsert locks its row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import aiosqlite
+import asyncpg
+
+from bot.store.queries import PG_MIGRATION_LOCK
+
+Row = dict[str, Any]
+Dialect = Literal["sqlite", "postgres"]
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+@functools.lru_cache(maxsize=256)
+def _to_sqlite(sql: str) -> str:
+    return _PLACEHOLDER.sub(r"?\1", sql)
+
+
+class Executor(Protocol):
+    """What the repository runs SQL through, inside or outside a transaction."""
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
+
+    async def execute(self, sql: str, *args: Any) -> None: ...
+
+    async def executescript(self, script: str) -> None: ...
+
+
+class Database(Executor, Protocol):
+    """A connection (SQLite) or a pool (PostgreSQL) with transactions."""
+
+    dialect: Dialect
+
+    def transaction(self) -> Any: ...
+
+    async def close(self) -> None: ...
+
+
+class _SqliteExecutor:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with self._conn.execute(_to_sqlite(sql), args) as cursor:
+            return [dict(row) for row in await cursor.fetchall()]
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        await self._conn.execute(_to_sqlite(sql), args)
+
+    async def executescript(self, script: str) -> None:
+        # executescript() would COMMIT the open transaction first, so run statement by statement.
+        for statement in split_sql(script):
+            await self._conn.execute(statement)
+
+
+class SqliteDatabase:
+    """One aiosqlite connection (its own thread); an asyncio lock keeps transactions whole."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self._executor = _SqliteExecutor(conn)
+
+    @classmethod
+    async def open(cls, path: str, *, busy_timeout_ms: int = 5000) -> SqliteDatabase:
+        """Open (creating if needed) a database file in WAL mode with foreign keys on."""
+        if path != ":memory:":
+            await asyncio.to_thread(Path(path).parent.mkdir, parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            await _enable_wal(conn, busy_timeout_ms / 1000)
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with self._lock:
+            return await self._executor.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        async with self._lock:
+            return await self._executor.fetchrow(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        async with self._lock:
+            await self._executor.execute(sql, *args)
+
+    async def executescript(self, script: str) -> None:
+        async with self._lock:
+            await self._executor.executescript(script)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Executor]:
+        """Run a block in ``BEGIN IMMEDIATE``; commit on success, roll back on any exception."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._executor
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._conn.close()
+
+
+async def _enable_wal(conn: aiosqlite.Connection, patience: float) -> None:
+    # Switching a new file to WAL needs a moment alone with it, and SQLite answers "locked"
+    # at once instead of waiting, so processes starting together retry for a while.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    while True:
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError:
+            if loop.time() >= deadline:
+                raise
+            await asyncio.sleep(0.02)
+
+
+class _PostgresExecutor:
+    def __init__(self, conn: asyncpg.Connection | asyncpg.Pool) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return [dict(record) for record in await self._conn.fetch(sql, *args)]
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        record = await self._conn.fetchrow(sql, *args)
+        return None if record is None else dict(record)
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        await self._conn.execute(sql, *args)
+
+    async def executescript(self, script: str) -> None:
+        await self._conn.execute(script)
+
+
+class PostgresDatabase(_PostgresExecutor):
+    """An asyncpg pool; ``search_path`` pins every connection to one schema when given."""
+
+    dialect: Dialect = "postgres"
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        super().__init__(pool)
+        self._pool = pool
+
+    @classmethod
+    async def open(
+        cls, dsn: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 10
+    ) -> PostgresDatabase:
+        """Create the pool, creating ``schema`` first when one is named."""
+        settings: dict[str, str] = {}
+        if schema is not None:
+            conn = await asyncpg.connect(dsn)
+            try:
+                # IF NOT EXISTS still races between processes; the migration lock serialises it.
+                async with conn.transaction():
+                    await conn.execute(PG_MIGRATION_LOCK)
+                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{check_identifier(schema)}"')
+            finally:
+                await conn.close()
+            settings["search_path"] = schema
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, server_settings=settings
+        )
+        return cls(pool)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Executor]:
+        """Run a block in one transaction on one pooled connection."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield _PostgresExecutor(conn)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def check_identifier(name: str) -> str:
+    """Return ``name`` if it is a plain SQL identifier (it gets interpolated), else raise."""
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return name
+
+
+def split_sql(script: str) -> list[str]:
+    """Split a script into complete statements (triggers with ``BEGIN ... END;`` stay whole)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    leftover = [ln for ln in buffer.splitlines() if ln.strip() and not ln.strip().startswith("--")]
+    if leftover:
+        statements.append(buffer.strip())
+    return statements

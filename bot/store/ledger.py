@@ -1,0 +1,205 @@
+"""The credits part of the repository: reservations, usage buckets and the ledger.
+
+``reserve_credits`` runs three conditional upserts in one transaction: the member's in-flight
+slot (cap + cooldown), the member's bucket and the server's bucket. Each upsert checks and
+charges in a single statement, so no read-then-write race exists between processes; if any of
+them matches no row the whole transaction rolls back. Every transaction touches rows in the same
+order (reservation, member slot, member bucket, server bucket), so PostgreSQL can't deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
+
+from bot.store import queries as q
+from bot.store.db import Database, Executor, Row
+from bot.store.models import (
+    MemberState,
+    Reservation,
+    ReservationRequest,
+    ReservationStatus,
+    ReserveFailure,
+    Scope,
+    Spend,
+    TokenUsage,
+    Window,
+)
+
+
+class _Rejected(Exception):
+    """Rolls the reservation transaction back and says why."""
+
+    def __init__(self, reason: ReserveFailure) -> None:
+        super().__init__(reason)
+        self.reason: ReserveFailure = reason
+
+
+def reservation_from_row(row: Row) -> Reservation:
+    """Build a ``Reservation`` from a ``reservations`` row of either backend."""
+    return Reservation(
+        id=row["id"],
+        guild_id=row["guild_id"],
+        user_id=row["user_id"],
+        job_id=row["job_id"],
+        model=row["model"],
+        size=row["size"],
+        quality=row["quality"],
+        n=row["n"],
+        cost_per_image=row["cost_per_image"],
+        credits=row["credits"],
+        status=cast(ReservationStatus, row["status"]),
+        window=cast(Window, row["window_kind"]),
+        window_start=row["window_start"],
+        server_window=cast(Window, row["server_window"]),
+        server_window_start=row["server_window_start"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        charged=row["charged"],
+        images=row["images"],
+        usage=TokenUsage(row["input_tokens"], row["output_tokens"], row["total_tokens"]),
+        settled_at=row["settled_at"],
+    )
+
+
+class LedgerRepository:
+    """Reserve, settle and report credits; everything scoped by guild id."""
+
+    _db: Database
+    _clock: Callable[[], float]
+
+    async def reserve_credits(self, req: ReservationRequest) -> Reservation | ReserveFailure:
+        """Atomically take an in-flight slot and charge both buckets, or say what blocked it."""
+        if req.user_limit is not None and req.credits > req.user_limit:
+            return "member_quota"
+        if req.server_budget is not None and req.credits > req.server_budget:
+            return "server_quota"
+        g, u = req.guild_id, req.user_id
+        try:
+            async with self._db.transaction() as tx:
+                slot = await tx.fetchrow(
+                    q.TAKE_MEMBER_SLOT, g, u, req.now, req.max_in_flight, req.cooldown_seconds
+                )
+                if slot is None:
+                    raise _Rejected(await _slot_failure(tx, g, u, req.max_in_flight))
+                charged = await tx.fetchrow(
+                    q.CHARGE_BUCKET, g, "user", u, req.window, req.window_start, req.credits,
+                    req.user_limit,
+                )  # fmt: skip
+                if charged is None:
+                    raise _Rejected("member_quota")
+                charged = await tx.fetchrow(
+                    q.CHARGE_BUCKET, g, "server", 0, req.server_window, req.server_window_start,
+                    req.credits, req.server_budget,
+                )  # fmt: skip
+                if charged is None:
+                    raise _Rejected("server_quota")
+                row = await tx.fetchrow(
+                    q.INSERT_RESERVATION, g, u, req.job_id, req.model, req.size, req.quality,
+                    req.n, req.cost_per_image, req.credits, req.window, req.window_start,
+                    req.server_window, req.server_window_start, req.now, req.expires_at,
+                )  # fmt: skip
+        except _Rejected as rejected:
+            return rejected.reason
+        assert row is not None
+        return reservation_from_row(row)
+
+    async def settle_reservation(
+        self,
+        reservation: Reservation,
+        *,
+        status: ReservationStatus,
+        charged: int,
+        images: int,
+        usage: TokenUsage | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+    ) -> Reservation | None:
+        """Commit or refund a pending reservation, moving buckets by ``charged - credits``.
+
+        ``size``/``quality`` record what the API reports it really made, when it says. Returns
+        None when it was no longer pending (already committed, refunded or recovered).
+        """
+        tokens = usage or TokenUsage()
+        r = reservation
+        async with self._db.transaction() as tx:
+            row = await tx.fetchrow(
+                q.SETTLE_RESERVATION, r.guild_id, r.id, status, charged, images, size, quality,
+                tokens.input_tokens, tokens.output_tokens, tokens.total_tokens,
+                float(self._clock()),
+            )  # fmt: skip
+            if row is None:
+                return None
+            settled = reservation_from_row(row)
+            await tx.execute(q.RELEASE_MEMBER_SLOT, settled.guild_id, settled.user_id)
+            delta = charged - settled.credits
+            if delta:
+                await tx.execute(
+                    q.ADJUST_BUCKET, settled.guild_id, "user", settled.user_id, settled.window,
+                    settled.window_start, delta,
+                )  # fmt: skip
+                await tx.execute(
+                    q.ADJUST_BUCKET, settled.guild_id, "server", 0, settled.server_window,
+                    settled.server_window_start, delta,
+                )  # fmt: skip
+        return settled
+
+    async def get_reservation(self, guild_id: int, reservation_id: int) -> Reservation | None:
+        """The guild's reservation with that id, or None."""
+        row = await self._db.fetchrow(q.GET_RESERVATION, guild_id, reservation_id)
+        return None if row is None else reservation_from_row(row)
+
+    async def pending_reservations(self, *, expired_by: float) -> list[Reservation]:
+        """Start-up maintenance, every guild: pending reservations expiring by ``expired_by``."""
+        rows = await self._db.fetch(q.PENDING_RESERVATIONS, float(expired_by))
+        return [reservation_from_row(row) for row in rows]
+
+    async def bucket_used(
+        self, guild_id: int, scope: Scope, subject_id: int, window: Window, window_start: int
+    ) -> int:
+        """Credits used in one bucket (0 if it was never charged)."""
+        row = await self._db.fetchrow(
+            q.GET_BUCKET_USED, guild_id, scope, subject_id, window, window_start
+        )
+        return 0 if row is None else int(row["used"])
+
+    async def member_state(self, guild_id: int, user_id: int) -> MemberState:
+        """The member's jobs in flight and last reservation time."""
+        row = await self._db.fetchrow(q.GET_MEMBER_STATE, guild_id, user_id)
+        if row is None:
+            return MemberState()
+        return MemberState(row["in_flight"], row["last_reserved_at"])
+
+    async def reset_member_usage(
+        self, guild_id: int, user_id: int, window: Window, window_start: int
+    ) -> None:
+        """Zero a member's bucket for one window and lift their cooldown."""
+        async with self._db.transaction() as tx:
+            await tx.execute(q.RESET_MEMBER_BUCKET, guild_id, user_id, window, window_start)
+            await tx.execute(q.CLEAR_MEMBER_COOLDOWN, guild_id, user_id)
+
+    async def spend_by_member(
+        self, guild_id: int, since: float, until: float, limit: int = 10
+    ) -> list[Spend]:
+        """Committed credits and images per member in [since, until), biggest first."""
+        rows = await self._db.fetch(q.SPEND_BY_MEMBER, guild_id, since, until, limit)
+        return [Spend(row["key"], row["credits"], row["images"]) for row in rows]
+
+    async def spend_by_model(self, guild_id: int, since: float, until: float) -> list[Spend]:
+        """Committed credits and images per model in [since, until), biggest first."""
+        rows = await self._db.fetch(q.SPEND_BY_MODEL, guild_id, since, until)
+        return [Spend(row["key"], row["credits"], row["images"]) for row in rows]
+
+    async def charges(self, guild_id: int, since: float, until: float) -> list[Reservation]:
+        """The ledger: committed reservations in [since, until), oldest first."""
+        rows = await self._db.fetch(q.CHARGES_BETWEEN, guild_id, since, until)
+        return [reservation_from_row(row) for row in rows]
+
+
+async def _slot_failure(
+    tx: Executor, guild_id: int, user_id: int, max_in_flight: int | None
+) -> ReserveFailure:
+    row = await tx.fetchrow(q.GET_MEMBER_STATE, guild_id, user_id)
+    if row is not None and max_in_flight is not None and row["in_flight"] >= max_in_flight:
+        return "in_flight"
+    return "cooldown"

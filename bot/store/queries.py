@@ -1,0 +1,207 @@
+"""Every SQL statement of the bot, written once for SQLite (>= 3.35) and PostgreSQL.
+
+Placeholders are ``$1``-style (rewritten for SQLite). Parameters whose type PostgreSQL can't infer
+are wrapped in ``CAST(... AS BIGINT)``, which SQLite also understands. Every statement that touches
+guild data is scoped by ``guild_id``; the only unscoped ones are start-up maintenance
+(``FAIL_STALE_JOBS``, ``PENDING_RESERVATIONS``) and migrations.
+"""
+
+from __future__ import annotations
+
+# --- migrations ----------------------------------------------------------------------------------
+
+CREATE_SCHEMA_VERSION = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    applied_at  DOUBLE PRECISION NOT NULL
+)
+"""
+APPLIED_VERSIONS = "SELECT version FROM schema_version ORDER BY version"
+RECORD_VERSION = "INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)"
+# Serialises schema creation and migrations across processes; released when the transaction ends.
+PG_MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(7243120917)"
+
+# --- jobs ----------------------------------------------------------------------------------------
+
+INSERT_JOB = """
+INSERT INTO jobs (guild_id, channel_id, user_id, operation, model, params, prompt, credits,
+                  reservation_id, interaction_expires_at, created_at, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued')
+RETURNING *
+"""
+GET_JOB = "SELECT * FROM jobs WHERE guild_id = $1 AND id = $2"
+MARK_JOB_RUNNING = """
+UPDATE jobs SET status = 'running', started_at = $3
+WHERE guild_id = $1 AND id = $2 AND status = 'queued'
+RETURNING *
+"""
+MARK_JOB_SUCCEEDED = """
+UPDATE jobs
+SET status = 'succeeded', finished_at = $3, revised_prompt = $4, credits = $5,
+    input_tokens = $6, output_tokens = $7, total_tokens = $8,
+    result_channel_id = COALESCE($9, result_channel_id),
+    result_message_id = COALESCE($10, result_message_id)
+WHERE guild_id = $1 AND id = $2 AND status IN ('queued', 'running')
+RETURNING *
+"""
+MARK_JOB_ENDED = """
+UPDATE jobs SET status = $3, error_kind = $4, finished_at = $5
+WHERE guild_id = $1 AND id = $2 AND status IN ('queued', 'running')
+RETURNING *
+"""
+SET_JOB_RESULT_MESSAGE = """
+UPDATE jobs SET result_channel_id = $3, result_message_id = $4
+WHERE guild_id = $1 AND id = $2
+RETURNING *
+"""
+RECENT_JOBS = """
+SELECT * FROM jobs
+WHERE guild_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR user_id = CAST($2 AS BIGINT))
+ORDER BY created_at DESC, id DESC
+LIMIT $3
+"""
+FAIL_STALE_JOBS = """
+UPDATE jobs SET status = 'failed', error_kind = 'interrupted', finished_at = $1
+WHERE status IN ('queued', 'running') AND created_at < $2
+RETURNING *
+"""
+
+# --- guild settings and quota policy -------------------------------------------------------------
+
+GET_GUILD_SETTINGS = "SELECT * FROM guild_settings WHERE guild_id = $1"
+UPSERT_GUILD_SETTINGS = """
+INSERT INTO guild_settings (guild_id, allowed_models, default_model, allowed_channel_ids,
+                            moderator_role_ids, mod_log_channel_id, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (guild_id) DO UPDATE
+SET allowed_models = excluded.allowed_models, default_model = excluded.default_model,
+    allowed_channel_ids = excluded.allowed_channel_ids,
+    moderator_role_ids = excluded.moderator_role_ids,
+    mod_log_channel_id = excluded.mod_log_channel_id, updated_at = excluded.updated_at
+"""
+GET_QUOTA_POLICY = "SELECT * FROM quota_policies WHERE guild_id = $1"
+GET_ROLE_RULES = "SELECT * FROM quota_role_rules WHERE guild_id = $1"
+GET_COST_OVERRIDES = "SELECT * FROM cost_overrides WHERE guild_id = $1"
+UPSERT_QUOTA_POLICY = """
+INSERT INTO quota_policies (guild_id, window_kind, user_limit, server_budget, server_window,
+                            cooldown_seconds, max_in_flight, moderators_unlimited, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (guild_id) DO UPDATE
+SET window_kind = excluded.window_kind, user_limit = excluded.user_limit,
+    server_budget = excluded.server_budget, server_window = excluded.server_window,
+    cooldown_seconds = excluded.cooldown_seconds, max_in_flight = excluded.max_in_flight,
+    moderators_unlimited = excluded.moderators_unlimited, updated_at = excluded.updated_at
+"""
+DELETE_ROLE_RULES = "DELETE FROM quota_role_rules WHERE guild_id = $1"
+DELETE_ROLE_RULE = "DELETE FROM quota_role_rules WHERE guild_id = $1 AND role_id = $2"
+UPSERT_ROLE_RULE = """
+INSERT INTO quota_role_rules (guild_id, role_id, kind, credit_limit) VALUES ($1, $2, $3, $4)
+ON CONFLICT (guild_id, role_id) DO UPDATE
+SET kind = excluded.kind, credit_limit = excluded.credit_limit
+"""
+DELETE_COST_OVERRIDES = "DELETE FROM cost_overrides WHERE guild_id = $1"
+DELETE_COST_OVERRIDE = """
+DELETE FROM cost_overrides WHERE guild_id = $1 AND model = $2 AND size = $3 AND quality = $4
+"""
+UPSERT_COST_OVERRIDE = """
+INSERT INTO cost_overrides (guild_id, model, size, quality, credits) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (guild_id, model, size, quality) DO UPDATE SET credits = excluded.credits
+"""
+
+# --- reservations: each conditional upsert is the atomic check-and-charge ------------------------
+
+# Takes one of the member's in-flight slots unless the cap $4 is reached or the cooldown $5 runs.
+# Concurrent requests can commit out of clock order, so the last time only ever moves forward.
+TAKE_MEMBER_SLOT = """
+INSERT INTO member_state (guild_id, user_id, in_flight, last_reserved_at) VALUES ($1, $2, 1, $3)
+ON CONFLICT (guild_id, user_id) DO UPDATE
+SET in_flight = member_state.in_flight + 1,
+    last_reserved_at = CASE
+        WHEN member_state.last_reserved_at IS NULL
+          OR member_state.last_reserved_at < excluded.last_reserved_at
+        THEN excluded.last_reserved_at ELSE member_state.last_reserved_at END
+WHERE (CAST($4 AS BIGINT) IS NULL OR member_state.in_flight < CAST($4 AS BIGINT))
+  AND (CAST($5 AS DOUBLE PRECISION) <= 0
+       OR member_state.last_reserved_at IS NULL
+       OR member_state.last_reserved_at + CAST($5 AS DOUBLE PRECISION) <= excluded.last_reserved_at)
+RETURNING in_flight
+"""
+# Adds $6 credits to a bucket unless that would pass the limit $7 (NULL: no limit). A new bucket
+# starts at $6, so the caller rejects $6 > $7 before running this.
+CHARGE_BUCKET = """
+INSERT INTO usage_buckets (guild_id, scope, subject_id, window_kind, window_start, used)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (guild_id, scope, subject_id, window_kind, window_start) DO UPDATE
+SET used = usage_buckets.used + excluded.used
+WHERE CAST($7 AS BIGINT) IS NULL OR usage_buckets.used + excluded.used <= CAST($7 AS BIGINT)
+RETURNING used
+"""
+# Unconditional: settling may only give back, or charge what the API really produced.
+ADJUST_BUCKET = """
+UPDATE usage_buckets
+SET used = CASE WHEN used + $6 < 0 THEN 0 ELSE used + $6 END
+WHERE guild_id = $1 AND scope = $2 AND subject_id = $3 AND window_kind = $4 AND window_start = $5
+"""
+GET_BUCKET_USED = """
+SELECT used FROM usage_buckets
+WHERE guild_id = $1 AND scope = $2 AND subject_id = $3 AND window_kind = $4 AND window_start = $5
+"""
+RESET_MEMBER_BUCKET = """
+UPDATE usage_buckets SET used = 0
+WHERE guild_id = $1 AND scope = 'user' AND subject_id = $2 AND window_kind = $3
+  AND window_start = $4
+"""
+CLEAR_MEMBER_COOLDOWN = """
+UPDATE member_state SET last_reserved_at = NULL WHERE guild_id = $1 AND user_id = $2
+"""
+GET_MEMBER_STATE = "SELECT * FROM member_state WHERE guild_id = $1 AND user_id = $2"
+RELEASE_MEMBER_SLOT = """
+UPDATE member_state SET in_flight = CASE WHEN in_flight > 0 THEN in_flight - 1 ELSE 0 END
+WHERE guild_id = $1 AND user_id = $2
+"""
+INSERT_RESERVATION = """
+INSERT INTO reservations (guild_id, user_id, job_id, model, size, quality, n, cost_per_image,
+                          credits, window_kind, window_start, server_window,
+                          server_window_start, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+RETURNING *
+"""
+GET_RESERVATION = "SELECT * FROM reservations WHERE guild_id = $1 AND id = $2"
+# Only a pending reservation settles, so a second commit or refund changes nothing.
+SETTLE_RESERVATION = """
+UPDATE reservations
+SET status = $3, charged = $4, images = $5, size = COALESCE($6, size),
+    quality = COALESCE($7, quality), input_tokens = $8,
+    output_tokens = $9, total_tokens = $10, settled_at = $11
+WHERE guild_id = $1 AND id = $2 AND status = 'pending'
+RETURNING *
+"""
+PENDING_RESERVATIONS = """
+SELECT * FROM reservations WHERE status = 'pending' AND expires_at <= $1 ORDER BY id
+"""
+
+# --- reports -------------------------------------------------------------------------------------
+
+SPEND_BY_MEMBER = """
+SELECT user_id AS key, CAST(SUM(charged) AS BIGINT) AS credits,
+       CAST(SUM(images) AS BIGINT) AS images
+FROM reservations
+WHERE guild_id = $1 AND status = 'committed' AND created_at >= $2 AND created_at < $3
+GROUP BY user_id
+ORDER BY credits DESC, key
+LIMIT $4
+"""
+SPEND_BY_MODEL = """
+SELECT model AS key, CAST(SUM(charged) AS BIGINT) AS credits,
+       CAST(SUM(images) AS BIGINT) AS images
+FROM reservations
+WHERE guild_id = $1 AND status = 'committed' AND created_at >= $2 AND created_at < $3
+GROUP BY model
+ORDER BY credits DESC, key
+"""
+CHARGES_BETWEEN = """
+SELECT * FROM reservations
+WHERE guild_id = $1 AND status = 'committed' AND created_at >= $2 AND created_at < $3
+ORDER BY created_at, id
+"""

@@ -1,0 +1,91 @@
+"""Store fixtures on real databases: a temp SQLite file, and a fresh PostgreSQL schema per test.
+
+Import the fixtures into a test module with
+``from tests.fakes.stores import clock_fixture, store_fixture, store_target_fixture  # noqa: F401``;
+they are registered under the names ``clock``, ``store`` and ``store_target``.
+PostgreSQL runs only when ``TEST_DATABASE_URL`` names a server; otherwise those tests skip.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from bot.store import Store, open_store
+
+PG_SKIP_REASON = "set TEST_DATABASE_URL to run the PostgreSQL tests"
+BACKENDS = ("sqlite", "postgres")
+
+
+class ManualClock:
+    """A clock the test moves by hand; starts on a Wednesday, mid-month, mid-day (UTC)."""
+
+    def __init__(self, now: float = 1_700_049_600.0) -> None:  # 2023-11-15 12:00:00 UTC
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass(frozen=True)
+class StoreTarget:
+    """One database a test may open several stores on (like several bot processes)."""
+
+    backend: str
+    url: str
+    schema: str | None = None
+
+    async def open(self, **kwargs: Any) -> Store:
+        return await open_store(self.url, schema=self.schema, **kwargs)
+
+
+def postgres_url() -> str:
+    """The PostgreSQL URL of the test server, or skip the test."""
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if not url:
+        pytest.skip(PG_SKIP_REASON)
+    return url
+
+
+@pytest.fixture(name="store_target", params=BACKENDS)
+async def store_target_fixture(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[StoreTarget]:
+    """A fresh empty database on each backend: a temp file, or a schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield StoreTarget("sqlite", f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+        return
+    url = postgres_url()
+    schema = f"t_{secrets.token_hex(6)}"
+    yield StoreTarget("postgres", url, schema)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(name="clock")
+def clock_fixture() -> ManualClock:
+    """A hand-moved clock shared by the store and the quota engine."""
+    return ManualClock()
+
+
+@pytest.fixture(name="store")
+async def store_fixture(store_target: StoreTarget, clock: ManualClock) -> AsyncIterator[Store]:
+    """An open, migrated store on each backend, using the manual clock."""
+    opened = await store_target.open(clock=clock)
+    try:
+        yield opened
+    finally:
+        await opened.close()

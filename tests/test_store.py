@@ -1,0 +1,284 @@
+"""The store on real databases: migrations, jobs, guild settings, quota policy, isolation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.images.types import Usage
+from bot.store import (
+    GuildSettings,
+    NewJob,
+    QuotaPolicy,
+    RoleRule,
+    Store,
+    open_store,
+    sqlite_path,
+)
+from tests.fakes.stores import (  # noqa: F401 - fixtures
+    ManualClock,
+    StoreTarget,
+    clock_fixture,
+    store_fixture,
+    store_target_fixture,
+)
+
+GUILD, OTHER_GUILD = 1000, 2000
+CHANNEL, USER = 11, 21
+
+
+def new_job(guild_id: int = GUILD, user_id: int = USER, **kwargs: object) -> NewJob:
+    fields: dict[str, object] = {
+        "guild_id": guild_id,
+        "channel_id": CHANNEL,
+        "user_id": user_id,
+        "operation": "generate",
+        "model": "gpt-image-1",
+        "prompt": "a lighthouse at dusk",
+        "params": {"size": "1024x1024", "quality": "high", "n": 2},
+    }
+    fields.update(kwargs)
+    return NewJob(**fields)  # type: ignore[arg-type]
+
+
+# --- opening and migrations -----------------------------------------------------------------------
+
+
+async def test_migrations_are_recorded_once_and_reopening_applies_nothing(
+    store_target: StoreTarget,
+) -> None:
+    first = await store_target.open()
+    try:
+        assert await first.migrate() == []
+    finally:
+        await first.close()
+    second = await store_target.open()
+    try:
+        assert await second.migrate() == []
+        assert await second.get_guild_settings(GUILD) == GuildSettings(GUILD)
+    finally:
+        await second.close()
+
+
+async def test_two_processes_migrating_at_once_both_succeed(store_target: StoreTarget) -> None:
+    stores = await asyncio.gather(store_target.open(), store_target.open(), store_target.open())
+    try:
+        job = await stores[0].create_job(new_job())
+        assert await stores[2].get_job(GUILD, job.id) == job
+    finally:
+        for opened in stores:
+            await opened.close()
+
+
+def test_sqlite_urls_name_relative_and_absolute_files() -> None:
+    assert sqlite_path("sqlite:///data/bot.sqlite3") == "data/bot.sqlite3"
+    assert sqlite_path("sqlite:////var/lib/bot.sqlite3") == "/var/lib/bot.sqlite3"
+    with pytest.raises(ConfigError):
+        sqlite_path("sqlite:///")
+
+
+async def test_unknown_url_schemes_and_sqlite_schemas_are_config_errors(tmp_path: object) -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        await open_store("mysql://localhost/bot")
+    with pytest.raises(ConfigError, match="schema"):
+        await open_store(f"sqlite:///{tmp_path}/x.sqlite3", schema="nope")
+
+
+# --- jobs -----------------------------------------------------------------------------------------
+
+
+async def test_a_job_moves_from_queued_to_succeeded_with_its_outcome(
+    store: Store, clock: ManualClock
+) -> None:
+    job = await store.create_job(new_job(interaction_expires_at=clock.now + 900, credits=34))
+    assert job.status == "queued" and job.created_at == clock.now
+    assert job.params == {"size": "1024x1024", "quality": "high", "n": 2}
+    assert job.interaction_expires_at == clock.now + 900
+
+    clock.advance(1)
+    running = await store.mark_running(GUILD, job.id)
+    assert running is not None and running.status == "running"
+    assert running.started_at == clock.now
+    assert await store.mark_running(GUILD, job.id) is None  # not queued any more
+
+    clock.advance(9)
+    done = await store.mark_succeeded(
+        GUILD,
+        job.id,
+        revised_prompt="A tall lighthouse at dusk",
+        usage=Usage(input_tokens=50, output_tokens=4160, total_tokens=4210),
+        credits=34,
+        result_channel_id=CHANNEL,
+        result_message_id=99,
+    )
+    assert done is not None
+    stored = await store.get_job(GUILD, job.id)
+    assert stored == done
+    assert (stored.status, stored.finished_at, stored.credits) == ("succeeded", clock.now, 34)
+    assert stored.revised_prompt == "A tall lighthouse at dusk"
+    assert (stored.usage.input_tokens, stored.usage.output_tokens) == (50, 4160)
+    assert stored.usage.total_tokens == 4210
+    assert (stored.result_channel_id, stored.result_message_id) == (CHANNEL, 99)
+    # An ended job can't fail or be cancelled afterwards.
+    assert await store.mark_failed(GUILD, job.id, "timeout") is None
+    assert await store.mark_cancelled(GUILD, job.id) is None
+
+
+async def test_failed_and_cancelled_jobs_keep_their_reason(store: Store) -> None:
+    failed = await store.create_job(new_job())
+    cancelled = await store.create_job(new_job())
+    assert (await store.mark_failed(GUILD, failed.id, "content_rejected")) is not None
+    assert (await store.mark_cancelled(GUILD, cancelled.id)) is not None
+    got_failed = await store.get_job(GUILD, failed.id)
+    got_cancelled = await store.get_job(GUILD, cancelled.id)
+    assert got_failed is not None and got_cancelled is not None
+    assert (got_failed.status, got_failed.error_kind) == ("failed", "content_rejected")
+    assert (got_cancelled.status, got_cancelled.error_kind) == ("cancelled", None)
+
+
+async def test_result_message_can_be_set_after_the_job_ended(store: Store) -> None:
+    job = await store.create_job(new_job())
+    await store.mark_succeeded(GUILD, job.id, credits=4)
+    updated = await store.set_result_message(GUILD, job.id, 77, 88)
+    assert updated is not None and (updated.result_channel_id, updated.result_message_id) == (
+        77,
+        88,
+    )
+
+
+async def test_recent_jobs_are_newest_first_limited_and_filtered_by_member(
+    store: Store, clock: ManualClock
+) -> None:
+    ids = []
+    for index in range(5):
+        clock.advance(1)
+        job = await store.create_job(new_job(user_id=USER if index % 2 == 0 else USER + 1))
+        ids.append(job.id)
+    assert [j.id for j in await store.recent_jobs(GUILD)] == ids[::-1]
+    assert [j.id for j in await store.recent_jobs(GUILD, limit=2)] == ids[:2:-1]
+    assert [j.id for j in await store.recent_jobs(GUILD, user_id=USER)] == [ids[4], ids[2], ids[0]]
+
+
+async def test_stale_jobs_fail_as_interrupted_when_the_bot_restarts(
+    store_target: StoreTarget, clock: ManualClock
+) -> None:
+    before = await store_target.open(clock=clock)
+    queued = await before.create_job(new_job())
+    running = await before.create_job(new_job())
+    await before.mark_running(GUILD, running.id)
+    finished = await before.create_job(new_job())
+    await before.mark_succeeded(GUILD, finished.id, credits=4)
+    await before.close()
+
+    clock.advance(60)
+    after = await store_target.open(clock=clock)
+    try:
+        stale = await after.fail_stale_jobs()
+        assert sorted(j.id for j in stale) == [queued.id, running.id]
+        assert all(j.status == "failed" and j.error_kind == "interrupted" for j in stale)
+        assert all(j.finished_at == clock.now for j in stale)
+        untouched = await after.get_job(GUILD, finished.id)
+        assert untouched is not None and untouched.status == "succeeded"
+        assert await after.fail_stale_jobs() == []
+    finally:
+        await after.close()
+
+
+async def test_stale_job_sweep_can_spare_jobs_created_after_a_cutoff(
+    store: Store, clock: ManualClock
+) -> None:
+    old = await store.create_job(new_job())
+    clock.advance(100)
+    young = await store.create_job(new_job())
+    stale = await store.fail_stale_jobs(created_before=clock.now - 50)
+    assert [j.id for j in stale] == [old.id]
+    kept = await store.get_job(GUILD, young.id)
+    assert kept is not None and kept.status == "queued"
+
+
+async def test_a_guild_cannot_see_or_change_another_guilds_jobs(store: Store) -> None:
+    job = await store.create_job(new_job(guild_id=GUILD))
+    assert await store.get_job(OTHER_GUILD, job.id) is None
+    assert await store.mark_running(OTHER_GUILD, job.id) is None
+    assert await store.mark_failed(OTHER_GUILD, job.id, "x") is None
+    assert await store.mark_succeeded(OTHER_GUILD, job.id, credits=1) is None
+    assert await store.set_result_message(OTHER_GUILD, job.id, 1, 2) is None
+    assert await store.recent_jobs(OTHER_GUILD) == []
+    assert await store.get_job(GUILD, job.id) == job
+
+
+# --- guild settings and policy --------------------------------------------------------------------
+
+
+async def test_guild_settings_default_then_save_and_reload(store_target: StoreTarget) -> None:
+    first = await store_target.open()
+    try:
+        assert await first.get_guild_settings(GUILD) == GuildSettings(GUILD)
+        wanted = GuildSettings(
+            guild_id=GUILD,
+            allowed_models=("gpt-image-1", "dall-e-3"),
+            default_model="gpt-image-1",
+            allowed_channel_ids=(5, 6),
+            moderator_role_ids=(7,),
+            mod_log_channel_id=8,
+        )
+        await first.save_guild_settings(wanted)
+        # The cached default is dropped on write.
+        assert await first.get_guild_settings(GUILD) == wanted
+        assert await first.get_guild_settings(OTHER_GUILD) == GuildSettings(OTHER_GUILD)
+    finally:
+        await first.close()
+    second = await store_target.open()
+    try:
+        assert await second.get_guild_settings(GUILD) == wanted
+        await second.save_guild_settings(GuildSettings(GUILD, allowed_models=()))
+        assert (await second.get_guild_settings(GUILD)).allowed_models == ()
+    finally:
+        await second.close()
+
+
+async def test_quota_policy_saves_whole_and_single_rules_update_it(store: Store) -> None:
+    assert await store.get_quota_policy(GUILD) == QuotaPolicy(GUILD)
+    policy = QuotaPolicy(
+        guild_id=GUILD,
+        window="week",
+        user_limit=50,
+        server_budget=1000,
+        server_window="month",
+        cooldown_seconds=15,
+        max_in_flight=3,
+        moderators_unlimited=True,
+        roles={1: RoleRule("unlimited"), 2: RoleRule("limit", 80), 3: RoleRule("blocked")},
+        costs={("gpt-image-1", "*", "high"): 20},
+    )
+    await store.save_quota_policy(policy)
+    assert await store.get_quota_policy(GUILD) == policy
+
+    await store.set_role_rule(GUILD, 2, None)
+    await store.set_role_rule(GUILD, 4, RoleRule("limit", 5))
+    await store.set_cost_override(GUILD, ("my-gateway-model", "*", "*"), 3)
+    await store.set_cost_override(GUILD, ("gpt-image-1", "*", "high"), None)
+    updated = await store.get_quota_policy(GUILD)
+    assert dict(updated.roles) == {
+        1: RoleRule("unlimited"),
+        3: RoleRule("blocked"),
+        4: RoleRule("limit", 5),
+    }
+    assert dict(updated.costs) == {("my-gateway-model", "*", "*"): 3}
+    # Saving a policy replaces the rules rather than merging them.
+    await store.save_quota_policy(QuotaPolicy(GUILD, roles={9: RoleRule("blocked")}))
+    assert dict((await store.get_quota_policy(GUILD)).roles) == {9: RoleRule("blocked")}
+    assert await store.get_quota_policy(OTHER_GUILD) == QuotaPolicy(OTHER_GUILD)
+
+
+def test_invalid_policies_and_rules_are_refused() -> None:
+    with pytest.raises(ValueError):
+        RoleRule("limit")
+    with pytest.raises(ValueError):
+        RoleRule("blocked", 5)
+    with pytest.raises(ValueError):
+        QuotaPolicy(GUILD, max_in_flight=0)
+    with pytest.raises(ValueError):
+        QuotaPolicy(GUILD, user_limit=-1)
