@@ -107,9 +107,23 @@ def result_files(info: ResultInfo, images: Sequence[GeneratedImage]) -> list[dis
     ]
 
 
+class ButtonsOnly(discord.ui.View):
+    """Buttons sent for their look only: cogs/buttons.py's dynamic items answer the clicks.
+
+    A plain persistent View would be kept in discord.py's view store for every message ever sent
+    (memory that grows with uptime) and would fire an empty handler beside the real one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+
+    def is_dispatchable(self) -> bool:
+        return False
+
+
 def result_view(job_id: int, image_count: int, *, can_vary: bool) -> discord.ui.View:
     """Re-roll, Edit, Delete, and one Vary per image; persistent through their custom ids."""
-    view = discord.ui.View(timeout=None)
+    view = ButtonsOnly()
     view.add_item(_button("Re-roll", REROLL_ID.format(job=job_id), "🔁", row=0))
     view.add_item(_button("Edit", EDIT_ID.format(job=job_id), "✏️", row=0))
     view.add_item(
@@ -151,7 +165,7 @@ def queued_text(position: int) -> str:
 
 def cancel_view(job_id: int) -> discord.ui.View:
     """The Cancel button shown while a job is queued."""
-    view = discord.ui.View(timeout=None)
+    view = ButtonsOnly()
     view.add_item(_button("Cancel", CANCEL_ID.format(job=job_id), "✖️", row=0))
     return view
 

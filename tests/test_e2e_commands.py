@@ -71,6 +71,8 @@ async def test_imagine_delivers_files_embed_and_buttons(tmp_path: Path) -> None:
         (job,) = await env.store.recent_jobs(env.harness.guild_id)
         assert job.status == "succeeded" and job.result_message_id == int(message["id"])
         assert job.revised_prompt == "Revised: a red fox" and job.credits == 16
+        # Buttons are answered by registered dynamic items; no per-message view piles up.
+        assert env.bot.persistent_views == []
         env.harness.assert_clean()
 
 
