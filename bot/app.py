@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Collection
+import time
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -25,6 +26,7 @@ from bot.scheduler import Scheduler
 from bot.service import ImageService
 from bot.settings import Settings
 from bot.store import Store, open_store
+from bot.store.models import Job
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +36,14 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.reply",
     "cogs.buttons",
     "cogs.moderation",
+    "cogs.usage",
 )
 UNEXPECTED = "Something went wrong on my side. The server's moderators can find details in the log."
+INTERRUPTED = (
+    "Your image job was interrupted by a restart; your credits were returned. Please try again."
+)
+INTERACTION_LIFETIME = 15 * 60.0
+MAX_RESTART_NOTICES = 25  # bounds the start-up delay after a crash with many jobs in flight
 
 
 @dataclass
@@ -111,6 +119,33 @@ async def send_error(interaction: discord.Interaction[ImageBot], message: str) -
             log.warning("Could not report an error to the member at all (%s)", exc.status)
 
 
+async def tell_interrupted(bot: ImageBot, jobs: Sequence[Job]) -> None:
+    """Tell members whose recent jobs a restart cut short, in the job's channel.
+
+    Interaction tokens are secrets and never stored, so the "thinking" reply can't be edited: a
+    channel message mentioning only the member is the honest way. Jobs older than an interaction's
+    15 minutes are left alone; their members stopped waiting long ago.
+    """
+    now = time.time()
+    recent = sorted(
+        {
+            (job.channel_id, job.user_id)
+            for job in jobs
+            if (job.interaction_expires_at or job.created_at + INTERACTION_LIFETIME) > now
+        }
+    )
+    for channel_id, user_id in recent[:MAX_RESTART_NOTICES]:
+        try:
+            await bot.get_partial_messageable(channel_id).send(
+                f"<@{user_id}> {INTERRUPTED}",
+                allowed_mentions=discord.AllowedMentions(
+                    everyone=False, roles=False, users=[discord.Object(user_id)]
+                ),
+            )
+        except discord.HTTPException as exc:
+            log.info("Could not tell a member about an interrupted job (%s)", exc.status)
+
+
 class ImageBot(commands.Bot):
     """The bot: cogs from an explicit list, services injected, no prefix commands."""
 
@@ -132,6 +167,7 @@ class ImageBot(commands.Bot):
         stale = await self.services.jobs.recover()
         if refunded or stale:
             log.info("Start-up: refunded %d reservations, closed %d jobs", refunded, len(stale))
+        await tell_interrupted(self, stale)
         guild_id = self.services.settings.dev_guild_id
         if guild_id:
             guild = discord.Object(guild_id)

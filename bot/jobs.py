@@ -84,7 +84,7 @@ class JobRunner:
         """The model a job uses: the member's choice, else the server's default, else the bot's."""
         settings = await self.store.get_guild_settings(who.guild_id)
         server_default = settings.default_model
-        if server_default in self.catalog and not self.catalog.get(server_default).supports(op):
+        if not self._can(server_default, op):
             server_default = None  # e.g. a server default of gpt-image-1 can't make variations
         model = spec_model or server_default or self.service_default(op)
         if settings.allowed_models is not None and model not in settings.allowed_models:
@@ -97,10 +97,12 @@ class JobRunner:
 
     def service_default(self, op: Operation) -> str:
         """The operator's default model when it can do ``op``, else the catalog's for ``op``."""
-        configured = self.default_model
-        if configured in self.catalog and self.catalog.get(configured).supports(op):
-            return configured
+        if self.default_model is not None and self._can(self.default_model, op):
+            return self.default_model
         return self.catalog.default_model(op) or self.catalog.names()[0]
+
+    def _can(self, model: str | None, op: Operation) -> bool:
+        return model is not None and model in self.catalog and self.catalog.get(model).supports(op)
 
     async def run(
         self, who: Requester, spec: JobSpec, *, progress: Progress, deliver: Deliver

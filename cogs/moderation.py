@@ -1,12 +1,382 @@
-"""Placeholder: filled in by its own change."""
+"""/quota and /settings: what moderators change. Also the moderator check the other cogs use.
+
+Every command here is checked on the bot's side (``Moderation.interaction_check``), whatever the
+client shows; ``default_permissions`` only hides the groups from members without Manage Server.
+Replies are ephemeral and never ping; each change answers with what is now in force.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import moderation
+from bot.errors import NotAllowed, ValidationError
+from bot.moderation import MAX_CREDITS, MODERATORS_ONLY, ListAction, RuleChoice
+from bot.render import DESCRIPTION_LIMIT, OK_COLOUR, shorten
+from bot.store import GuildSettings, QuotaPolicy, Window
 
 if TYPE_CHECKING:
     from bot.app import ImageBot
 
+Interaction = discord.Interaction["ImageBot"]
+Credits = app_commands.Range[int, 0, MAX_CREDITS]
+MODERATOR_PERMISSIONS = discord.Permissions(manage_guild=True)
+NO_PINGS = discord.AllowedMentions.none()
+
+
+class ModeratorsOnly(app_commands.CheckFailure, NotAllowed):
+    """A check failure the tree shows like any BotError: the member isn't a moderator."""
+
+
+def guild_id(interaction: Interaction) -> int:
+    """The guild the command runs in; every store call is scoped by it."""
+    if interaction.guild_id is None:
+        raise NotAllowed("This command only works in a server.")
+    return interaction.guild_id
+
+
+async def member_is_moderator(interaction: Interaction, member: object | None = None) -> bool:
+    """Manage Server, or a role the server named a moderator role (``/settings moderator-role``)."""
+    if interaction.guild_id is None:
+        return False
+    member = member or interaction.user
+    settings = await interaction.client.services.store.get_guild_settings(interaction.guild_id)
+    perms = getattr(member, "guild_permissions", None)
+    roles = [r.id for r in getattr(member, "roles", ())]
+    return moderation.is_moderator(
+        bool(perms and perms.manage_guild), roles, settings.moderator_role_ids
+    )
+
+
+async def moderators_only(interaction: Interaction) -> bool:
+    """The server-side check of every moderator command."""
+    if interaction.guild_id is None:
+        raise ModeratorsOnly("This command only works in a server.")
+    if not await member_is_moderator(interaction):
+        raise ModeratorsOnly(MODERATORS_ONLY)
+    return True
+
+
+async def reply(
+    interaction: Interaction,
+    text: str,
+    *,
+    title: str | None = None,
+    files: Sequence[discord.File] = (),
+) -> None:
+    """Answer a deferred command: one ephemeral embed (and files), pinging nobody."""
+    embed = discord.Embed(
+        title=title, description=shorten(text, DESCRIPTION_LIMIT), colour=OK_COLOUR
+    )
+    await interaction.edit_original_response(
+        embed=embed, attachments=list(files), allowed_mentions=NO_PINGS
+    )
+
+
+class Moderation(commands.Cog):
+    """Quotas, server settings and the moderation log."""
+
+    quota = app_commands.Group(
+        name="quota",
+        description="Moderators: credits per member, role, server; prices",
+        guild_only=True,
+        default_permissions=MODERATOR_PERMISSIONS,
+    )
+    settings = app_commands.Group(
+        name="settings",
+        description="Moderators: models, channels, moderator roles, moderation log",
+        guild_only=True,
+        default_permissions=MODERATOR_PERMISSIONS,
+    )
+
+    def __init__(self, bot: ImageBot) -> None:
+        self.bot = bot
+        self.services = bot.services
+
+    async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
+        return await moderators_only(interaction)
+
+    # /quota -----------------------------------------------------------------------------------
+
+    async def _policy_changed(
+        self, interaction: Interaction, change: Callable[[QuotaPolicy], QuotaPolicy], done: str
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        store, gid = self.services.store, guild_id(interaction)
+        policy = change(await store.get_quota_policy(gid))
+        await store.save_quota_policy(policy)
+        await self._show_policy(interaction, done)
+
+    async def _show_policy(self, interaction: Interaction, done: str | None = None) -> None:
+        text = await self.services.quotas.describe_policy(guild_id(interaction))
+        await reply(interaction, f"✅ {done}\n\n{text}" if done else text)
+
+    @quota.command(name="show")
+    async def quota_show(self, interaction: Interaction) -> None:
+        """Show the quota policy in force."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self._show_policy(interaction)
+
+    @quota.command(name="user-limit")
+    @app_commands.describe(
+        credits="Credits per member per window (0 = no images)",
+        window="hour, day, week or month (default: keep the current one)",
+        unlimited="True: no per-member limit",
+    )
+    async def quota_user_limit(
+        self,
+        interaction: Interaction,
+        credits: Credits | None = None,
+        window: Window | None = None,
+        unlimited: bool = False,
+    ) -> None:
+        """Set how many credits each member may spend per window."""
+        await self._policy_changed(
+            interaction,
+            lambda p: moderation.set_user_limit(p, credits, window, unlimited),
+            "Member limit changed.",
+        )
+
+    @quota.command(name="role")
+    @app_commands.describe(
+        role="The role", rule="limit, unlimited, blocked, or clear", credits="For limit"
+    )
+    async def quota_role(
+        self,
+        interaction: Interaction,
+        role: discord.Role,
+        rule: RuleChoice,
+        credits: Credits | None = None,
+    ) -> None:
+        """Give a role its own limit, no limit, or block it (the most generous role wins)."""
+        if role.is_default():
+            raise ValidationError(["For everyone, use /quota user-limit."])
+        new_rule = moderation.role_rule(rule, credits)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        gid = guild_id(interaction)
+        await self.services.store.set_role_rule(gid, role.id, new_rule)
+        window = (await self.services.store.get_quota_policy(gid)).window
+        await self._show_policy(
+            interaction, f"{role.mention} {moderation.describe_rule(new_rule, window)}."
+        )
+
+    @quota.command(name="server-budget")
+    @app_commands.describe(
+        credits="Credits the whole server may spend per window",
+        window="hour, day, week or month (default: keep the current one)",
+        clear="True: no server budget",
+    )
+    async def quota_server_budget(
+        self,
+        interaction: Interaction,
+        credits: Credits | None = None,
+        window: Window | None = None,
+        clear: bool = False,
+    ) -> None:
+        """Set (or clear) a budget for the whole server."""
+        await self._policy_changed(
+            interaction,
+            lambda p: moderation.set_server_budget(p, credits, window, clear),
+            "Server budget changed.",
+        )
+
+    @quota.command(name="cooldown")
+    @app_commands.describe(seconds="Seconds a member waits between requests (0 = none)")
+    async def quota_cooldown(
+        self, interaction: Interaction, seconds: app_commands.Range[int, 0, 86400]
+    ) -> None:
+        """Set the wait between one member's requests."""
+        await self._policy_changed(
+            interaction,
+            lambda p: dataclasses.replace(p, cooldown_seconds=seconds),
+            "Cooldown changed.",
+        )
+
+    @quota.command(name="in-flight")
+    @app_commands.describe(count="Requests one member may have running or queued at once")
+    async def quota_in_flight(
+        self, interaction: Interaction, count: app_commands.Range[int, 1, 20]
+    ) -> None:
+        """Set how many requests one member may have in progress."""
+        await self._policy_changed(
+            interaction,
+            lambda p: dataclasses.replace(p, max_in_flight=count),
+            "Requests at a time changed.",
+        )
+
+    @quota.command(name="cost")
+    @app_commands.describe(
+        model="Model",
+        size="Size (empty: any size)",
+        quality="Quality (empty: any quality)",
+        credits="Credits per image",
+        clear="True: back to the default price",
+    )
+    async def quota_cost(
+        self,
+        interaction: Interaction,
+        model: str,
+        size: str | None = None,
+        quality: str | None = None,
+        credits: Credits | None = None,
+        clear: bool = False,
+    ) -> None:
+        """Set the credits one image costs for a model (optionally a size and quality)."""
+        key = moderation.cost_key(self.services.catalog, model, size, quality)
+        if clear == (credits is not None):
+            raise ValidationError(["Give either credits per image or `clear: True`."])
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self.services.store.set_cost_override(guild_id(interaction), key, credits)
+        price = "the default price" if credits is None else f"{credits} credits per image"
+        await self._show_policy(interaction, f"{moderation.describe_cost_key(key)}: {price}.")
+
+    @quota.command(name="reset")
+    @app_commands.describe(member="Whose usage in the current window to zero")
+    async def quota_reset(self, interaction: Interaction, member: discord.Member) -> None:
+        """Give a member their credits for this window back and lift their cooldown."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        gid = guild_id(interaction)
+        await self.services.quotas.reset_member(gid, member.id)
+        roles = [r.id for r in member.roles if not r.is_default()]
+        usage = await self.services.quotas.member_usage(
+            gid, member.id, roles, is_moderator=await member_is_moderator(interaction, member)
+        )
+        text = f"✅ Usage of {member.mention} reset.\n\n{moderation.member_usage_text(usage)}"
+        await reply(interaction, text)
+
+    @quota.command(name="exempt-moderators")
+    @app_commands.describe(enabled="True: moderators have no member limit or cooldown")
+    async def quota_exempt(self, interaction: Interaction, enabled: bool) -> None:
+        """Choose whether moderators skip the member limit and cooldown."""
+        await self._policy_changed(
+            interaction,
+            lambda p: dataclasses.replace(p, moderators_unlimited=enabled),
+            "Moderator exemption changed.",
+        )
+
+    @quota_cost.autocomplete("model")
+    async def _cost_model(self, i: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        names = self.services.catalog.names()
+        return [app_commands.Choice(name=n, value=n) for n in names if current in n][:25]
+
+    # /settings --------------------------------------------------------------------------------
+
+    async def _settings_changed(
+        self,
+        interaction: Interaction,
+        change: Callable[[GuildSettings], GuildSettings | tuple[GuildSettings, list[str]]],
+        done: str,
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        store, gid = self.services.store, guild_id(interaction)
+        result = change(await store.get_guild_settings(gid))
+        settings, notes = result if isinstance(result, tuple) else (result, [])
+        await store.save_guild_settings(settings)
+        text = moderation.describe_settings(
+            settings, self.services.jobs.service_default("generate")
+        )
+        heading = "\n".join([f"✅ {done}", *notes])
+        await reply(interaction, f"{heading}\n\n{text}", title="Server settings")
+
+    @settings.command(name="show")
+    async def settings_show(self, interaction: Interaction) -> None:
+        """Show this server's image bot settings."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        settings = await self.services.store.get_guild_settings(guild_id(interaction))
+        default = self.services.jobs.service_default("generate")
+        await reply(
+            interaction, moderation.describe_settings(settings, default), title="Server settings"
+        )
+
+    @settings.command(name="models")
+    @app_commands.describe(models="Comma-separated model names, or all")
+    async def settings_models(self, interaction: Interaction, models: str) -> None:
+        """Choose the models members may use."""
+        catalog = self.services.catalog
+        names = moderation.parse_models(models, catalog)
+        default = self.services.jobs.service_default("generate")
+        await self._settings_changed(
+            interaction,
+            lambda s: moderation.allow_models(s, names, catalog, default),
+            "Allowed models changed.",
+        )
+
+    @settings.command(name="default-model")
+    @app_commands.describe(model="Model used when a member picks none (none: the bot's default)")
+    async def settings_default_model(self, interaction: Interaction, model: str) -> None:
+        """Choose the model members get when they pick none."""
+        catalog, default = self.services.catalog, self.services.jobs.service_default("generate")
+        await self._settings_changed(
+            interaction,
+            lambda s: moderation.choose_default_model(s, model, catalog, default),
+            "Default model changed.",
+        )
+
+    @settings.command(name="channels")
+    @app_commands.describe(action="add, remove or clear (clear: every channel)", channel="Channel")
+    async def settings_channels(
+        self,
+        interaction: Interaction,
+        action: ListAction,
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        """Limit the channels where members can make images."""
+        item, shown = (channel.id, channel.mention) if channel else (None, "")
+        await self._settings_changed(
+            interaction,
+            lambda s: dataclasses.replace(
+                s,
+                allowed_channel_ids=moderation.change_ids(
+                    s.allowed_channel_ids, action, item, shown
+                ),
+            ),
+            "Channels changed.",
+        )
+
+    @settings.command(name="moderator-role")
+    @app_commands.describe(action="add, remove or clear", role="Role whose members moderate")
+    async def settings_moderator_role(
+        self, interaction: Interaction, action: ListAction, role: discord.Role | None = None
+    ) -> None:
+        """Count a role's members as moderators of the image bot."""
+        if role is not None and role.is_default():
+            raise ValidationError(["@everyone can't be a moderator role."])
+        item, shown = (role.id, role.mention) if role else (None, "")
+        await self._settings_changed(
+            interaction,
+            lambda s: dataclasses.replace(
+                s,
+                moderator_role_ids=moderation.change_ids(s.moderator_role_ids, action, item, shown),
+            ),
+            "Moderator roles changed.",
+        )
+
+    @settings.command(name="log-channel")
+    @app_commands.describe(channel="Where refused prompts and quota blocks go (empty: log off)")
+    async def settings_log_channel(
+        self, interaction: Interaction, channel: discord.TextChannel | None = None
+    ) -> None:
+        """Set or turn off the moderation log channel."""
+        me = channel.guild.me if channel else None
+        if channel and me and not channel.permissions_for(me).send_messages:
+            raise NotAllowed(f"I can't send messages in {channel.mention}; allow me first.")
+        await self._settings_changed(
+            interaction,
+            lambda s: dataclasses.replace(s, mod_log_channel_id=channel.id if channel else None),
+            "Moderation log changed.",
+        )
+
+    @settings_default_model.autocomplete("model")
+    async def _default_model(self, i: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        names = [*self.services.catalog.names("generate"), "none"]
+        return [app_commands.Choice(name=n, value=n) for n in names if current in n][:25]
+
 
 async def setup(bot: ImageBot) -> None:
-    """Nothing to register yet."""
+    await bot.add_cog(Moderation(bot))

@@ -1,0 +1,202 @@
+"""What moderators and members read: /usage, /history, and the moderation log channel."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import moderation
+from bot.errors import ContentRejected, QuotaExceeded
+from bot.jobs import Requester
+from bot.quotas import relative_time
+from bot.quotas.windows import period_words
+from bot.render import DESCRIPTION_LIMIT, OK_COLOUR, shorten
+from bot.reports import usage_chart_png, usage_csv
+from bot.store import Job, Window
+from cogs.moderation import (
+    NO_PINGS,
+    Interaction,
+    ModeratorsOnly,
+    guild_id,
+    member_is_moderator,
+    moderators_only,
+    reply,
+)
+
+if TYPE_CHECKING:
+    from bot.app import ImageBot
+
+log = logging.getLogger(__name__)
+
+LOG_COLOUR = discord.Colour.from_rgb(237, 66, 69)
+QUOTA_LOG_QUIET = 600.0  # one quota post per member per ten minutes: blocked members retry
+HISTORY_MESSAGES = 5  # /history answers in at most this many ephemeral messages
+
+
+class Reports(commands.Cog):
+    """Usage, history and the moderation log."""
+
+    def __init__(self, bot: ImageBot) -> None:
+        self.bot = bot
+        self.services = bot.services
+        self._posts: set[asyncio.Task[None]] = set()
+        self._quota_log = moderation.Throttle(QUOTA_LOG_QUIET)
+
+    # /usage -----------------------------------------------------------------------------------
+
+    @app_commands.command(name="usage")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        server="Moderators: the whole server's spend, with a chart and CSV files",
+        member="Moderators: another member's credits",
+        window="With server: which period (default: this month)",
+    )
+    async def usage(
+        self,
+        interaction: Interaction,
+        server: bool = False,
+        member: discord.Member | None = None,
+        window: Window = "month",
+    ) -> None:
+        """See your image credits: used, left, and when they reset."""
+        if (server or member is not None) and not await member_is_moderator(interaction):
+            raise ModeratorsOnly("Only moderators can see the server's or another member's usage.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if server:
+            await self._server_usage(interaction, window)
+            return
+        target = member or interaction.user
+        roles = [r.id for r in getattr(target, "roles", ()) if not r.is_default()]
+        usage = await self.services.quotas.member_usage(
+            guild_id(interaction),
+            target.id,
+            roles,
+            is_moderator=await member_is_moderator(interaction, target),
+        )
+        title = "Your image credits" if member is None else f"Credits of {target.display_name}"
+        price = await self._default_price(guild_id(interaction))
+        await reply(interaction, moderation.member_usage_text(usage, price), title=title)
+
+    async def _default_price(self, gid: int) -> tuple[str, int]:
+        settings = await self.services.store.get_guild_settings(gid)
+        model = settings.default_model or self.services.jobs.service_default("generate")
+        return model, await self.services.quotas.price(gid, model, None, None)
+
+    async def _server_usage(self, interaction: Interaction, window: Window) -> None:
+        gid, quotas, offload = guild_id(interaction), self.services.quotas, self.services.offload
+        summary = await quotas.usage_summary(gid, window)
+        charges = await self.services.store.charges(gid, summary.start, summary.end)
+        guild = interaction.guild
+        names = {
+            c.user_id: m.display_name
+            for c in charges
+            if guild and (m := guild.get_member(c.user_id)) is not None
+        }
+        chart = await offload.run(usage_chart_png, summary)
+        members = await offload.run(moderation.members_csv, charges, names)
+        ledger = await offload.run(usage_csv, charges)
+        server = (await quotas.member_usage(gid, interaction.user.id, ())).server
+        budget = None
+        if server.limit is not None:
+            budget = (
+                f"Server budget: {server.used} of {server.limit} credits used "
+                f"{period_words(server.window)}, resets {relative_time(server.resets_at)}"
+            )
+        stamp = f"{window}-{summary.start}"
+        files = [
+            discord.File(io.BytesIO(chart), filename=f"usage-{stamp}.png"),
+            discord.File(io.BytesIO(members), filename=f"usage-members-{stamp}.csv"),
+            discord.File(io.BytesIO(ledger), filename=f"usage-ledger-{stamp}.csv"),
+        ]
+        text = moderation.server_usage_text(summary, budget)
+        await reply(interaction, text, title="Server usage", files=files)
+
+    # /history ---------------------------------------------------------------------------------
+
+    @app_commands.command(name="history")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.check(moderators_only)
+    @app_commands.describe(member="Only this member's requests", limit="How many (up to 50)")
+    async def history(
+        self,
+        interaction: Interaction,
+        member: discord.User | None = None,
+        limit: app_commands.Range[int, 1, 50] = 15,
+    ) -> None:
+        """Moderators: the latest image requests, who made them and how they ended."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        jobs = await self.services.store.recent_jobs(
+            guild_id(interaction), limit, member.id if member else None
+        )
+        if not jobs:
+            await reply(interaction, "No requests yet.", title="Recent requests")
+            return
+        messages = moderation.pages([moderation.history_line(job) for job in jobs])
+        for number, descriptions in enumerate(messages[:HISTORY_MESSAGES]):
+            embeds = [discord.Embed(description=d, colour=OK_COLOUR) for d in descriptions]
+            if number == 0:
+                embeds[0].title = f"Recent requests ({len(jobs)})"
+                await interaction.edit_original_response(embeds=embeds, allowed_mentions=NO_PINGS)
+            else:
+                await interaction.followup.send(
+                    embeds=embeds, ephemeral=True, allowed_mentions=NO_PINGS
+                )
+
+    # the moderation log -----------------------------------------------------------------------
+
+    async def cog_load(self) -> None:
+        self.services.jobs.failure_listeners.append(self.on_job_failed)
+
+    async def cog_unload(self) -> None:
+        if self.on_job_failed in self.services.jobs.failure_listeners:
+            self.services.jobs.failure_listeners.remove(self.on_job_failed)
+        for task in list(self._posts):
+            task.cancel()
+
+    async def on_job_failed(self, job: Job, who: Requester, exc: BaseException) -> None:
+        """Post refused prompts and quota blocks to the guild's moderation log, if it has one."""
+        entry = moderation.log_entry(job, exc)
+        if entry is None:
+            return
+        settings = await self.services.store.get_guild_settings(job.guild_id)
+        if settings.mod_log_channel_id is None:
+            return
+        if isinstance(exc, QuotaExceeded) and not self._quota_log.allow(
+            (job.guild_id, job.user_id)
+        ):
+            return
+        channel = self.bot.get_partial_messageable(
+            settings.mod_log_channel_id, guild_id=job.guild_id
+        )
+        embed = discord.Embed(
+            title=entry.title, description=shorten(entry.description, DESCRIPTION_LIMIT)
+        )
+        embed.colour = LOG_COLOUR if isinstance(exc, ContentRejected) else OK_COLOUR
+        # In the background: the member's own error reply shouldn't wait for the log.
+        task = asyncio.create_task(self._post(channel, embed, job))
+        self._posts.add(task)
+        task.add_done_callback(self._posts.discard)
+
+    async def _post(
+        self, channel: discord.PartialMessageable, embed: discord.Embed, job: Job
+    ) -> None:
+        try:
+            await channel.send(embed=embed, allowed_mentions=NO_PINGS)
+        except discord.HTTPException as exc:
+            log.warning(
+                "guild %s: could not post job %s to the moderation log (HTTP %s)",
+                job.guild_id,
+                job.id,
+                exc.status,
+            )
+
+
+async def setup(bot: ImageBot) -> None:
+    await bot.add_cog(Reports(bot))
