@@ -200,6 +200,7 @@ async def create_bot(
                 api_key=settings.openai_api_key,
                 timeout=settings.request_timeout,
                 max_retries=settings.max_retries,
+                offload=offload,
             )
             service = ImageService(
                 client, catalog, offload, max_input_bytes=settings.max_input_bytes

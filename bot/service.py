@@ -12,11 +12,13 @@ from bot.errors import ImageInputError
 from bot.fetch import ImageSource
 from bot.images import processing
 from bot.images.client import ImagesClient
+from bot.images.codec import EXTENSIONS
 from bot.images.types import (
     EditRequest,
     GenerateRequest,
     ImageRequest,
     ImageResult,
+    InputImage,
     Operation,
     RawImage,
     Usage,
@@ -100,7 +102,8 @@ class ImageService:
         """Run a job end to end and return its images."""
         spec = self.check(job)
         notes: list[str] = []
-        images, mask = (), None
+        images: tuple[InputImage, ...] = ()
+        mask: InputImage | None = None
         if job.operation != "generate":
             raws = await asyncio.gather(*(self._read(s) for s in job.images))
             raw_mask = await self._read(job.mask) if job.mask else None
@@ -113,7 +116,9 @@ class ImageService:
                 max_bytes=self.max_input_bytes,
                 model=spec.name,
             )
-            images, mask = prepared.images, prepared.mask
+            # Uploads are named by the bot: a member's filename can hold newlines or paths.
+            images = tuple(_named(image, f"image{n}") for n, image in enumerate(prepared.images, 1))
+            mask = _named(prepared.mask, "mask") if prepared.mask else None
             notes.extend(prepared.notes)
         plan = self.catalog.plan(_request(job, images=images, mask=mask))
         notes.extend(plan.notes)
@@ -182,6 +187,11 @@ def _request(job: JobSpec, *, images: Sequence[object], mask: object) -> ImageRe
         n=job.n,
         size=job.size,
     )
+
+
+def _named(image: InputImage, stem: str) -> InputImage:
+    """``image`` under a filename the bot chose, with the extension of its real format."""
+    return dataclasses.replace(image, filename=f"{stem}{EXTENSIONS[image.format]}")
 
 
 def _merge(results: Sequence[ImageResult]) -> ImageResult:

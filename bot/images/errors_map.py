@@ -7,6 +7,7 @@ an HTML page from a gateway. Only the ``param`` name is shown, and only when it 
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -106,8 +107,10 @@ def map_error(
     if status in (401, 403):
         return AuthenticationFailed(AUTH_FAILED, **kw)
     if status == 429:
-        delay = retry_after_seconds(headers or {}, retry_cap)
-        return RateLimited(RATE_LIMITED, retry_after=delay, **kw)
+        # The member hears the whole wait the service asked for; our own retry waits are capped.
+        wait = retry_after_seconds(headers or {}, float("inf"))
+        delay = None if wait is None else min(wait, retry_cap)
+        return RateLimited(_rate_limited(wait), retry_after=delay, **kw)
     if status in _UNAVAILABLE or status >= 500:
         return UpstreamUnavailable(UNAVAILABLE, **kw)
     if status == 404:
@@ -118,6 +121,15 @@ def map_error(
         detail = f" (the `{param}` setting)" if param else ""
         return InvalidRequest(f"The image service refused this request{detail}.", **kw)
     return BadResponse(UNREADABLE, **kw)
+
+
+def _rate_limited(wait: float | None) -> str:
+    """The busy message, naming the wait when the service said how long."""
+    if wait is None:
+        return RATE_LIMITED
+    seconds = max(1, math.ceil(wait))
+    when = f"{seconds} s" if seconds < 60 else f"{math.ceil(seconds / 60)} min"
+    return f"The image service is busy right now; try again in {when}."
 
 
 def _float(raw: str) -> float | None:
