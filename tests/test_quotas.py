@@ -172,6 +172,26 @@ async def test_commit_reprices_auto_with_what_the_api_made(
     assert await used(engine) == 34
 
 
+async def test_no_image_back_is_a_refund(store: Store, engine: QuotaEngine) -> None:
+    await set_policy(store, user_limit=20)
+    reservation = await reserve(engine, n=2)
+    settled = await engine.commit(reservation, actual_n=0)
+    assert settled is not None and (settled.status, settled.charged) == ("refunded", 0)
+    assert await used(engine) == 0
+    assert await store.charges(GUILD, 0, 2e9) == []
+
+
+async def test_a_zero_limit_or_budget_refuses_outright(store: Store, engine: QuotaEngine) -> None:
+    await set_policy(store, roles={FAN_ROLE: RoleRule("limit", 0)})
+    with pytest.raises(QuotaExceeded, match="Your limit is 0 credits today") as refused:
+        await reserve(engine, role_ids=(FAN_ROLE,))
+    assert refused.value.remaining == 0
+    await set_policy(store, server_budget=0)
+    with pytest.raises(QuotaExceeded, match="This server's budget is 0 credits this month"):
+        await reserve(engine)
+    assert (await engine.member_usage(GUILD, USER, ())).in_flight == 0
+
+
 async def test_recover_refunds_what_a_crash_left_pending(
     store_target: StoreTarget, clock: ManualClock
 ) -> None:

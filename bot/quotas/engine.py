@@ -123,7 +123,8 @@ class QuotaEngine:
 
         ``size``/``quality`` are what the API reports it made (GPT image models answer "auto"
         with the real values); when they differ from the request the images are re-priced, so
-        the ledger holds what was really spent. Returns None if it was no longer pending.
+        the ledger holds what was really spent. No images at all is a refund. Returns the
+        settled reservation, or None if it was no longer pending.
         """
         images = reservation.n if actual_n is None else max(0, actual_n)
         per_image = reservation.cost_per_image
@@ -141,7 +142,7 @@ class QuotaEngine:
             )
         return await self._store.settle_reservation(
             reservation,
-            status="committed",
+            status="committed" if images else "refunded",
             charged=per_image * images,
             images=images,
             usage=token_usage(usage),
@@ -231,7 +232,10 @@ def _quota_error(
     resets_at = window_end(window, req.now)
     period = period_words(window)
     resets = f"It resets {relative_time(resets_at)}."
-    if remaining == 0:
+    if limit == 0:
+        owner = "This server's budget" if whose == "this server's" else "Your limit"
+        text = f"{owner} is 0 credits {period}, so no images can be made for now."
+    elif remaining == 0:
         of_whose = "its" if whose == "this server's" else whose
         text = f"{who_used} {used} of {of_whose} {limit} credits {period}. {resets}"
     else:

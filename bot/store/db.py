@@ -13,7 +13,7 @@ import functools
 import re
 import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -50,7 +50,7 @@ class Database(Executor, Protocol):
 
     dialect: Dialect
 
-    def transaction(self) -> Any: ...
+    def transaction(self) -> AbstractAsyncContextManager[Executor]: ...
 
     async def close(self) -> None: ...
 

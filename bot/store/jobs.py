@@ -147,11 +147,10 @@ class JobsRepository:
     async def fail_stale_jobs(self, *, created_before: float | None = None) -> list[Job]:
         """At start-up: fail every queued/running job ('interrupted') and return them.
 
-        With several processes on one database pass ``created_before`` so live jobs of the
-        other processes are left alone.
+        With several processes on one database pass ``created_before`` (e.g. this process's
+        start time minus the longest job) so live jobs of the other processes are left alone.
         """
         now = float(self._clock())
         cutoff = now if created_before is None else float(created_before)
-        # An instant after ``now`` so a job created in this very tick still counts as stale.
-        rows = await self._db.fetch(q.FAIL_STALE_JOBS, now, cutoff + 1e-6)
+        rows = await self._db.fetch(q.FAIL_STALE_JOBS, now, cutoff)
         return [job_from_row(row) for row in rows]

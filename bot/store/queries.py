@@ -63,7 +63,7 @@ LIMIT $3
 """
 FAIL_STALE_JOBS = """
 UPDATE jobs SET status = 'failed', error_kind = 'interrupted', finished_at = $1
-WHERE status IN ('queued', 'running') AND created_at < $2
+WHERE status IN ('queued', 'running') AND created_at <= $2
 RETURNING *
 """
 
