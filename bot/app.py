@@ -38,6 +38,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.moderation",
     "cogs.usage",
 )
+SWEEP_SECONDS = 300.0
 UNEXPECTED = "Something went wrong on my side. The server's moderators can find details in the log."
 INTERRUPTED = (
     "Your image job was interrupted by a restart; your credits were returned. Please try again."
@@ -159,21 +160,52 @@ class ImageBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
         )
         self.services = services
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def shares_database(self) -> bool:
+        """Whether other bot processes may use the same database (PostgreSQL deployments)."""
+        return not self.services.settings.database_url.startswith("sqlite:")
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        refunded = await self.services.quotas.recover()
-        stale = await self.services.jobs.recover()
-        if refunded or stale:
-            log.info("Start-up: refunded %d reservations, closed %d jobs", refunded, len(stale))
+        stale = await self._recover()
         await tell_interrupted(self, stale)
+        if self.shares_database:
+            self._sweeper = asyncio.create_task(self._sweep(), name="imagebot-sweeper")
         guild_id = self.services.settings.dev_guild_id
         if guild_id:
             guild = discord.Object(guild_id)
             self.tree.copy_global_to(guild=guild)
             await self.tree.sync(guild=guild)
             log.info("Synced commands to the development server %s", guild_id)
+
+    async def _recover(self) -> list[Job]:
+        """Return credits and close jobs that a stopped process left behind.
+
+        Alone on SQLite, everything pending is ours and stale. Sharing PostgreSQL with other
+        processes, only what has outlived any live job is, so their running jobs are left alone.
+        """
+        shared = self.shares_database
+        refunded = await self.services.quotas.recover(only_expired=shared)
+        stale = await self.services.jobs.recover(shared_database=shared)
+        if refunded or stale:
+            log.info("Recovery: refunded %d reservations, closed %d jobs", refunded, len(stale))
+        return stale
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                await self._recover()
+            except Exception:
+                log.warning("Periodic recovery failed; will try again", exc_info=True)
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        await super().close()
 
     async def on_message(self, message: discord.Message) -> None:
         """Prefix commands are not used; the reply cog listens for mentions itself."""

@@ -24,6 +24,9 @@ from bot.store import Store
 from bot.store.models import Job, NewJob
 
 log = logging.getLogger(__name__)
+# A job older than this can't still be running anywhere (timeouts and retries end sooner), and
+# matches how long quota reservations live.
+STALE_AFTER = 30 * 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +206,7 @@ class JobRunner:
         """Cancel a queued job (its credits are refunded by the job's own task)."""
         return self.scheduler.cancel(str(job_id))
 
-    async def recover(self) -> list[Job]:
-        """At start-up: close jobs a stopped process left queued or running."""
-        return await self.store.fail_stale_jobs()
+    async def recover(self, *, shared_database: bool = False) -> list[Job]:
+        """Close jobs a stopped process left queued or running (with others: only old ones)."""
+        cutoff = time.time() - STALE_AFTER if shared_database else None
+        return await self.store.fail_stale_jobs(created_before=cutoff)
