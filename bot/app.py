@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import aiohttp
 import discord
@@ -15,7 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import BotError
-from bot.fetch import DISCORD_MEDIA_HOSTS
+from bot.fetch import DISCORD_MEDIA_HOSTS, Downloader
 from bot.images.client import ImagesClient
 from bot.jobs import JobRunner
 from bot.models import Catalog
@@ -61,7 +61,7 @@ class Services:
     scheduler: Scheduler
     jobs: JobRunner
     offload: Offloader
-    attachment_hosts: Collection[str] = field(default_factory=lambda: DISCORD_MEDIA_HOSTS)
+    downloader: Downloader
 
 
 class ImageTree(app_commands.CommandTree["ImageBot"]):
@@ -257,7 +257,7 @@ async def create_bot(
                 scheduler,
                 jobs,
                 offload,
-                attachment_hosts,
+                Downloader(session, attachment_hosts),
             )
             bot = ImageBot(services)
             try:

@@ -77,3 +77,32 @@ async def download(
             return bytes(body)
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise ImageInputError(f"I couldn't download {filename}; please try again.") from exc
+
+
+class Downloader:
+    """Makes image sources for URLs members' images live at, all read through one session."""
+
+    def __init__(self, session: aiohttp.ClientSession, allowed_hosts: Collection[str]) -> None:
+        self.session = session
+        self.allowed_hosts = allowed_hosts
+
+    def source(
+        self, url: str, filename: str, size: int | None = None, *, on_failure: str = ""
+    ) -> ImageSource:
+        """A source read from ``url`` only when the job runs; ``on_failure`` is added to errors."""
+
+        async def read(max_bytes: int) -> bytes:
+            try:
+                return await download(
+                    self.session,
+                    url,
+                    filename=filename,
+                    max_bytes=max_bytes,
+                    allowed_hosts=self.allowed_hosts,
+                )
+            except ImageInputError as exc:
+                if not on_failure:
+                    raise
+                raise ImageInputError(f"{exc.message} {on_failure}") from exc
+
+        return ImageSource(filename, size, read, url=url)

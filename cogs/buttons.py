@@ -17,8 +17,8 @@ from discord.ext import commands
 
 from bot import render
 from bot.app import UNEXPECTED, send_error
-from bot.errors import BotError, ImageInputError, JobNotFound, NotAllowed
-from bot.fetch import ImageSource, download
+from bot.errors import BotError, JobNotFound, NotAllowed
+from bot.fetch import ImageSource
 from bot.images.types import Operation
 from bot.moderation import COMMAND_OF, is_moderator
 from bot.service import JobSpec
@@ -95,23 +95,12 @@ def result_image(interaction: Interaction, index: int) -> discord.Attachment:
 
 def stored_source(services: Services, filename: str, url: str, op: Operation) -> ImageSource:
     """An input image of a stored job, downloaded again from the link saved with the job."""
-
-    async def read(max_bytes: int) -> bytes:
-        try:
-            return await download(
-                services.session,
-                url,
-                filename=filename,
-                max_bytes=max_bytes,
-                allowed_hosts=services.attachment_hosts,
-            )
-        except ImageInputError as exc:
-            raise ImageInputError(
-                f"{exc.message} Discord's links to uploaded images expire after a while; "
-                f"use /{COMMAND_OF[op]} with the image to start again."
-            ) from exc
-
-    return ImageSource(filename, None, read, url=url)
+    return services.downloader.source(
+        url,
+        filename,
+        on_failure="Discord's links to uploaded images expire after a while; "
+        f"use /{COMMAND_OF[op]} with the image to start again.",
+    )
 
 
 def rerun_spec(job: Job, services: Services) -> JobSpec:

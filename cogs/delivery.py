@@ -17,7 +17,7 @@ import discord
 
 from bot import render
 from bot.errors import BotError, NotAllowed
-from bot.fetch import ImageSource, download
+from bot.fetch import ImageSource
 from bot.jobs import Delivered, Requester
 from bot.moderation import is_moderator
 from bot.render import ResultInfo
@@ -60,17 +60,7 @@ def requester(
 
 def attachment_source(attachment: discord.Attachment, services: Services) -> ImageSource:
     """An attachment as an image source: size known up front, bytes read only when the job runs."""
-
-    async def read(max_bytes: int) -> bytes:
-        return await download(
-            services.session,
-            attachment.url,
-            filename=attachment.filename,
-            max_bytes=max_bytes,
-            allowed_hosts=services.attachment_hosts,
-        )
-
-    return ImageSource(attachment.filename, attachment.size, read, url=attachment.url)
+    return services.downloader.source(attachment.url, attachment.filename, attachment.size)
 
 
 def check_channel_permissions(interaction: discord.Interaction[ImageBot]) -> None:

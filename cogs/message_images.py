@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 import discord
 
 from bot.errors import ImageInputError
-from bot.fetch import ImageSource, download
+from bot.fetch import ImageSource
 from cogs.delivery import attachment_source
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def find_images(message: discord.Message, services: Services) -> FoundImages:
         else:
             images.append(source)
     for embed in message.embeds:
-        url = embed_image_url(embed, services.attachment_hosts)
+        url = embed_image_url(embed, services.downloader.allowed_hosts)
         if url is not None:
             images.append(url_source(url, services))
     return FoundImages(tuple(images), mask)
@@ -95,14 +95,4 @@ def embed_image_url(embed: discord.Embed, allowed_hosts: Collection[str]) -> str
 def url_source(url: str, services: Services) -> ImageSource:
     """An image behind a URL (size unknown until read; the download is capped and host-checked)."""
     filename = posixpath.basename(unquote(urlsplit(url).path)) or "image"
-
-    async def read(max_bytes: int) -> bytes:
-        return await download(
-            services.session,
-            url,
-            filename=filename,
-            max_bytes=max_bytes,
-            allowed_hosts=services.attachment_hosts,
-        )
-
-    return ImageSource(filename, None, read, url=url)
+    return services.downloader.source(url, filename)
