@@ -140,9 +140,7 @@ class QuotaExceeded(BotError):
 
     kind = "quota"
 
-    def __init__(
-        self, message: str, *, remaining: int = 0, resets_at: float | None = None
-    ) -> None:
+    def __init__(self, message: str, *, remaining: int = 0, resets_at: float | None = None) -> None:
         super().__init__(message)
         self.remaining = remaining
         self.resets_at = resets_at

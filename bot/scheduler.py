@@ -92,7 +92,9 @@ class Scheduler:
                 "wait for one to finish."
             )
         if not self._can_start_now() and self.queued >= self.queue_size:
-            raise Busy("The bot is very busy right now and its queue is full. Try again in a minute.")
+            raise Busy(
+                "The bot is very busy right now and its queue is full. Try again in a minute."
+            )
         self._member_jobs[key] = self._member_jobs.get(key, 0) + 1
         try:
             if self._can_start_now():
@@ -223,9 +225,7 @@ class Scheduler:
             if waiter.on_position is not None and (
                 waiter.notify_task is None or waiter.notify_task.done()
             ):
-                waiter.notify_task = asyncio.get_running_loop().create_task(
-                    _notify(waiter)
-                )
+                waiter.notify_task = asyncio.get_running_loop().create_task(_notify(waiter))
 
 
 def _interleave(queues: list[list[_Waiter]]) -> list[_Waiter]:
