@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.errors import BotError, NotAllowed
+from bot.errors import BotError, NotAllowed, RateLimited
 from bot.images.types import Operation
 from bot.models import Catalog
 from bot.quotas import QuotaEngine
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # A job older than this can't still be running anywhere (timeouts and retries end sooner), and
 # matches how long quota reservations live.
 STALE_AFTER = 30 * 60.0
+DEFAULT_BACKOFF = 5.0  # seconds the queue pauses after a 429 that named no wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +178,12 @@ class JobRunner:
             await self.store.mark_running(who.guild_id, job.id)
             await progress.running(job)
             started = time.monotonic()
-            outcome = await self.service.run(spec)
+            try:
+                outcome = await self.service.run(spec)
+            except RateLimited as exc:
+                # The API is saturated for everyone: hold the queue instead of failing job after job.
+                self.scheduler.backoff(exc.retry_after or DEFAULT_BACKOFF)
+                raise
             log.info(
                 "job %s: %d image(s) from %s in %.1f s",
                 job.id,

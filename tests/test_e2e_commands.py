@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
 from typing import Any
@@ -178,3 +179,17 @@ async def test_help_lists_commands_and_model_limits(tmp_path: Path) -> None:
         assert record.ephemeral
         assert "/imagine" in record.text and "dall-e-3" in record.text
         assert "4000 characters" in record.text
+
+
+async def test_a_rate_limited_api_holds_the_queue_for_the_next_job(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        env.api.fail_next("rate_limit", times=2, retry_after=0.5)
+        failed = await env.harness.slash("imagine", {"prompt": "first"})
+        assert "try again" in failed.text.lower()
+        waiting = await env.harness.slash("imagine", {"prompt": "second"}, settle=False)
+        for _ in range(20):  # let the job reach the queue and show its place
+            await asyncio.sleep(0.01)
+        assert "Queued — position 1" in waiting.text  # nothing runs, yet it waits its turn
+        await env.harness.settle()
+        assert waiting.original is not None and len(waiting.original["attachments"]) == 1
+        assert [r.json["prompt"] for r in env.api.image_requests] == ["first", "first", "second"]
