@@ -151,6 +151,8 @@ class ImageBot(commands.Bot):
     """The bot: cogs from an explicit list, services injected, no prefix commands."""
 
     def __init__(self, services: Services) -> None:
+        # An image bot never joins voice: skip discord.py's warnings about voice libraries.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()  # mentions carry content without the privileged intent
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -289,6 +291,10 @@ def run_bot(settings: Settings, *, sync_only: bool = False) -> int:
     except discord.PrivilegedIntentsRequired:
         print("Discord refused the intents this bot asked for.")
         return 2
+    except (aiohttp.ClientError, OSError) as exc:
+        # No traceback for an operator whose network is down; the reason is enough.
+        print(f"Couldn't reach Discord ({type(exc).__name__}): check the network and try again.")
+        return 1
     except KeyboardInterrupt:
         return 0
     return 0
