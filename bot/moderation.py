@@ -1,25 +1,18 @@
-"""Moderation without Discord: who moderates, checked changes to settings and policy, and the
-text moderators and members read (settings, usage, history lines, moderation log entries).
+"""Moderation without Discord: who moderates, and checked changes to settings and policy.
 
-The functions are pure (``Throttle`` keeps a little memory); the cogs fetch, call, save, render.
+Pure functions; the cogs fetch, call, save and render. Usage and history text: bot/usage_text.py.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import time
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
-from bot.errors import ContentRejected, QuotaExceeded, ValidationError
+from bot.errors import ValidationError
 from bot.models import Catalog
-from bot.quotas import MemberUsage, UsageSummary, relative_time
 from bot.quotas.costs import ANY, price_table
-from bot.quotas.windows import period_words
-from bot.store import CostKey, GuildSettings, Job, QuotaPolicy, Reservation, RoleRule, Window
+from bot.store import CostKey, GuildSettings, QuotaPolicy, RoleRule, Window
 
 MODERATORS_ONLY = "Only moderators can use this command."
 ListAction = Literal["add", "remove", "clear"]
@@ -27,13 +20,6 @@ RuleChoice = Literal["limit", "unlimited", "blocked", "clear"]
 MAX_CREDITS = 1_000_000
 # The names members know the operations by: the commands that start them.
 COMMAND_OF = {"generate": "imagine", "edit": "edit", "variation": "vary"}
-STATUS_MARK = {
-    "succeeded": "✅",
-    "failed": "❌",
-    "cancelled": "✖️",
-    "queued": "⏳",
-    "running": "🎨",
-}
 
 
 def is_moderator(
@@ -215,181 +201,3 @@ def describe_rule(rule: RoleRule | None, window: Window) -> str:
 
 
 # --- usage -----------------------------------------------------------------------------------
-
-
-def member_usage_text(usage: MemberUsage, price: tuple[str, int] | None = None) -> str:
-    """Where a member stands: used, left, when it resets; ``price``: (model, credits per image)."""
-    if usage.limit.kind == "blocked":
-        return "Blocked by a role rule: no images on this server."
-    window = usage.member
-    period = period_words(window.window)
-    if window.limit is None:
-        lines = [f"Used {period}: **{window.used}** credits · no limit"]
-    else:
-        lines = [
-            f"Used {period}: **{window.used}** of {window.limit} credits · "
-            f"**{window.remaining}** left",
-            f"Resets {relative_time(window.resets_at)}",
-        ]
-    if price is not None and window.remaining and price[1] > 0:
-        model, credits = price
-        lines.append(
-            f"A {model} image costs {credits} credits by default: "
-            f"about {window.remaining // credits} more."
-        )
-    if usage.limit.role_id is not None:
-        lines.append(f"Limit set by the role <@&{usage.limit.role_id}>.")
-    server = usage.server
-    if server.limit is not None:
-        lines.append(
-            f"Server budget: {server.used} of {server.limit} credits used "
-            f"{period_words(server.window)}, resets {relative_time(server.resets_at)}"
-        )
-    if usage.in_flight:
-        lines.append(f"In progress: {usage.in_flight} request(s)")
-    if usage.cooldown_until is not None:
-        lines.append(f"Next request possible {relative_time(usage.cooldown_until)}")
-    return "\n".join(lines)
-
-
-def server_usage_text(summary: UsageSummary, budget_line: str | None = None) -> str:
-    """A guild's spend in a window: totals, top members, by model, the busiest days."""
-    lines = [
-        f"**{summary.total_credits}** credits, **{summary.total_images}** images "
-        f"{period_words(summary.window)} (since <t:{summary.start}:D>)"
-    ]
-    if budget_line:
-        lines.append(budget_line)
-    if summary.top_members:
-        lines.append("**Top members**")
-        lines += [
-            f"{rank}. <@{s.key}> — {s.credits} credits, {s.images} images"
-            for rank, s in enumerate(summary.top_members, start=1)
-        ]
-    if summary.by_model:
-        lines.append("**By model**")
-        lines += [f"- {s.key} — {s.credits} credits, {s.images} images" for s in summary.by_model]
-    days = [(day, credits) for day, credits in summary.by_day if credits][-7:]
-    if days:
-        lines.append("**By day** (latest; all days in the chart)")
-        lines += [f"- {day}: {credits} credits" for day, credits in days]
-    return "\n".join(lines)
-
-
-def members_csv(charges: Iterable[Reservation], names: Mapping[int, str]) -> bytes:
-    """Credits and images per member from the ledger, biggest spender first, as CSV."""
-    totals: dict[int, list[int]] = {}
-    for charge in charges:
-        entry = totals.setdefault(charge.user_id, [0, 0, 0])
-        entry[0] += charge.charged
-        entry[1] += charge.images
-        entry[2] += 1
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(("user_id", "member", "credits", "images", "requests"))
-    for user_id, (credits, images, requests) in sorted(
-        totals.items(), key=lambda item: (-item[1][0], item[0])
-    ):
-        writer.writerow((user_id, names.get(user_id, ""), credits, images, requests))
-    return buffer.getvalue().encode("utf-8")
-
-
-# --- history and the moderation log ----------------------------------------------------------
-
-
-def jump_url(guild_id: int, channel_id: int, message_id: int) -> str:
-    """A link that opens a message in Discord."""
-    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
-
-
-def history_line(job: Job, prompt_limit: int = 90) -> str:
-    """One job for /history: when, who, what, how it ended, credits, a link to the result."""
-    mark = STATUS_MARK.get(job.status, "•")
-    status = job.status if job.error_kind is None else f"{job.status}: {job.error_kind}"
-    parts = [
-        f"**#{job.id}** <t:{int(job.created_at)}:R> <@{job.user_id}>",
-        f"{COMMAND_OF.get(job.operation, job.operation)} · {job.model}",
-        f"{mark} {status}",
-    ]
-    if job.credits:
-        parts.append(f"{job.credits} credits")
-    if job.result_channel_id and job.result_message_id:
-        url = jump_url(job.guild_id, job.result_channel_id, job.result_message_id)
-        parts.append(f"[result]({url})")
-    line = " · ".join(parts)
-    if job.prompt:
-        line += "\n> " + quoted(job.prompt, prompt_limit)
-    return line
-
-
-def pages(
-    lines: Sequence[str], *, per_embed: int = 4000, per_message: int = 5800
-) -> list[list[str]]:
-    """Lines packed into messages of embed descriptions that keep Discord's length limits."""
-    messages: list[list[str]] = []
-    embeds: list[str] = []
-    current = ""
-    for raw in lines:
-        line = raw if len(raw) <= per_embed else raw[: per_embed - 1] + "…"
-        if current and len(current) + 1 + len(line) > per_embed:
-            embeds.append(current)
-            current = ""
-        if sum(map(len, embeds)) + len(current) + len(line) + 1 > per_message:
-            if current:
-                embeds.append(current)
-            messages.append(embeds)
-            embeds, current = [], ""
-        current = f"{current}\n{line}" if current else line
-    if current:
-        embeds.append(current)
-    if embeds:
-        messages.append(embeds)
-    return messages
-
-
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    """A post for the moderation log."""
-
-    title: str
-    description: str
-
-
-def log_entry(job: Job, exc: BaseException) -> LogEntry | None:
-    """What the moderation log says about a failed job (None: not worth a post)."""
-    if isinstance(exc, ContentRejected):
-        title = "🚫 Request refused by the image service's safety system"
-    elif isinstance(exc, QuotaExceeded):
-        title = "⛔ Quota reached"
-    else:
-        return None
-    lines = [
-        f"**Member:** <@{job.user_id}> in <#{job.channel_id}>",
-        f"**Request:** {COMMAND_OF.get(job.operation, job.operation)} with {job.model} "
-        f"(job #{job.id})",
-    ]
-    if job.prompt:
-        lines.append(f"**Prompt:** {quoted(job.prompt, 1000)}")
-    if isinstance(exc, QuotaExceeded):
-        lines.append(f"**Told the member:** {exc.message}")
-    return LogEntry(title, "\n".join(lines))
-
-
-class Throttle:
-    """Lets one event per key through per ``interval`` seconds (a bounded memory of keys)."""
-
-    def __init__(self, interval: float, *, max_keys: int = 10_000) -> None:
-        self.interval = interval
-        self.max_keys = max_keys
-        self._last: dict[Hashable, float] = {}
-
-    def allow(self, key: Hashable, now: float | None = None) -> bool:
-        """True (and remembered) unless ``key`` was allowed less than ``interval`` ago."""
-        now = time.monotonic() if now is None else now
-        last = self._last.get(key)
-        if last is not None and now - last < self.interval:
-            return False
-        if len(self._last) >= self.max_keys:
-            self._last = {k: t for k, t in self._last.items() if now - t < self.interval}
-        self._last[key] = now
-        return True

@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import moderation
+from bot import moderation, usage_text
 from bot.errors import NotAllowed, ValidationError
 from bot.moderation import MAX_CREDITS, MODERATORS_ONLY, ListAction, RuleChoice
 from bot.render import DESCRIPTION_LIMIT, OK_COLOUR, shorten
@@ -247,7 +247,7 @@ class Moderation(commands.Cog):
         usage = await self.services.quotas.member_usage(
             gid, member.id, roles, is_moderator=await member_is_moderator(interaction, member)
         )
-        text = f"✅ Usage of {member.mention} reset.\n\n{moderation.member_usage_text(usage)}"
+        text = f"✅ Usage of {member.mention} reset.\n\n{usage_text.member_usage_text(usage)}"
         await reply(interaction, text)
 
     @quota.command(name="exempt-moderators")

@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import moderation
+from bot import usage_text
 from bot.errors import ContentRejected, QuotaExceeded
 from bot.jobs import Requester
 from bot.quotas import relative_time
@@ -46,7 +46,7 @@ class Reports(commands.Cog):
         self.bot = bot
         self.services = bot.services
         self._posts: set[asyncio.Task[None]] = set()
-        self._quota_log = moderation.Throttle(QUOTA_LOG_QUIET)
+        self._quota_log = usage_text.Throttle(QUOTA_LOG_QUIET)
 
     # /usage -----------------------------------------------------------------------------------
 
@@ -81,7 +81,7 @@ class Reports(commands.Cog):
         )
         title = "Your image credits" if member is None else f"Credits of {target.display_name}"
         price = await self._default_price(guild_id(interaction))
-        await reply(interaction, moderation.member_usage_text(usage, price), title=title)
+        await reply(interaction, usage_text.member_usage_text(usage, price), title=title)
 
     async def _default_price(self, gid: int) -> tuple[str, int]:
         settings = await self.services.store.get_guild_settings(gid)
@@ -99,7 +99,7 @@ class Reports(commands.Cog):
             if guild and (m := guild.get_member(c.user_id)) is not None
         }
         chart = await offload.run(usage_chart_png, summary)
-        members = await offload.run(moderation.members_csv, charges, names)
+        members = await offload.run(usage_text.members_csv, charges, names)
         ledger = await offload.run(usage_csv, charges)
         server = (await quotas.member_usage(gid, interaction.user.id, ())).server
         budget = None
@@ -114,7 +114,7 @@ class Reports(commands.Cog):
             discord.File(io.BytesIO(members), filename=f"usage-members-{stamp}.csv"),
             discord.File(io.BytesIO(ledger), filename=f"usage-ledger-{stamp}.csv"),
         ]
-        text = moderation.server_usage_text(summary, budget)
+        text = usage_text.server_usage_text(summary, budget)
         await reply(interaction, text, title="Server usage", files=files)
 
     # /history ---------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ class Reports(commands.Cog):
         if not jobs:
             await reply(interaction, "No requests yet.", title="Recent requests")
             return
-        messages = moderation.pages([moderation.history_line(job) for job in jobs])
+        messages = usage_text.pages([usage_text.history_line(job) for job in jobs])
         for number, descriptions in enumerate(messages[:HISTORY_MESSAGES]):
             embeds = [discord.Embed(description=d, colour=OK_COLOUR) for d in descriptions]
             if number == 0:
@@ -162,7 +162,7 @@ class Reports(commands.Cog):
 
     async def on_job_failed(self, job: Job, who: Requester, exc: BaseException) -> None:
         """Post refused prompts and quota blocks to the guild's moderation log, if it has one."""
-        entry = moderation.log_entry(job, exc)
+        entry = usage_text.log_entry(job, exc)
         if entry is None:
             return
         settings = await self.services.store.get_guild_settings(job.guild_id)
