@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 # A job older than this can't still be running anywhere (timeouts and retries end sooner), and
 # matches how long quota reservations live.
 STALE_AFTER = 30 * 60.0
-DEFAULT_BACKOFF = 5.0  # seconds the queue pauses after a 429 that named no wait
+DEFAULT_BACKOFF = 2.0  # seconds the queue pauses after a 429 that named no wait
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ runs in a thread instead, which suits tests and tiny deployments.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import functools
 import multiprocessing
 import os
@@ -17,6 +18,7 @@ from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 
 
 class Offloader:
@@ -29,7 +31,9 @@ class Offloader:
         if processes > 0:
             # forkserver: workers start clean, without a copy of the bot's loop, sockets or threads.
             context = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(max_workers=processes, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=processes, mp_context=context, initializer=keep_freed_memory
+            )
 
     async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Await ``fn(*args, **kwargs)`` computed off the event loop."""
@@ -43,3 +47,19 @@ class Offloader:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def keep_freed_memory() -> None:
+    """Make glibc keep freed multi-MB buffers for reuse instead of handing them back to the OS.
+
+    Every image passes through as several MB of bytes (body, text, decoded, pickled). By default
+    glibc unmaps each such buffer when it is freed, and the next one page-faults fresh memory: on a
+    VM that costs more CPU than decoding the image. The peak stays the same; memory freed after one
+    job simply serves the next. Does nothing where the C library is not glibc.
+    """
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024)  # the largest value every glibc accepts
+    mallopt(_M_TRIM_THRESHOLD, 256 * 1024 * 1024)

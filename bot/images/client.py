@@ -7,14 +7,14 @@ import dataclasses
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
 
 from bot.errors import APIError, BadResponse, RateLimited, UpstreamTimeout, UpstreamUnavailable
 from bot.images.errors_map import UNAVAILABLE, UNREADABLE, map_error, parse_error_body
-from bot.images.results import build_result, inspect_image, parse_items
+from bot.images.results import Item, Parsed, build_result, inspect_image, parse_result
 from bot.images.types import (
     EditRequest,
     GeneratedImage,
@@ -23,15 +23,20 @@ from bot.images.types import (
     InputImage,
     VariationRequest,
 )
+from bot.offload import Offloader
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
+_A = TypeVar("_A")
 
 TIMED_OUT = "The image service did not answer in time; try again later."
 DOWNLOAD_FAILED = "The finished image could not be downloaded from the image service."
 DOWNLOAD_SLOW = "The finished image took too long to download from the image service."
 TOO_BIG = "The image service returned an image larger than the bot accepts."
 _OFF_LOOP_BYTES = 64 * 1024  # smaller bodies parse faster than a thread hop
+# Success bodies read and parsed at once. Answers to parallel requests land together; the others
+# wait unread in their sockets instead of each holding several MB of the bot's memory.
+_PARSING_AT_ONCE = 4
 
 
 class ImagesClient:
@@ -48,6 +53,7 @@ class ImagesClient:
         max_download_bytes: int = 64 * 1024 * 1024,
         retry_cap: float = 30.0,
         backoff: float = 0.5,
+        offload: Offloader | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
@@ -60,6 +66,8 @@ class ImagesClient:
         self._max_retries = max(0, max_retries)
         self._max_bytes = max_download_bytes
         self._retry_cap = retry_cap
+        self._offload = offload
+        self._parsing = asyncio.Semaphore(_PARSING_AT_ONCE)
         self._backoff = backoff
 
     def __repr__(self) -> str:
@@ -102,12 +110,11 @@ class ImagesClient:
     async def list_models(self) -> list[str] | None:
         """Model ids from ``GET /models``; None when the server has no such endpoint."""
         try:
-            body = await self._send("GET", "models", idempotent=True)
+            payload = await self._send("GET", "models", idempotent=True, parse=self._json)
         except APIError as err:
             if err.status in (404, 405):
                 return None
             raise
-        payload = await _loads(body)
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
             raise BadResponse("The image service sent a model list the bot could not read.")
@@ -123,19 +130,37 @@ class ImagesClient:
         json_body: dict[str, Any] | None = None,
         form: Callable[[], aiohttp.FormData] | None = None,
     ) -> ImageResult:
-        body = await self._send("POST", path, json_body=json_body, form=form)
-        # Several MB of JSON and base64: decode in a thread so the gateway heartbeat keeps beating.
-        # A JSON body may be up to twice max_download_bytes (base64 of several images).
-        payload, items = await _off_loop(parse_items, body)
-        fetched = iter(await self._download_all([i.url for i in items if i.url is not None]))
-        raws = [i.data if i.data is not None else next(fetched) for i in items]
+        parsed = await self._send("POST", path, json_body=json_body, form=form, parse=self._parse)
+        pending = [e for e in parsed.entries if isinstance(e, Item) and e.url is not None]
+        downloads = await self._download_all([item.url for item in pending])  # type: ignore[misc]
 
-        def inspect_all() -> list[GeneratedImage]:
-            pairs = zip(raws, items, strict=True)
+        def inspect_downloads() -> list[GeneratedImage]:
+            pairs = zip(downloads, pending, strict=True)
             return [inspect_image(raw, item.revised_prompt) for raw, item in pairs]
 
-        images = await asyncio.to_thread(inspect_all)
-        return build_result(model, payload, images)
+        inspected = iter(await asyncio.to_thread(inspect_downloads) if pending else [])
+        images = [e if isinstance(e, GeneratedImage) else next(inspected) for e in parsed.entries]
+        return build_result(model, parsed.fields, images)
+
+    async def _parse(self, chunks: list[bytes]) -> Parsed:
+        # Several MB of JSON and base64 per image: parsed, decoded and inspected in a worker
+        # process (or a thread), so the gateway heartbeat never waits on it. The chunks go as
+        # received: joining them here would be one more copy of the body.
+        return await self._off_loop(parse_result, chunks, sum(map(len, chunks)))
+
+    async def _json(self, chunks: list[bytes]) -> Any:
+        body = b"".join(chunks)
+        try:
+            return await self._off_loop(json.loads, body, len(body))
+        except (ValueError, UnicodeDecodeError):
+            raise BadResponse(UNREADABLE) from None
+
+    async def _off_loop(self, func: Callable[[_A], _T], arg: _A, size: int) -> _T:
+        if size < _OFF_LOOP_BYTES:
+            return func(arg)
+        if self._offload is not None:
+            return await self._offload.run(func, arg)
+        return await asyncio.to_thread(func, arg)
 
     async def _send(
         self,
@@ -145,12 +170,13 @@ class ImagesClient:
         json_body: dict[str, Any] | None = None,
         form: Callable[[], aiohttp.FormData] | None = None,
         idempotent: bool = False,
-    ) -> bytes:
-        """One request with the retry policy; the success body, or a typed error."""
+        parse: Callable[[list[bytes]], Awaitable[_T]],
+    ) -> _T:
+        """One request with the retry policy; the parsed success body, or a typed error."""
         attempt = 0
         while True:
             try:
-                return await self._send_once(method, path, json_body, form)
+                return await self._send_once(method, path, json_body, form, parse)
             except APIError as err:
                 if attempt >= self._max_retries or not _may_retry(err, idempotent):
                     raise
@@ -168,15 +194,21 @@ class ImagesClient:
         path: str,
         json_body: dict[str, Any] | None,
         form: Callable[[], aiohttp.FormData] | None,
-    ) -> bytes:
+        parse: Callable[[list[bytes]], Awaitable[_T]],
+    ) -> _T:
         url = f"{self._base}/{path}"
         data = form() if form is not None else None  # a FormData can be sent only once
+        # A JSON body may be up to twice max_download_bytes (base64 of several images).
+        cap = 2 * self._max_bytes
         try:
             async with self._session.request(
                 method, url, headers=self._auth, json=json_body, data=data, timeout=self._timeout
             ) as resp:
-                body = await _read_capped(resp, 2 * self._max_bytes)
                 status, headers = resp.status, resp.headers
+                if 200 <= status < 300:
+                    async with self._parsing:
+                        return await parse(await _read_chunks(resp, cap))
+                body = await _read_capped(resp, cap)
         except aiohttp.ConnectionTimeoutError as exc:
             raise UpstreamTimeout(TIMED_OUT, code="connect_timeout") from exc
         except TimeoutError as exc:
@@ -187,9 +219,7 @@ class ImagesClient:
             raise UpstreamUnavailable(UNAVAILABLE, code="connect_failed") from exc
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
             raise UpstreamUnavailable(UNAVAILABLE, code="connection_lost") from exc
-        if 200 <= status < 300:
-            return body
-        error = await _off_loop(parse_error_body, body)
+        error = await self._off_loop(parse_error_body, body, len(body))
         raise map_error(status, error, headers, retry_cap=self._retry_cap)
 
     def _delay(self, err: APIError, attempt: int) -> float:
@@ -257,26 +287,18 @@ def _add_file(data: aiohttp.FormData, name: str, image: InputImage, mime: str = 
 
 async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
     """The body, refusing more than ``cap`` bytes by header and while streaming."""
+    return b"".join(await _read_chunks(resp, cap))
+
+
+async def _read_chunks(resp: aiohttp.ClientResponse, cap: int) -> list[bytes]:
+    """The body as received, refusing more than ``cap`` bytes by header and while streaming."""
     if resp.content_length is not None and resp.content_length > cap:
         raise BadResponse(TOO_BIG)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in resp.content.iter_chunked(256 * 1024):
+    async for chunk in resp.content.iter_any():  # as received: re-chunking would copy it all
         size += len(chunk)
         if size > cap:
             raise BadResponse(TOO_BIG)
         chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _off_loop(func: Callable[[bytes], _T], body: bytes) -> _T:
-    if len(body) < _OFF_LOOP_BYTES:
-        return func(body)
-    return await asyncio.to_thread(func, body)
-
-
-async def _loads(body: bytes) -> Any:
-    try:
-        return await _off_loop(json.loads, body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadResponse(UNREADABLE) from None
+    return chunks

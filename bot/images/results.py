@@ -1,10 +1,13 @@
-"""Synchronous parsing of an Images API answer: JSON, base64 and image headers (run in a thread)."""
+"""Synchronous parsing of an Images API answer: JSON, base64 and image headers.
+
+Several MB per image: the client runs ``parse_result`` in the bot's worker processes (or a thread).
+"""
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -18,7 +21,6 @@ from bot.images.types import GeneratedImage, ImageFormat, ImageResult, Usage
 
 NO_IMAGES = "The image service returned no images."
 NOT_AN_IMAGE = "The image service returned a file that is not a usable image."
-_B64_SLICE = 512 * 1024  # a multiple of 4: padding can only appear in the last slice
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,25 @@ class Item:
     data: bytes | None
     url: str | None
     revised_prompt: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A parsed success body: its top-level fields, and per entry an image or a URL to fetch."""
+
+    fields: dict[str, Any]  # everything but ``data``
+    entries: list[GeneratedImage | Item]  # an Item only for a URL still to download
+
+
+def parse_result(chunks: Sequence[bytes]) -> Parsed:
+    """Parse, decode and inspect a success body (its chunks as received) in one go."""
+    payload, items = parse_items(b"".join(chunks))
+    fields = {key: value for key, value in payload.items() if key != "data"}
+    entries: list[GeneratedImage | Item] = [
+        item if item.data is None else inspect_image(item.data, item.revised_prompt)
+        for item in items
+    ]
+    return Parsed(fields, entries)
 
 
 def parse_items(body: bytes) -> tuple[dict[str, Any], list[Item]]:
@@ -63,16 +84,11 @@ def parse_items(body: bytes) -> tuple[dict[str, Any], list[Item]]:
 
 def decode_b64(text: str) -> bytes:
     """Strict base64 decoding; a cut or corrupted string is a bad response."""
-    # In slices: one b64decode of several MB holds the GIL for tens of ms, which would stall the
-    # event loop even from a worker thread; between slices the loop gets its turn.
+    # One call, no slices: this runs in a worker process, where holding the GIL stalls nothing.
     try:
-        chunks = [
-            base64.b64decode(text[start : start + _B64_SLICE], validate=True)
-            for start in range(0, len(text), _B64_SLICE)
-        ]
+        return binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError):
         raise BadResponse(NOT_AN_IMAGE) from None
-    return b"".join(chunks)
 
 
 def inspect_image(data: bytes, revised_prompt: str | None = None) -> GeneratedImage:
