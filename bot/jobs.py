@@ -175,15 +175,20 @@ class JobRunner:
         async with self.scheduler.slot(
             who.guild_id, who.user_id, ticket=str(job.id), on_position=on_position
         ):
-            await self.store.mark_running(who.guild_id, job.id)
-            await progress.running(job)
             started = time.monotonic()
+            # The status write and the "working on it" edit run beside the API call rather than
+            # holding the slot; both land before the result is delivered.
+            beside = asyncio.gather(
+                self.store.mark_running(who.guild_id, job.id), progress.running(job)
+            )
             try:
                 outcome = await self.service.run(spec)
             except RateLimited as exc:
                 # The API is saturated for everyone: hold the queue instead of failing job after job.
                 self.scheduler.backoff(exc.retry_after or DEFAULT_BACKOFF)
                 raise
+            finally:
+                await beside
             log.info(
                 "job %s: %d image(s) from %s in %.1f s",
                 job.id,

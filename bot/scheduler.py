@@ -32,7 +32,8 @@ class _Waiter:
     future: asyncio.Future[None]
     on_position: PositionCallback | None
     position: int = -1
-    notify_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    moved: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    notifier: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
 class JobCancelled(Exception):
@@ -153,9 +154,11 @@ class Scheduler:
         waiter = _Waiter(ticket, guild, member, future, on_position)
         self._by_ticket[ticket] = waiter
         self._queues.setdefault(guild, OrderedDict()).setdefault(member, deque()).append(waiter)
+        if on_position is not None:
+            waiter.notifier = asyncio.create_task(_notify(waiter), name=f"queue-position-{ticket}")
         self._refresh_positions()
         try:
-            await future
+            await _until_done(future, waiter)
         except asyncio.CancelledError:
             if future.done() and not future.cancelled() and future.exception() is None:
                 # Admitted just as the caller was cancelled: give the slot back.
@@ -222,10 +225,7 @@ class Scheduler:
             if waiter.position == place:
                 continue
             waiter.position = place
-            if waiter.on_position is not None and (
-                waiter.notify_task is None or waiter.notify_task.done()
-            ):
-                waiter.notify_task = asyncio.get_running_loop().create_task(_notify(waiter))
+            waiter.moved.set()  # its notifier shows the newest place once it is free
 
 
 def _interleave(queues: list[list[_Waiter]]) -> list[_Waiter]:
@@ -235,14 +235,29 @@ def _interleave(queues: list[list[_Waiter]]) -> list[_Waiter]:
     return order
 
 
+async def _until_done(future: asyncio.Future[None], waiter: _Waiter) -> None:
+    """Wait for admission; then let a position edit in flight land before the job moves on."""
+    try:
+        await future
+    finally:
+        if waiter.notifier is not None:
+            waiter.moved.set()
+            await asyncio.shield(waiter.notifier)
+
+
 async def _notify(waiter: _Waiter) -> None:
-    """Tell a waiter its place; coalesces bursts so a member's message is edited once per move."""
+    """Tell a waiter its place: one long-lived task per waiter, woken when the place changes.
+
+    Bursts coalesce (only the newest place is shown), and a queue move costs an Event.set per
+    waiter rather than a new task each.
+    """
     assert waiter.on_position is not None
-    shown = -1
-    while waiter.position != shown and not waiter.future.done():
-        shown = waiter.position
+    while True:
+        await waiter.moved.wait()
+        waiter.moved.clear()
+        if waiter.future.done():
+            return
         try:
-            await waiter.on_position(shown)
+            await waiter.on_position(waiter.position)
         except Exception:  # a failed progress edit must never break the queue
             log.warning("Could not show queue position for %s", waiter.ticket, exc_info=True)
-            return
