@@ -14,7 +14,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import BotError
+from bot.core import open_core
+from bot.errors import BotError, ConfigError
 from bot.fetch import DISCORD_MEDIA_HOSTS, Downloader
 from bot.images.client import ImagesClient
 from bot.jobs import JobRunner
@@ -221,24 +222,13 @@ async def create_bot(
     processes: int | None = None,
 ) -> AsyncIterator[ImageBot]:
     """Build the bot and its services without connecting; close everything on exit."""
-    catalog = Catalog.load(settings.models_file)
     if settings.database_url.startswith("sqlite:///"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    offload = Offloader(processes)
     store = await open_store(settings.database_url)
     try:
-        async with aiohttp.ClientSession() as session:
-            client = ImagesClient(
-                session,
-                base_url=settings.openai_base_url,
-                api_key=settings.openai_api_key,
-                timeout=settings.request_timeout,
-                max_retries=settings.max_retries,
-                offload=offload,
-            )
-            service = ImageService(
-                client, catalog, offload, max_input_bytes=settings.max_input_bytes
-            )
+        async with open_core(settings, processes=processes) as core:
+            catalog, session, offload = core.catalog, core.session, core.offload
+            client, service = core.client, core.service
             quotas = QuotaEngine(store)
             scheduler = Scheduler(
                 settings.max_concurrent_requests,
@@ -268,7 +258,6 @@ async def create_bot(
                 await bot.close()
     finally:
         await store.close()
-        offload.close()
 
 
 def run_bot(settings: Settings, *, sync_only: bool = False) -> int:
@@ -287,6 +276,9 @@ def run_bot(settings: Settings, *, sync_only: bool = False) -> int:
         asyncio.run(main())
     except discord.LoginFailure:
         print("Discord refused the token: check DISCORD_TOKEN (Developer Portal -> Bot).")
+        return 2
+    except ConfigError as exc:  # e.g. a bad models file, reported in full
+        print(exc)
         return 2
     except discord.PrivilegedIntentsRequired:
         print("Discord refused the intents this bot asked for.")

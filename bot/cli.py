@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
-
+from bot.core import Core, open_core
 from bot.errors import BotError
 from bot.fetch import ImageSource
-from bot.images.client import ImagesClient
-from bot.models import Catalog
-from bot.offload import Offloader
-from bot.service import ImageService, JobSpec
+from bot.service import JobSpec
 from bot.settings import Settings
 
 
@@ -59,36 +52,6 @@ def _common(parser: argparse.ArgumentParser, default_model: str | None = None) -
     parser.add_argument("--size")
     parser.add_argument("--n", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("out"), help="folder for the images")
-
-
-@dataclass
-class Core:
-    """The Discord-free core, as the CLI composes it."""
-
-    settings: Settings
-    catalog: Catalog
-    client: ImagesClient
-    service: ImageService
-
-
-@contextlib.asynccontextmanager
-async def open_core(settings: Settings) -> AsyncIterator[Core]:
-    """Build the core from settings on one aiohttp session (closed on exit)."""
-    catalog = Catalog.load(settings.models_file)
-    offload = Offloader(processes=0)
-    async with aiohttp.ClientSession() as session:
-        client = ImagesClient(
-            session,
-            base_url=settings.openai_base_url,
-            api_key=settings.openai_api_key,
-            timeout=settings.request_timeout,
-            max_retries=settings.max_retries,
-        )
-        service = ImageService(client, catalog, offload, max_input_bytes=settings.max_input_bytes)
-        try:
-            yield Core(settings, catalog, client, service)
-        finally:
-            offload.close()
 
 
 def run_cli(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,0 +1,50 @@
+"""The Discord-free core, composed once from settings: shared by the bot and the command line."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+
+from bot.images.client import ImagesClient
+from bot.models import Catalog
+from bot.offload import Offloader
+from bot.service import ImageService
+from bot.settings import Settings
+
+
+@dataclass
+class Core:
+    """Catalog, Images API client and image service on one HTTP session and one worker pool."""
+
+    settings: Settings
+    catalog: Catalog
+    session: aiohttp.ClientSession
+    offload: Offloader
+    client: ImagesClient
+    service: ImageService
+
+
+@contextlib.asynccontextmanager
+async def open_core(settings: Settings, *, processes: int | None = 0) -> AsyncIterator[Core]:
+    """Build the core (``processes`` worker processes; 0 = threads); close everything on exit."""
+    catalog = Catalog.load(settings.models_file)
+    offload = Offloader(processes)
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = ImagesClient(
+                session,
+                base_url=settings.openai_base_url,
+                api_key=settings.openai_api_key,
+                timeout=settings.request_timeout,
+                max_retries=settings.max_retries,
+                offload=offload,
+            )
+            service = ImageService(
+                client, catalog, offload, max_input_bytes=settings.max_input_bytes
+            )
+            yield Core(settings, catalog, session, offload, client, service)
+    finally:
+        offload.close()
