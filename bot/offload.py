@@ -1,8 +1,10 @@
-"""Runs CPU-heavy work (Pillow, big JSON and base64) away from the event loop.
+"""Runs CPU-heavy work (Pillow; JSON and base64 of unusual answers) away from the event loop.
 
 Threads are not enough: json and base64 hold the GIL, and with hundreds of jobs the loop still stalls
-for tenths of a second. A small process pool keeps the worst stall short. With ``processes=0`` work
-runs in a thread instead, which suits tests and tiny deployments.
+for tenths of a second. A small process pool keeps the worst stall short. (Images in the usual
+answer shape skip the pool: the client decodes them on the loop a slice at a time, which costs less
+than pickling them through a pipe both ways.) With ``processes=0`` work runs in a thread instead,
+which suits tests and tiny deployments.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import asyncio
 import ctypes
 import functools
 import multiprocessing
-import os
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -26,7 +27,9 @@ class Offloader:
 
     def __init__(self, processes: int | None = None) -> None:
         if processes is None:
-            processes = min(2, os.cpu_count() or 1)
+            # One worker: Pillow's preparation of edit inputs is all that usually comes here, and
+            # each worker holds tens of MB once it has decoded a large photo.
+            processes = 1
         self._pool: Executor | None = None
         if processes > 0:
             # forkserver: workers start clean, without a copy of the bot's loop, sockets or threads.

@@ -6,7 +6,9 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import aiohttp.payload
 import discord
 
 from bot.images.types import GeneratedImage, Operation
@@ -101,10 +103,46 @@ def result_embed(info: ResultInfo, images: Sequence[GeneratedImage]) -> discord.
 def result_files(info: ResultInfo, images: Sequence[GeneratedImage]) -> list[discord.File]:
     """The images as uploads, named after the job so members can tell them apart."""
     return [
-        discord.File(io.BytesIO(image.data), filename=f"{info.operation}-{info.job_id}-{n}.{ext}")
+        ImageFile(ImageBytes(image.data), filename=f"{info.operation}-{info.job_id}-{n}.{ext}")
         for n, image in enumerate(images[:FILES_PER_MESSAGE], start=1)
         for ext in [("jpg" if image.format == "jpeg" else image.format)]
     ]
+
+
+class ImageFile(discord.File):
+    """A discord.File that lets go of its image once discord.py is done with it.
+
+    discord.py closes each file after its request (retries included) but leaves a file object it
+    did not open open, in a reference cycle of its own making (``fp.close`` bound to ``fp``): every
+    sent image would stay in memory until a full garbage collection, which a busy bot runs rarely.
+    """
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        super().close()
+        self.fp.close()
+
+
+class ImageBytes(io.BytesIO):
+    """An image's bytes as the file object discord.File wants, uploaded without a copy of its own.
+
+    aiohttp sizes a plain BytesIO through ``getbuffer()``, which makes the BytesIO copy the bytes
+    it shared until then: several MB per upload, for every upload in flight.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.nbytes = len(data)
+
+
+@aiohttp.payload.payload_type(ImageBytes)
+class _ImageBytesPayload(aiohttp.payload.BytesIOPayload):
+    """BytesIOPayload, sized from the length ImageBytes knows instead of from ``getbuffer()``."""
+
+    def __init__(self, value: ImageBytes, *args: Any, **kwargs: Any) -> None:
+        aiohttp.payload.IOBasePayload.__init__(self, value, *args, **kwargs)
+        self._size = value.nbytes - value.tell()
 
 
 class ButtonsOnly(discord.ui.View):

@@ -37,7 +37,7 @@ INVALID_WEBHOOK_TOKEN = 50027
 UPLOAD_TRIES = 3
 # Every finished job moves the whole queue: with hundreds waiting, editing each member's message on
 # every move would be thousands of Discord calls. Show the first place, then one update per period.
-POSITION_EVERY = 5.0
+POSITION_EVERY = 15.0
 
 
 def requester(
@@ -131,7 +131,10 @@ class InteractionFlow:
         await self._progress(render.queued_text(position), render.cancel_view(job.id))
 
     async def running(self, job: Job) -> None:
-        await self._progress(f"🎨 Working on it with {self.spec.model}…", None)
+        # A job that never waited still shows Discord's "thinking…", which says as much: only a
+        # shown queue place (and its Cancel button) needs replacing.
+        if self._position_shown_at > float("-inf"):
+            await self._progress(f"🎨 Working on it with {self.spec.model}…", None)
 
     async def _progress(self, text: str, view: discord.ui.View | None) -> None:
         # Progress is a courtesy: a Discord hiccup here must not cost the member their job.

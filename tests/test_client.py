@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import random
 import socket
 import time
 import traceback
@@ -30,7 +32,14 @@ from bot.errors import (
 )
 from bot.images.client import ImagesClient
 from bot.images.errors_map import map_error, parse_error_body, retry_after_seconds
-from bot.images.types import EditRequest, GenerateRequest, InputImage, VariationRequest
+from bot.images.results import Encoded, cut_images, parse_result
+from bot.images.types import (
+    EditRequest,
+    GeneratedImage,
+    GenerateRequest,
+    InputImage,
+    VariationRequest,
+)
 from tests.fakes.openai_server import FakeImagesServer
 
 KEY = "sk-test-SECRET-123"
@@ -566,3 +575,81 @@ async def test_fake_error_bodies_match_the_spec(fake, session, kind: str) -> Non
     async with session.post(fake.base_url + "/images/generations", json=body, headers=headers) as r:
         check_schema(await r.json(), "ErrorResponse")
         assert r.headers["Retry-After"] == "3"
+
+
+# --- multi-MB answers: base64 cut out of the JSON and decoded on the loop -------------------------
+
+
+@pytest.fixture
+async def noisy_fake() -> AsyncIterator[FakeImagesServer]:
+    async with FakeImagesServer(api_key=KEY, noisy=True) as server:
+        yield server
+
+
+async def test_multi_mb_answers_decode_to_whole_images(noisy_fake, session) -> None:
+    client = make_client(session, noisy_fake.base_url)
+    req = GenerateRequest(model="gpt-image-1", prompt="a fox", n=2, size="1024x1024")
+
+    result = await client.generate(req)
+
+    assert [len(image.data) > 1_000_000 for image in result.images] == [True, True]
+    assert [decoded(image.data).size for image in result.images] == [(1024, 1024)] * 2
+    assert result.images[0].data != result.images[1].data
+    assert result.usage is not None and result.size == "1024x1024"
+
+
+@pytest.mark.parametrize(("kind", "text"), [("truncated_b64", "not a usable image"),
+                                            ("not_image", "not a usable image")])  # fmt: skip
+async def test_multi_mb_answers_that_are_not_images_are_bad_responses(
+    noisy_fake, session, kind: str, text: str
+) -> None:
+    noisy_fake.fail_next(kind)
+    with pytest.raises(BadResponse, match=text):
+        await make_client(session, noisy_fake.base_url).generate(GPT)
+
+
+def noisy_png(seed: int = 0) -> bytes:
+    out = BytesIO()
+    Image.frombytes("L", (256, 256), random.Random(seed).randbytes(256 * 256)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_cut_images_leaves_base64_in_place_and_keeps_every_other_field() -> None:
+    images = [noisy_png(1), noisy_png(2)]
+    prompt = 'a sign that says \\"b64_json\\": \\"AAAA\\"'  # the key's text inside a string
+    first, second = (base64.b64encode(image).decode() for image in images)
+    body = (
+        f'{{"created": 1, "data": [{{"b64_json" : "{first}", "revised_prompt": "{prompt}"}},'
+        f' {{"b64_json":"{second}"}}], "usage": {{"total_tokens": 3}}}}'
+    ).encode()
+
+    cut = cut_images(body)
+
+    assert cut is not None
+    fields, entries = cut
+    assert fields == {"created": 1, "usage": {"total_tokens": 3}}
+    assert all(isinstance(e, Encoded) for e in entries)
+    spans = [body[e.start : e.end] for e in entries if isinstance(e, Encoded)]
+    assert [base64.b64decode(s) for s in spans] == images
+    assert [e.revised_prompt for e in entries] == [json.loads(f'"{prompt}"'), None]
+
+
+@pytest.mark.parametrize(
+    ("shape", "escaped"),
+    [
+        ('{"data": [{"b64_json": "%s"}]}', True),  # "\\/": some JSON encoders escape slashes
+        ('{"data": [{"b64_json": "%s"}], "extra": {"b64_json": "QUFB"}}', False),  # key elsewhere
+        ('{"data": [{"b64_json": null, "url": "https://x.test/a"}, {"b64_json": "%s"}]}', False),
+    ],
+)
+def test_other_shapes_are_left_to_the_full_parse_which_reads_them(
+    shape: str, escaped: bool
+) -> None:
+    image = noisy_png()
+    text = base64.b64encode(image).decode()
+    body = (shape % (text.replace("/", "\\/") if escaped else text)).encode()
+    assert (b"\\/" in body) == escaped
+
+    assert cut_images(body) is None
+    entries = parse_result([body]).entries
+    assert [e.data for e in entries if isinstance(e, GeneratedImage)] == [image]

@@ -96,7 +96,7 @@ async def wait_until(predicate: Callable[[], bool], seconds: float = 3.0) -> Non
 
 
 async def start_slow_job(env: BotEnv, latency: float = 0.2, **options: Any) -> InteractionRecord:
-    """/imagine against a slow API; returns once the job is at the API (progress already shown)."""
+    """/imagine against a slow API; returns once the job is at the API."""
     env.api.latency = latency
     record = await env.harness.slash("imagine", {"prompt": "a fox"}, settle=False, **options)
     await wait_until(lambda: len(env.api.image_requests) >= 1)
@@ -249,7 +249,7 @@ async def test_rate_limited_result_edit_is_retried_and_delivered(tmp_path: Path)
         )
         await env.harness.settle()
         statuses = [r.status for r in original_edits(env, record)]
-        assert statuses == [200, 429, 429, 200]  # progress, two 429s, the result
+        assert statuses == [429, 429, 200]  # the result: two 429s, then delivered
         assert env.discord.retry_sleeps, "discord.py should have waited before retrying"
         (upload,) = env.discord.files_of(record.original)
         assert upload.image().size == (1024, 1024)
@@ -258,11 +258,13 @@ async def test_rate_limited_result_edit_is_retried_and_delivered(tmp_path: Path)
 
 
 async def test_progress_edits_that_fail_do_not_lose_the_job(tmp_path: Path) -> None:
-    async with bot_env(tmp_path) as env:
+    async with bot_env(tmp_path, max_concurrent_requests=1) as env:
+        await start_slow_job(env)  # the next job waits: its queue place is the next edit
         env.discord.fail_next(
             "PATCH", "/webhooks/*/messages/@original", status=404, code=10062, times=1
         )
-        await env.harness.slash("imagine", {"prompt": "a fox"})
+        waiting = await env.harness.slash("imagine", {"prompt": "a fox"})
+        assert original_edits(env, waiting)[0].status == 404
         job = await last_job(env)
         assert job.status == "succeeded"
         message = env.discord.messages[job.result_message_id]
@@ -355,8 +357,7 @@ async def test_token_expiring_mid_job_delivers_to_the_channel(
     async with bot_env(tmp_path) as env:
         record = await start_slow_job(env, latency=0.5)
         await env.harness.settle()
-        (progress,) = original_edits(env, record)  # shown while the token was alive
-        assert not progress.files
+        assert not any(edit.files for edit in original_edits(env, record))  # not to the old token
         uid = env.harness.user_id
         message = env.discord.last_message(env.harness.channel_id)
         assert message["content"].startswith(f"<@{uid}>")

@@ -14,7 +14,16 @@ import aiohttp
 
 from bot.errors import APIError, BadResponse, RateLimited, UpstreamTimeout, UpstreamUnavailable
 from bot.images.errors_map import UNAVAILABLE, UNREADABLE, map_error, parse_error_body
-from bot.images.results import Item, Parsed, build_result, inspect_image, parse_result
+from bot.images.results import (
+    Encoded,
+    Item,
+    Parsed,
+    build_result,
+    cut_images,
+    decode_b64,
+    inspect_image,
+    parse_result,
+)
 from bot.images.types import (
     EditRequest,
     GeneratedImage,
@@ -37,6 +46,9 @@ _OFF_LOOP_BYTES = 64 * 1024  # smaller bodies parse faster than a thread hop
 # Success bodies read and parsed at once. Answers to parallel requests land together; the others
 # wait unread in their sockets instead of each holding several MB of the bot's memory.
 _PARSING_AT_ONCE = 4
+# Base64 characters decoded between two turns of the event loop (a multiple of 4): about a
+# millisecond of work, so the heartbeat never waits on an image.
+_DECODE_SLICE = 256 * 1024
 
 
 class ImagesClient:
@@ -68,6 +80,9 @@ class ImagesClient:
         self._retry_cap = retry_cap
         self._offload = offload
         self._parsing = asyncio.Semaphore(_PARSING_AT_ONCE)
+        # One image decodes at a time: each turn of the loop then carries one slice at most, and
+        # every other job's next step (an upload, a database write) waits a millisecond at most.
+        self._decoding = asyncio.Semaphore(1)
         self._backoff = backoff
 
     def __repr__(self) -> str:
@@ -143,10 +158,25 @@ class ImagesClient:
         return build_result(model, parsed.fields, images)
 
     async def _parse(self, chunks: list[bytes]) -> Parsed:
-        # Several MB of JSON and base64 per image: parsed, decoded and inspected in a worker
-        # process (or a thread), so the gateway heartbeat never waits on it. The chunks go as
-        # received: joining them here would be one more copy of the body.
-        return await self._off_loop(parse_result, chunks, sum(map(len, chunks)))
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()  # the joined body is the one copy kept
+        cut = cut_images(body) if len(body) >= _OFF_LOOP_BYTES else None
+        if cut is None:
+            # Any other shape: parsed whole in a worker process (or a thread), so the gateway
+            # heartbeat never waits on it.
+            return await self._off_loop(parse_result, [body], len(body))
+        # Decoding on the loop in slices costs the decoding alone: no pickled copy of the body
+        # and of the image through a pipe each way, and no JSON copy of the base64 text.
+        fields, entries = cut
+        images: list[GeneratedImage | Item] = []
+        for entry in entries:
+            if isinstance(entry, Encoded):
+                async with self._decoding:
+                    data = await _decode_in_slices(memoryview(body)[entry.start : entry.end])
+                images.append(inspect_image(data, entry.revised_prompt))  # the header only
+            else:
+                images.append(entry)
+        return Parsed(fields, images)
 
     async def _json(self, chunks: list[bytes]) -> Any:
         body = b"".join(chunks)
@@ -283,6 +313,15 @@ def _text_form(fields: dict[str, Any]) -> aiohttp.FormData:
 
 def _add_file(data: aiohttp.FormData, name: str, image: InputImage, mime: str = "") -> None:
     data.add_field(name, image.data, filename=image.filename, content_type=mime or image.mime)
+
+
+async def _decode_in_slices(text: memoryview) -> bytes:
+    """Strict base64 decoding, one slice per turn of the event loop."""
+    parts = []
+    for at in range(0, len(text), _DECODE_SLICE):
+        parts.append(decode_b64(text[at : at + _DECODE_SLICE]))
+        await asyncio.sleep(0)
+    return b"".join(parts)
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:

@@ -1,12 +1,15 @@
 """Synchronous parsing of an Images API answer: JSON, base64 and image headers.
 
-Several MB per image: the client runs ``parse_result`` in the bot's worker processes (or a thread).
+Several MB per image. The client cuts the base64 images out with ``cut_images`` and decodes them on
+the event loop a slice at a time; ``parse_result`` (in the bot's worker processes, or a thread) does
+whole bodies of any other shape.
 """
 
 from __future__ import annotations
 
 import binascii
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
@@ -21,6 +24,9 @@ from bot.images.types import GeneratedImage, ImageFormat, ImageResult, Usage
 
 NO_IMAGES = "The image service returned no images."
 NOT_AN_IMAGE = "The image service returned a file that is not a usable image."
+_B64_KEY = b'"b64_json"'
+_COLON_QUOTE = re.compile(rb'[ \t\r\n]*:[ \t\r\n]*"')
+_SKELETON_MAX = 64 * 1024  # what is left of a body once its images are cut out; parsed on the loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +35,15 @@ class Item:
 
     data: bytes | None
     url: str | None
+    revised_prompt: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """One entry of ``data`` whose base64 text is still in the body, at ``body[start:end]``."""
+
+    start: int
+    end: int
     revised_prompt: str | None
 
 
@@ -70,21 +85,91 @@ def parse_items(body: bytes) -> tuple[dict[str, Any], list[Item]]:
     for entry in entries:
         if not isinstance(entry, dict):
             raise BadResponse(NOT_AN_IMAGE)
-        revised = entry.get("revised_prompt")
-        revised = revised if isinstance(revised, str) else None
-        b64, url = entry.get("b64_json"), entry.get("url")
+        revised = _revised(entry)
+        b64, url = entry.get("b64_json"), _url(entry)
         if isinstance(b64, str) and b64:
             items.append(Item(decode_b64(b64), None, revised))
-        elif isinstance(url, str) and url.startswith(("http://", "https://")):
+        elif url is not None:
             items.append(Item(None, url, revised))
         else:
             raise BadResponse(NOT_AN_IMAGE)
     return payload, items
 
 
-def decode_b64(text: str) -> bytes:
+def cut_images(body: bytes) -> tuple[dict[str, Any], list[Item | Encoded]] | None:
+    """The body parsed with its base64 images left in place: fields and entries, or None.
+
+    JSON parsing copies every base64 string into a new str, char by char; here only the small rest
+    of the body is parsed, and each image's text stays a span of ``body`` to decode from. Only the
+    plain shape of a success body qualifies (each ``b64_json`` a non-empty string without escapes,
+    found exactly where the parse puts it); for anything else this returns None and
+    ``parse_result`` does the whole job, with its errors.
+    """
+    spans = _b64_spans(body)
+    if not spans:
+        return None
+    skeleton = bytearray()
+    done = 0
+    for n, (start, end) in enumerate(spans):
+        skeleton += body[done:start]
+        skeleton += b"\\u0000%d" % n  # a NUL cannot come from a string without escapes
+        done = end
+    skeleton += body[done:]
+    if len(skeleton) > _SKELETON_MAX:
+        return None
+    try:
+        payload = json.loads(skeleton)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    entries = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        return None
+    placed = [e["b64_json"] for e in entries if "b64_json" in e]
+    if placed != [f"\x00{n}" for n in range(len(spans))]:
+        return None  # a b64_json key somewhere else, or one that is not a string
+    cut: list[Item | Encoded] = []
+    for entry in entries:
+        b64, url = entry.get("b64_json"), _url(entry)
+        if b64 is None and url is None:
+            return None
+        revised = _revised(entry)
+        if b64 is None:
+            cut.append(Item(None, url, revised))
+        else:
+            start, end = spans[int(b64[1:])]
+            cut.append(Encoded(start, end, revised))
+    return {key: value for key, value in payload.items() if key != "data"}, cut
+
+
+def _b64_spans(body: bytes) -> list[tuple[int, int]] | None:
+    """Where each ``"b64_json": "..."`` string's text lies; None if one is empty or has escapes."""
+    spans: list[tuple[int, int]] = []
+    at = body.find(_B64_KEY)
+    while at != -1:
+        opening = _COLON_QUOTE.match(body, at + len(_B64_KEY))
+        if opening is None:
+            return None
+        start = opening.end()
+        end = body.find(b'"', start)
+        if end <= start or body.find(b"\\", start, end) != -1:
+            return None
+        spans.append((start, end))
+        at = body.find(_B64_KEY, end + 1)
+    return spans
+
+
+def _revised(entry: dict[str, Any]) -> str | None:
+    revised = entry.get("revised_prompt")
+    return revised if isinstance(revised, str) else None
+
+
+def _url(entry: dict[str, Any]) -> str | None:
+    url = entry.get("url")
+    return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
+
+
+def decode_b64(text: str | bytes | memoryview) -> bytes:
     """Strict base64 decoding; a cut or corrupted string is a bad response."""
-    # One call, no slices: this runs in a worker process, where holding the GIL stalls nothing.
     try:
         return binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError):
