@@ -221,12 +221,16 @@ async def create_bot(
     attachment_hosts: Collection[str] = DISCORD_MEDIA_HOSTS,
     processes: int | None = None,
 ) -> AsyncIterator[ImageBot]:
-    """Build the bot and its services without connecting; close everything on exit."""
+    """Build the bot and its services without connecting; close everything on exit.
+
+    ``processes`` overrides ``settings.worker_processes`` (tests use 0: threads).
+    """
     if settings.database_url.startswith("sqlite:///"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = await open_store(settings.database_url)
     try:
-        async with open_core(settings, processes=processes) as core:
+        workers = settings.worker_processes if processes is None else processes
+        async with open_core(settings, processes=workers) as core:
             catalog, session, offload = core.catalog, core.session, core.offload
             client, service = core.client, core.service
             quotas = QuotaEngine(store)

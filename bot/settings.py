@@ -34,6 +34,7 @@ class Settings:
     max_input_mb: float = 25.0
     queue_size: int = 100
     max_jobs_per_member: int = 2
+    worker_processes: int = 1
     dev_guild_id: int | None = None
     log_level: str = "INFO"
 
@@ -121,6 +122,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "IMAGEBOT_MAX_INPUT_MB": ("max_input_mb", _positive_float),
     "IMAGEBOT_QUEUE_SIZE": ("queue_size", _positive_int),
     "IMAGEBOT_MAX_JOBS_PER_MEMBER": ("max_jobs_per_member", _positive_int),
+    "IMAGEBOT_WORKER_PROCESSES": ("worker_processes", _non_negative_int),
     "DEV_GUILD_ID": ("dev_guild_id", _snowflake),
     "LOG_LEVEL": ("log_level", _log_level),
 }

@@ -23,6 +23,7 @@ def test_defaults_and_prefixed_base_url(tmp_path: Path) -> None:
             "OPENAI_BASE_URL": "https://gw.example.com/openai/v1/",
             "IMAGEBOT_DATA_DIR": str(tmp_path),
             "DEV_GUILD_ID": "123456789012345678",
+            "IMAGEBOT_WORKER_PROCESSES": "2",
         }
     )
     assert settings.openai_base_url == "https://gw.example.com/openai/v1"
@@ -30,6 +31,7 @@ def test_defaults_and_prefixed_base_url(tmp_path: Path) -> None:
     assert settings.dev_guild_id == 123456789012345678
     assert settings.request_timeout == 120.0
     assert settings.max_input_bytes == 25 * 1024 * 1024
+    assert settings.worker_processes == 2
 
 
 def test_every_bad_variable_is_named_at_once_without_echoing_values() -> None:
