@@ -7,6 +7,7 @@ result goes to the channel as a reply mentioning the requester instead, so nothi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import time
@@ -103,7 +104,6 @@ async def run_interaction_job(
 
 
 async def _with_model(services: Services, who: Requester, spec: JobSpec) -> JobSpec:
-    import dataclasses
 
     model = await services.jobs.resolve_model(who, spec.model or None, spec.operation)
     return dataclasses.replace(spec, model=model)
@@ -235,6 +235,5 @@ async def upload_shrinking(
 
 
 def _with_notes(info: ResultInfo, notes: tuple[str, ...]) -> ResultInfo:
-    import dataclasses
 
     return dataclasses.replace(info, notes=info.notes + notes) if notes else info
