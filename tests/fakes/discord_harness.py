@@ -42,6 +42,7 @@ from tests.fakes.discord_server import (
     UploadedFile,
     interaction_token,
     iso,
+    reply_fields,
 )
 
 ORDINARY_PERMISSIONS = 2248473465835073  # an ordinary member: no Manage Guild, no Manage Messages
@@ -566,19 +567,7 @@ class BotHarness:
             message["guild_id"] = str(self.guild_id)
             message["member"] = {k: v for k, v in member.items() if k != "user"}
         if reference is not None:
-            referenced = self._message(reference)
-            message.update(
-                type=19,
-                message_reference={
-                    "type": 0,
-                    "message_id": referenced["id"],
-                    "channel_id": referenced["channel_id"],
-                    **({"guild_id": referenced["guild_id"]} if "guild_id" in referenced else {}),
-                },
-                referenced_message=copy.deepcopy(
-                    {k: v for k, v in referenced.items() if k != "referenced_message"}
-                ),
-            )
+            message.update(reply_fields(self._message(reference)))
         return self.fake.store_message(message)
 
     def _message(self, message: int | str | JSON) -> JSON:

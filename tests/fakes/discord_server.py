@@ -1192,18 +1192,7 @@ class FakeDiscord:
                 },
             )
         if referenced is not None:
-            message.update(
-                type=19,
-                message_reference={
-                    "type": 0,
-                    "message_id": referenced["id"],
-                    "channel_id": referenced["channel_id"],
-                    **({"guild_id": referenced["guild_id"]} if "guild_id" in referenced else {}),
-                },
-                referenced_message=copy.deepcopy(
-                    {k: v for k, v in referenced.items() if k != "referenced_message"}
-                ),
-            )
+            message.update(reply_fields(referenced))
         self.messages[mid] = message
         return message
 
@@ -1482,3 +1471,19 @@ async def _read_body(request: web.Request) -> tuple[Any, list[UploadedFile]]:
 def interaction_token(interaction_id: int) -> str:
     """A token shaped like Discord's (base64 text)."""
     return base64.b64encode(f"interaction:{interaction_id}:FAKE".encode()).decode().rstrip("=")
+
+
+def reply_fields(referenced: JSON) -> JSON:
+    """The fields that make a message a reply to ``referenced`` (type 19), as Discord sends them."""
+    return {
+        "type": 19,
+        "message_reference": {
+            "type": 0,
+            "message_id": referenced["id"],
+            "channel_id": referenced["channel_id"],
+            **({"guild_id": referenced["guild_id"]} if "guild_id" in referenced else {}),
+        },
+        "referenced_message": copy.deepcopy(
+            {k: v for k, v in referenced.items() if k != "referenced_message"}
+        ),
+    }
