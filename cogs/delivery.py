@@ -19,6 +19,7 @@ import discord
 from bot import render
 from bot.errors import BotError, NotAllowed
 from bot.fetch import ImageSource
+from bot.images.types import GeneratedImage
 from bot.jobs import Delivered, Requester
 from bot.moderation import is_moderator
 from bot.render import ResultInfo
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from bot.app import ImageBot, Services
 
 log = logging.getLogger(__name__)
+Images = tuple[GeneratedImage, ...]
 
 TOKEN_MARGIN = datetime.timedelta(seconds=30)
 TOO_LARGE = 40005
@@ -104,7 +106,6 @@ async def run_interaction_job(
 
 
 async def _with_model(services: Services, who: Requester, spec: JobSpec) -> JobSpec:
-
     model = await services.jobs.resolve_model(who, spec.model or None, spec.operation)
     return dataclasses.replace(spec, model=model)
 
@@ -152,7 +153,7 @@ class InteractionFlow:
         limit = self.interaction.filesize_limit
         return await upload_shrinking(self.services, job, outcome, info, limit, self._send)
 
-    async def _send(self, info: ResultInfo, images: tuple, job: Job) -> Delivered:  # type: ignore[type-arg]
+    async def _send(self, info: ResultInfo, images: Images, job: Job) -> Delivered:
         try:
             if self._token_alive():
                 return await self._edit_original(info, images, job)
@@ -162,7 +163,7 @@ class InteractionFlow:
                 return await self._to_channel(info, images, job)
             raise
 
-    async def _edit_original(self, info: ResultInfo, images: tuple, job: Job) -> Delivered:  # type: ignore[type-arg]
+    async def _edit_original(self, info: ResultInfo, images: Images, job: Job) -> Delivered:
         message = await self.interaction.edit_original_response(
             content=None,
             embed=render.result_embed(info, images),
@@ -172,7 +173,7 @@ class InteractionFlow:
         )
         return Delivered(message.channel.id, message.id)
 
-    async def _to_channel(self, info: ResultInfo, images: tuple, job: Job) -> Delivered:  # type: ignore[type-arg]
+    async def _to_channel(self, info: ResultInfo, images: Images, job: Job) -> Delivered:
         channel = self.interaction.channel
         if not isinstance(channel, discord.abc.Messageable):
             raise BotError("The interaction expired and I can't post in this channel.")
@@ -186,8 +187,12 @@ class InteractionFlow:
         return Delivered(message.channel.id, message.id)
 
     def _view(self, job: Job, count: int) -> discord.ui.View:
-        can_vary = bool(self.services.catalog.names("variation"))
-        return render.result_view(job.id, count, can_vary=can_vary)
+        return result_view(self.services, job, count)
+
+
+def result_view(services: Services, job: Job, count: int) -> discord.ui.View:
+    """The result's buttons; Vary only when some model can make variations."""
+    return render.result_view(job.id, count, can_vary=bool(services.catalog.names("variation")))
 
 
 def result_info(
@@ -215,7 +220,7 @@ async def upload_shrinking(
     outcome: Outcome,
     info: ResultInfo,
     limit: int,
-    send: Callable[[ResultInfo, tuple, Job], Awaitable[Delivered]],  # type: ignore[type-arg]
+    send: Callable[[ResultInfo, Images, Job], Awaitable[Delivered]],
 ) -> Delivered:
     """Send the result; when Discord says it is too large, shrink the images and try again."""
     total: int | None = None
@@ -235,5 +240,4 @@ async def upload_shrinking(
 
 
 def _with_notes(info: ResultInfo, notes: tuple[str, ...]) -> ResultInfo:
-
     return dataclasses.replace(info, notes=info.notes + notes) if notes else info

@@ -23,7 +23,13 @@ from bot.moderation import is_moderator
 from bot.scheduler import JobCancelled
 from bot.service import JobSpec, Outcome
 from bot.store.models import Job
-from cogs.delivery import check_permissions, result_info, upload_shrinking
+from cogs.delivery import (
+    Images,
+    check_permissions,
+    result_info,
+    result_view,
+    upload_shrinking,
+)
 from cogs.message_images import FoundImages, find_images
 
 if TYPE_CHECKING:
@@ -201,13 +207,12 @@ class MessageFlow:
         limit = self.message.guild.filesize_limit
         return await upload_shrinking(self.services, job, outcome, info, limit, self._send)
 
-    async def _send(self, info: render.ResultInfo, images: tuple, job: Job) -> Delivered:  # type: ignore[type-arg]
-        can_vary = bool(self.services.catalog.names("variation"))
+    async def _send(self, info: render.ResultInfo, images: Images, job: Job) -> Delivered:
         async with self._lock:
             message = await self._show(
                 embed=render.result_embed(info, images),
                 files=render.result_files(info, images),
-                view=render.result_view(job.id, len(images), can_vary=can_vary),
+                view=result_view(self.services, job, len(images)),
             )
         return Delivered(message.channel.id, message.id)
 
