@@ -196,8 +196,14 @@ class JobRunner:
                 spec.model,
                 time.monotonic() - started,
             )
+        # Priced as commit() will charge it: by what the API says it made ("auto" resolved).
+        result = outcome.result
         credits = await self.quotas.price(
-            who.guild_id, spec.model, spec.size, spec.quality, len(outcome.result.images)
+            who.guild_id,
+            spec.model,
+            result.size or spec.size,
+            result.quality or spec.quality,
+            len(result.images),
         )
         return outcome, await deliver(job, outcome, credits)
 
