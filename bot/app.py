@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import time
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -21,6 +22,7 @@ from bot.images.client import ImagesClient
 from bot.jobs import JobRunner
 from bot.models import Catalog
 from bot.offload import Offloader
+from bot.provider import Provider, utc_today
 from bot.quotas import QuotaEngine
 from bot.render import error_embed
 from bot.scheduler import Scheduler
@@ -45,7 +47,10 @@ INTERRUPTED = (
     "Your image job was interrupted by a restart; your credits were returned. Please try again."
 )
 INTERACTION_LIFETIME = 15 * 60.0
-MAX_RESTART_NOTICES = 25  # bounds the start-up delay after a crash with many jobs in flight
+MAX_RESTART_NOTICES = 25
+NOTICE_COLOUR = (
+    discord.Colour.orange()
+)  # bounds the start-up delay after a crash with many jobs in flight
 
 
 @dataclass
@@ -56,6 +61,7 @@ class Services:
     catalog: Catalog
     session: aiohttp.ClientSession
     client: ImagesClient
+    provider: Provider
     service: ImageService
     store: Store
     quotas: QuotaEngine
@@ -164,6 +170,7 @@ class ImageBot(commands.Bot):
         )
         self.services = services
         self._sweeper: asyncio.Task[None] | None = None
+        self._model_watch: asyncio.Task[None] | None = None
 
     @property
     def shares_database(self) -> bool:
@@ -175,6 +182,8 @@ class ImageBot(commands.Bot):
             await self.load_extension(extension)
         stale = await self._recover()
         await tell_interrupted(self, stale)
+        self.services.jobs.notice_listeners.append(self.post_notice)
+        self._model_watch = asyncio.create_task(self._watch_models(), name="imagebot-models")
         if self.shares_database:
             self._sweeper = asyncio.create_task(self._sweep(), name="imagebot-sweeper")
         guild_id = self.services.settings.dev_guild_id
@@ -208,7 +217,50 @@ class ImageBot(commands.Bot):
     async def close(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self._model_watch is not None:
+            self._model_watch.cancel()
         await super().close()
+
+    async def _watch_models(self) -> None:
+        """Re-read the provider's models every few hours; announce shutdowns that come near."""
+        provider, every = self.services.provider, self.services.settings.models_refresh_hours
+        while True:
+            try:
+                await self.announce_shutdowns()
+            except Exception:
+                log.warning("Could not announce model shutdowns; will try again", exc_info=True)
+            await asyncio.sleep(every * 3600)
+            await provider.refresh()
+
+    async def announce_shutdowns(self) -> None:
+        """Tell each server with a moderation log, once, of allowed models shutting down soon."""
+        soon = self.services.provider.soon_shut()
+        if not soon:
+            return
+        store = self.services.store
+        for guild_id in await store.mod_log_channels():
+            allowed = (await store.get_guild_settings(guild_id)).allowed_models
+            for state in soon:
+                if (allowed is not None and state.name not in allowed) or state.shutdown is None:
+                    continue
+                instead = self.services.provider.replacement(state.spec, "generate")
+                hint = f" Use {instead} instead." if instead else ""
+                text = f"{state.name} shuts down on {state.shutdown.isoformat()}.{hint}"
+                key = f"shutdown:{state.name}:{state.shutdown.isoformat()}"
+                await self.post_notice(guild_id, key, text)
+
+    async def post_notice(self, guild_id: int, key: str, text: str) -> None:
+        """Post ``text`` to the server's moderation log, once per ``key`` (across restarts)."""
+        store = self.services.store
+        channel_id = (await store.get_guild_settings(guild_id)).mod_log_channel_id
+        if channel_id is None or not await store.claim_notice(guild_id, key):
+            return
+        channel = self.get_partial_messageable(channel_id, guild_id=guild_id)
+        embed = discord.Embed(title="Models", description=text, colour=NOTICE_COLOUR)
+        try:
+            await channel.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException as exc:
+            log.warning("guild %s: could not post a notice (HTTP %s)", guild_id, exc.status)
 
     async def on_message(self, message: discord.Message) -> None:
         """Prefix commands are not used; the reply cog listens for mentions itself."""
@@ -220,6 +272,7 @@ async def create_bot(
     *,
     attachment_hosts: Collection[str] = DISCORD_MEDIA_HOSTS,
     processes: int | None = None,
+    today: Callable[[], datetime.date] = utc_today,
 ) -> AsyncIterator[ImageBot]:
     """Build the bot and its services without connecting; close everything on exit.
 
@@ -230,7 +283,7 @@ async def create_bot(
     store = await open_store(settings.database_url)
     try:
         workers = settings.worker_processes if processes is None else processes
-        async with open_core(settings, processes=workers) as core:
+        async with open_core(settings, processes=workers, today=today) as core:
             catalog, session, offload = core.catalog, core.session, core.offload
             client, service = core.client, core.service
             quotas = QuotaEngine(store)
@@ -240,13 +293,14 @@ async def create_bot(
                 per_member=settings.max_jobs_per_member,
             )
             jobs = JobRunner(
-                service, store, quotas, scheduler, catalog, default_model=settings.default_model
+                service, store, quotas, scheduler, default_model=settings.default_model
             )
             services = Services(
                 settings,
                 catalog,
                 session,
                 client,
+                core.provider,
                 service,
                 store,
                 quotas,

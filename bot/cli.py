@@ -6,69 +6,77 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.core import Core, open_core
-from bot.errors import BotError
+from bot.errors import APIError, BotError
 from bot.fetch import ImageSource
+from bot.images.params import CHOICES, Params
+from bot.images.types import Operation
+from bot.provider import Provider, utc_today
 from bot.service import JobSpec
 from bot.settings import Settings
+
+_COMMAND = {"generate": "generate", "edit": "edit", "variation": "vary"}
 
 
 def add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register generate / edit / vary / check on the main parser."""
     gen = sub.add_parser("generate", help="create images from a prompt")
     gen.add_argument("prompt")
-    _common(gen)
-    gen.add_argument("--quality")
-    gen.add_argument("--style", help="dall-e-3: vivid or natural")
-    gen.add_argument("--background", help="transparent, opaque or auto (GPT image models)")
-    gen.add_argument("--output-format", help="png, jpeg or webp (GPT image models)")
-    gen.add_argument("--output-compression", type=int, help="0-100, with jpeg or webp")
-    gen.add_argument("--moderation", help="low or auto (GPT image models)")
+    _common(gen, "generate")
 
     edit = sub.add_parser("edit", help="edit one or more images with a prompt")
     edit.add_argument("prompt")
     edit.add_argument("--image", action="append", required=True, type=Path, help="repeatable")
     edit.add_argument("--mask", type=Path, help="alpha PNG, or black-and-white (white = edit)")
     edit.add_argument("--fit", choices=("crop", "pad"), default="crop")
-    _common(edit)
-    edit.add_argument("--quality")
-    edit.add_argument("--background")
-    edit.add_argument("--output-format")
-    edit.add_argument("--output-compression", type=int)
-    edit.add_argument("--input-fidelity", help="high or low (GPT image models)")
+    _common(edit, "edit")
 
-    vary = sub.add_parser("vary", help="make variations of an image (dall-e-2)")
+    vary = sub.add_parser("vary", help="make variations of an image")
     vary.add_argument("--image", action="append", required=True, type=Path)
     vary.add_argument("--fit", choices=("crop", "pad"), default="crop")
-    _common(vary, default_model="dall-e-2")
+    vary.add_argument("--strength", choices=("subtle", "strong"), default="subtle",
+                      help="how far from the image (models that vary through edits)")  # fmt: skip
+    _common(vary, "variation")
 
-    sub.add_parser("check", help="validate the configuration and reach the Images API")
+    sub.add_parser("check", help="validate the configuration and what the Images API offers")
 
 
-def _common(parser: argparse.ArgumentParser, default_model: str | None = None) -> None:
-    parser.add_argument("--model", default=default_model, help="default: IMAGEBOT_DEFAULT_MODEL")
+def _common(parser: argparse.ArgumentParser, op: Operation) -> None:
+    parser.add_argument("--model", help="default: the first usable model (see `check`)")
     parser.add_argument("--size")
     parser.add_argument("--n", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("out"), help="folder for the images")
+    if op == "variation":
+        return
+    for choice in CHOICES:
+        if op in choice.operations:
+            parser.add_argument(f"--{choice.name.replace('_', '-')}", help=choice.help)
+    parser.add_argument("--output-compression", type=int, help="0-100, with jpeg or webp")
 
 
-def run_cli(args: argparse.Namespace, settings: Settings) -> int:
+def run_cli(
+    args: argparse.Namespace, settings: Settings, *, today: Callable[[], date] = utc_today
+) -> int:
     """Run one CLI subcommand; print the member-facing message and return 1 on refusal."""
     try:
-        return asyncio.run(_run(args, settings))
+        return asyncio.run(_run(args, settings, today))
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
 
-async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    async with open_core(settings) as core:
+async def _run(args: argparse.Namespace, settings: Settings, today: Callable[[], date]) -> int:
+    async with open_core(settings, today=today) as core:
         if args.command == "check":
             return await _check(core)
-        job = _job_from_args(args, settings)
+        job = _job_from_args(args, core)
         outcome = await core.service.run(job)
+    print(f"model: {job.model}")
     for note in outcome.notes:
         print(f"note: {note}")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -82,27 +90,24 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _job_from_args(args: argparse.Namespace, settings: Settings) -> JobSpec:
-    operation = {"generate": "generate", "edit": "edit", "vary": "variation"}[args.command]
-    images: list[ImageSource] = []
-    for path in getattr(args, "image", None) or []:
-        images.append(_source(path))
+_OPERATION: dict[str, Operation] = {"generate": "generate", "edit": "edit", "vary": "variation"}
+
+
+def _job_from_args(args: argparse.Namespace, core: Core) -> JobSpec:
+    operation = _OPERATION[args.command]
+    images = tuple(_source(path) for path in getattr(args, "image", None) or [])
     mask = _source(args.mask) if getattr(args, "mask", None) else None
+    model = args.model or core.provider.default(operation, (core.settings.default_model,))
+    if model is None:
+        raise BotError(f"The image service offers no model that can {args.command} right now.")
     return JobSpec(
-        operation=operation,  # type: ignore[arg-type]
-        model=args.model or settings.default_model,
+        operation=operation,
+        model=model,
         prompt=getattr(args, "prompt", ""),
-        n=args.n,
-        size=args.size,
-        quality=getattr(args, "quality", None),
-        style=getattr(args, "style", None),
-        background=getattr(args, "background", None),
-        output_format=getattr(args, "output_format", None),
-        output_compression=getattr(args, "output_compression", None),
-        moderation=getattr(args, "moderation", None),
-        input_fidelity=getattr(args, "input_fidelity", None),
+        params=Params.from_mapping(vars(args)),
         fit=getattr(args, "fit", "crop"),
-        images=tuple(images),
+        strength=getattr(args, "strength", "subtle"),
+        images=images,
         mask=mask,
     )
 
@@ -115,19 +120,83 @@ def _source(path: Path) -> ImageSource:
 
 
 async def _check(core: Core) -> int:
-    settings = core.settings
-    print(f"configuration: ok ({len(core.catalog.names())} models in the catalog)")
-    print(f"Images API: {settings.openai_base_url}")
-    models = await core.client.list_models()
-    if models is None:
-        print("  the server has no GET /models; the key was not verified by listing")
+    settings, provider = core.settings, core.provider
+    token = "" if settings.discord_token else "; DISCORD_TOKEN is not set, so the bot can't log in"
+    print(f"configuration: ok ({len(core.catalog)} models in the catalog{token})")
+    print(f"Images API: {public_url(settings.openai_base_url)}")
+    if provider.refresh_error is not None:
+        print(f"error: {_operator_words(provider.refresh_error, settings.openai_base_url)}")
+        return 1
+    if provider.has_model_route is False:
+        print("  no model list (GET /models not found): the catalog's shutdown dates decide")
+        if not urlsplit(settings.openai_base_url).path.rstrip("/").endswith("/v1"):
+            print("  hint: the base URL doesn't end in /v1; most providers need https://HOST/v1")
+    elif provider.listing is None:
+        print("  the model list names no image models: the catalog's shutdown dates decide")
     else:
-        print(f"  reached: {len(models)} models offered")
-        offered = set(models)
-        for name in core.catalog.names():
-            mark = "offered" if name in offered else "not offered by this server"
-            print(f"  {name}: {mark}")
-    if settings.default_model not in core.catalog.names():
-        print(f"warning: default model {settings.default_model} is not in the catalog")
+        print(f"  reached: {len(provider.listing)} models listed")
+    _print_models(provider)
+    return _print_defaults(core)
+
+
+def _print_models(provider: Provider) -> None:
+    states = [provider.state(spec) for spec in provider.models()]
+    soon = {s.name for s in provider.soon_shut()}
+    usable = [s for s in states if s.usable and s.name not in soon]
+    gone = [s for s in states if not s.usable]
+    print(f"usable ({len(usable)}):")
+    for state in usable:
+        assumed = state.spec.assumed_from
+        extra = f"  (new: limits assumed from {assumed})" if assumed else ""
+        print(f"  {state.name}{extra}")
+    if soon:
+        print("soon shut down:")
+        for state in provider.soon_shut():
+            assert state.shutdown is not None
+            instead = provider.replacement(state.spec, "generate")
+            hint = f"; use {instead}" if instead and instead != state.name else ""
+            print(f"  {state.name}: shuts down on {state.shutdown.isoformat()}{hint}")
+    if gone:
+        print("not usable:")
+        for state in gone:
+            instead = provider.replacement(state.spec, "generate")
+            hint = f" (use {instead})" if instead else ""
+            print(f"  {state.name} {state.why_not}{hint}")
+
+
+def _print_defaults(core: Core) -> int:
+    provider, wanted = core.provider, core.settings.default_model
+    chosen = {op: provider.default(op, (wanted,)) for op in ("generate", "edit", "variation")}
+    words = ", ".join(f"{_COMMAND[op]}: {name or 'none'}" for op, name in chosen.items())
+    print(f"default models: {words}")
+    spec = provider.spec(wanted) if wanted else None
+    if wanted and (spec is None or not provider.state(spec).usable):
+        why = provider.state(spec).why_not if spec else "isn't in the catalog"
+        print(f"warning: IMAGEBOT_DEFAULT_MODEL is {wanted}, which {why}; "
+              f"the bot uses {chosen['generate'] or 'no model'} instead")  # fmt: skip
+    if chosen["generate"] is None:
+        print("error: the image service offers no model the bot can create images with")
         return 1
     return 0
+
+
+def public_url(url: str) -> str:
+    """``url`` without credentials or query (both can hold a key): safe to print."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _operator_words(err: APIError, base_url: str) -> str:
+    """An API failure in the operator's terms (the member messages say "tell the owner")."""
+    host = urlsplit(base_url).hostname or base_url
+    status = f" (HTTP {err.status})" if err.status else ""
+    words = {
+        "auth": "the API key was rejected: check OPENAI_API_KEY",
+        "billing": "the account behind the API key has no credit left",
+        "rate_limited": "the provider is rate-limiting this key; try again shortly",
+        "timeout": f"{host} did not answer in time",
+        "upstream_down": f"couldn't reach {host} or it failed",
+    }.get(err.kind, f"{host} answered something unexpected")
+    return f"{words}{status}"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import datetime
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -11,25 +12,36 @@ import aiohttp
 from bot.images.client import ImagesClient
 from bot.models import Catalog
 from bot.offload import Offloader
+from bot.provider import Provider, utc_today
 from bot.service import ImageService
 from bot.settings import Settings
 
 
 @dataclass
 class Core:
-    """Catalog, Images API client and image service on one HTTP session and one worker pool."""
+    """Catalog, provider (Images API client + what it offers) and image service, on one HTTP
+    session and one worker pool."""
 
     settings: Settings
     catalog: Catalog
     session: aiohttp.ClientSession
     offload: Offloader
     client: ImagesClient
+    provider: Provider
     service: ImageService
 
 
 @contextlib.asynccontextmanager
-async def open_core(settings: Settings, *, processes: int | None = 0) -> AsyncIterator[Core]:
-    """Build the core (``processes`` worker processes; 0 = threads); close everything on exit."""
+async def open_core(
+    settings: Settings,
+    *,
+    processes: int | None = 0,
+    today: Callable[[], datetime.date] = utc_today,
+) -> AsyncIterator[Core]:
+    """Build the core (``processes`` worker processes; 0 = threads); close everything on exit.
+
+    The provider's model list is read once here; ``today`` is the clock of its shutdown dates.
+    """
     catalog = Catalog.load(settings.models_file)
     offload = Offloader(processes)
     try:
@@ -42,9 +54,14 @@ async def open_core(settings: Settings, *, processes: int | None = 0) -> AsyncIt
                 max_retries=settings.max_retries,
                 offload=offload,
             )
+            provider = Provider("the image service", client, catalog, today=today)
+            await provider.refresh()
             service = ImageService(
-                client, catalog, offload, max_input_bytes=settings.max_input_bytes
+                provider,
+                offload,
+                max_input_bytes=settings.max_input_bytes,
+                safety_salt=settings.safety_key(),
             )
-            yield Core(settings, catalog, session, offload, client, service)
+            yield Core(settings, catalog, session, offload, client, provider, service)
     finally:
         offload.close()

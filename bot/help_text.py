@@ -6,7 +6,9 @@ from collections.abc import Sequence
 
 import discord
 
-from bot.models import Catalog, ModelSpec
+from bot.images.params import CHOICES
+from bot.models import ModelSpec
+from bot.provider import Provider
 from bot.render import FIELD_LIMIT, OK_COLOUR, shorten
 
 COMMANDS = (
@@ -29,10 +31,9 @@ def model_line(spec: ModelSpec) -> str:
     if spec.free_size is not None:
         parts.append("or " + spec.free_size.describe())
     parts.append(f"up to {spec.n_max} per request")
-    if spec.qualities:
-        parts.append("quality: " + ", ".join(spec.qualities))
-    if spec.styles:
-        parts.append("style: " + ", ".join(spec.styles))
+    for choice in CHOICES:
+        if choice.name in ("quality", "style", "complexity") and spec.values(choice.name):
+            parts.append(f"{choice.label.lower()}: " + ", ".join(spec.values(choice.name)))
     limit = spec.prompt_limit("generate") or spec.prompt_limit("edit")
     if limit:
         parts.append(f"prompts up to {limit} characters")
@@ -41,19 +42,26 @@ def model_line(spec: ModelSpec) -> str:
     return "; ".join(parts)
 
 
-def help_embed(catalog: Catalog, allowed: Sequence[str] | None) -> discord.Embed:
-    """The help embed for a server (only its allowed models)."""
+def help_embed(provider: Provider, allowed: Sequence[str] | None) -> discord.Embed:
+    """The help embed for a server: the models it allows that the provider offers today."""
     embed = discord.Embed(title="Image bot — help", colour=OK_COLOUR)
     embed.description = "\n".join(f"**{name}** — {text}" for name, text in COMMANDS)
-    specs = [spec for spec in catalog if allowed is None or spec.name in allowed]
+    soon = {state.name: state for state in provider.soon_shut()}
+    specs = [spec for spec in provider.usable() if allowed is None or spec.name in allowed]
     for spec in specs[:20]:
+        line = model_line(spec)
+        if spec.name in soon and (day := soon[spec.name].shutdown) is not None:
+            instead = provider.replacement(spec, "generate")
+            line = (
+                f"⚠️ shuts down on {day.isoformat()}"
+                + (f"; use {instead}. " if instead else ". ")
+                + line
+            )
+        if spec.assumed_from:
+            line = f"new: limits assumed from {spec.assumed_from}; " + line
         embed.add_field(
-            name=shorten(
-                spec.name if spec.label in ("", spec.name) else f"{spec.label} ({spec.name})", 256
-            ),
-            value=shorten(model_line(spec), FIELD_LIMIT),
-            inline=False,
+            name=shorten(spec.title, 256), value=shorten(line, FIELD_LIMIT), inline=False
         )
     if not specs:
-        embed.add_field(name="Models", value="No models are allowed on this server yet.")
+        embed.add_field(name="Models", value="No models are available on this server right now.")
     return embed

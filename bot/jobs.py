@@ -10,18 +10,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot.errors import BotError, NotAllowed, RateLimited
 from bot.images.types import Operation
-from bot.models import Catalog
+from bot.provider import Provider
 from bot.quotas import QuotaEngine
 from bot.scheduler import JobCancelled, Scheduler
 from bot.service import ImageService, JobSpec, Outcome
 from bot.store import Store
-from bot.store.models import Job, NewJob
+from bot.store.models import GuildSettings, Job, NewJob
 
 log = logging.getLogger(__name__)
 # A job older than this can't still be running anywhere (timeouts and retries end sooner), and
@@ -61,6 +61,8 @@ class Delivered:
 Deliver = Callable[[Job, Outcome, int], Awaitable[Delivered]]
 # Told about every job that failed, e.g. to post safety rejections to a moderation log.
 FailureListener = Callable[[Job, Requester, BaseException], Awaitable[None]]
+# Told what a server's moderators should hear once: (guild id, key that makes it once, text).
+NoticeListener = Callable[[int, str, str], Awaitable[None]]
 
 
 class JobRunner:
@@ -72,47 +74,77 @@ class JobRunner:
         store: Store,
         quotas: QuotaEngine,
         scheduler: Scheduler,
-        catalog: Catalog,
         *,
         default_model: str | None = None,
     ) -> None:
         self.default_model = default_model
         self.failure_listeners: list[FailureListener] = []
+        self.notice_listeners: list[NoticeListener] = []
         self.service = service
         self.store = store
         self.quotas = quotas
         self.scheduler = scheduler
-        self.catalog = catalog
+
+    @property
+    def provider(self) -> Provider:
+        return self.service.provider
 
     async def resolve_model(self, who: Requester, spec_model: str | None, op: Operation) -> str:
         """The model a job uses: the member's choice, else the server's default, else the bot's."""
         settings = await self.store.get_guild_settings(who.guild_id)
-        server_default = settings.default_model
-        if not self._can(server_default, op):
-            server_default = None  # e.g. a server default of gpt-image-1 can't make variations
-        model = spec_model or server_default or self.service_default(op)
-        if settings.allowed_models is not None and model not in settings.allowed_models:
-            allowed = ", ".join(settings.allowed_models) or "none"
-            raise NotAllowed(f"{model} isn't allowed on this server. Allowed models: {allowed}.")
+        allowed = settings.allowed_models
+        model = spec_model or self.server_default(op, settings)
+        if model is None:
+            raise NotAllowed("No model here can do that right now; tell a moderator.")
+        if allowed is not None and model not in allowed:
+            listed = ", ".join(allowed) or "none"
+            raise NotAllowed(f"{model} isn't allowed on this server. Allowed models: {listed}.")
         if settings.allowed_channel_ids and who.channel_id not in settings.allowed_channel_ids:
             channels = " ".join(f"<#{c}>" for c in settings.allowed_channel_ids)
             raise NotAllowed(f"I can only be used in {channels} on this server.")
+        if not spec_model and settings.default_model and model != settings.default_model:
+            await self._default_gone(who.guild_id, settings.default_model, model, op)
         return model
 
-    def service_default(self, op: Operation) -> str:
-        """The operator's default model when it can do ``op``, else the catalog's for ``op``."""
-        if self.default_model is not None and self._can(self.default_model, op):
-            return self.default_model
-        return self.catalog.default_model(op) or self.catalog.names()[0]
+    def server_default(self, op: Operation, settings: GuildSettings) -> str | None:
+        """The model a member of this server gets for ``op`` when they pick none."""
+        return self._default(op, settings.default_model, settings.allowed_models)
 
-    def _can(self, model: str | None, op: Operation) -> bool:
-        return model is not None and model in self.catalog and self.catalog.get(model).supports(op)
+    def service_default(self, op: Operation, allowed: Collection[str] | None = None) -> str:
+        """The bot's default for ``op``: the operator's while usable, else the catalog's first."""
+        return self._default(op, None, allowed) or "no model"
+
+    def _default(
+        self, op: Operation, server: str | None, allowed: Collection[str] | None
+    ) -> str | None:
+        provider = self.provider
+        wanted = (server, self.default_model, *provider.catalog.preferences.get(op, ()))
+        wanted += tuple(spec.name for spec in provider.usable(op))
+        for name in wanted:
+            if name and (allowed is None or name in allowed) and provider.is_usable(name, op):
+                return name
+        return None
+
+    async def _default_gone(self, guild_id: int, old: str, new: str, op: Operation) -> None:
+        """Tell the server's moderators, once, that its default model is no longer usable."""
+        provider = self.provider
+        spec = provider.spec(old)
+        if spec is None or not spec.can(op) or provider.is_usable(old, op):
+            return  # a default that can't do this operation (dall-e-3 and edits) isn't gone
+        why = provider.state(spec).why_not or "isn't usable here"
+        text = (f"This server's default model, {old}, {why}. Until a moderator picks another "
+                f"with `/settings default-model`, members get {new}.")  # fmt: skip
+        for listener in self.notice_listeners:
+            try:
+                await listener(guild_id, f"default-gone:{old}", text)
+            except Exception:
+                log.warning("A notice listener failed for guild %s", guild_id, exc_info=True)
 
     async def run(
         self, who: Requester, spec: JobSpec, *, progress: Progress, deliver: Deliver
     ) -> Job:
         """Run a job to delivery; raises BotError (with credits refunded) when it can't."""
-        self.service.check(spec)
+        model_spec = self.service.check(spec)
         job = await self.store.create_job(
             NewJob(
                 guild_id=who.guild_id,
@@ -121,7 +153,7 @@ class JobRunner:
                 operation=spec.operation,
                 model=spec.model,
                 prompt=spec.prompt or None,
-                params=spec.params(),
+                params=spec.stored(),
                 interaction_expires_at=who.interaction_expires_at,
             )
         )
@@ -132,10 +164,11 @@ class JobRunner:
                 role_ids=who.role_ids,
                 is_moderator=who.is_moderator,
                 model=spec.model,
-                size=spec.size,
-                quality=spec.quality,
-                n=spec.n,
+                size=spec.params.size,
+                quality=spec.params.quality,
+                n=spec.params.n,
                 job_id=job.id,
+                like=model_spec.lineage,
             )
         except BaseException as exc:
             await self._fail(job, who, exc)
@@ -153,6 +186,7 @@ class JobRunner:
             usage=result.usage,
             size=result.size,
             quality=result.quality,
+            like=model_spec.lineage,
         )
         revised = next((i.revised_prompt for i in result.images if i.revised_prompt), None)
         finished = await self.store.mark_succeeded(
@@ -182,7 +216,7 @@ class JobRunner:
                 self.store.mark_running(who.guild_id, job.id), progress.running(job)
             )
             try:
-                outcome = await self.service.run(spec)
+                outcome = await self.service.run(spec, member=who.user_id)
             except RateLimited as exc:
                 # The API is saturated for everyone: hold the queue instead of failing job after job.
                 self.scheduler.backoff(exc.retry_after or DEFAULT_BACKOFF)
@@ -197,13 +231,16 @@ class JobRunner:
                 time.monotonic() - started,
             )
         # Priced as commit() will charge it: by what the API says it made ("auto" resolved).
+        model_spec = self.provider.spec(spec.model)
+        lineage = model_spec.lineage if model_spec else ()
         result = outcome.result
         credits = await self.quotas.price(
             who.guild_id,
             spec.model,
-            result.size or spec.size,
-            result.quality or spec.quality,
+            result.size or spec.params.size,
+            result.quality or spec.params.quality,
             len(result.images),
+            like=lineage,
         )
         return outcome, await deliver(job, outcome, credits)
 

@@ -176,7 +176,7 @@ def cost_key(catalog: Catalog, model: str, size: str | None, quality: str | None
     ):
         raise _refuse(f"{spec.name} has no size {size}. Sizes: {', '.join(sorted(sizes))}.")
     table = price_table(spec.name)
-    qualities = (set(spec.qualities) | set(table.prices if table else ())) - {"auto"}
+    qualities = (set(spec.values("quality")) | set(table.prices if table else ())) - {"auto"}
     if quality != ANY and quality not in qualities:
         listed = ", ".join(sorted(qualities)) or "none (leave it empty)"
         raise _refuse(f"{spec.name} has no quality {quality}. Qualities: {listed}.")

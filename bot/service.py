@@ -4,30 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
+import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.errors import ImageInputError
+from bot.errors import EndpointMissing, ImageInputError, ModelUnavailable
 from bot.fetch import ImageSource
 from bot.images import processing
-from bot.images.client import ImagesClient
 from bot.images.codec import EXTENSIONS
-from bot.images.types import (
-    EditRequest,
-    GenerateRequest,
-    ImageRequest,
-    ImageResult,
-    InputImage,
-    Operation,
-    RawImage,
-    Usage,
-    VariationRequest,
-)
+from bot.images.params import Params
+from bot.images.types import ImageRequest, ImageResult, InputImage, Operation, RawImage, Usage
 from bot.models import Catalog, ModelSpec
 from bot.offload import Offloader
+from bot.provider import Provider
+
+_DOES = {"generate": "create images", "edit": "edit images", "variation": "make variations"}
 
 Fit = Literal["crop", "pad"]
+Strength = Literal["subtle", "strong"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,25 +33,17 @@ class JobSpec:
     operation: Operation
     model: str
     prompt: str = ""
-    n: int = 1
-    size: str | None = None
-    quality: str | None = None
-    style: str | None = None
-    background: str | None = None
-    output_format: str | None = None
-    output_compression: int | None = None
-    moderation: str | None = None
-    input_fidelity: str | None = None
+    params: Params = field(default_factory=Params)
     fit: Fit = "crop"
+    strength: Strength = "subtle"  # variations made by editing: how far from the source
     images: tuple[ImageSource, ...] = ()
     mask: ImageSource | None = None
 
-    def params(self) -> dict[str, object]:
+    def stored(self) -> dict[str, object]:
         """The parameters worth storing and showing (no image bytes, no None values)."""
-        skip = {"operation", "model", "prompt", "images", "mask"}
-        values = {
-            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip
-        }
+        values: dict[str, object] = {**self.params.sent(), "fit": self.fit}
+        if self.operation == "variation":
+            values["strength"] = self.strength
         values["images"] = [source.filename for source in self.images]
         values["image_urls"] = [source.url for source in self.images if source.url]
         if self.mask is not None:
@@ -75,31 +63,37 @@ class Outcome:
 
 
 class ImageService:
-    """Validates, prepares inputs, calls the API and merges the results of one job."""
+    """Validates, prepares inputs, calls the provider and merges the results of one job."""
 
     def __init__(
         self,
-        client: ImagesClient,
-        catalog: Catalog,
+        provider: Provider,
         offload: Offloader,
         *,
         max_input_bytes: int,
+        safety_salt: bytes | None = None,
     ) -> None:
-        self.client = client
-        self.catalog = catalog
+        self.provider = provider
         self.offload = offload
         self.max_input_bytes = max_input_bytes
+        self.safety_salt = safety_salt  # None: no safety identifier is sent
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.provider.catalog
 
     def check(self, job: JobSpec) -> ModelSpec:
         """Everything that can be refused before a download or a credit is spent."""
-        spec = self.catalog.get(job.model)
-        self.catalog.precheck(_request(job, images=(), mask=None), image_count=len(job.images))
+        spec = self.provider.require(job.model, job.operation)
+        request = _request(job, spec, self.catalog, images=(), mask=None)
+        others = self.provider.usable()
+        self.catalog.precheck(request, image_count=len(job.images), spec=spec, others=others)
         for source in (*job.images, *([job.mask] if job.mask else [])):
             source.check_declared_size(self.max_input_bytes)
         return spec
 
-    async def run(self, job: JobSpec) -> Outcome:
-        """Run a job end to end and return its images."""
+    async def run(self, job: JobSpec, *, member: int | None = None) -> Outcome:
+        """Run a job end to end and return its images; ``member`` is hashed for the provider."""
         spec = self.check(job)
         notes: list[str] = []
         images: tuple[InputImage, ...] = ()
@@ -120,9 +114,14 @@ class ImageService:
             images = tuple(_named(image, f"image{n}") for n, image in enumerate(prepared.images, 1))
             mask = _named(prepared.mask, "mask") if prepared.mask else None
             notes.extend(prepared.notes)
-        plan = self.catalog.plan(_request(job, images=images, mask=mask))
+        request = _request(job, spec, self.catalog, images=images, mask=mask)
+        request = dataclasses.replace(request, safety_identifier=self._safety_id(member))
+        plan = self.catalog.plan(request, spec, self.provider.usable())
         notes.extend(plan.notes)
-        results = await asyncio.gather(*(self._call(request) for request in plan.requests))
+        if job.operation == "variation" and request.operation == "edit":
+            notes.append(f"{spec.name} has no variations endpoint, so I asked it for a "
+                         f"{job.strength} variation through an edit.")  # fmt: skip
+        results = await asyncio.gather(*(self._call(spec, job, r) for r in plan.requests))
         return Outcome(_merge(results), plan.requests, tuple(notes))
 
     async def fit_for_upload(
@@ -144,51 +143,48 @@ class ImageService:
             raise ImageInputError(f"{source.filename} is larger than the upload limit.")
         return RawImage(data, source.filename)
 
-    async def _call(self, request: ImageRequest) -> ImageResult:
-        if isinstance(request, GenerateRequest):
-            return await self.client.generate(request)
-        if isinstance(request, EditRequest):
-            return await self.client.edit(request)
-        return await self.client.create_variation(request)
+    async def _call(self, spec: ModelSpec, job: JobSpec, request: ImageRequest) -> ImageResult:
+        try:
+            return await self.provider.client.call(request)
+        except ModelUnavailable as err:
+            self.provider.mark_gone(spec.name)
+            instead = self.provider.replacement(spec, job.operation)
+            hint = f" Use {instead} instead." if instead else ""
+            err.message = f"{spec.name} isn't offered by the image service any more.{hint}"
+            raise
+        except EndpointMissing as err:
+            self.provider.mark_missing(request.operation)
+            instead = self.provider.default(job.operation)
+            hint = f" Try again: I'll use {instead}." if instead else ""
+            err.message = f"The image service has no endpoint to {_DOES[request.operation]}.{hint}"
+            raise
+
+    def _safety_id(self, member: int | None) -> str | None:
+        if member is None or self.safety_salt is None:
+            return None
+        return safety_identifier(self.safety_salt, member)
+
+
+def safety_identifier(salt: bytes, member: int) -> str:
+    """A stable, salted hash of a member: the provider can tell members apart, never who."""
+    return hmac.new(salt, f"discord-member:{member}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _request(
-    job: JobSpec, *, images: Sequence[InputImage], mask: InputImage | None
+    job: JobSpec,
+    spec: ModelSpec,
+    catalog: Catalog,
+    *,
+    images: tuple[InputImage, ...],
+    mask: InputImage | None,
 ) -> ImageRequest:
     """The API request a job stands for (images filled in once prepared)."""
-    if job.operation == "generate":
-        return GenerateRequest(
-            model=job.model,
-            prompt=job.prompt,
-            n=job.n,
-            size=job.size,
-            quality=job.quality,
-            style=job.style,
-            background=job.background,
-            output_format=job.output_format,
-            output_compression=job.output_compression,
-            moderation=job.moderation,
-        )
-    if job.operation == "edit":
-        return EditRequest(
-            model=job.model,
-            prompt=job.prompt,
-            images=tuple(images),
-            mask=mask,
-            n=job.n,
-            size=job.size,
-            quality=job.quality,
-            background=job.background,
-            output_format=job.output_format,
-            output_compression=job.output_compression,
-            input_fidelity=job.input_fidelity,
-        )
-    return VariationRequest(
-        model=job.model,
-        image=images[0] if images else None,  # type: ignore[arg-type]  # precheck runs before the image exists
-        n=job.n,
-        size=job.size,
-    )
+    endpoint = spec.endpoint(job.operation)
+    prompt = job.prompt
+    if job.operation == "variation" and endpoint == "edit":
+        instruction = catalog.vary_prompts.get(job.strength, "")
+        prompt = f"{instruction} {job.prompt}".strip()
+    return ImageRequest(endpoint, spec.name, prompt, job.params, images, mask)
 
 
 def _named(image: InputImage, stem: str) -> InputImage:

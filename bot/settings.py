@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -13,7 +14,6 @@ from urllib.parse import urlsplit
 from bot.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-DEFAULT_MODEL = "gpt-image-1.5"
 MB = 1024 * 1024
 
 
@@ -24,7 +24,7 @@ class Settings:
     discord_token: str = field(repr=False)
     openai_api_key: str = field(repr=False)
     openai_base_url: str = DEFAULT_BASE_URL
-    default_model: str = DEFAULT_MODEL
+    default_model: str | None = None  # None: the first usable model of the catalog's preferences
     models_file: Path | None = None
     data_dir: Path = Path("data")
     database_url: str = ""
@@ -37,10 +37,22 @@ class Settings:
     worker_processes: int = 1
     dev_guild_id: int | None = None
     log_level: str = "INFO"
+    models_refresh_hours: float = 6.0
+    safety_identifier: bool = True
+    safety_salt: str = field(default="", repr=False)  # "": derived from the API key
 
     @property
     def max_input_bytes(self) -> int:
         return int(self.max_input_mb * MB)
+
+    def safety_key(self) -> bytes | None:
+        """The salt of members' safety identifiers; None when they are turned off."""
+        if not self.safety_identifier:
+            return None
+        if self.safety_salt:
+            return self.safety_salt.encode()
+        # Derived, so it is stable across restarts and never leaves the process; not the key itself.
+        return hashlib.sha256(b"imagebot-safety-salt:" + self.openai_api_key.encode()).digest()
 
     @classmethod
     def from_env(
@@ -90,6 +102,13 @@ def _base_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _switch(raw: str) -> bool:
+    value = raw.lower()
+    if value not in ("on", "off", "true", "false", "1", "0", "yes", "no"):
+        raise ValueError("must be on or off")
+    return value in ("on", "true", "1", "yes")
+
+
 def _log_level(raw: str) -> str:
     level = raw.upper()
     if not isinstance(logging.getLevelName(level), int):
@@ -125,6 +144,9 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "IMAGEBOT_WORKER_PROCESSES": ("worker_processes", _non_negative_int),
     "DEV_GUILD_ID": ("dev_guild_id", _snowflake),
     "LOG_LEVEL": ("log_level", _log_level),
+    "IMAGEBOT_MODELS_REFRESH_HOURS": ("models_refresh_hours", _positive_float),
+    "IMAGEBOT_SAFETY_IDENTIFIER": ("safety_identifier", _switch),
+    "IMAGEBOT_SAFETY_SALT": ("safety_salt", str.strip),
 }
 
 

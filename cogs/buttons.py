@@ -7,7 +7,6 @@ these callbacks never reach the tree's handler, so ``JobButton.callback`` report
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from bot import render
 from bot.app import UNEXPECTED, send_error
 from bot.errors import BotError, JobNotFound, NotAllowed
 from bot.fetch import ImageSource
+from bot.images.params import Params
 from bot.images.types import Operation
 from bot.moderation import COMMAND_OF, is_moderator
 from bot.service import JobSpec
@@ -45,13 +45,6 @@ ALREADY_RUNNING = "It's already being made; it can't be cancelled now."
 ALREADY_DONE = "That job has already finished, so there is nothing to cancel."
 IMAGE_GONE = "That image is no longer on this message."
 MAX_JOB_ID = 2**63 - 1  # the store's ids are signed 64-bit; anything larger can't exist
-STORED_FIELDS = frozenset(f.name for f in dataclasses.fields(JobSpec)) - {
-    "operation",
-    "model",
-    "prompt",
-    "images",
-    "mask",
-}
 
 
 async def report(interaction: Interaction, error: Exception, what: str) -> None:
@@ -121,8 +114,16 @@ def rerun_spec(job: Job, services: Services) -> JobSpec:
         images = tuple(stored_source(services, n, u, job.operation) for n, u in pairs)
         if mask_name and mask_url:
             mask = stored_source(services, str(mask_name), str(mask_url), job.operation)
-    options = {k: v for k, v in params.items() if k in STORED_FIELDS}
-    return JobSpec(job.operation, job.model, job.prompt or "", images=images, mask=mask, **options)
+    return JobSpec(
+        job.operation,
+        job.model,
+        job.prompt or "",
+        Params.from_mapping(params),
+        fit="pad" if params.get("fit") == "pad" else "crop",
+        strength="strong" if params.get("strength") == "strong" else "subtle",
+        images=images,
+        mask=mask,
+    )
 
 
 class JobButton(discord.ui.DynamicItem[Button], template=r"(?!)"):
@@ -161,12 +162,14 @@ class RerollButton(JobButton, template=render.REROLL_RE):
 
 
 class VaryButton(JobButton, template=render.VARY_RE):
-    """Variations of one image of the result, with the server's variation model."""
+    """Variations of one image of the result: with the result's model while it can vary them,
+    else with the server's default."""
 
     async def act(self, interaction: Interaction, job: Job) -> None:
-        image = result_image(interaction, self.index)
-        source = attachment_source(image, interaction.client.services)
-        await run_interaction_job(interaction, JobSpec("variation", "", images=(source,)))
+        services = interaction.client.services
+        source = attachment_source(result_image(interaction, self.index), services)
+        model = job.model if services.provider.is_usable(job.model, "variation") else ""
+        await run_interaction_job(interaction, JobSpec("variation", model, images=(source,)))
 
 
 class EditButton(JobButton, template=render.EDIT_RE):
@@ -257,7 +260,7 @@ class EditModal(discord.ui.Modal, title="Edit this image"):
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
         services = interaction.client.services
         model = self.job.model
-        if model not in services.catalog or not services.catalog.get(model).supports("edit"):
+        if not services.provider.is_usable(model, "edit"):
             model = ""  # run_interaction_job picks the server's default edit model
         source = attachment_source(self.chosen(), services)
         spec = JobSpec("edit", model, self.prompt.value.strip(), images=(source,))

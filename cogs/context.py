@@ -47,7 +47,7 @@ class EditPrompt(discord.ui.Modal, title="Edit image"):
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
         services = interaction.client.services
         model = await services.jobs.resolve_model(requester(interaction), None, "edit")
-        limit = services.catalog.get(model).input.max_images
+        limit = services.provider.require(model, "edit").input.max_images
         spec = JobSpec(
             "edit",
             model,

@@ -191,8 +191,8 @@ class InteractionFlow:
 
 
 def result_view(services: Services, job: Job, count: int) -> discord.ui.View:
-    """The result's buttons; Vary only when some model can make variations."""
-    return render.result_view(job.id, count, can_vary=bool(services.catalog.names("variation")))
+    """The result's buttons; Vary only when some model here can make variations."""
+    return render.result_view(job.id, count, can_vary=bool(services.provider.usable("variation")))
 
 
 def result_info(

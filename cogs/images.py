@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot import help_text
+from bot.images.params import CHOICE_BY_NAME, Params
 from bot.images.types import Operation
+from bot.models import ModelSpec
+from bot.render import shorten
 from bot.service import JobSpec
 from cogs.delivery import attachment_source, run_interaction_job
 
@@ -19,40 +22,53 @@ if TYPE_CHECKING:
 Interaction = discord.Interaction["ImageBot"]
 Prompt = app_commands.Range[str, 1, 6000]  # Discord's own cap; each model's is checked after
 Count = app_commands.Range[int, 1, 10]
-Quality = Literal["auto", "low", "medium", "high", "standard", "hd"]
-Style = Literal["vivid", "natural"]
-Background = Literal["auto", "transparent", "opaque"]
 Fit = Literal["crop", "pad"]
+Strength = Literal["subtle", "strong"]
+Choices = list[app_commands.Choice[str]]
 
 
-def _choices(values: list[str], current: str) -> list[app_commands.Choice[str]]:
+def _choices(values: list[tuple[str, str]], current: str) -> Choices:
     typed = current.lower()
-    return [app_commands.Choice(name=v, value=v) for v in values if typed in v.lower()][:25]
+    return [
+        app_commands.Choice(name=shorten(label, 100), value=value)
+        for label, value in values
+        if typed in label.lower() or typed in value.lower()
+    ][:25]
 
 
-async def model_autocomplete(
-    interaction: Interaction, current: str, op: Operation
-) -> list[app_commands.Choice[str]]:
-    """The models this server allows that can do ``op``."""
+async def model_autocomplete(interaction: Interaction, current: str, op: Operation) -> Choices:
+    """The models this server allows that the provider offers today and can do ``op``."""
     services = interaction.client.services
     settings = await services.store.get_guild_settings(interaction.guild_id or 0)
-    names = [
-        name
-        for name in services.catalog.names(op)
-        if settings.allowed_models is None or name in settings.allowed_models
-    ]
-    return _choices(names, current)
+    allowed = settings.allowed_models
+    specs = [s for s in services.provider.usable(op) if allowed is None or s.name in allowed]
+    return _choices([(spec.title, spec.name) for spec in specs], current)
 
 
-def size_autocomplete(
-    interaction: Interaction, current: str, op: Operation
-) -> list[app_commands.Choice[str]]:
-    """The sizes of the model chosen so far (or of the default model)."""
+async def _chosen(interaction: Interaction, op: Operation) -> ModelSpec | None:
+    """The model picked so far in the command, else the one the member would get."""
     services = interaction.client.services
-    chosen = getattr(interaction.namespace, "model", None) or services.jobs.service_default(op)
-    if chosen not in services.catalog:
+    chosen = getattr(interaction.namespace, "model", None)
+    if not chosen:
+        settings = await services.store.get_guild_settings(interaction.guild_id or 0)
+        chosen = services.jobs.server_default(op, settings)
+    return services.provider.spec(chosen) if chosen else None
+
+
+async def size_autocomplete(interaction: Interaction, current: str, op: Operation) -> Choices:
+    """The sizes of the model chosen so far (or of the default model)."""
+    spec = await _chosen(interaction, op)
+    return _choices([(s, s) for s in spec.sizes(op)], current) if spec else []
+
+
+async def option_autocomplete(
+    interaction: Interaction, current: str, op: Operation, param: str
+) -> Choices:
+    """The values of a choice parameter (quality, background...) for the chosen model."""
+    spec = await _chosen(interaction, op)
+    if spec is None or op not in CHOICE_BY_NAME[param].operations:
         return []
-    return _choices(list(services.catalog.get(chosen).sizes(op)), current)
+    return _choices([(v, v) for v in spec.values(param)], current)
 
 
 class Images(commands.Cog):
@@ -67,10 +83,11 @@ class Images(commands.Cog):
         prompt="What to draw",
         model="Image model (default: the server's)",
         size="Image size, e.g. 1024x1024",
-        quality="Quality (depends on the model)",
+        quality="Quality (the choices depend on the model)",
         style="dall-e-3 only: vivid or natural",
         n="How many images",
-        background="GPT image models: transparent, opaque or auto",
+        background="Transparent, opaque or auto (GPT image models)",
+        complexity="How much planning goes into the image (newer GPT image models)",
     )
     async def imagine(
         self,
@@ -78,23 +95,22 @@ class Images(commands.Cog):
         prompt: Prompt,
         model: str | None = None,
         size: str | None = None,
-        quality: Quality | None = None,
-        style: Style | None = None,
+        quality: str | None = None,
+        style: str | None = None,
         n: Count = 1,
-        background: Background | None = None,
+        background: str | None = None,
+        complexity: str | None = None,
     ) -> None:
         """Create images from a description."""
-        spec = JobSpec(
-            "generate",
-            model or "",
-            prompt,
+        params = Params(
             n=n,
             size=size,
             quality=quality,
             style=style,
             background=background,
+            complexity=complexity,
         )
-        await run_interaction_job(interaction, spec)
+        await run_interaction_job(interaction, JobSpec("generate", model or "", prompt, params))
 
     @app_commands.command(name="edit")
     @app_commands.guild_only()
@@ -109,6 +125,8 @@ class Images(commands.Cog):
         size="Output size",
         n="How many results",
         fit="When a square is needed: crop the middle or pad the sides",
+        quality="Quality (the choices depend on the model)",
+        complexity="How much planning goes into the image (newer GPT image models)",
     )
     async def edit(
         self,
@@ -123,6 +141,8 @@ class Images(commands.Cog):
         size: str | None = None,
         n: Count = 1,
         fit: Fit = "crop",
+        quality: str | None = None,
+        complexity: str | None = None,
     ) -> None:
         """Edit an image (or several) with a description."""
         services = self.bot.services
@@ -131,8 +151,7 @@ class Images(commands.Cog):
             "edit",
             model or "",
             prompt,
-            n=n,
-            size=size,
+            Params(n=n, size=size, quality=quality, complexity=complexity),
             fit=fit,
             images=tuple(attachment_source(a, services) for a in attachments),
             mask=attachment_source(mask, services) if mask else None,
@@ -144,8 +163,9 @@ class Images(commands.Cog):
     @app_commands.describe(
         image="The image to make variations of",
         n="How many variations",
+        strength="Subtle: another take of the same picture; strong: a new picture inspired by it",
         size="Output size",
-        model="Image model (one that makes variations)",
+        model="Image model (default: the server's)",
         fit="When a square is needed: crop the middle or pad the sides",
     )
     async def vary(
@@ -153,13 +173,21 @@ class Images(commands.Cog):
         interaction: Interaction,
         image: discord.Attachment,
         n: Count = 1,
+        strength: Strength = "subtle",
         size: str | None = None,
         model: str | None = None,
         fit: Fit = "crop",
     ) -> None:
         """Make variations of any image."""
         source = attachment_source(image, self.bot.services)
-        spec = JobSpec("variation", model or "", n=n, size=size, fit=fit, images=(source,))
+        spec = JobSpec(
+            "variation",
+            model or "",
+            params=Params(n=n, size=size),
+            fit=fit,
+            strength=strength,
+            images=(source,),
+        )
         await run_interaction_job(interaction, spec)
 
     @app_commands.command(name="help")
@@ -167,32 +195,53 @@ class Images(commands.Cog):
         """What each command does, and the models this server may use."""
         services = self.bot.services
         settings = await services.store.get_guild_settings(interaction.guild_id or 0)
-        embed = help_text.help_embed(services.catalog, settings.allowed_models)
+        embed = help_text.help_embed(services.provider, settings.allowed_models)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @imagine.autocomplete("model")
-    async def _imagine_model(self, i: Interaction, current: str) -> list[app_commands.Choice[str]]:
+    async def _imagine_model(self, i: Interaction, current: str) -> Choices:
         return await model_autocomplete(i, current, "generate")
 
     @edit.autocomplete("model")
-    async def _edit_model(self, i: Interaction, current: str) -> list[app_commands.Choice[str]]:
+    async def _edit_model(self, i: Interaction, current: str) -> Choices:
         return await model_autocomplete(i, current, "edit")
 
     @vary.autocomplete("model")
-    async def _vary_model(self, i: Interaction, current: str) -> list[app_commands.Choice[str]]:
+    async def _vary_model(self, i: Interaction, current: str) -> Choices:
         return await model_autocomplete(i, current, "variation")
 
     @imagine.autocomplete("size")
-    async def _imagine_size(self, i: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return size_autocomplete(i, current, "generate")
+    async def _imagine_size(self, i: Interaction, current: str) -> Choices:
+        return await size_autocomplete(i, current, "generate")
 
     @edit.autocomplete("size")
-    async def _edit_size(self, i: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return size_autocomplete(i, current, "edit")
+    async def _edit_size(self, i: Interaction, current: str) -> Choices:
+        return await size_autocomplete(i, current, "edit")
 
     @vary.autocomplete("size")
-    async def _vary_size(self, i: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return size_autocomplete(i, current, "variation")
+    async def _vary_size(self, i: Interaction, current: str) -> Choices:
+        return await size_autocomplete(i, current, "variation")
+
+    @imagine.autocomplete("quality")
+    @imagine.autocomplete("style")
+    @imagine.autocomplete("background")
+    @imagine.autocomplete("complexity")
+    async def _imagine_option(self, i: Interaction, current: str) -> Choices:
+        return await option_autocomplete(i, current, "generate", _focused(i))
+
+    @edit.autocomplete("quality")
+    @edit.autocomplete("complexity")
+    async def _edit_option(self, i: Interaction, current: str) -> Choices:
+        return await option_autocomplete(i, current, "edit", _focused(i))
+
+
+def _focused(interaction: Interaction) -> str:
+    """The name of the option being typed in (the parameter an autocomplete is for)."""
+    data: dict[str, Any] = dict(interaction.data or {})
+    for option in data.get("options", []):
+        if option.get("focused"):
+            return str(option["name"])
+    return ""
 
 
 async def setup(bot: ImageBot) -> None:

@@ -160,7 +160,7 @@ async def message_requester(message: discord.Message, services: Services) -> Req
 async def edit_spec(services: Services, who: Requester, prompt: str, found: FoundImages) -> JobSpec:
     """An edit with the server's model, as many of the images as it takes, and the mask."""
     model = await services.jobs.resolve_model(who, None, "edit")
-    limit = services.catalog.get(model).input.max_images
+    limit = services.provider.require(model, "edit").input.max_images
     return JobSpec("edit", model, prompt, images=found.first(limit), mask=found.mask)
 
 

@@ -33,13 +33,8 @@ from bot.errors import (
 from bot.images.client import ImagesClient
 from bot.images.errors_map import map_error, parse_error_body, retry_after_seconds
 from bot.images.results import Encoded, cut_images, parse_result
-from bot.images.types import (
-    EditRequest,
-    GeneratedImage,
-    GenerateRequest,
-    InputImage,
-    VariationRequest,
-)
+from bot.images.types import GeneratedImage, InputImage
+from tests.requests import edit_request, generate_request, variation_request
 from tests.fakes.openai_server import FakeImagesServer
 
 KEY = "sk-test-SECRET-123"
@@ -90,13 +85,13 @@ def client(fake: FakeImagesServer, session: aiohttp.ClientSession) -> ImagesClie
     return make_client(session, fake.base_url)
 
 
-GPT = GenerateRequest(model="gpt-image-1", prompt="a red fox")
+GPT = generate_request(model="gpt-image-1", prompt="a red fox")
 
 # --- happy paths -------------------------------------------------------------------------------
 
 
 async def test_generate_sends_only_set_fields_and_decodes_images(client, fake) -> None:
-    req = GenerateRequest(
+    req = generate_request(
         model="gpt-image-1", prompt="a fox", n=2, size="1536x1024", quality="high",
         background="opaque", output_format="webp", output_compression=80,
     )  # fmt: skip
@@ -127,7 +122,7 @@ async def test_generate_sends_only_set_fields_and_decodes_images(client, fake) -
 @pytest.mark.parametrize(("fmt", "pil"), [("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP")])
 async def test_generate_output_formats(client, fmt: str, pil: str) -> None:
     result = await client.generate(
-        GenerateRequest(model="gpt-image-1.5", prompt="p", size="1024x1536", output_format=fmt)
+        generate_request(model="gpt-image-1.5", prompt="p", size="1024x1536", output_format=fmt)
     )
     (image,) = result.images
     assert (image.format, image.width, image.height) == (fmt, 1024, 1536)
@@ -136,7 +131,7 @@ async def test_generate_output_formats(client, fmt: str, pil: str) -> None:
 
 
 async def test_dalle3_url_is_downloaded_without_the_key(client, fake) -> None:
-    req = GenerateRequest(model="dall-e-3", prompt="a lighthouse", size="1792x1024", style="vivid")
+    req = generate_request(model="dall-e-3", prompt="a lighthouse", size="1792x1024", style="vivid")
     result = await client.generate(req)
 
     (image,) = result.images
@@ -149,7 +144,7 @@ async def test_dalle3_url_is_downloaded_without_the_key(client, fake) -> None:
 
 
 async def test_dalle2_b64_json_needs_no_download(client, fake) -> None:
-    req = GenerateRequest(
+    req = generate_request(
         model="dall-e-2", prompt="p", n=3, size="256x256", response_format="b64_json"
     )
     result = await client.generate(req)
@@ -160,7 +155,7 @@ async def test_dalle2_b64_json_needs_no_download(client, fake) -> None:
 async def test_edit_one_image_is_sent_as_image_with_its_mime(client, fake) -> None:
     photo = make_input(300, 200, "jpeg", "RGB", "photo")
     result = await client.edit(
-        EditRequest(model="gpt-image-1", prompt="add a hat", images=(photo,), quality="low")
+        edit_request(model="gpt-image-1", prompt="add a hat", images=(photo,), quality="low")
     )
 
     (sent,) = fake.image_requests
@@ -180,7 +175,7 @@ async def test_edit_several_images_are_repeated_image_brackets_plus_png_mask(cli
         make_input(64, 64, "jpeg", "RGB", "c"),
     )
     mask = make_input(64, 64, "png", name="mask")
-    req = EditRequest(model="gpt-image-1", prompt="combine", images=images, mask=mask, n=2)
+    req = edit_request(model="gpt-image-1", prompt="combine", images=images, mask=mask, n=2)
     result = await client.edit(req)
 
     sent = fake.image_requests[0]
@@ -195,14 +190,14 @@ async def test_edit_several_images_are_repeated_image_brackets_plus_png_mask(cli
 
 async def test_dalle2_edit_square_png_with_mask(client, fake) -> None:
     img, mask = make_input(256, 256), make_input(256, 256, name="mask")
-    req = EditRequest(model="dall-e-2", prompt="p", images=(img,), mask=mask, size="512x512")
+    req = edit_request(model="dall-e-2", prompt="p", images=(img,), mask=mask, size="512x512")
     result = await client.edit(req)
     assert (result.images[0].width, result.images[0].height) == (512, 512)
     assert [p.name for p in fake.image_requests[0].files()] == ["image", "mask"]
 
 
 async def test_variation(client, fake) -> None:
-    req = VariationRequest(
+    req = variation_request(
         model="dall-e-2",
         image=make_input(128, 128),
         n=2,
@@ -224,7 +219,7 @@ async def test_variation(client, fake) -> None:
 
 async def test_list_models(client, fake) -> None:
     models = await client.list_models()
-    assert models is not None and {"gpt-image-1", "dall-e-2"} <= set(models)
+    assert models is not None and {"gpt-image-1", "dall-e-2"} <= {m.id for m in models}
     assert fake.requests[-1].headers["Authorization"] == f"Bearer {KEY}"
 
 
@@ -296,24 +291,24 @@ async def test_invalid_request_names_the_param_only(client, fake) -> None:
 
 SQUARE, WIDE, JPEG = make_input(64, 64), make_input(64, 32), make_input(64, 64, "jpeg", "RGB")
 RULE_CASES = [
-    (GenerateRequest("gpt-image-1", "p", response_format="b64_json"), "response_format"),
-    (GenerateRequest("dall-e-3", "p", n=2), "n"),
-    (GenerateRequest("dall-e-2", "p", size="1536x1024"), "size"),
-    (GenerateRequest("dall-e-2", "p", output_format="webp"), "output_format"),
+    (generate_request("gpt-image-1", "p", response_format="b64_json"), "response_format"),
+    (generate_request("dall-e-3", "p", n=2), "n"),
+    (generate_request("dall-e-2", "p", size="1536x1024"), "size"),
+    (generate_request("dall-e-2", "p", output_format="webp"), "output_format"),
     (
-        GenerateRequest("gpt-image-1", "p", background="transparent", output_format="jpeg"),
+        generate_request("gpt-image-1", "p", background="transparent", output_format="jpeg"),
         "background",
     ),
     (
-        GenerateRequest("gpt-image-1", "p", output_format="png", output_compression=50),
+        generate_request("gpt-image-1", "p", output_format="png", output_compression=50),
         "output_compression",
     ),
-    (VariationRequest("gpt-image-1", SQUARE), "model"),
-    (EditRequest("dall-e-3", "p", (SQUARE,)), "model"),
-    (EditRequest("dall-e-2", "p", (WIDE,)), "image"),
-    (EditRequest("dall-e-2", "p", (JPEG,)), "image"),
-    (EditRequest("dall-e-2", "p", (SQUARE, SQUARE)), "image"),
-    (EditRequest("gpt-image-1", "p", (SQUARE,), mask=make_input(32, 32)), "mask"),
+    (variation_request("gpt-image-1", SQUARE), "model"),
+    (edit_request("dall-e-3", "p", (SQUARE,)), "model"),
+    (edit_request("dall-e-2", "p", (WIDE,)), "image"),
+    (edit_request("dall-e-2", "p", (JPEG,)), "image"),
+    (edit_request("dall-e-2", "p", (SQUARE, SQUARE)), "image"),
+    (edit_request("gpt-image-1", "p", (SQUARE,), mask=make_input(32, 32)), "mask"),
 ]
 
 
@@ -321,7 +316,7 @@ RULE_CASES = [
 async def test_fake_enforces_model_rules_and_client_names_the_param(
     client, fake, req, param
 ) -> None:
-    call = {GenerateRequest: client.generate, EditRequest: client.edit}.get(type(req))
+    call = {"generate": client.generate, "edit": client.edit}.get(req.operation)
     with pytest.raises(InvalidRequest) as info:
         await (call or client.create_variation)(req)
     assert (info.value.status, info.value.param) == (400, param)
@@ -395,7 +390,7 @@ async def test_retries_stop_after_max_retries(client, fake, kind, error) -> None
 async def test_one_503_then_success(client, fake) -> None:
     fake.fail_next("unavailable")
     assert (
-        len((await client.edit(EditRequest("gpt-image-1", "p", (make_input(8, 8),)))).images) == 1
+        len((await client.edit(edit_request("gpt-image-1", "p", (make_input(8, 8),)))).images) == 1
     )
     assert len(fake.image_requests) == 2
     assert fake.image_requests[0].parts == fake.image_requests[1].parts  # form rebuilt, same bytes
@@ -443,7 +438,7 @@ async def test_download_cap_by_header_and_while_streaming(fake, session, chunked
     fake.fail_next("gateway_url", chunked=chunked)
     client = make_client(session, fake.base_url, max_download_bytes=2000)
     with pytest.raises(BadResponse, match="larger than the bot accepts"):
-        await client.generate(GenerateRequest(model="gpt-image-1", prompt="p", size="1024x1024"))
+        await client.generate(generate_request(model="gpt-image-1", prompt="p", size="1024x1024"))
 
 
 async def test_oversized_json_body_is_refused(fake, session) -> None:
@@ -588,7 +583,7 @@ async def noisy_fake() -> AsyncIterator[FakeImagesServer]:
 
 async def test_multi_mb_answers_decode_to_whole_images(noisy_fake, session) -> None:
     client = make_client(session, noisy_fake.base_url)
-    req = GenerateRequest(model="gpt-image-1", prompt="a fox", n=2, size="1024x1024")
+    req = generate_request(model="gpt-image-1", prompt="a fox", n=2, size="1024x1024")
 
     result = await client.generate(req)
 

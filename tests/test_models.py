@@ -13,8 +13,9 @@ import pytest
 from PIL import Image
 
 from bot.errors import ConfigError, ValidationError
-from bot.images.types import EditRequest, GenerateRequest, ImageFormat, InputImage, VariationRequest
+from bot.images.types import ImageFormat, InputImage
 from bot.models import Catalog
+from tests.requests import edit_request, generate_request, variation_request
 
 SCHEMAS = json.loads((Path(__file__).parent / "data" / "openai_image_schemas.json").read_text())[
     "schemas"
@@ -190,95 +191,95 @@ def test_defaults_and_labels(catalog: Catalog) -> None:
     ("request_", "message"),
     [
         (
-            GenerateRequest("dall-e-2", "x" * 1234),
+            generate_request("dall-e-2", "x" * 1234),
             "Prompts for dall-e-2 can be at most 1000 characters; yours has 1234.",
         ),
         (
-            GenerateRequest("dall-e-3", "x" * 4001),
+            generate_request("dall-e-3", "x" * 4001),
             "Prompts for dall-e-3 can be at most 4000 characters; yours has 4001.",
         ),
         (
-            GenerateRequest("gpt-image-1", "   \n"),
+            generate_request("gpt-image-1", "   \n"),
             "The prompt is empty; describe what you want to see.",
         ),
-        (GenerateRequest("dall-e-2", "cat", n=0), "Ask for at least 1 image; you asked for 0."),
+        (generate_request("dall-e-2", "cat", n=0), "Ask for at least 1 image; you asked for 0."),
         (
-            GenerateRequest("dall-e-2", "cat", n=11),
+            generate_request("dall-e-2", "cat", n=11),
             "dall-e-2 makes at most 10 images per request; you asked for 11.",
         ),
         (
-            GenerateRequest("dall-e-3", "cat", n=5),
+            generate_request("dall-e-3", "cat", n=5),
             "dall-e-3 makes one image per request, so I can make at most 4 at once; "
             "you asked for 5.",
         ),
         (
-            VariationRequest("gpt-image-1", image()),
+            variation_request("gpt-image-1", image()),
             "gpt-image-1 can't make variations. Models that can: dall-e-2.",
         ),
         (
-            EditRequest("dall-e-3", "hat", (image(),)),
+            edit_request("dall-e-3", "hat", (image(),)),
             "dall-e-3 can't edit images. Models that can: dall-e-2, gpt-image-1, gpt-image-1-mini, "
             "gpt-image-1.5, gpt-image-2.",
         ),
         (
-            GenerateRequest("dall-e-2", "cat", size="1792x1024"),
+            generate_request("dall-e-2", "cat", size="1792x1024"),
             "Size 1792x1024 isn't available for dall-e-2. "
             "Choose one of: 256x256, 512x512, 1024x1024.",
         ),
         (
-            GenerateRequest("dall-e-3", "cat", size="auto"),
+            generate_request("dall-e-3", "cat", size="auto"),
             "Size auto isn't available for dall-e-3. "
             "Choose one of: 1024x1024, 1792x1024, 1024x1792.",
         ),
         (
-            GenerateRequest("gpt-image-1", "cat", size="big"),
+            generate_request("gpt-image-1", "cat", size="big"),
             "Size 'big' isn't a size; write WIDTHxHEIGHT. Choose one of: 1024x1024, 1536x1024, "
             "1024x1536, auto.",
         ),
         (
-            GenerateRequest("gpt-image-1", "cat", quality="hd"),
+            generate_request("gpt-image-1", "cat", quality="hd"),
             "Quality hd isn't available for gpt-image-1. Choose one of: low, medium, high, auto.",
         ),
-        (GenerateRequest("gpt-image-1", "cat", style="vivid"), "Style only applies to dall-e-3."),
+        (generate_request("gpt-image-1", "cat", style="vivid"), "Style only applies to dall-e-3."),
         (
-            GenerateRequest("dall-e-3", "cat", style="moody"),
+            generate_request("dall-e-3", "cat", style="moody"),
             "Style moody isn't available for dall-e-3. Choose one of: vivid, natural.",
         ),
         (
-            GenerateRequest("dall-e-3", "cat", background="opaque"),
+            generate_request("dall-e-3", "cat", background="opaque"),
             "Background only applies to gpt-image-1, gpt-image-1-mini, gpt-image-1.5, gpt-image-2.",
         ),
         (
-            GenerateRequest("gpt-image-1", "cat", output_format="gif"),
+            generate_request("gpt-image-1", "cat", output_format="gif"),
             "Output format gif isn't available for gpt-image-1. Choose one of: png, jpeg, webp.",
         ),
         (
-            GenerateRequest("gpt-image-1", "cat", moderation="none"),
+            generate_request("gpt-image-1", "cat", moderation="none"),
             "Moderation none isn't available for gpt-image-1. Choose one of: low, auto.",
         ),
         (
-            EditRequest("gpt-image-1-mini", "hat", (image(),), input_fidelity="high"),
+            edit_request("gpt-image-1-mini", "hat", (image(),), input_fidelity="high"),
             "Input fidelity only applies to gpt-image-1, gpt-image-1.5, gpt-image-2.",
         ),
         (
-            GenerateRequest("gpt-image-1", "cat", background="transparent", output_format="jpeg"),
+            generate_request("gpt-image-1", "cat", background="transparent", output_format="jpeg"),
             "A transparent background needs png or webp output; you chose jpeg.",
         ),
         (
-            GenerateRequest("gpt-image-1", "cat", output_format="jpeg", output_compression=101),
+            generate_request("gpt-image-1", "cat", output_format="jpeg", output_compression=101),
             "Output compression must be between 0 and 100; you gave 101.",
         ),
         (
-            GenerateRequest("gpt-image-1", "cat", output_compression=50),
+            generate_request("gpt-image-1", "cat", output_compression=50),
             "Output compression only works with jpeg or webp output, not png.",
         ),
         (
-            GenerateRequest("dall-e-2", "cat", output_compression=50),
+            generate_request("dall-e-2", "cat", output_compression=50),
             "Output compression only applies to gpt-image-1, gpt-image-1-mini, gpt-image-1.5, "
             "gpt-image-2.",
         ),
         (
-            GenerateRequest("gpt-image-2", "cat", size="1000x1000"),
+            generate_request("gpt-image-2", "cat", size="1000x1000"),
             "Size 1000x1000 doesn't work for gpt-image-2: both sides must be multiples of 16.",
         ),
     ],
@@ -312,13 +313,13 @@ def test_each_violation_has_its_message(catalog: Catalog, request_: Any, message
 def test_input_image_violations(
     catalog: Catalog, images: tuple[InputImage, ...], mask: InputImage | None, expected: list[str]
 ) -> None:
-    found = violations(catalog, EditRequest("dall-e-2", "hat", images, mask=mask))
+    found = violations(catalog, edit_request("dall-e-2", "hat", images, mask=mask))
     assert list(found) == expected
 
 
 def test_gpt_image_inputs_are_counted_and_checked_one_by_one(catalog: Catalog) -> None:
     images = (image(fmt="jpeg"), image(fmt="gif"), image(4000, 10, fmt="webp"), *[image()] * 14)
-    found = violations(catalog, EditRequest("gpt-image-1", "hat", images))
+    found = violations(catalog, edit_request("gpt-image-1", "hat", images))
     assert found == (
         "gpt-image-1 takes at most 16 images; you gave 17.",
         "Image 2 is a gif; gpt-image-1 takes png, jpeg or webp images.",
@@ -327,7 +328,7 @@ def test_gpt_image_inputs_are_counted_and_checked_one_by_one(catalog: Catalog) -
 
 
 def test_variation_image_rules(catalog: Catalog) -> None:
-    found = violations(catalog, VariationRequest("dall-e-2", image(40, 20, fmt="webp")))
+    found = violations(catalog, variation_request("dall-e-2", image(40, 20, fmt="webp")))
     assert found == (
         "The image is a webp; dall-e-2 takes png images only.",
         "The image is 40x20; dall-e-2 needs square images.",
@@ -335,7 +336,7 @@ def test_variation_image_rules(catalog: Catalog) -> None:
 
 
 def test_every_violation_is_listed_at_once(catalog: Catalog) -> None:
-    request = GenerateRequest(
+    request = generate_request(
         "dall-e-2", "x" * 1001, n=12, size="1024x1792", quality="hd", style="vivid"
     )
     with pytest.raises(ValidationError) as caught:
@@ -352,7 +353,7 @@ def test_every_violation_is_listed_at_once(catalog: Catalog) -> None:
 
 def test_unknown_model(catalog: Catalog) -> None:
     with pytest.raises(ValidationError) as caught:
-        catalog.plan(GenerateRequest("dall-e-9", "cat"))
+        catalog.plan(generate_request("dall-e-9", "cat"))
     assert str(caught.value) == (
         "Unknown model 'dall-e-9'. Available: dall-e-2, dall-e-3, gpt-image-1, gpt-image-1-mini, "
         "gpt-image-1.5, gpt-image-2."
@@ -360,26 +361,26 @@ def test_unknown_model(catalog: Catalog) -> None:
 
 
 def test_precheck_counts_images_before_they_are_prepared(catalog: Catalog) -> None:
-    catalog.precheck(EditRequest("gpt-image-1", "hat", ()), image_count=16)
+    catalog.precheck(edit_request("gpt-image-1", "hat", ()), image_count=16)
     with pytest.raises(ValidationError) as caught:
-        catalog.precheck(EditRequest("dall-e-2", "", ()), image_count=3)
+        catalog.precheck(edit_request("dall-e-2", "", ()), image_count=3)
     assert caught.value.violations == (
         "The prompt is empty; describe what you want to see.",
         "dall-e-2 takes one image at a time; you gave 3.",
     )
     with pytest.raises(ValidationError, match=r"Attach an image to make variations of\."):
-        catalog.precheck(VariationRequest("dall-e-2", None), image_count=0)  # type: ignore[arg-type]
+        catalog.precheck(variation_request("dall-e-2", None), image_count=0)  # type: ignore[arg-type]
 
 
 # --- plans: normalising and adapting ------------------------------------------------------
 
 
 def test_n_beyond_the_model_is_split_into_parallel_single_requests(catalog: Catalog) -> None:
-    plan = catalog.plan(GenerateRequest("dall-e-3", "cat", n=3, style="natural", user="u1"))
+    plan = catalog.plan(generate_request("dall-e-3", "cat", n=3, style="natural", user="u1"))
     assert plan.notes == ("dall-e-3 makes one image per request, so I sent 3 requests.",)
     assert [r.n for r in plan.requests] == [1, 1, 1] and plan.total_images == 3
     assert set(plan.requests) == {
-        GenerateRequest(
+        generate_request(
             "dall-e-3",
             "cat",
             size="1024x1024",
@@ -392,36 +393,36 @@ def test_n_beyond_the_model_is_split_into_parallel_single_requests(catalog: Cata
 
 
 def test_n_within_the_model_is_one_request_without_notes(catalog: Catalog) -> None:
-    plan = catalog.plan(GenerateRequest("gpt-image-1", "cat", n=10))
+    plan = catalog.plan(generate_request("gpt-image-1", "cat", n=10))
     assert [r.n for r in plan.requests] == [10] and plan.notes == ()
 
 
 def test_response_format_and_defaults_are_normalised(catalog: Catalog) -> None:
-    (gpt,) = catalog.plan(GenerateRequest("gpt-image-1", "cat", response_format="url")).requests
-    assert gpt == GenerateRequest("gpt-image-1", "cat", size="1024x1024", quality="medium")
-    (dalle,) = catalog.plan(GenerateRequest("dall-e-2", "cat", response_format="url")).requests
+    (gpt,) = catalog.plan(generate_request("gpt-image-1", "cat", response_format="url")).requests
+    assert gpt == generate_request("gpt-image-1", "cat", size="1024x1024", quality="medium")
+    (dalle,) = catalog.plan(generate_request("dall-e-2", "cat", response_format="url")).requests
     assert (dalle.response_format, dalle.size, dalle.quality) == (
         "b64_json",
         "1024x1024",
         "standard",
     )
     (picked,) = catalog.plan(
-        GenerateRequest("gpt-image-2", "cat", size="auto", quality="high")
+        generate_request("gpt-image-2", "cat", size="auto", quality="high")
     ).requests
     assert (picked.size, picked.quality, picked.response_format) == ("auto", "high", None)
     (edit,) = catalog.plan(
-        EditRequest("gpt-image-1.5", "hat", (image(),), input_fidelity="high")
+        edit_request("gpt-image-1.5", "hat", (image(),), input_fidelity="high")
     ).requests
-    assert isinstance(edit, EditRequest)
+    assert edit.operation == "edit"
     assert (edit.input_fidelity, edit.size, edit.response_format) == ("high", "1024x1024", None)
-    (variation,) = catalog.plan(VariationRequest("dall-e-2", image(), n=2)).requests
-    assert variation == VariationRequest(
+    (variation,) = catalog.plan(variation_request("dall-e-2", image(), n=2)).requests
+    assert variation == variation_request(
         "dall-e-2", image(), n=2, size="1024x1024", response_format="b64_json"
     )
 
 
 def test_valid_gpt_image_options_pass(catalog: Catalog) -> None:
-    request = GenerateRequest(
+    request = generate_request(
         "gpt-image-1",
         "logo",
         background="transparent",
@@ -461,10 +462,10 @@ def test_gpt_image_2_free_sizes(catalog: Catalog, size: str, reasons: str | None
     assert not catalog.get("gpt-image-1").size_allowed("generate", size)
     if reasons is None:
         assert (
-            catalog.plan(GenerateRequest("gpt-image-2", "cat", size=size)).requests[0].size == size
+            catalog.plan(generate_request("gpt-image-2", "cat", size=size)).requests[0].size == size
         )
     else:
-        found = violations(catalog, GenerateRequest("gpt-image-2", "cat", size=size))
+        found = violations(catalog, generate_request("gpt-image-2", "cat", size=size))
         assert found == (f"Size {size} doesn't work for gpt-image-2: {reasons}.",)
 
 
@@ -505,12 +506,12 @@ def test_operator_models_inherit_and_override() -> None:
     assert flux.sizes("generate") == ("1024x1024", "768x1344", "1344x768")
     assert (flux.styles, flux.n_max, flux.response_format) == (("vivid", "natural"), 1, True)
     assert flux.prompt_limit("generate") == 2000  # `like` follows the overridden dall-e-3
-    plan = catalog.plan(GenerateRequest("flux-schnell", "cat", n=2, size="768x1344"))
+    plan = catalog.plan(generate_request("flux-schnell", "cat", n=2, size="768x1344"))
     assert plan.notes == ("flux-schnell makes one image per request, so I sent 2 requests.",)
-    assert plan.requests[0] == GenerateRequest(
+    assert plan.requests[0] == generate_request(
         "flux-schnell", "cat", size="768x1344", response_format="b64_json"
     )
-    assert violations(catalog, GenerateRequest("gpt-image-1", "cat", style="vivid")) == (
+    assert violations(catalog, generate_request("gpt-image-1", "cat", style="vivid")) == (
         "Style only applies to dall-e-3, flux-schnell.",
     )
     assert catalog.default_model("generate") == "flux-schnell"
@@ -528,7 +529,7 @@ def test_operator_overrides_merge_into_builtin_models() -> None:
     assert catalog.get("gpt-image-1.5").input.max_images == 4
     assert "dall-e-2" not in catalog and catalog.names("variation") == ()
     assert catalog.default_model("variation") is None
-    assert violations(catalog, VariationRequest("gpt-image-1", image())) == (
+    assert violations(catalog, variation_request("gpt-image-1", image())) == (
         "gpt-image-1 can't make variations. Models that can: none here.",
     )
 

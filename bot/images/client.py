@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import random
@@ -24,14 +23,7 @@ from bot.images.results import (
     inspect_image,
     parse_result,
 )
-from bot.images.types import (
-    EditRequest,
-    GeneratedImage,
-    GenerateRequest,
-    ImageResult,
-    InputImage,
-    VariationRequest,
-)
+from bot.images.types import GeneratedImage, ImageRequest, ImageResult, InputImage, ModelListing
 from bot.offload import Offloader
 
 log = logging.getLogger(__name__)
@@ -88,42 +80,48 @@ class ImagesClient:
     def __repr__(self) -> str:
         return f"ImagesClient(base_url={self._base!r}, timeout={self._timeout.total})"
 
-    async def generate(self, req: GenerateRequest) -> ImageResult:
+    async def generate(self, req: ImageRequest) -> ImageResult:
         """Create images from a prompt (``POST /images/generations``, JSON)."""
-        fields = {f.name: getattr(req, f.name) for f in dataclasses.fields(req)}
-        body = {k: v for k, v in fields.items() if v is not None}
-        return await self._images_call("images/generations", req.model, json_body=body)
+        return await self._images_call("images/generations", req.model, json_body=req.text_fields())
 
-    async def edit(self, req: EditRequest) -> ImageResult:
+    async def edit(self, req: ImageRequest) -> ImageResult:
         """Edit or combine images with a prompt (``POST /images/edits``, multipart)."""
-        fields = {f.name: getattr(req, f.name) for f in dataclasses.fields(req)}
-        images, mask = fields.pop("images"), fields.pop("mask")
+        fields, images = req.text_fields(), req.images
         name = "image" if len(images) == 1 else "image[]"
 
         def form() -> aiohttp.FormData:
             data = _text_form(fields)
             for image in images:
                 _add_file(data, name, image)
-            if mask is not None:
-                _add_file(data, "mask", mask, mime="image/png")
+            if req.mask is not None:
+                _add_file(data, "mask", req.mask, mime="image/png")
+            if req.markup is not None:
+                _add_file(data, "markup", req.markup, mime="image/png")
             return data
 
         return await self._images_call("images/edits", req.model, form=form)
 
-    async def create_variation(self, req: VariationRequest) -> ImageResult:
-        """Vary one image (``POST /images/variations``, multipart; DALL·E 2 only upstream)."""
-        fields = {f.name: getattr(req, f.name) for f in dataclasses.fields(req)}
-        image = fields.pop("image")
+    async def create_variation(self, req: ImageRequest) -> ImageResult:
+        """Vary one image (``POST /images/variations``, multipart; where a provider still has it)."""
+        fields = req.text_fields()
 
         def form() -> aiohttp.FormData:
             data = _text_form(fields)
-            _add_file(data, "image", image)
+            _add_file(data, "image", req.images[0])
             return data
 
         return await self._images_call("images/variations", req.model, form=form)
 
-    async def list_models(self) -> list[str] | None:
-        """Model ids from ``GET /models``; None when the server has no such endpoint."""
+    async def call(self, req: ImageRequest) -> ImageResult:
+        """The endpoint ``req.operation`` names."""
+        if req.operation == "generate":
+            return await self.generate(req)
+        if req.operation == "edit":
+            return await self.edit(req)
+        return await self.create_variation(req)
+
+    async def list_models(self) -> list[ModelListing] | None:
+        """``GET /models``, with each model's ``shutdown_date``; None when there is no such route."""
         try:
             payload = await self._send("GET", "models", idempotent=True, parse=self._json)
         except APIError as err:
@@ -133,7 +131,11 @@ class ImagesClient:
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
             raise BadResponse("The image service sent a model list the bot could not read.")
-        return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        return [
+            ModelListing(m["id"], _text(m.get("shutdown_date")))
+            for m in data
+            if isinstance(m, dict) and isinstance(m.get("id"), str)
+        ]
 
     # --- one call ---------------------------------------------------------------------------
 
@@ -301,6 +303,10 @@ def _may_retry(err: APIError, idempotent: bool) -> bool:
             return True
         return idempotent and err.code != "tls_error"
     return False
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _text_form(fields: dict[str, Any]) -> aiohttp.FormData:

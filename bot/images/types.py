@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from bot.images.params import Params
 
 Operation = Literal["generate", "edit", "variation"]
 OPERATIONS: tuple[Operation, ...] = ("generate", "edit", "variation")
@@ -33,55 +35,47 @@ class InputImage:
 
 
 @dataclass(frozen=True, slots=True)
-class GenerateRequest:
-    """Body of ``POST /images/generations``; ``None`` fields are not sent."""
+class ImageRequest:
+    """One Images API call: endpoint, model, the member's parameters and the input files.
 
+    ``operation`` names the endpoint (a variation made through the edits endpoint is an "edit").
+    Fields the model doesn't take are ``None`` and never sent.
+    """
+
+    operation: Operation
     model: str
-    prompt: str
-    n: int = 1
-    size: str | None = None
-    quality: str | None = None
-    style: str | None = None
-    background: str | None = None
-    output_format: str | None = None
-    output_compression: int | None = None
-    moderation: str | None = None
-    response_format: str | None = None
-    user: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class EditRequest:
-    """Body of ``POST /images/edits`` (multipart); one image goes as ``image``, several as ``image[]``."""
-
-    model: str
-    prompt: str
-    images: tuple[InputImage, ...]
+    prompt: str = ""
+    params: Params = field(default_factory=Params)
+    images: tuple[InputImage, ...] = ()
     mask: InputImage | None = None
-    n: int = 1
-    size: str | None = None
-    quality: str | None = None
-    background: str | None = None
-    output_format: str | None = None
-    output_compression: int | None = None
-    input_fidelity: str | None = None
+    markup: InputImage | None = None
     response_format: str | None = None
-    user: str | None = None
+    safety_identifier: str | None = None
+
+    @property
+    def n(self) -> int:
+        return self.params.n
+
+    def text_fields(self) -> dict[str, Any]:
+        """The non-file fields of the body, in the API's names; ``None`` values left out."""
+        fields: dict[str, Any] = {"model": self.model}
+        if self.operation != "variation":
+            fields["prompt"] = self.prompt
+        fields.update(self.params.sent())
+        extra = {
+            "response_format": self.response_format,
+            "safety_identifier": self.safety_identifier,
+        }
+        fields.update({k: v for k, v in extra.items() if v is not None})
+        return fields
 
 
 @dataclass(frozen=True, slots=True)
-class VariationRequest:
-    """Body of ``POST /images/variations`` (multipart)."""
+class ModelListing:
+    """One entry of ``GET /models``: the id, and its ``shutdown_date`` when the provider gives one."""
 
-    model: str
-    image: InputImage
-    n: int = 1
-    size: str | None = None
-    response_format: str | None = None
-    user: str | None = None
-
-
-ImageRequest = GenerateRequest | EditRequest | VariationRequest
+    id: str
+    shutdown_date: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

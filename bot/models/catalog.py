@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -17,18 +17,22 @@ BUILTIN_SOURCE = "bot/catalog.toml"
 
 
 class Catalog:
-    """Every model the bot offers, with the limits each one has; immutable once loaded."""
+    """Every model the bot knows, with the limits each one has; immutable once loaded."""
 
     def __init__(
         self,
         models: Mapping[str, ModelSpec],
         *,
         max_n_adapted: int = 1,
-        default_models: Mapping[Operation, str] | None = None,
+        preferences: Mapping[Operation, Sequence[str]] | None = None,
+        vary_prompts: Mapping[str, str] | None = None,
+        disabled: frozenset[str] = frozenset(),
     ) -> None:
         self._models = dict(models)
         self.max_n_adapted = max_n_adapted
-        self._defaults = dict(default_models or {})
+        self.preferences = {op: tuple(names) for op, names in (preferences or {}).items()}
+        self.vary_prompts = dict(vary_prompts or {})
+        self.disabled = disabled
 
     @classmethod
     def load(cls, operator_file: Path | None = None) -> Catalog:
@@ -54,7 +58,11 @@ class Catalog:
             sources.append((source, operator))
         data = loader.load(sources)
         return cls(
-            data.models, max_n_adapted=data.max_n_adapted, default_models=data.default_models
+            data.models,
+            max_n_adapted=data.max_n_adapted,
+            preferences=data.preferences,
+            vary_prompts=data.vary_prompts,
+            disabled=data.disabled,
         )
 
     def get(self, name: str) -> ModelSpec:
@@ -65,33 +73,46 @@ class Catalog:
             raise ValidationError([f"Unknown model '{name}'. Available: {available}."])
         return spec
 
+    def find(self, name: str) -> ModelSpec | None:
+        """The model called ``name``, or None."""
+        return self._models.get(name)
+
     def names(self, op: Operation | None = None) -> tuple[str, ...]:
         """Model names in catalog order, only those that can do ``op`` when given."""
         return tuple(spec.name for spec in self.models_for(op))
 
     def models_for(self, op: Operation | None) -> tuple[ModelSpec, ...]:
         """The models that can do ``op`` (all models for None), in catalog order."""
-        return tuple(s for s in self._models.values() if op is None or s.supports(op))
+        return tuple(s for s in self._models.values() if op is None or s.can(op))
 
-    def default_model(self, op: Operation) -> str | None:
-        """The model suggested for ``op``: the configured one, else the first that can do it."""
-        if op in self._defaults:
-            return self._defaults[op]
-        able = self.names(op)
-        return able[0] if able else None
+    def plan(
+        self,
+        request: ImageRequest,
+        spec: ModelSpec | None = None,
+        others: Sequence[ModelSpec] | None = None,
+    ) -> Plan:
+        """Check ``request`` against its model and return the normalised calls that serve it.
 
-    def plan(self, request: ImageRequest) -> Plan:
-        """Check ``request`` against its model and return the normalised calls that serve it."""
-        spec = self.get(request.model)
-        found = violations(spec, request, self.models_for(None), self.max_n_adapted)
+        ``spec`` defaults to the catalog's entry for the request's model; ``others`` (the models a
+        member could use instead, named when an option doesn't apply) to the whole catalog.
+        """
+        spec = spec or self.get(request.model)
+        found = violations(spec, request, others or tuple(self), self.max_n_adapted)
         if found:
             raise ValidationError(found)
         return split(spec, normalise(spec, request))
 
-    def precheck(self, request: ImageRequest, *, image_count: int) -> None:
+    def precheck(
+        self,
+        request: ImageRequest,
+        *,
+        image_count: int,
+        spec: ModelSpec | None = None,
+        others: Sequence[ModelSpec] | None = None,
+    ) -> None:
         """Check everything but the image contents, before anything is downloaded or charged."""
-        spec = self.get(request.model)
-        models = self.models_for(None)
+        spec = spec or self.get(request.model)
+        models = others or tuple(self)
         found = violations(spec, request, models, self.max_n_adapted, image_count=image_count)
         if found:
             raise ValidationError(found)

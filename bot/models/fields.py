@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
@@ -11,6 +12,8 @@ from bot.models.spec import FreeSize, is_size_string
 T = TypeVar("T")
 Parser = Callable[[Any], T]
 IMAGE_FORMATS: tuple[ImageFormat, ...] = ("png", "jpeg", "webp", "gif")
+# Output formats a provider may offer: the image formats, and svg (not a raster image).
+OUTPUT_FORMATS = (*IMAGE_FORMATS, "svg")
 _MIB = 1024 * 1024
 
 
@@ -73,6 +76,31 @@ def image_formats(value: Any) -> tuple[ImageFormat, ...]:
     return tuple(cast(ImageFormat, v) for v in items)
 
 
+def day(value: Any) -> datetime.date | None:
+    """A date (TOML date or "YYYY-MM-DD"), or ``false`` for none (the model isn't shutting down)."""
+    if value is False:
+        return None
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise Bad(f"must be a date like 2026-12-01, or false; got {value!r}")
+
+
+def output_formats(value: Any) -> tuple[str, ...]:
+    """A list of output formats a provider can send (image formats, and svg)."""
+    items = words(value)
+    unknown = [v for v in items if v not in OUTPUT_FORMATS]
+    if unknown:
+        raise Bad(f"unknown output format(s) {unknown!r}; use {', '.join(OUTPUT_FORMATS)}")
+    return items
+
+
 def size(value: Any) -> str:
     """``auto`` or ``WIDTHxHEIGHT``."""
     if not isinstance(value, str) or not is_size_string(value):
@@ -117,6 +145,7 @@ _FREE_SIZE_KEYS: dict[str, Parser[Any]] = {
     "max_short": count,
     "max_ratio": amount,
     "min_pixels": count,
+    "max_pixels": count,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -9,15 +10,18 @@ from types import MappingProxyType
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.images.params import CHOICES
 from bot.images.types import OPERATIONS, InputRules, Operation
 from bot.models import fields as f
 from bot.models.spec import ModelSpec
 
 # A resolved model: each key's raw TOML value and the file it came from.
 Layer = dict[str, tuple[Any, str]]
+LINEAGE = "(lineage)"  # not a TOML key: the names a model is ``like``, nearest first
 
 _PROMPT_OPS: tuple[Operation, ...] = ("generate", "edit")
-_NOT_INHERITED = ("like", "label", "description", "enabled")
+# A model made ``like`` another shares its limits, not its name, text or fate.
+_NOT_INHERITED = ("like", "label", "description", "enabled", "shutdown", "replacement")
 _MODEL_KEYS: dict[str, f.Parser[Any]] = {
     "like": f.text,
     "enabled": f.flag,
@@ -29,19 +33,22 @@ _MODEL_KEYS: dict[str, f.Parser[Any]] = {
     "sizes": f.per_operation(f.sizes),
     "default_size": f.per_operation(f.size),
     "free_size": f.free_size,
-    "qualities": f.words,
+    **{c.catalog_key: f.words for c in CHOICES},
+    "output_formats": f.output_formats,
+    "gated_formats": f.output_formats,
     "default_quality": f.text,
-    "styles": f.words,
     "response_format": f.flag,
-    "backgrounds": f.words,
-    "output_formats": f.image_formats,
     "output_compression": f.flag,
-    "moderations": f.words,
-    "input_fidelities": f.words,
+    "markup": f.flag,
+    "vary_by_edit": f.flag,
+    "safety_identifier": f.flag,
+    "shutdown": f.day,
+    "replacement": f.text,
     "input": f.input_rules,
 }
 _MERGED_TABLES = ("input", "free_size")
-_CATALOG_KEYS = ("max_n_adapted", "default_models")
+_CATALOG_KEYS = ("max_n_adapted", "default_models", "preferences", "vary")
+_VARY_STRENGTHS = ("subtle", "strong")
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,9 @@ class CatalogData:
 
     models: Mapping[str, ModelSpec]
     max_n_adapted: int
-    default_models: Mapping[Operation, str]
+    preferences: Mapping[Operation, tuple[str, ...]]  # the default model: the first usable
+    vary_prompts: Mapping[str, str]  # strength -> instruction for variations made by editing
+    disabled: frozenset[str] = frozenset()  # turned off by the operator: never assumed either
 
 
 @dataclass(frozen=True)
@@ -77,16 +86,19 @@ def load(sources: list[tuple[str, str]]) -> CatalogData:
             definitions.setdefault(name, []).append(_Definition(name, source, table))
     resolver = _Resolver(definitions, problems)
     models = {}
+    disabled = set()
     for name in definitions:
         layer = resolver.resolve(name)
-        if layer is not None and layer.get("enabled", (True, ""))[0] is not False:
+        if layer is not None and layer.get("enabled", (True, ""))[0] is False:
+            disabled.add(name)
+        elif layer is not None:
             spec = _build(name, layer, definitions[name][-1].source, problems)
             if spec is not None:
                 models[name] = spec
     data = _catalog_data(models, settings, sources[0][0], problems)
     if problems:
         raise ConfigError(problems)
-    return data
+    return dataclasses.replace(data, disabled=frozenset(disabled))
 
 
 def _parse(source: str, text: str, problems: _Problems) -> dict[str, Any]:
@@ -101,7 +113,7 @@ def _parse(source: str, text: str, problems: _Problems) -> dict[str, Any]:
 
 
 def _settings_layer(source: str, table: Any, problems: _Problems) -> Layer:
-    """The [catalog] keys, with default_models flattened so a later file overrides per operation."""
+    """The [catalog] keys, tables flattened (``preferences.edit``) so a later file overrides each."""
     if not isinstance(table, Mapping):
         problems.add(source, "catalog", "must be a table")
         return {}
@@ -111,10 +123,11 @@ def _settings_layer(source: str, table: Any, problems: _Problems) -> Layer:
             problems.add(
                 source, f"catalog.{key}", f"unknown key; known: {', '.join(_CATALOG_KEYS)}"
             )
-        elif key == "default_models" and isinstance(value, Mapping):
-            layer.update({f"{key}.{op}": (name, source) for op, name in value.items()})
-        elif key == "default_models":
-            problems.add(source, f"catalog.{key}", "must be a table like {generate = 'name'}")
+        elif key in ("default_models", "preferences", "vary"):
+            if not isinstance(value, Mapping):
+                problems.add(source, f"catalog.{key}", "must be a table like {generate = ...}")
+                continue
+            layer.update({f"{key}.{sub}": (item, source) for sub, item in value.items()})
         else:
             layer[key] = (value, source)
     return layer
@@ -181,6 +194,8 @@ class _Resolver:
         if layer is None:
             return None
         merged = dict(layer)
+        if isinstance(like, str):
+            merged[LINEAGE] = ((like, *layer.get(LINEAGE, ((), ""))[0]), definition.source)
         for key, value in definition.table.items():
             old = merged.get(key, (None, ""))[0]
             if key in _MERGED_TABLES and isinstance(old, Mapping) and isinstance(value, Mapping):
@@ -246,7 +261,8 @@ def _build(name: str, layer: Layer, owner: str, problems: _Problems) -> ModelSpe
     r = _Reader(name, layer, owner, problems)
     ops = r.get("operations", frozenset(), required=True)
     ordered = tuple(op for op in OPERATIONS if op in ops)
-    qualities = r.get("qualities", ())
+    choices = {c.name: r.get(c.catalog_key, ()) for c in CHOICES}
+    qualities = choices["quality"]
     spec = ModelSpec(
         name=name,
         label=r.get("label", name),
@@ -256,17 +272,19 @@ def _build(name: str, layer: Layer, owner: str, problems: _Problems) -> ModelSpe
         size_choices=r.per_op("sizes", ordered),
         default_sizes=r.per_op("default_size", ordered),
         n_max=r.get("n_max", 1, required=True),
-        qualities=qualities,
+        choices=MappingProxyType({k: v for k, v in choices.items() if v}),
         default_quality=r.get("default_quality", qualities[0] if qualities else None),
-        styles=r.get("styles", ()),
         response_format=r.get("response_format", False),
-        backgrounds=r.get("backgrounds", ()),
-        output_formats=r.get("output_formats", ()),
         output_compression=r.get("output_compression", False),
-        moderations=r.get("moderations", ()),
-        input_fidelities=r.get("input_fidelities", ()),
         free_size=r.get("free_size"),
         input=r.get("input", InputRules()),
+        markup=r.get("markup", False),
+        vary_by_edit=r.get("vary_by_edit", False) and "edit" in ops,
+        safety_identifier=r.get("safety_identifier", False),
+        gated_formats=r.get("gated_formats", ()),
+        shutdown=r.get("shutdown"),
+        replacement=r.get("replacement"),
+        lineage=layer.get(LINEAGE, ((), ""))[0],
     )
     _check_defaults(spec, r)
     return spec if r.ok else None
@@ -277,9 +295,12 @@ def _check_defaults(spec: ModelSpec, r: _Reader) -> None:
         if spec.sizes(op) and not spec.size_allowed(op, default):
             choices = ", ".join(spec.sizes(op))
             r.fail_model("default_size", f"{default} isn't among the sizes for {op} ({choices})")
-    if spec.default_quality is not None and spec.default_quality not in spec.qualities:
-        allowed = ", ".join(spec.qualities) or "none: the model has no qualities"
+    qualities = spec.values("quality")
+    if spec.default_quality is not None and spec.default_quality not in qualities:
+        allowed = ", ".join(qualities) or "none: the model has no qualities"
         r.fail_model("default_quality", f"{spec.default_quality!r} isn't in qualities ({allowed})")
+    if "svg" in spec.values("output_format"):
+        r.fail("output_formats", "svg output isn't supported by this version of the bot")
 
 
 def _catalog_data(
@@ -290,14 +311,39 @@ def _catalog_data(
         max_n_adapted = f.count(max_n_adapted)
     except f.Bad as bad:
         problems.add(source, "catalog.max_n_adapted", str(bad))
-    defaults: dict[Operation, str] = {}
+    preferences: dict[Operation, tuple[str, ...]] = {}
     for op in OPERATIONS:
-        name, source = settings.get(f"default_models.{op}", (None, builtin))
-        spec = models.get(name) if isinstance(name, str) else None
-        if spec is not None and spec.supports(op):
-            defaults[op] = spec.name
-        elif source != builtin:
-            problems.add(source, f"catalog.default_models.{op}", f"no model {name!r} that can {op}")
-    for key in settings.keys() - {"max_n_adapted"} - {f"default_models.{op}" for op in OPERATIONS}:
-        problems.add(settings[key][1], f"catalog.{key}", "unknown operation")
-    return CatalogData(MappingProxyType(models), max_n_adapted, MappingProxyType(defaults))
+        names, source = settings.get(f"preferences.{op}", ([], builtin))
+        try:
+            listed = f.words(names)
+        except f.Bad as bad:
+            problems.add(source, f"catalog.preferences.{op}", str(bad))
+            listed = ()
+        named_by = {n: source for n in listed}
+        # ``default_models`` (older files) puts its model first.
+        first, first_source = settings.get(f"default_models.{op}", (None, builtin))
+        if isinstance(first, str):
+            listed = (first, *(n for n in listed if n != first))
+            named_by[first] = first_source
+        for name in listed:
+            spec = models.get(name)
+            if named_by[name] != builtin and (spec is None or not spec.can(op)):
+                where = f"catalog.preferences.{op}"
+                problems.add(named_by[name], where, f"no model {name!r} that can {op}")
+        preferences[op] = tuple(n for n in listed if n in models and models[n].can(op))
+    vary = {s: settings.get(f"vary.{s}", ("", builtin))[0] for s in _VARY_STRENGTHS}
+    for strength, text in vary.items():
+        if not isinstance(text, str) or not text.strip():
+            problems.add(builtin, f"catalog.vary.{strength}", "must be the instruction text")
+    known = {"max_n_adapted"} | {
+        f"{t}.{op}" for t in ("preferences", "default_models") for op in OPERATIONS
+    }
+    known |= {f"vary.{s}" for s in _VARY_STRENGTHS}
+    for key in settings.keys() - known:
+        problems.add(settings[key][1], f"catalog.{key}", "unknown key")
+    return CatalogData(
+        MappingProxyType(models),
+        max_n_adapted,
+        MappingProxyType(preferences),
+        MappingProxyType({k: str(v) for k, v in vary.items()}),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ class FreeSize:
     max_short: int
     max_ratio: float
     min_pixels: int = 0
+    max_pixels: int = 0  # 0: only the edges limit it
 
     def problems(self, width: int, height: int) -> tuple[str, ...]:
         """Why ``width`` x ``height`` breaks these rules, in a member's words; empty if none."""
@@ -51,6 +53,10 @@ class FreeSize:
                 f"the long side can be at most {self.max_ratio:g} times the short side",
             ),
             (width * height >= self.min_pixels, f"it needs at least {self.min_pixels} pixels"),
+            (
+                not self.max_pixels or width * height <= self.max_pixels,
+                f"it can have at most {self.max_pixels} pixels",
+            ),
         )
         return tuple(reason for ok, reason in checks if not ok)
 
@@ -64,7 +70,11 @@ class FreeSize:
 
 @dataclass(frozen=True, slots=True)
 class ModelSpec:
-    """One model's limits: which operations, sizes, counts and options it takes."""
+    """One model's limits: which operations, sizes, counts and options it takes, and its lifecycle.
+
+    ``operations`` are the endpoints the model has ("variation" only where the variations endpoint
+    exists for it); ``can`` adds variations made through the edits endpoint.
+    """
 
     name: str
     label: str
@@ -74,29 +84,44 @@ class ModelSpec:
     size_choices: Mapping[Operation, tuple[str, ...]] = field(hash=False)
     default_sizes: Mapping[Operation, str] = field(hash=False)
     n_max: int
-    qualities: tuple[str, ...]
+    choices: Mapping[str, tuple[str, ...]] = field(hash=False)  # Params field -> allowed values
     default_quality: str | None
-    styles: tuple[str, ...]
     response_format: bool
-    backgrounds: tuple[str, ...]
-    output_formats: tuple[str, ...]
     output_compression: bool
-    moderations: tuple[str, ...]
-    input_fidelities: tuple[str, ...]
     free_size: FreeSize | None
     input: InputRules
+    markup: bool = False
+    vary_by_edit: bool = False  # its edits redraw the whole image, so they can make variations
+    safety_identifier: bool = False
+    gated_formats: tuple[str, ...] = ()  # declared by the provider, but only with access
+    shutdown: datetime.date | None = None  # as the model's maker announced it, if known
+    replacement: str | None = None
+    lineage: tuple[str, ...] = ()  # the models it is ``like``, nearest first
+    assumed_from: str | None = None  # a model the provider lists, limits taken from this one
 
     def supports(self, op: Operation) -> bool:
-        """Whether the model can do ``op`` at all."""
+        """Whether the model has the endpoint for ``op``."""
         return op in self.operations
+
+    def can(self, op: Operation) -> bool:
+        """Whether the model can serve ``op`` at all (variations also through edits)."""
+        return self.supports(op) or (op == "variation" and self.vary_by_edit)
+
+    def endpoint(self, op: Operation) -> Operation:
+        """The endpoint that serves ``op`` on this model."""
+        return "edit" if op == "variation" and not self.supports("variation") else op
+
+    def values(self, param: str) -> tuple[str, ...]:
+        """The allowed values of a choice parameter (empty: the model doesn't take it)."""
+        return self.choices.get(param, ())
 
     def sizes(self, op: Operation) -> tuple[str, ...]:
         """The listed sizes for ``op`` (for autocomplete), with ``auto`` when the model takes it."""
-        return self.size_choices.get(op, ())
+        return self.size_choices.get(self.endpoint(op), ())
 
     def default_size(self, op: Operation) -> str | None:
         """The size sent when a member picks none; None when the model can't do ``op``."""
-        return self.default_sizes.get(op)
+        return self.default_sizes.get(self.endpoint(op))
 
     def prompt_limit(self, op: Operation) -> int | None:
         """The longest prompt, in characters, for ``op``; None when ``op`` takes no prompt."""
@@ -104,7 +129,7 @@ class ModelSpec:
 
     def size_allowed(self, op: Operation, size: str) -> bool:
         """Whether ``size`` is listed for ``op`` or fits the model's free-size rules."""
-        if not self.supports(op):
+        if not self.can(op):
             return False
         if size in self.sizes(op):
             return True
@@ -112,6 +137,15 @@ class ModelSpec:
         if parsed is None or self.free_size is None:
             return False
         return not self.free_size.problems(*parsed)
+
+    def shut_down_by(self, today: datetime.date) -> bool:
+        """Whether the maker's announced shutdown date has come."""
+        return self.shutdown is not None and self.shutdown <= today
+
+    @property
+    def title(self) -> str:
+        """The label with the id, for lists members read."""
+        return self.name if self.label in ("", self.name) else f"{self.label} ({self.name})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,57 +3,23 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
-from bot.images.types import (
-    EditRequest,
-    GenerateRequest,
-    ImageRequest,
-    InputImage,
-    InputRules,
-    Operation,
-    VariationRequest,
-)
+from bot.images.params import CHOICES
+from bot.images.types import ImageRequest, InputImage, InputRules, Operation
 from bot.models.fields import IMAGE_FORMATS
 from bot.models.spec import ModelSpec, Plan, parse_size
 
-_OPERATION: dict[type[Any], Operation] = {
-    GenerateRequest: "generate",
-    EditRequest: "edit",
-    VariationRequest: "variation",
-}
 _CAN = {"generate": "generate images", "edit": "edit images", "variation": "make variations"}
+_NO_VARY_IMAGE = "Attach an image to make variations of."
 TRANSPARENT_FORMATS = ("png", "webp")
 COMPRESSED_FORMATS = ("jpeg", "webp")
 DEFAULT_OUTPUT_FORMAT = "png"
 RESPONSE_FORMAT = "b64_json"
 _MIB = 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class _Option:
-    """A request field whose allowed values are a list on the ModelSpec."""
-
-    field: str
-    label: str
-    choices: str
-
-
-_OPTIONS = (
-    _Option("quality", "Quality", "qualities"),
-    _Option("style", "Style", "styles"),
-    _Option("background", "Background", "backgrounds"),
-    _Option("output_format", "Output format", "output_formats"),
-    _Option("moderation", "Moderation", "moderations"),
-    _Option("input_fidelity", "Input fidelity", "input_fidelities"),
-)
-
-
-def operation_of(request: ImageRequest) -> Operation:
-    """Which operation a request asks for."""
-    return _OPERATION[type(request)]
+_SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
 
 def violations(
@@ -68,31 +34,36 @@ def violations(
 
     With ``image_count``, the images are not prepared yet: only their number is checked.
     """
-    op = operation_of(request)
+    op = request.operation
     found = _prompt(spec, op, request) + _count(spec, request.n, max_n_adapted)
     if not spec.supports(op):
-        able = ", ".join(m.name for m in models if m.supports(op)) or "none here"
+        able = names(m for m in models if m.supports(op)) or "none here"
         return [f"{spec.name} can't {_CAN[op]}. Models that can: {able}.", *found]
     return (
         found
-        + _size(spec, op, request.size)
+        + _size(spec, op, request.params.size)
         + _options(spec, op, request, models)
         + _output(spec, op, request, models)
         + _inputs(spec, request, image_count)
+        + _markup(spec, request, models)
     )
 
 
 def normalise(spec: ModelSpec, request: ImageRequest) -> ImageRequest:
-    """Fill default size and quality, and send ``response_format`` only where the model takes it."""
-    op = operation_of(request)
-    changes: dict[str, Any] = {
-        "response_format": RESPONSE_FORMAT if spec.response_format else None,
-    }
-    if request.size is None:
-        changes["size"] = spec.default_size(op)
-    if not isinstance(request, VariationRequest) and request.quality is None:
-        changes["quality"] = spec.default_quality
-    return replace(request, **changes)
+    """Fill default size and quality; send ``response_format`` and the safety identifier only
+    where the model takes them."""
+    op = request.operation
+    params = request.params
+    if params.size is None:
+        params = params.replace(size=spec.default_size(op))
+    if op != "variation" and params.quality is None:
+        params = params.replace(quality=spec.default_quality)
+    return replace(
+        request,
+        params=params,
+        response_format=RESPONSE_FORMAT if spec.response_format else None,
+        safety_identifier=request.safety_identifier if spec.safety_identifier else None,
+    )
 
 
 def split(spec: ModelSpec, request: ImageRequest) -> Plan:
@@ -102,7 +73,8 @@ def split(spec: ModelSpec, request: ImageRequest) -> Plan:
     full, rest = divmod(request.n, spec.n_max)
     counts = [spec.n_max] * full + ([rest] if rest else [])
     note = f"{spec.name} makes {_per_request(spec)}, so I sent {len(counts)} requests."
-    return Plan(tuple(replace(request, n=n) for n in counts), (note,))
+    requests = tuple(replace(request, params=request.params.replace(n=n)) for n in counts)
+    return Plan(requests, (note,))
 
 
 def _per_request(spec: ModelSpec) -> str:
@@ -112,7 +84,7 @@ def _per_request(spec: ModelSpec) -> str:
 
 
 def _prompt(spec: ModelSpec, op: Operation, request: ImageRequest) -> list[str]:
-    if isinstance(request, VariationRequest):
+    if op == "variation":
         return []
     if not request.prompt.strip():
         return ["The prompt is empty; describe what you want to see."]
@@ -158,18 +130,20 @@ def _options(
     spec: ModelSpec, op: Operation, request: ImageRequest, models: Sequence[ModelSpec]
 ) -> list[str]:
     found = []
-    for option in _OPTIONS:
-        value = getattr(request, option.field, None)
-        choices: tuple[str, ...] = getattr(spec, option.choices)
-        if value is None or value in choices:
+    for choice in CHOICES:
+        value = getattr(request.params, choice.name)
+        allowed = spec.values(choice.name) if op in choice.operations else ()
+        if value is None or value in allowed:
             continue
-        if not choices:
-            able = [m.name for m in models if m.supports(op) and getattr(m, option.choices)]
-            found.append(_only_for(option.label, able))
+        if op not in choice.operations:
+            found.append(f"{choice.label} doesn't apply when you {_CAN[op]}.")
+        elif not allowed:
+            able = [m.name for m in models if m.can(op) and m.values(choice.name)]
+            found.append(_only_for(choice.label, able))
         else:
             found.append(
-                f"{option.label} {value} isn't available for {spec.name}. "
-                f"Choose one of: {', '.join(choices)}."
+                f"{choice.label} {value} isn't available for {spec.name}. "
+                f"Choose one of: {', '.join(allowed)}."
             )
     return found
 
@@ -177,20 +151,33 @@ def _options(
 def _only_for(label: str, able: Sequence[str]) -> str:
     if not able:
         return f"{label} isn't available for any model here."
-    return f"{label} only applies to {', '.join(able)}."
+    return f"{label} only applies to {names_of(able)}."
+
+
+def names(models: Iterable[ModelSpec]) -> str:
+    """A short list of model names for a message: snapshots left out, at most a handful."""
+    return names_of([m.name for m in models])
+
+
+def names_of(found: Sequence[str], most: int = 6) -> str:
+    """``found`` without dated snapshots (when their model is listed too), at most ``most``."""
+    shown = [n for n in found if not (_SNAPSHOT.match(n) and _SNAPSHOT.sub("", n) in found)]
+    more = len(shown) - most
+    return ", ".join(shown[:most]) + (f" and {more} more" if more > 0 else "")
 
 
 def _output(
     spec: ModelSpec, op: Operation, request: ImageRequest, models: Sequence[ModelSpec]
 ) -> list[str]:
-    if isinstance(request, VariationRequest):
-        return []
-    fmt = request.output_format or DEFAULT_OUTPUT_FORMAT
+    params = request.params
+    if op == "variation":
+        return [] if params.output_compression is None else [_only_for("Output compression", [])]
+    fmt = params.output_format or DEFAULT_OUTPUT_FORMAT
     found = []
-    transparent = request.background == "transparent" and "transparent" in spec.backgrounds
+    transparent = params.background == "transparent" and "transparent" in spec.values("background")
     if transparent and fmt not in TRANSPARENT_FORMATS:
         found.append(f"A transparent background needs png or webp output; you chose {fmt}.")
-    compression = request.output_compression
+    compression = params.output_compression
     if compression is None:
         return found
     if not spec.output_compression:
@@ -204,13 +191,10 @@ def _output(
 
 
 def _inputs(spec: ModelSpec, request: ImageRequest, image_count: int | None) -> list[str]:
-    if isinstance(request, GenerateRequest):
+    if request.operation == "generate":
         return []
-    if isinstance(request, EditRequest):
-        images, missing = request.images, "Attach an image to edit."
-    else:
-        images = tuple(i for i in (request.image,) if i is not None)
-        missing = "Attach an image to make variations of."
+    images = request.images
+    missing = "Attach an image to edit." if request.operation == "edit" else _NO_VARY_IMAGE
     rules, given = spec.input, len(images) if image_count is None else image_count
     if not given:
         return [missing]
@@ -223,10 +207,29 @@ def _inputs(spec: ModelSpec, request: ImageRequest, image_count: int | None) -> 
     for index, image in enumerate(images, start=1):
         label = "The image" if len(images) == 1 else f"Image {index}"
         found += [f"{label} {reason}." for reason in _image(spec.name, image, rules)]
-    mask = request.mask if isinstance(request, EditRequest) else None
-    if mask is None or not images:
+    if request.mask is None or not images:
         return found
-    return found + _mask(mask, images[0], rules.mask_max_bytes)
+    return found + _mask(request.mask, images[0], rules.mask_max_bytes)
+
+
+def _markup(spec: ModelSpec, request: ImageRequest, models: Sequence[ModelSpec]) -> list[str]:
+    markup = request.markup
+    if markup is None:
+        return []
+    if request.operation != "edit" or not spec.markup:
+        return [_only_for("A markup overlay", [m.name for m in models if m.markup])]
+    found = []
+    if request.mask is not None:
+        found.append("A markup overlay can't be combined with a mask; send one or the other.")
+    first = request.images[0] if request.images else None
+    if markup.format != "png":
+        found.append(f"The markup overlay must be a png; yours is a {markup.format}.")
+    if first is not None and (markup.width, markup.height) != (first.width, first.height):
+        found.append(
+            f"The markup overlay is {markup.width}x{markup.height} but the image is "
+            f"{first.width}x{first.height}; they must match."
+        )
+    return found
 
 
 def _image(name: str, image: InputImage, rules: InputRules) -> list[str]:

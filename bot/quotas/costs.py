@@ -10,7 +10,7 @@ with what the API says it made, so the estimate only decides whether the request
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -91,10 +91,13 @@ def cost_per_image(
     quality: str | None,
     *,
     overrides: Mapping[CostKey, int] | None = None,
-    like: str | None = None,
+    like: Sequence[str] = (),
 ) -> int:
-    """Credits for one image of this model, size and quality under a guild's overrides."""
-    table = price_table(model) or price_table(like)
+    """Credits for one image of this model, size and quality under a guild's overrides.
+
+    ``like`` are the models the catalog says this one is like, nearest first (its lineage).
+    """
+    table = price_table(model) or next(filter(None, map(price_table, like)), None)
     if table is not None:
         if size is None or size == "auto":
             size = table.default_size

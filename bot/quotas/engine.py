@@ -9,7 +9,7 @@ refunding after a commit, changes nothing. ``recover`` at start-up refunds what 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from bot.errors import Busy, NotAllowed, QuotaExceeded
 from bot.quotas.costs import cost_per_image
@@ -53,7 +53,7 @@ class QuotaEngine:
         quality: str | None,
         n: int = 1,
         *,
-        like: str | None = None,
+        like: Sequence[str] = (),
     ) -> int:
         """Credits a request would cost in this guild (its price overrides included)."""
         policy = await self._store.get_quota_policy(guild_id)
@@ -71,7 +71,7 @@ class QuotaEngine:
         quality: str | None,
         n: int,
         job_id: int | None = None,
-        like: str | None = None,
+        like: Sequence[str] = (),
     ) -> Reservation:
         """Hold the credits of a request, or raise NotAllowed, Busy or QuotaExceeded."""
         if n < 1:
@@ -117,7 +117,7 @@ class QuotaEngine:
         usage: UsageLike | None = None,
         size: str | None = None,
         quality: str | None = None,
-        like: str | None = None,
+        like: Sequence[str] = (),
     ) -> Reservation | None:
         """Turn a reservation into spend for the images that came back; refund the rest.
 

@@ -205,3 +205,15 @@ SELECT * FROM reservations
 WHERE guild_id = $1 AND status = 'committed' AND created_at >= $2 AND created_at < $3
 ORDER BY created_at, id
 """
+
+# --- notices -------------------------------------------------------------------------------------
+
+CLAIM_NOTICE = """
+INSERT INTO notices (guild_id, key, sent_at) VALUES ($1, $2, $3)
+ON CONFLICT (guild_id, key) DO NOTHING
+RETURNING guild_id
+"""
+# Spans guilds: the periodic model-lifecycle check tells every server with a moderation log.
+MOD_LOG_CHANNELS = """
+SELECT guild_id, mod_log_channel_id FROM guild_settings WHERE mod_log_channel_id IS NOT NULL
+"""

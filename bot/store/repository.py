@@ -10,9 +10,10 @@ from bot.store.guilds import GuildsRepository
 from bot.store.jobs import JobsRepository
 from bot.store.ledger import LedgerRepository
 from bot.store.migrate import apply_migrations
+from bot.store.notices import NoticesRepository
 
 
-class Store(JobsRepository, GuildsRepository, LedgerRepository):
+class Store(JobsRepository, GuildsRepository, LedgerRepository, NoticesRepository):
     """Jobs, guild settings, quota policy and the credit ledger, per guild.
 
     Every method that reads or writes guild data takes the guild id; the only ones that span

@@ -71,13 +71,15 @@ FAIL_KINDS = frozenset(_ERRORS) | _LATE | {"non_json", "reset"}
 _IMAGE_MIMES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
 _COMMON = {"model", "n", "size", "response_format", "user"}
 _GPT_ONLY = {"output_format", "output_compression", "background", "moderation", "input_fidelity"}
+_GPT_ONLY |= {"safety_identifier", "complexity"}
 _FIELDS = {
     "generations": _COMMON
     | {"prompt", "quality", "style", "output_format", "output_compression"}
-    | {"background", "moderation", "stream", "partial_images"},
+    | {"background", "moderation", "stream", "partial_images", "safety_identifier", "complexity"},
     "edits": _COMMON
     | {"prompt", "image", "image[]", "mask", "quality", "background", "output_format"}
-    | {"output_compression", "input_fidelity", "stream", "partial_images"},
+    | {"output_compression", "input_fidelity", "stream", "partial_images", "safety_identifier"}
+    | {"complexity"},
     "variations": _COMMON | {"image"},
 }
 _OPERATION = {"generations": "generate", "edits": "edit", "variations": "variation"}
