@@ -311,12 +311,11 @@ class FakeImagesServer:
         """The model id -> rules step of validation, as this world answers it."""
 
         def resolve(model: str | None) -> Family:
-            if model is None and self.world == "openai":
-                raise missing("model")
-            model = model or _DEFAULT_MODEL[endpoint]
-            listed = self.world == "gateway" or any(e["id"] == model for e in self.listing)
-            gone = self.world == "openai" and (end := self.shutdown_date(model)) is not None
-            if not listed or (gone and end is not None and end <= self._today()):
+            if model is None:
+                if self.world == "openai":
+                    raise missing("model")
+                model = _DEFAULT_MODEL[endpoint]
+            if not self._serves(model):
                 message = f"The model `{model}` does not exist or you do not have access to it."
                 raise Reject(message, "model", "model_not_found", status=404)
             if model not in self.models:
@@ -324,6 +323,15 @@ class FakeImagesServer:
             return FAMILIES[self.models[model]]
 
         return resolve
+
+    def _serves(self, model: str) -> bool:
+        """Whether this world still has ``model`` (a gateway has everything it knows)."""
+        if self.world == "gateway":
+            return True
+        if not any(entry["id"] == model for entry in self.listing):
+            return False
+        end = self.shutdown_date(model)
+        return end is None or self._today() < end
 
     # --- handlers --------------------------------------------------------------------------
 
