@@ -157,7 +157,6 @@ _CHOICES: dict[str, frozenset[str]] = {
     "background": frozenset({"transparent", "opaque", "auto"}),
     "moderation": frozenset({"low", "auto"}),
     "complexity": frozenset({"low", "medium", "high"}),
-    "input_fidelity": frozenset({"high", "low"}),
 }
 
 
