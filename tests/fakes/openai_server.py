@@ -7,9 +7,41 @@
         assert fake.image_requests[0].json["prompt"] == "a cat"
 
 It validates requests like the real API (auth, required fields, multipart part names and MIME
-types, per-model sizes/n/params, DALL·E 2 square PNG inputs, mask size), answers errors in the
-spec's ``{"error": {message, type, param, code}}`` shape, returns real images made by Pillow,
-records every request, and fails on demand (see ``FAIL_KINDS``).
+types, the per-model rules of ``openai_rules``), answers errors in the spec's
+``{"error": {message, type, param, code}}`` shape, returns real images made by Pillow, records
+every request, and fails on demand (see ``FAIL_KINDS``).
+
+Two worlds, chosen with ``world=``:
+
+- ``"gateway"`` (the default): a relay such as LiteLLM that serves every model it knows,
+  retired or not. ``GET /models`` lists them without ``shutdown_date``; variations work on
+  dall-e-2; a request without ``model`` gets the old API defaults.
+- ``"openai"``: OpenAI as of the SDK 3.57 contract. ``GET /models`` answers the list in
+  ``tests/data/openai_models_2026-12-01.json`` (image and non-image models, each with
+  ``shutdown_date``), plus ``extra_models``. A model stays listed after its shutdown date, with
+  that date in the past (what OpenAI's deprecations page tells clients to read); requesting a
+  model whose shutdown date is on or before ``today`` answers 404 ``model_not_found``, as for a
+  model that does not exist. ``POST /images/variations`` is retired: 404, type
+  ``invalid_request_error``, param and code null, message "This endpoint no longer accepts
+  requests. ..." (the generic shape OpenAI gives a removed route). ``model`` is required
+  ("Specify a model explicitly"): without it, 400 ``missing_required_parameter``.
+
+Time is injected: ``today`` is a ``datetime.date`` or a callable returning one (default
+``OPENAI_SNAPSHOT_DATE``, 2026-12-01); the real clock never decides a model's fate.
+
+``extra_models`` maps a model id to a ``FAMILIES`` key (see ``openai_rules``), e.g.
+``{"gpt-image-2.7-sunburst": "gpt-image-2.5"}``; in the openai world it is listed with
+``shutdown_dates.get(id)``. ``shutdown_dates`` (id -> "YYYY-MM-DD" or None) overrides listed dates.
+``gated_formats=True`` (or a set such as ``{"gif"}``) grants the access-gated output formats.
+
+Faults (``fail_next(kind, times=1, on="images", **opts)``; ``on="models"`` targets
+``GET /models``): an ``_ERRORS`` kind answers that error (opts ``status``, ``message``,
+``type``, ``code``, ``param``, ``headers``, ``retry_after``, ``retry_after_ms``);
+``status=200`` gives a new-api/one-api style error inside a 200 body. ``raw`` answers
+``body`` (str or bytes) with ``status`` (200) and ``content_type`` (application/json) as
+given, e.g. LiteLLM's ``fail_next("raw", status=404, body='{"detail":"Not Found"}')``.
+``non_json`` answers an HTML 502, ``reset`` drops the connection; the ``_LATE`` kinds spoil a
+successful answer.
 """
 
 from __future__ import annotations
@@ -17,22 +49,55 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import dataclasses
 import json
 import os
 import time
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from io import BytesIO
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from aiohttp import BodyPartReader, web
 from multidict import CIMultiDict
 from PIL import Image, ImageDraw
 
+from tests.fakes.openai_rules import (
+    FAMILIES,
+    FIELDS,
+    GATED_FORMATS,
+    MODELS,
+    Family,
+    Job,
+    RecordedPart,
+    RecordedRequest,
+    Reject,
+    invalid,
+    missing,
+    validate,
+)
+
+__all__ = [
+    "FAIL_KINDS",
+    "FAMILIES",
+    "MODELS",
+    "OPENAI_MODELS_FILE",
+    "OPENAI_SNAPSHOT_DATE",
+    "TEST_API_KEY",
+    "FakeImagesServer",
+    "RecordedPart",
+    "RecordedRequest",
+    "openai_model_list",
+    "render_image",
+]
+
 TEST_API_KEY = "sk-test-SECRET-123"
+OPENAI_MODELS_FILE = Path(__file__).parents[1] / "data" / "openai_models_2026-12-01.json"
+OPENAI_SNAPSHOT_DATE = date(2026, 12, 1)
+World = Literal["gateway", "openai"]
 
 # kind -> (status, type, code, message); answered at once, before validation.
 # fmt: off
@@ -66,99 +131,32 @@ _LATE = frozenset({
     "no_usage", "url_403", "url_hang", "gateway_url", "charset", "plain_json",
 })
 # fmt: on
-FAIL_KINDS = frozenset(_ERRORS) | _LATE | {"non_json", "reset"}
-
-_IMAGE_MIMES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
-_COMMON = {"model", "n", "size", "response_format", "user"}
-_GPT_ONLY = {"output_format", "output_compression", "background", "moderation", "input_fidelity"}
-_GPT_ONLY |= {"safety_identifier", "complexity"}
-_FIELDS = {
-    "generations": _COMMON
-    | {"prompt", "quality", "style", "output_format", "output_compression"}
-    | {"background", "moderation", "stream", "partial_images", "safety_identifier", "complexity"},
-    "edits": _COMMON
-    | {"prompt", "image", "image[]", "mask", "quality", "background", "output_format"}
-    | {"output_compression", "input_fidelity", "stream", "partial_images", "safety_identifier"}
-    | {"complexity"},
-    "variations": _COMMON | {"image"},
-}
-_OPERATION = {"generations": "generate", "edits": "edit", "variations": "variation"}
+_EARLY = frozenset(_ERRORS) | {"non_json", "reset", "raw"}
+FAIL_KINDS = _EARLY | _LATE
+IMAGE_ENDPOINTS = frozenset(FIELDS)  # generations, edits, variations
+_FAULT_TARGETS = IMAGE_ENDPOINTS | {"models"}
 _DEFAULT_MODEL = {"generations": "dall-e-2", "edits": "gpt-image-1.5", "variations": "dall-e-2"}
+_RETIRED_VARIATIONS = (
+    "This endpoint no longer accepts requests. Use POST /v1/images/edits with a GPT image model "
+    "and a prompt to create a variation of an image."
+)
+_GATEWAY_CREATED = 1698785189
+_EXTRA_CREATED = 1796083200  # 2026-12-01: models a test adds are "new"
 
 
-@dataclass(frozen=True)
-class Family:
-    """Per-model rules of the real API, as the fake enforces them."""
-
-    sizes: frozenset[str]
-    max_n: int
-    qualities: frozenset[str]
-    prompt_max: int
-    operations: frozenset[str]
-    gpt: bool = False
-    styles: frozenset[str] = frozenset()
-    free_sizes: bool = False
-    revises_prompt: bool = False
+def openai_model_list() -> list[dict[str, Any]]:
+    """OpenAI's ``GET /v1/models`` data as of 2026-12-01 (tests/data), fresh dicts each call."""
+    data: list[dict[str, Any]] = json.loads(OPENAI_MODELS_FILE.read_text())["data"]
+    return data
 
 
-_GPT_SIZES = frozenset({"1024x1024", "1536x1024", "1024x1536", "auto"})
-# fmt: off
-_GPT = Family(_GPT_SIZES, 10, frozenset({"low", "medium", "high", "auto"}), 32000,
-              frozenset({"generate", "edit"}), gpt=True)
-FAMILIES: dict[str, Family] = {
-    "dall-e-2": Family(frozenset({"256x256", "512x512", "1024x1024"}), 10,
-                       frozenset({"standard", "auto"}), 1000,
-                       frozenset({"generate", "edit", "variation"})),
-    "dall-e-3": Family(frozenset({"1024x1024", "1792x1024", "1024x1792"}), 1,
-                       frozenset({"standard", "hd", "auto"}), 4000, frozenset({"generate"}),
-                       styles=frozenset({"vivid", "natural"}), revises_prompt=True),
-    "gpt-image": _GPT,
-    "gpt-image-2": dataclasses.replace(_GPT, free_sizes=True),
-}
-# model id -> FAMILIES key
-MODELS: dict[str, str] = {
-    "dall-e-2": "dall-e-2", "dall-e-3": "dall-e-3",
-    "gpt-image-1": "gpt-image", "gpt-image-1-mini": "gpt-image", "gpt-image-1.5": "gpt-image",
-    "chatgpt-image-latest": "gpt-image",
-    "gpt-image-2": "gpt-image-2", "gpt-image-2-2026-04-21": "gpt-image-2",
-}
-# fmt: on
-
-
-@dataclass
-class RecordedPart:
-    """One multipart part as received."""
-
-    name: str
-    filename: str | None
-    content_type: str | None
-    data: bytes = field(repr=False)
-
-    @property
-    def text(self) -> str:
-        """The part decoded as UTF-8 (for text fields)."""
-        return self.data.decode("utf-8", "replace")
-
-
-@dataclass
-class RecordedRequest:
-    """One request as received: ``endpoint`` is generations/edits/variations/models/files."""
-
-    method: str
-    path: str
-    endpoint: str
-    headers: CIMultiDict[str]
-    json: Any = None
-    parts: list[RecordedPart] = field(default_factory=list)
-
-    @property
-    def form(self) -> dict[str, str]:
-        """Text (non-file) multipart fields by name."""
-        return {p.name: p.text for p in self.parts if p.filename is None}
-
-    def files(self, name: str | None = None) -> list[RecordedPart]:
-        """File parts, all or those named ``name``, in the order sent."""
-        return [p for p in self.parts if p.filename is not None and name in (None, p.name)]
+def _gated(grant: bool | Iterable[str]) -> frozenset[str]:
+    if isinstance(grant, bool):
+        return GATED_FORMATS if grant else frozenset()
+    granted = frozenset(grant)
+    if not granted <= GATED_FORMATS:
+        raise ValueError(f"gated_formats: {sorted(granted - GATED_FORMATS)} are not gated")
+    return granted
 
 
 @dataclass
@@ -166,39 +164,7 @@ class _Failure:
     kind: str
     remaining: int | None
     opts: dict[str, Any]
-
-
-class _Reject(Exception):
-    def __init__(self, message: str, param: str | None, code: str | None = "invalid_value"):
-        super().__init__(message)
-        self.message, self.param, self.code = message, param, code
-
-
-def _unknown(name: str) -> _Reject:
-    return _Reject(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
-
-
-def _missing(name: str) -> _Reject:
-    return _Reject(f"Missing required parameter: '{name}'.", name, "missing_required_parameter")
-
-
-def _invalid(name: str, value: object, allowed: Iterable[str] = ()) -> _Reject:
-    hint = f" Supported values are: {sorted(allowed)}." if allowed else ""
-    return _Reject(f"Invalid value for '{name}': '{value}'.{hint}", name)
-
-
-@dataclass
-class _Job:
-    family: Family
-    n: int
-    width: int
-    height: int
-    fmt: str
-    url: bool
-    prompt: str
-    quality: str | None
-    transparent: bool
-    n_inputs: int = 0
+    on: frozenset[str]
 
 
 class FakeImagesServer:
@@ -209,17 +175,30 @@ class FakeImagesServer:
         *,
         api_key: str | None = TEST_API_KEY,
         prefix: str = "/v1",
-        extra_models: dict[str, str] | None = None,
+        extra_models: Mapping[str, str] | None = None,
         models_endpoint: bool = True,
         noisy: bool = False,
+        world: World = "gateway",
+        today: date | Callable[[], date] = OPENAI_SNAPSHOT_DATE,
+        shutdown_dates: Mapping[str, str | None] | None = None,
+        gated_formats: bool | Iterable[str] = False,
     ) -> None:
+        if world not in ("gateway", "openai"):
+            raise ValueError(f"unknown world {world!r}: 'gateway' or 'openai'")
+        for model, key in (extra_models or {}).items():
+            if key not in FAMILIES:
+                raise ValueError(f"{model}: unknown family {key!r}; one of {sorted(FAMILIES)}")
         self.api_key = api_key  # None accepts any Bearer key
         self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
+        self.world = world
         self.models = {**MODELS, **(extra_models or {})}  # model id -> FAMILIES key
+        self.listing = self._listing(extra_models or {}, shutdown_dates or {})
+        self.gated_formats = _gated(gated_formats)
         self.noisy = noisy  # incompressible pixels: multi-MB bodies like the real API
         self.latency = 0.0  # seconds added to every image request
         self.json_content_type = "application/json; charset=utf-8"
         self.requests: list[RecordedRequest] = []
+        self._today = today if callable(today) else (lambda: today)
         self._models_endpoint = models_endpoint
         self._failures: list[_Failure] = []
         self._files: dict[str, tuple[bytes, str, str, dict[str, Any]]] = {}
@@ -235,13 +214,30 @@ class FakeImagesServer:
     @property
     def image_requests(self) -> list[RecordedRequest]:
         """Requests to the three image endpoints (not /models, not result downloads)."""
-        return [r for r in self.requests if r.endpoint in _FIELDS]
+        return [r for r in self.requests if r.endpoint in IMAGE_ENDPOINTS]
 
-    def fail_next(self, kind: str, times: int | None = 1, **opts: Any) -> None:
-        """Make the next ``times`` image requests fail as ``kind`` (``times=None``: always)."""
+    def fail_next(
+        self,
+        kind: str,
+        times: int | None = 1,
+        *,
+        on: str | Iterable[str] = "images",
+        **opts: Any,
+    ) -> None:
+        """Make the next ``times`` requests to ``on`` fail as ``kind`` (``times=None``: always).
+
+        ``on`` is "images" (the three image endpoints), an endpoint name, or several.
+        """
+        targets = (
+            IMAGE_ENDPOINTS if on == "images" else frozenset([on] if isinstance(on, str) else on)
+        )
         if kind not in FAIL_KINDS:
             raise ValueError(f"unknown failure kind {kind!r}; one of {sorted(FAIL_KINDS)}")
-        self._failures.append(_Failure(kind, times, opts))
+        if not targets <= _FAULT_TARGETS:
+            raise ValueError(f"unknown endpoint in {sorted(targets)}; {sorted(_FAULT_TARGETS)}")
+        if "models" in targets and kind not in _EARLY | {"slow"}:
+            raise ValueError(f"{kind!r} spoils an image answer; GET /models takes {sorted(_EARLY)}")
+        self._failures.append(_Failure(kind, times, opts, targets))
 
     def fail_always(self, kind: str, **opts: Any) -> None:
         """Make every image request fail as ``kind`` until ``clear_failures``."""
@@ -250,6 +246,13 @@ class FakeImagesServer:
     def clear_failures(self) -> None:
         """Forget every queued or permanent failure."""
         self._failures.clear()
+
+    def shutdown_date(self, model: str) -> date | None:
+        """The date ``model`` stops being served in this world (None: never)."""
+        for entry in self.listing:
+            if entry["id"] == model and entry.get("shutdown_date"):
+                return date.fromisoformat(entry["shutdown_date"])
+        return None
 
     async def __aenter__(self) -> FakeImagesServer:
         await self.start()
@@ -261,10 +264,11 @@ class FakeImagesServer:
     async def start(self) -> None:
         """Listen on 127.0.0.1 on a free port (``self.port``)."""
         app = web.Application(client_max_size=256 * 1024 * 1024)
-        for name in _FIELDS:
+        for name in IMAGE_ENDPOINTS:
             app.router.add_post(f"{self.prefix}/images/{name}", self._image_handler(name))
         if self._models_endpoint:
             app.router.add_get(f"{self.prefix}/models", self._list_models)
+            app.router.add_get(f"{self.prefix}/models/{{model}}", self._get_model)
         app.router.add_get("/files/{name}", self._file)
         self._runner = web.AppRunner(app, shutdown_timeout=0.5, handler_cancellation=True)
         await self._runner.setup()
@@ -279,6 +283,56 @@ class FakeImagesServer:
             await self._runner.cleanup()
             self._runner = None
 
+    # --- the world ---------------------------------------------------------------------------
+
+    def _listing(
+        self, extra: Mapping[str, str], dates: Mapping[str, str | None]
+    ) -> list[dict[str, Any]]:
+        """What ``GET /models`` lists in this world."""
+        if self.world == "gateway":
+            return [
+                {"id": m, "object": "model", "created": _GATEWAY_CREATED, "owned_by": "system"}
+                for m in sorted(self.models)
+            ]
+        listing = openai_model_list()
+        known = {entry["id"] for entry in listing}
+        for model in extra:
+            if model not in known:
+                listing.append(
+                    {"id": model, "object": "model", "created": _EXTRA_CREATED}
+                    | {"owned_by": "system", "shutdown_date": None}
+                )
+        for entry in listing:
+            if entry["id"] in dates:
+                entry["shutdown_date"] = dates[entry["id"]]
+        return listing
+
+    def _resolver(self, endpoint: str) -> Callable[[str | None], Family]:
+        """The model id -> rules step of validation, as this world answers it."""
+
+        def resolve(model: str | None) -> Family:
+            if model is None:
+                if self.world == "openai":
+                    raise missing("model")
+                model = _DEFAULT_MODEL[endpoint]
+            if not self._serves(model):
+                message = f"The model `{model}` does not exist or you do not have access to it."
+                raise Reject(message, "model", "model_not_found", status=404)
+            if model not in self.models:
+                raise invalid("model", model, set(self.models))
+            return FAMILIES[self.models[model]]
+
+        return resolve
+
+    def _serves(self, model: str) -> bool:
+        """Whether this world still has ``model`` (a gateway has everything it knows)."""
+        if self.world == "gateway":
+            return True
+        if not any(entry["id"] == model for entry in self.listing):
+            return False
+        end = self.shutdown_date(model)
+        return end is None or self._today() < end
+
     # --- handlers --------------------------------------------------------------------------
 
     def _image_handler(self, endpoint: str) -> Any:
@@ -287,40 +341,49 @@ class FakeImagesServer:
             await self._sleep(self.latency)
             if (denied := self._check_auth(request)) is not None:
                 return denied
-            failure = self._take_failure()
+            failure = self._take_failure(endpoint)
             kind, opts = (failure.kind, failure.opts) if failure else ("", {})
-            if kind in _ERRORS:
-                return self._injected_error(kind, opts)
-            if kind == "non_json":
-                html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
-                return web.Response(
-                    status=opts.get("status", 502), text=html, content_type="text/html"
-                )
-            if kind == "reset":
-                assert request.transport is not None
-                request.transport.close()
-                return web.Response()
+            if kind in _EARLY:
+                return self._early_answer(request, kind, opts)
             if kind == "slow":
                 await self._sleep(opts.get("seconds", 5.0))
+            if endpoint == "variations" and self.world == "openai":
+                return self.error_response(404, _RETIRED_VARIATIONS)
             try:
-                job = self._validate(endpoint, rec)
-            except _Reject as r:
-                return self.error_response(400, r.message, param=r.param, code=r.code)
+                job = validate(endpoint, rec, self._resolver(endpoint), self.gated_formats)
+            except Reject as r:
+                return self.error_response(r.status, r.message, param=r.param, code=r.code)
             # Rendering and encoding run in a thread so a benchmark measures the client, not us.
             body = await asyncio.to_thread(self._answer, job, kind, opts)
             return await self._send_json(request, body, kind)
 
         return handle
 
-    async def _list_models(self, request: web.Request) -> web.StreamResponse:
+    async def _models_preamble(self, request: web.Request) -> web.StreamResponse | None:
         await self._record(request, "models")
         if (denied := self._check_auth(request)) is not None:
             return denied
-        data = [
-            {"id": m, "object": "model", "created": 1698785189, "owned_by": "system"}
-            for m in sorted(self.models)
-        ]
-        return self._json({"object": "list", "data": data})
+        failure = self._take_failure("models")
+        if failure is not None and failure.kind == "slow":
+            await self._sleep(failure.opts.get("seconds", 5.0))
+        elif failure is not None:
+            return self._early_answer(request, failure.kind, failure.opts)
+        return None
+
+    async def _list_models(self, request: web.Request) -> web.StreamResponse:
+        if (early := await self._models_preamble(request)) is not None:
+            return early
+        return self._json({"object": "list", "data": self.listing})
+
+    async def _get_model(self, request: web.Request) -> web.StreamResponse:
+        if (early := await self._models_preamble(request)) is not None:
+            return early
+        model = request.match_info["model"]
+        for entry in self.listing:
+            if entry["id"] == model:
+                return self._json(entry)
+        message = f"The model `{model}` does not exist or you do not have access to it."
+        return self.error_response(404, message, param="model", code="model_not_found")
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         await self._record(request, "files")
@@ -370,15 +433,35 @@ class FakeImagesServer:
             return self.error_response(401, message, code=None)
         return self._injected_error("invalid_api_key", {"key": key})
 
-    def _take_failure(self) -> _Failure | None:
-        if not self._failures:
-            return None
-        failure = self._failures[0]
-        if failure.remaining is not None:
+    def _take_failure(self, endpoint: str) -> _Failure | None:
+        failure = next((f for f in self._failures if endpoint in f.on), None)
+        if failure is not None and failure.remaining is not None:
             failure.remaining -= 1
             if failure.remaining <= 0:
-                self._failures.pop(0)
+                self._failures.remove(failure)
         return failure
+
+    def _early_answer(
+        self, request: web.Request, kind: str, opts: dict[str, Any]
+    ) -> web.StreamResponse:
+        """An injected answer that replaces the real one."""
+        if kind in _ERRORS:
+            return self._injected_error(kind, opts)
+        if kind == "non_json":
+            html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+            return web.Response(status=opts.get("status", 502), text=html, content_type="text/html")
+        if kind == "raw":
+            body = opts.get("body", b"")
+            headers = {"Content-Type": opts.get("content_type", "application/json")}
+            return web.Response(
+                status=opts.get("status", 200),
+                body=body.encode() if isinstance(body, str) else body,
+                headers={**headers, **opts.get("headers", {})},
+            )
+        assert kind == "reset", kind
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response()
 
     def _injected_error(self, kind: str, opts: dict[str, Any]) -> web.Response:
         status, type_, code, message = _ERRORS[kind]
@@ -424,69 +507,20 @@ class FakeImagesServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), seconds)
 
-    # --- validation ------------------------------------------------------------------------
-
-    def _validate(self, endpoint: str, rec: RecordedRequest) -> _Job:
-        multipart = endpoint != "generations"
-        expected = "multipart/form-data" if multipart else "application/json"
-        ctype = rec.headers.get("Content-Type", "").split(";")[0].strip()
-        if ctype != expected:
-            raise _Reject(f"Invalid Content-Type header ({ctype}), expected {expected}.", None)
-        if multipart:
-            fields: dict[str, Any] = rec.form
-            names = [p.name for p in rec.parts]
-        else:
-            if not isinstance(rec.json, dict):
-                raise _Reject("We could not parse the JSON body of your request.", None, None)
-            fields, names = rec.json, list(rec.json)
-        for name in names:
-            if name not in _FIELDS[endpoint]:
-                raise _unknown(name)
-        model = str(fields.get("model", _DEFAULT_MODEL[endpoint]))
-        if model not in self.models:
-            raise _invalid("model", model, set(self.models))
-        family = FAMILIES[self.models[model]]
-        if _OPERATION[endpoint] not in family.operations:
-            raise _invalid("model", model)
-        _check_params(family, fields)
-        prompt = fields.get("prompt")
-        if endpoint != "variations":
-            if not isinstance(prompt, str) or not prompt:
-                raise _missing("prompt")
-            if len(prompt) > family.prompt_max:
-                message = f"Invalid 'prompt': longer than {family.prompt_max} characters."
-                raise _Reject(message, "prompt", "string_above_max_length")
-        n_inputs = _check_inputs(family, rec) if multipart else 0
-        n = _integer(fields, "n", 1, 1, family.max_n)
-        size = str(fields.get("size", "auto" if family.gpt else "1024x1024"))
-        width, height = _check_size(family, size)
-        fmt = str(fields.get("output_format", "png"))
-        background = fields.get("background")
-        return _Job(
-            family=family,
-            n=n,
-            width=width,
-            height=height,
-            fmt=fmt,
-            url=not family.gpt and fields.get("response_format", "url") == "url",
-            prompt=str(prompt or ""),
-            quality=fields.get("quality"),
-            transparent=background == "transparent",
-            n_inputs=n_inputs,
-        )
-
     # --- answers ---------------------------------------------------------------------------
 
-    def _answer(self, job: _Job, kind: str, opts: dict[str, Any]) -> bytes:
+    def _answer(self, job: Job, kind: str, opts: dict[str, Any]) -> bytes:
         return json.dumps(self._payload(job, kind, opts)).encode()
 
-    def _payload(self, job: _Job, kind: str, opts: dict[str, Any]) -> dict[str, Any]:
+    def _payload(self, job: Job, kind: str, opts: dict[str, Any]) -> dict[str, Any]:
         payload: dict[str, Any] = {"created": int(time.time())}
         if kind == "no_data":
             return payload
         items = []
         for index in range(job.n):
-            data = render_image(job.fmt, job.width, job.height, index, job.transparent, self.noisy)
+            data = render_image(
+                job.fmt, job.width, job.height, index, job.transparent, self.noisy, job.frames
+            )
             if kind == "not_image":
                 data = b"<html>this is not an image</html>"
             item: dict[str, Any] = {}
@@ -509,6 +543,8 @@ class FakeImagesServer:
                 quality=quality,
                 size=f"{job.width}x{job.height}",
             )
+            if job.safety_identifier:
+                payload["safety_identifier"] = job.safety_identifier
             if kind != "no_usage":
                 payload["usage"] = _usage(job, quality)
         return payload
@@ -534,109 +570,10 @@ class FakeImagesServer:
         return resp
 
 
-def _check_params(family: Family, fields: dict[str, Any]) -> None:
-    for name in fields:
-        if (name in _GPT_ONLY and not family.gpt) or (name == "style" and not family.styles):
-            raise _unknown(name)
-    if family.gpt and "response_format" in fields:
-        raise _unknown("response_format")
-    if fields.get("stream") not in (None, False, "false"):
-        raise _Reject("Streaming is not supported by this server.", "stream")
-    choices = {
-        "quality": family.qualities,
-        "style": family.styles,
-        "response_format": {"url", "b64_json"},
-        "output_format": {"png", "jpeg", "webp"},
-        "background": {"transparent", "opaque", "auto"},
-        "moderation": {"low", "auto"},
-        "input_fidelity": {"high", "low"},
-    }
-    for name, allowed in choices.items():
-        if name in fields and fields[name] not in allowed:
-            raise _invalid(name, fields[name], allowed)
-    output_format = fields.get("output_format", "png")
-    if fields.get("background") == "transparent" and output_format == "jpeg":
-        raise _Reject("Transparent background requires output_format png or webp.", "background")
-    if "output_compression" in fields:
-        level = _integer(fields, "output_compression", 100, 0, 100)
-        if level < 100 and output_format == "png":
-            raise _invalid("output_compression", level)
-
-
-def _integer(fields: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
-    raw = fields.get(name, default)
-    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
-        raw = int(raw)
-    if not isinstance(raw, int) or isinstance(raw, bool):
-        raise _Reject(f"Invalid type for '{name}': expected an integer.", name, "invalid_type")
-    if raw < low:
-        raise _Reject(f"Invalid '{name}': below minimum {low}.", name, "integer_below_min_value")
-    if raw > high:
-        raise _Reject(f"Invalid '{name}': above maximum {high}.", name, "integer_above_max_value")
-    return raw
-
-
-def _check_size(family: Family, size: str) -> tuple[int, int]:
-    if size == "auto" and "auto" in family.sizes:
-        return 1024, 1024
-    if size in family.sizes:
-        width, height = (int(v) for v in size.split("x"))
-        return width, height
-    if family.free_sizes and "x" in size:
-        w, _, h = size.partition("x")
-        if w.isdigit() and h.isdigit():
-            width, height = int(w), int(h)
-            ratio = max(width, height) / max(1, min(width, height))
-            if not (width % 16 or height % 16) and ratio <= 3 and width * height <= 3840 * 2160:
-                return width, height
-    raise _invalid("size", size, family.sizes)
-
-
-def _check_inputs(family: Family, rec: RecordedRequest) -> int:
-    images = [p for p in rec.parts if p.name in ("image", "image[]")]
-    if not images:
-        raise _missing("image")
-    dalle = not family.gpt
-    if len(images) > (1 if dalle else 16):
-        raise _Reject(f"Too many images: got {len(images)}.", "image", "too_many_images")
-    first: tuple[int, int] | None = None
-    for part in images:
-        size = _check_file(part, "image", 4 * 1024 * 1024 if dalle else 50 * 1024 * 1024, dalle)
-        first = first or size
-        if dalle and size[0] != size[1]:
-            raise _Reject(
-                "Uploaded image must be a square PNG under 4 MB.", "image", "invalid_image"
-            )
-    masks = [p for p in rec.parts if p.name == "mask"]
-    if masks and _check_file(masks[0], "mask", 4 * 1024 * 1024, True) != first:
-        raise _Reject(
-            "Invalid mask: must have the same size as the image.", "mask", "invalid_image"
-        )
-    return len(images)
-
-
-def _check_file(part: RecordedPart, param: str, max_bytes: int, png_only: bool) -> tuple[int, int]:
-    mime = (part.content_type or "").split(";")[0].strip()
-    if mime not in _IMAGE_MIMES or part.filename is None:
-        message = f"Invalid file '{param}': unsupported mimetype ('{mime}')."
-        raise _Reject(message, param, "unsupported_file_mimetype")
-    if png_only and mime != "image/png":
-        raise _Reject(f"Invalid file '{param}': must be a PNG.", param, "invalid_image_format")
-    if len(part.data) > max_bytes:
-        raise _Reject(f"Invalid file '{param}': too large.", param, "image_too_large")
-    try:
-        with Image.open(BytesIO(part.data)) as im:
-            real, size = im.format, im.size
-    except (OSError, ValueError, SyntaxError):
-        real, size = None, (0, 0)
-    if real != _IMAGE_MIMES[mime]:
-        raise _Reject(f"Invalid file '{param}': not a {mime}.", param, "invalid_image_format")
-    return size
-
-
-def _usage(job: _Job, quality: str) -> dict[str, Any]:
-    per_tile = {"low": 272, "medium": 1056, "high": 4160}.get(quality, 1056)
-    output = per_tile * job.n * max(1, job.width * job.height // (1024 * 1024))
+def _usage(job: Job, quality: str) -> dict[str, Any]:
+    per_tile = {"low": 272, "medium": 1056, "high": 4160, "xhigh": 8320, "max": 16640}
+    output = per_tile.get(quality, 1056) * job.n * job.frames
+    output *= max(1, job.width * job.height // (1024 * 1024))
     text = max(1, len(job.prompt) // 4)
     image = 323 * job.n_inputs
     return {
@@ -652,21 +589,43 @@ _SAVE_OPTIONS: dict[str, dict[str, Any]] = {
     "png": {"compress_level": 1},
     "webp": {"quality": 80, "method": 0},
     "jpeg": {"quality": 90},
+    "gif": {"duration": 200, "loop": 0},
 }
 
 
 @lru_cache(maxsize=128)
 def render_image(
-    fmt: str, width: int, height: int, index: int, transparent: bool, noisy: bool
+    fmt: str,
+    width: int,
+    height: int,
+    index: int,
+    transparent: bool,
+    noisy: bool,
+    frames: int = 1,
 ) -> bytes:
-    """A cheap real image: one colour per ``index`` with a yellow corner block (or noise)."""
-    mode = "RGBA" if transparent and fmt != "jpeg" else "RGB"
-    if noisy:
-        im = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).convert(mode)
-    else:
-        colour = _PALETTE[index % len(_PALETTE)] + (255,) * (mode == "RGBA")
-        im = Image.new(mode, (width, height), colour)
-    ImageDraw.Draw(im).rectangle((0, 0, width // 4, height // 4), fill=(255, 220, 0))
+    """A cheap real image: one colour per ``index`` with a yellow corner block (or noise).
+
+    ``gif`` is an animated GIF of ``frames`` frames; ``svg`` an SVG document of the same picture.
+    """
+    colour = _PALETTE[index % len(_PALETTE)]
+    if fmt == "svg":
+        return (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">'
+            f'<rect width="100%" height="100%" fill="rgb{colour}"/>'
+            f'<rect width="{width // 4}" height="{height // 4}" fill="rgb(255,220,0)"/></svg>'
+        ).encode()
+    mode = "RGBA" if transparent and fmt in ("png", "webp") else "RGB"
+    pictures = []
+    for frame in range(frames):
+        if noisy:
+            raw = os.urandom(width * height * 3)
+            im = Image.frombytes("RGB", (width, height), raw).convert(mode)
+        else:
+            im = Image.new(mode, (width, height), colour + (255,) * (mode == "RGBA"))
+        step = frame * width // (4 * frames)  # the block moves so frames differ
+        ImageDraw.Draw(im).rectangle((step, 0, step + width // 4, height // 4), fill=(255, 220, 0))
+        pictures.append(im)
     out = BytesIO()
-    im.save(out, fmt.upper(), **_SAVE_OPTIONS[fmt])
+    extra = {"save_all": True, "append_images": pictures[1:]} if len(pictures) > 1 else {}
+    pictures[0].save(out, fmt.upper(), **_SAVE_OPTIONS[fmt], **extra)
     return out.getvalue()
