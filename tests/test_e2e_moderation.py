@@ -299,16 +299,16 @@ async def test_usage_of_the_server_attaches_a_chart_and_csv_files(tmp_path):
         assert_private_and_silent(record)
         assert "**12** credits, **3** images this month" in record.text
         assert "Server budget: 12 of 100 credits used this month, resets <t:" in record.text
-        assert f"1. <@{h.moderator_id}> — 8 credits, 2 images" in record.text
+        assert f"1. <@{h.moderator_id}> `Moderator` — 8 credits, 2 images" in record.text
         assert "gpt-image-1 — 12 credits, 3 images" in record.text
         chart = next(f for f in record.files if f.filename.endswith(".png"))
         assert chart.kind == "png" and chart.image().size == (960, 480)
         members = next(f for f in record.files if "members" in f.filename)
         rows = list(csv.reader(io.StringIO(members.data.decode())))
         assert rows[0] == ["user_id", "member", "credits", "images", "requests"]
-        assert [(int(r[0]), int(r[2]), int(r[3])) for r in rows[1:]] == [
-            (h.moderator_id, 8, 2),
-            (h.user_id, 4, 1),
+        assert [(int(r[0]), r[1], int(r[2]), int(r[3])) for r in rows[1:]] == [
+            (h.moderator_id, "Moderator", 8, 2),
+            (h.user_id, "Member", 4, 1),
         ]
         ledger = next(f for f in record.files if "ledger" in f.filename)
         assert len(list(csv.reader(io.StringIO(ledger.data.decode())))) == 3
