@@ -40,6 +40,7 @@ class Requester:
     role_ids: tuple[int, ...] = ()
     is_moderator: bool = False
     interaction_expires_at: float | None = None
+    display_name: str = ""  # the member's name as the request carried it (no member cache needed)
 
 
 class Progress(Protocol):
@@ -155,6 +156,7 @@ class JobRunner:
                 prompt=spec.prompt or None,
                 params=spec.stored(),
                 interaction_expires_at=who.interaction_expires_at,
+                requester_name=who.display_name,
             )
         )
         try:

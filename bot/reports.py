@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from PIL import Image, ImageDraw, ImageFont
@@ -31,6 +31,10 @@ CSV_HEADER = (
     "output_tokens",
     "total_tokens",
 )
+MEMBERS_HEADER = ("user_id", "member", "credits", "images", "requests")
+UNKNOWN_MEMBER = "(unknown)"  # no request of theirs carried a name and they aren't cached
+# A cell starting with one of these runs as a formula in a spreadsheet (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 # Discord's dark theme, so the chart sits well in an embed.
 _BACKGROUND = (49, 51, 56)
@@ -110,27 +114,56 @@ def _png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def usage_csv(rows: Iterable[Reservation]) -> bytes:
-    """The ledger (committed reservations) as UTF-8 CSV with a header row."""
+def csv_text(cell: str) -> str:
+    """A text cell a spreadsheet shows as text: a leading ``'`` where it would start a formula."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_HEADER)
+    writer.writerow(header)
     for row in rows:
-        created = datetime.fromtimestamp(row.created_at, UTC).isoformat(timespec="seconds")
-        writer.writerow(
-            (
-                row.id,
-                "" if row.job_id is None else row.job_id,
-                created,
-                row.user_id,
-                row.model,
-                row.size or "",
-                row.quality or "",
-                row.images,
-                row.charged,
-                row.usage.input_tokens,
-                row.usage.output_tokens,
-                row.usage.total_tokens,
-            )
-        )
+        writer.writerow([csv_text(c) if isinstance(c, str) else c for c in row])
     return buffer.getvalue().encode("utf-8")
+
+
+def usage_csv(rows: Iterable[Reservation]) -> bytes:
+    """The ledger (committed reservations) as UTF-8 CSV with a header row."""
+    return _csv(CSV_HEADER, (_ledger_row(row) for row in rows))
+
+
+def _ledger_row(row: Reservation) -> tuple[object, ...]:
+    created = datetime.fromtimestamp(row.created_at, UTC).isoformat(timespec="seconds")
+    return (
+        row.id,
+        "" if row.job_id is None else row.job_id,
+        created,
+        row.user_id,
+        row.model,
+        row.size or "",
+        row.quality or "",
+        row.images,
+        row.charged,
+        row.usage.input_tokens,
+        row.usage.output_tokens,
+        row.usage.total_tokens,
+    )
+
+
+def members_csv(charges: Iterable[Reservation], names: Mapping[int, str]) -> bytes:
+    """Credits, images and requests per member, biggest spender first, as UTF-8 CSV.
+
+    ``names``: user id -> display name; a member without one is written as ``(unknown)``.
+    """
+    totals: dict[int, list[int]] = {}
+    for charge in charges:
+        entry = totals.setdefault(charge.user_id, [0, 0, 0])
+        entry[0] += charge.charged
+        entry[1] += charge.images
+        entry[2] += 1
+    ranked = sorted(totals.items(), key=lambda item: (-item[1][0], item[0]))
+    return _csv(
+        MEMBERS_HEADER,
+        ((uid, names.get(uid) or UNKNOWN_MEMBER, *counts) for uid, counts in ranked),
+    )

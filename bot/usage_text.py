@@ -1,21 +1,19 @@
-"""What moderators and members read about usage: usage summaries, history lines, CSV, log entries.
+"""What moderators and members read about usage: usage summaries, history lines, log entries.
 
 Pure functions (``Throttle`` keeps a little memory); the cogs fetch, call and render.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import time
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.errors import ContentRejected, QuotaExceeded
 from bot.moderation import COMMAND_OF, quoted
 from bot.quotas import MemberUsage, UsageSummary, relative_time
 from bot.quotas.windows import period_words
-from bot.store import Job, Reservation
+from bot.store import Job
 
 STATUS_MARK = {
     "succeeded": "✅",
@@ -24,6 +22,17 @@ STATUS_MARK = {
     "queued": "⏳",
     "running": "🎨",
 }
+NAME_LIMIT = 40  # Discord names are at most 32 characters; room for the quotes
+
+
+def member_label(user_id: int, name: str = "") -> str:
+    """A member as moderators read them: the mention, and the name they asked under if known.
+
+    The mention alone shows as a raw id when the reader's client doesn't know the member (they
+    left, or were never loaded); the name is member text, so it goes in as inline code.
+    """
+    mention = f"<@{user_id}>"
+    return f"{mention} {quoted(name, NAME_LIMIT)}" if name else mention
 
 
 def member_usage_text(usage: MemberUsage, price: tuple[str, int] | None = None) -> str:
@@ -61,8 +70,14 @@ def member_usage_text(usage: MemberUsage, price: tuple[str, int] | None = None) 
     return "\n".join(lines)
 
 
-def server_usage_text(summary: UsageSummary, budget_line: str | None = None) -> str:
-    """A guild's spend in a window: totals, top members, by model, the busiest days."""
+def server_usage_text(
+    summary: UsageSummary, budget_line: str | None = None, names: Mapping[int, str] | None = None
+) -> str:
+    """A guild's spend in a window: totals, top members, by model, the busiest days.
+
+    ``names``: user id -> display name for the top members (see ``member_label``).
+    """
+    names = names or {}
     lines = [
         f"**{summary.total_credits}** credits, **{summary.total_images}** images "
         f"{period_words(summary.window)} (since <t:{summary.start}:D>)"
@@ -72,7 +87,8 @@ def server_usage_text(summary: UsageSummary, budget_line: str | None = None) -> 
     if summary.top_members:
         lines.append("**Top members**")
         lines += [
-            f"{rank}. <@{s.key}> — {s.credits} credits, {s.images} images"
+            f"{rank}. {member_label(int(s.key), names.get(int(s.key), ''))} — "
+            f"{s.credits} credits, {s.images} images"
             for rank, s in enumerate(summary.top_members, start=1)
         ]
     if summary.by_model:
@@ -85,24 +101,6 @@ def server_usage_text(summary: UsageSummary, budget_line: str | None = None) -> 
     return "\n".join(lines)
 
 
-def members_csv(charges: Iterable[Reservation], names: Mapping[int, str]) -> bytes:
-    """Credits and images per member from the ledger, biggest spender first, as CSV."""
-    totals: dict[int, list[int]] = {}
-    for charge in charges:
-        entry = totals.setdefault(charge.user_id, [0, 0, 0])
-        entry[0] += charge.charged
-        entry[1] += charge.images
-        entry[2] += 1
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(("user_id", "member", "credits", "images", "requests"))
-    for user_id, (credits, images, requests) in sorted(
-        totals.items(), key=lambda item: (-item[1][0], item[0])
-    ):
-        writer.writerow((user_id, names.get(user_id, ""), credits, images, requests))
-    return buffer.getvalue().encode("utf-8")
-
-
 # --- history and the moderation log ----------------------------------------------------------
 
 
@@ -111,12 +109,16 @@ def jump_url(guild_id: int, channel_id: int, message_id: int) -> str:
     return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
 
 
-def history_line(job: Job, prompt_limit: int = 90) -> str:
-    """One job for /history: when, who, what, how it ended, credits, a link to the result."""
+def history_line(job: Job, prompt_limit: int = 90, fallback_name: str = "") -> str:
+    """One job for /history: when, who, what, how it ended, credits, a link to the result.
+
+    Who: the name the job was asked under, else ``fallback_name`` (e.g. from a member cache).
+    """
     mark = STATUS_MARK.get(job.status, "•")
     status = job.status if job.error_kind is None else f"{job.status}: {job.error_kind}"
     parts = [
-        f"**#{job.id}** <t:{int(job.created_at)}:R> <@{job.user_id}>",
+        f"**#{job.id}** <t:{int(job.created_at)}:R> "
+        + member_label(job.user_id, job.requester_name or fallback_name),
         f"{COMMAND_OF.get(job.operation, job.operation)} · {job.model}",
         f"{mark} {status}",
     ]
@@ -173,7 +175,7 @@ def log_entry(job: Job, exc: BaseException) -> LogEntry | None:
     else:
         return None
     lines = [
-        f"**Member:** <@{job.user_id}> in <#{job.channel_id}>",
+        f"**Member:** {member_label(job.user_id, job.requester_name)} in <#{job.channel_id}>",
         f"**Request:** {COMMAND_OF.get(job.operation, job.operation)} with {job.model} "
         f"(job #{job.id})",
     ]

@@ -58,6 +58,7 @@ def requester(
         role_ids=roles,
         is_moderator=is_moderator(bool(perms and perms.manage_guild), roles, moderator_role_ids),
         interaction_expires_at=expires.timestamp(),
+        display_name=member.display_name,
     )
 
 

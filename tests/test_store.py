@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from typing import Any
 
 import pytest
 
 from bot.errors import ConfigError
 from bot.images.types import Usage
 from bot.store import (
+    CostKey,
     GuildSettings,
     NewJob,
     QuotaPolicy,
@@ -17,6 +20,8 @@ from bot.store import (
     open_store,
     sqlite_path,
 )
+from bot.store.db import Database, Row
+from bot.store.migrate import load_migrations
 from tests.fakes.stores import (  # noqa: F401 - fixtures
     ManualClock,
     StoreTarget,
@@ -282,3 +287,182 @@ def test_invalid_policies_and_rules_are_refused() -> None:
         QuotaPolicy(GUILD, max_in_flight=0)
     with pytest.raises(ValueError):
         QuotaPolicy(GUILD, user_limit=-1)
+
+
+# --- moderators changing things at the same time ----------------------------------------------
+
+
+def set_fields(**fields: Any) -> Any:
+    """A change that sets some fields of settings or a policy (what a /settings command does)."""
+    return lambda current: dataclasses.replace(current, **fields)
+
+
+async def test_concurrent_settings_changes_of_different_fields_all_survive(store: Store) -> None:
+    await store.get_guild_settings(GUILD)  # warm cache: the old code saved this whole row back
+    await asyncio.gather(
+        store.change_guild_settings(GUILD, set_fields(default_model="dall-e-3")),
+        store.change_guild_settings(GUILD, set_fields(allowed_channel_ids=(5, 6))),
+        store.change_guild_settings(GUILD, set_fields(moderator_role_ids=(7,))),
+        store.change_guild_settings(GUILD, set_fields(mod_log_channel_id=8)),
+    )
+
+    assert await store.get_guild_settings(GUILD) == GuildSettings(
+        GUILD,
+        default_model="dall-e-3",
+        allowed_channel_ids=(5, 6),
+        moderator_role_ids=(7,),
+        mod_log_channel_id=8,
+    )
+
+
+async def test_concurrent_additions_to_one_list_all_survive(store: Store) -> None:
+    def add_channel(channel: int) -> Any:
+        return lambda s: dataclasses.replace(
+            s, allowed_channel_ids=(*s.allowed_channel_ids, channel)
+        )
+
+    await asyncio.gather(*(store.change_guild_settings(GUILD, add_channel(c)) for c in range(5)))
+
+    assert sorted((await store.get_guild_settings(GUILD)).allowed_channel_ids) == [0, 1, 2, 3, 4]
+
+
+async def test_concurrent_policy_changes_rules_and_prices_all_survive(store: Store) -> None:
+    price: CostKey = ("gpt-image-1", "*", "high")
+    await store.get_quota_policy(GUILD)
+    await asyncio.gather(
+        store.change_quota_policy(GUILD, set_fields(user_limit=7, window="week")),
+        store.change_quota_policy(GUILD, set_fields(cooldown_seconds=30)),
+        store.change_quota_policy(GUILD, set_fields(max_in_flight=5)),
+        store.set_role_rule(GUILD, 3, RoleRule("unlimited")),
+        store.set_cost_override(GUILD, price, 9),
+        store.change_quota_policy(GUILD, set_fields(moderators_unlimited=True)),
+    )
+
+    assert await store.get_quota_policy(GUILD) == QuotaPolicy(
+        GUILD,
+        window="week",
+        user_limit=7,
+        cooldown_seconds=30,
+        max_in_flight=5,
+        moderators_unlimited=True,
+        roles={3: RoleRule("unlimited")},
+        costs={price: 9},
+    )
+
+
+async def test_another_process_with_a_warm_cache_does_not_undo_a_change(
+    store_target: StoreTarget,
+) -> None:
+    one, other = await store_target.open(), await store_target.open()
+    try:
+        await other.get_guild_settings(GUILD)  # both caches hold the defaults
+        await other.get_quota_policy(GUILD)
+        await one.change_guild_settings(GUILD, set_fields(default_model="dall-e-3"))
+        await one.change_quota_policy(GUILD, set_fields(user_limit=5))
+        await one.set_role_rule(GUILD, 3, RoleRule("blocked"))
+        await one.set_cost_override(GUILD, ("dall-e-3", "*", "*"), 2)
+
+        # The other process changes other fields while its cache still shows the old values.
+        changed = await other.change_guild_settings(GUILD, set_fields(mod_log_channel_id=8))
+        policy = await other.change_quota_policy(GUILD, set_fields(cooldown_seconds=60))
+
+        assert changed == GuildSettings(GUILD, default_model="dall-e-3", mod_log_channel_id=8)
+        assert policy == QuotaPolicy(
+            GUILD,
+            user_limit=5,
+            cooldown_seconds=60,
+            roles={3: RoleRule("blocked")},
+            costs={("dall-e-3", "*", "*"): 2},
+        )
+    finally:
+        await one.close()
+        await other.close()
+    fresh = await store_target.open()
+    try:
+        assert await fresh.get_guild_settings(GUILD) == changed
+        assert await fresh.get_quota_policy(GUILD) == policy
+    finally:
+        await fresh.close()
+
+
+async def test_a_refused_change_writes_nothing(store: Store) -> None:
+    def refuse(current: GuildSettings) -> GuildSettings:
+        raise ValueError("refused")
+
+    await store.change_guild_settings(GUILD, set_fields(default_model="dall-e-3"))
+    with pytest.raises(ValueError):
+        await store.change_guild_settings(GUILD, refuse)
+    with pytest.raises(ValueError):
+        await store.change_quota_policy(OTHER_GUILD, set_fields(max_in_flight=0))
+
+    assert await store.get_guild_settings(GUILD) == GuildSettings(GUILD, default_model="dall-e-3")
+    assert await store.get_quota_policy(OTHER_GUILD) == QuotaPolicy(OTHER_GUILD)
+
+
+class PausedReads:
+    """A database whose settings reads return only when the test lets them (a slow read)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db, self.dialect = db, db.dialect
+        self.release = asyncio.Event()
+        self.read_done = asyncio.Event()
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        row = await self.db.fetchrow(sql, *args)
+        if "FROM guild_settings" in sql:
+            self.read_done.set()
+            await self.release.wait()
+        return row
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return await self.db.fetch(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        await self.db.execute(sql, *args)
+
+    async def executescript(self, script: str) -> None:
+        await self.db.executescript(script)
+
+    def transaction(self) -> Any:
+        return self.db.transaction()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+async def test_a_read_that_raced_a_write_does_not_cache_the_old_row(store: Store) -> None:
+    paused = PausedReads(store._db)
+    racing = Store(paused, clock=store._clock)  # type: ignore[arg-type]
+    read = asyncio.create_task(racing.get_guild_settings(GUILD))
+    await paused.read_done.wait()  # it holds the defaults
+    await racing.change_guild_settings(GUILD, set_fields(default_model="dall-e-3"))
+    paused.release.set()
+
+    assert (await read).default_model is None  # that read began before the change
+    assert (await racing.get_guild_settings(GUILD)).default_model == "dall-e-3"
+
+
+# --- who asked ----------------------------------------------------------------------------------
+
+
+async def test_jobs_keep_the_name_their_member_asked_under(
+    store: Store, clock: ManualClock
+) -> None:
+    start = clock()
+    old = await store.create_job(new_job(requester_name="Ada"))
+    clock.advance(60)
+    await store.create_job(new_job(requester_name="Ada Lovelace"))
+    await store.create_job(new_job(user_id=USER + 1))  # no name known
+    await store.create_job(new_job(OTHER_GUILD, USER + 2, requester_name="Elsewhere"))
+
+    assert (await store.get_job(GUILD, old.id)).requester_name == "Ada"  # type: ignore[union-attr]
+    names = await store.requester_names(GUILD, start, clock() + 1)
+    assert names == {USER: "Ada Lovelace"}
+    assert await store.requester_names(GUILD, start, start + 1) == {USER: "Ada"}
+    assert await store.requester_names(GUILD, clock() + 1, clock() + 2) == {}
+
+
+def test_the_requester_name_migration_exists_for_both_backends() -> None:
+    for dialect in ("sqlite", "postgres"):
+        found = {m.version: m.name for m in load_migrations(dialect)}
+        assert found[3] == "requester_name"

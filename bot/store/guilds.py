@@ -1,19 +1,22 @@
 """Per-guild settings and quota policy: one typed row each, defaults in code, cached.
 
 A guild that never saved anything reads as the dataclass defaults, so no row is written until
-a moderator changes something. Reads are cached per process and the cache entry is dropped on
-every write through this store; ``cache_ttl`` bounds how stale another process's view can be.
+a moderator changes something. A change locks the guild's row, reads it fresh (never from the
+cache), applies a pure function and writes only the columns and rule rows that differ, so two
+moderators, or two processes, can't undo each other. Reads are cached per process and the entry
+is dropped on every write through this store; ``cache_ttl`` bounds how stale another process's
+view can be.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from bot.store import queries as q
-from bot.store.db import Database, Row
+from bot.store.db import Database, Executor, Row
 from bot.store.models import CostKey, GuildSettings, QuotaPolicy, RoleRule, RuleKind, Window
 
 
@@ -23,6 +26,7 @@ class _TTLCache:
     def __init__(self, ttl: float) -> None:
         self._ttl = ttl
         self._entries: dict[int, tuple[float, Any]] = {}
+        self._writes: dict[int, int] = {}
 
     def get(self, guild_id: int) -> Any | None:
         entry = self._entries.get(guild_id)
@@ -30,11 +34,66 @@ class _TTLCache:
             return None
         return entry[1]
 
-    def put(self, guild_id: int, value: object) -> None:
-        self._entries[guild_id] = (time.monotonic(), value)
+    def writes(self, guild_id: int) -> int:
+        """How many times the guild was written: a read started before a write can tell."""
+        return self._writes.get(guild_id, 0)
+
+    def put(self, guild_id: int, value: object, writes_before_read: int) -> None:
+        # A read that raced a write may hold the old row: caching it would hide the write.
+        if self.writes(guild_id) == writes_before_read:
+            self._entries[guild_id] = (time.monotonic(), value)
 
     def drop(self, guild_id: int) -> None:
         self._entries.pop(guild_id, None)
+        self._writes[guild_id] = self.writes(guild_id) + 1
+
+
+def _settings_columns(settings: GuildSettings) -> dict[str, object]:
+    models = settings.allowed_models
+    return {
+        "allowed_models": None if models is None else json.dumps(list(models)),
+        "default_model": settings.default_model,
+        "allowed_channel_ids": json.dumps([int(c) for c in settings.allowed_channel_ids]),
+        "moderator_role_ids": json.dumps([int(r) for r in settings.moderator_role_ids]),
+        "mod_log_channel_id": settings.mod_log_channel_id,
+    }
+
+
+def _policy_columns(policy: QuotaPolicy) -> dict[str, object]:
+    return {
+        "window_kind": policy.window,
+        "user_limit": policy.user_limit,
+        "server_budget": policy.server_budget,
+        "server_window": policy.server_window,
+        "cooldown_seconds": policy.cooldown_seconds,
+        "max_in_flight": policy.max_in_flight,
+        "moderators_unlimited": policy.moderators_unlimited,
+    }
+
+
+async def _lock_row(
+    tx: Executor,
+    sql: str,
+    guild_id: int,
+    columns: tuple[str, ...],
+    defaults: Mapping[str, object],
+    now: float,
+) -> Row:
+    row = await tx.fetchrow(sql, guild_id, *(defaults[c] for c in columns), now)
+    assert row is not None
+    return row
+
+
+async def _write_changed(
+    tx: Executor,
+    statements: Mapping[str, str],
+    guild_id: int,
+    old: Mapping[str, object],
+    new: Mapping[str, object],
+) -> None:
+    for column, value in new.items():
+        if old[column] != value:
+            await tx.execute(statements[column], guild_id, value)
 
 
 def _settings_from_row(guild_id: int, row: Row | None) -> GuildSettings:
@@ -91,77 +150,118 @@ class GuildsRepository:
         cached = self._settings_cache.get(guild_id)
         if cached is not None:
             return cast(GuildSettings, cached)
+        writes = self._settings_cache.writes(guild_id)
         row = await self._db.fetchrow(q.GET_GUILD_SETTINGS, guild_id)
         settings = _settings_from_row(guild_id, row)
-        self._settings_cache.put(guild_id, settings)
+        self._settings_cache.put(guild_id, settings, writes)
         return settings
 
+    async def change_guild_settings(
+        self, guild_id: int, change: Callable[[GuildSettings], GuildSettings]
+    ) -> GuildSettings:
+        """Apply ``change`` to the guild's fresh settings and store only what it changed.
+
+        ``change`` runs inside the transaction with the row locked: keep it pure and quick. An
+        exception from it (a refused change) rolls everything back. Returns the new settings.
+        """
+        columns = q.SETTINGS_COLUMNS
+        async with self._db.transaction() as tx:
+            defaults = _settings_columns(GuildSettings(guild_id))
+            row = await _lock_row(
+                tx, q.LOCK_GUILD_SETTINGS, guild_id, columns, defaults, float(self._clock())
+            )
+            old = _settings_from_row(guild_id, row)
+            new = change(old)
+            if new.guild_id != guild_id:
+                raise ValueError("a change can't move settings to another guild")
+            await _write_changed(
+                tx, q.SET_GUILD_SETTING, guild_id, _settings_columns(old), _settings_columns(new)
+            )
+        self._settings_cache.drop(guild_id)
+        return new
+
     async def save_guild_settings(self, settings: GuildSettings) -> None:
-        """Write the guild's settings row and drop the cached copy."""
-        models = settings.allowed_models
-        await self._db.execute(
-            q.UPSERT_GUILD_SETTINGS,
-            settings.guild_id,
-            None if models is None else json.dumps(list(models)),
-            settings.default_model,
-            json.dumps([int(c) for c in settings.allowed_channel_ids]),
-            json.dumps([int(r) for r in settings.moderator_role_ids]),
-            settings.mod_log_channel_id,
-            float(self._clock()),
-        )
-        self._settings_cache.drop(settings.guild_id)
+        """Make the guild's settings exactly ``settings`` (writes only the fields that differ)."""
+        await self.change_guild_settings(settings.guild_id, lambda _: settings)
 
     async def get_quota_policy(self, guild_id: int) -> QuotaPolicy:
         """The guild's quota policy with its role rules and price overrides; cached."""
         cached = self._policy_cache.get(guild_id)
         if cached is not None:
             return cast(QuotaPolicy, cached)
+        writes = self._policy_cache.writes(guild_id)
         row = await self._db.fetchrow(q.GET_QUOTA_POLICY, guild_id)
         rules = await self._db.fetch(q.GET_ROLE_RULES, guild_id)
         costs = await self._db.fetch(q.GET_COST_OVERRIDES, guild_id)
         policy = _policy_from_rows(guild_id, row, rules, costs)
-        self._policy_cache.put(guild_id, policy)
+        self._policy_cache.put(guild_id, policy, writes)
         return policy
 
-    async def save_quota_policy(self, policy: QuotaPolicy) -> None:
-        """Replace the guild's whole policy (row, role rules, prices) in one transaction."""
-        g = policy.guild_id
+    async def change_quota_policy(
+        self, guild_id: int, change: Callable[[QuotaPolicy], QuotaPolicy]
+    ) -> QuotaPolicy:
+        """Apply ``change`` to the guild's fresh policy; store only the columns and rules it changed.
+
+        Same contract as ``change_guild_settings``. Role rules and prices are written per row,
+        so a change of the member limit never touches a rule another moderator just set.
+        """
+        columns = q.POLICY_COLUMNS
         async with self._db.transaction() as tx:
-            await tx.execute(
-                q.UPSERT_QUOTA_POLICY,
-                g,
-                policy.window,
-                policy.user_limit,
-                policy.server_budget,
-                policy.server_window,
-                policy.cooldown_seconds,
-                policy.max_in_flight,
-                policy.moderators_unlimited,
-                float(self._clock()),
+            defaults = _policy_columns(QuotaPolicy(guild_id))
+            row = await _lock_row(
+                tx, q.LOCK_QUOTA_POLICY, guild_id, columns, defaults, float(self._clock())
             )
-            await tx.execute(q.DELETE_ROLE_RULES, g)
-            for role_id, rule in policy.roles.items():
-                await tx.execute(q.UPSERT_ROLE_RULE, g, role_id, rule.kind, rule.limit)
-            await tx.execute(q.DELETE_COST_OVERRIDES, g)
-            for (model, size, quality), credits in policy.costs.items():
-                await tx.execute(q.UPSERT_COST_OVERRIDE, g, model, size, quality, credits)
-        self._policy_cache.drop(g)
+            rules = await tx.fetch(q.GET_ROLE_RULES, guild_id)
+            costs = await tx.fetch(q.GET_COST_OVERRIDES, guild_id)
+            old = _policy_from_rows(guild_id, row, rules, costs)
+            new = change(old)
+            if new.guild_id != guild_id:
+                raise ValueError("a change can't move a policy to another guild")
+            await _write_changed(
+                tx, q.SET_POLICY_COLUMN, guild_id, _policy_columns(old), _policy_columns(new)
+            )
+            await _write_rules(tx, guild_id, old, new)
+        self._policy_cache.drop(guild_id)
+        return new
+
+    async def save_quota_policy(self, policy: QuotaPolicy) -> None:
+        """Make the guild's policy exactly ``policy``: rules and prices not in it are removed."""
+        await self.change_quota_policy(policy.guild_id, lambda _: policy)
 
     async def set_role_rule(self, guild_id: int, role_id: int, rule: RoleRule | None) -> None:
         """Set one role's override, or remove it with ``None``."""
-        if rule is None:
-            await self._db.execute(q.DELETE_ROLE_RULE, guild_id, role_id)
-        else:
-            await self._db.execute(q.UPSERT_ROLE_RULE, guild_id, role_id, rule.kind, rule.limit)
+        await _set_role_rule(self._db, guild_id, role_id, rule)
         self._policy_cache.drop(guild_id)
 
     async def set_cost_override(self, guild_id: int, key: CostKey, credits: int | None) -> None:
         """Set the credits per image of (model, size, quality) ("*" matches any), or remove."""
-        model, size, quality = key
-        if credits is None:
-            await self._db.execute(q.DELETE_COST_OVERRIDE, guild_id, model, size, quality)
-        else:
-            if credits < 0:
-                raise ValueError("a price can't be negative")
-            await self._db.execute(q.UPSERT_COST_OVERRIDE, guild_id, model, size, quality, credits)
+        if credits is not None and credits < 0:
+            raise ValueError("a price can't be negative")
+        await _set_cost_override(self._db, guild_id, key, credits)
         self._policy_cache.drop(guild_id)
+
+
+async def _write_rules(tx: Executor, guild_id: int, old: QuotaPolicy, new: QuotaPolicy) -> None:
+    for role_id in old.roles.keys() | new.roles.keys():
+        if old.roles.get(role_id) != new.roles.get(role_id):
+            await _set_role_rule(tx, guild_id, role_id, new.roles.get(role_id))
+    for key in old.costs.keys() | new.costs.keys():
+        if old.costs.get(key) != new.costs.get(key):
+            await _set_cost_override(tx, guild_id, key, new.costs.get(key))
+
+
+async def _set_role_rule(db: Executor, guild_id: int, role_id: int, rule: RoleRule | None) -> None:
+    if rule is None:
+        await db.execute(q.DELETE_ROLE_RULE, guild_id, role_id)
+    else:
+        await db.execute(q.UPSERT_ROLE_RULE, guild_id, role_id, rule.kind, rule.limit)
+
+
+async def _set_cost_override(
+    db: Executor, guild_id: int, key: CostKey, credits: int | None
+) -> None:
+    model, size, quality = key
+    if credits is None:
+        await db.execute(q.DELETE_COST_OVERRIDE, guild_id, model, size, quality)
+    else:
+        await db.execute(q.UPSERT_COST_OVERRIDE, guild_id, model, size, quality, credits)

@@ -43,6 +43,7 @@ def job_from_row(row: Row) -> Job:
         result_message_id=row["result_message_id"],
         interaction_expires_at=row["interaction_expires_at"],
         reservation_id=row["reservation_id"],
+        requester_name=row["requester_name"],
     )
 
 
@@ -71,6 +72,7 @@ class JobsRepository:
             new.reservation_id,
             new.interaction_expires_at,
             float(self._clock()),
+            new.requester_name,
         )
         assert row is not None
         return job_from_row(row)
@@ -143,6 +145,11 @@ class JobsRepository:
         """The guild's latest jobs, newest first, optionally only one member's."""
         rows = await self._db.fetch(q.RECENT_JOBS, guild_id, user_id, limit)
         return [job_from_row(row) for row in rows]
+
+    async def requester_names(self, guild_id: int, start: float, end: float) -> dict[int, str]:
+        """user id -> the display name each member last asked under in ``[start, end)``."""
+        rows = await self._db.fetch(q.REQUESTER_NAMES, guild_id, float(start), float(end))
+        return {row["user_id"]: row["requester_name"] for row in rows}
 
     async def fail_stale_jobs(self, *, created_before: float | None = None) -> list[Job]:
         """At start-up: fail every queued/running job ('interrupted') and return them.

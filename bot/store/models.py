@@ -47,6 +47,7 @@ class NewJob:
     credits: int = 0
     reservation_id: int | None = None
     interaction_expires_at: float | None = None
+    requester_name: str = ""  # display name at the time of the request
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class Job:
     result_message_id: int | None = None
     interaction_expires_at: float | None = None
     reservation_id: int | None = None
+    requester_name: str = ""  # display name at the time of the request ("" if not known)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,8 @@ PG_MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(7243120917)"
 
 INSERT_JOB = """
 INSERT INTO jobs (guild_id, channel_id, user_id, operation, model, params, prompt, credits,
-                  reservation_id, interaction_expires_at, created_at, status)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued')
+                  reservation_id, interaction_expires_at, created_at, status, requester_name)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12)
 RETURNING *
 """
 GET_JOB = "SELECT * FROM jobs WHERE guild_id = $1 AND id = $2"
@@ -61,6 +61,13 @@ WHERE guild_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR user_id = CAST($2 AS BIGI
 ORDER BY created_at DESC, id DESC
 LIMIT $3
 """
+# The name each member last asked under in [$2, $3): the bot has no member list to ask.
+REQUESTER_NAMES = """
+SELECT jobs.user_id, jobs.requester_name FROM jobs
+JOIN (SELECT MAX(id) AS id FROM jobs
+      WHERE guild_id = $1 AND requester_name <> '' AND created_at >= $2 AND created_at < $3
+      GROUP BY user_id) AS latest ON jobs.id = latest.id
+"""
 FAIL_STALE_JOBS = """
 UPDATE jobs SET status = 'failed', error_kind = 'interrupted', finished_at = $1
 WHERE status IN ('queued', 'running') AND created_at <= $2
@@ -68,39 +75,57 @@ RETURNING *
 """
 
 # --- guild settings and quota policy -------------------------------------------------------------
+# A moderator's change locks the guild's row, reads it fresh and writes only the columns that
+# changed (one UPDATE each), so two moderators or two processes can't undo each other's changes.
+
+SETTINGS_COLUMNS = (
+    "allowed_models",
+    "default_model",
+    "allowed_channel_ids",
+    "moderator_role_ids",
+    "mod_log_channel_id",
+)
+POLICY_COLUMNS = (
+    "window_kind",
+    "user_limit",
+    "server_budget",
+    "server_window",
+    "cooldown_seconds",
+    "max_in_flight",
+    "moderators_unlimited",
+)
+
+
+def _lock_row(table: str, columns: tuple[str, ...]) -> str:
+    # Inserts the code's defaults when the guild has no row yet; either way the row stays locked
+    # until the transaction ends and comes back as committed by the last writer.
+    names = ", ".join(("guild_id", *columns, "updated_at"))
+    marks = ", ".join(f"${i}" for i in range(1, len(columns) + 3))
+    return (
+        f"INSERT INTO {table} ({names}) VALUES ({marks})\n"
+        "ON CONFLICT (guild_id) DO UPDATE SET updated_at = excluded.updated_at\n"
+        "RETURNING *"
+    )
+
+
+def _set_columns(table: str, columns: tuple[str, ...]) -> dict[str, str]:
+    return {c: f"UPDATE {table} SET {c} = $2 WHERE guild_id = $1" for c in columns}
+
 
 GET_GUILD_SETTINGS = "SELECT * FROM guild_settings WHERE guild_id = $1"
-UPSERT_GUILD_SETTINGS = """
-INSERT INTO guild_settings (guild_id, allowed_models, default_model, allowed_channel_ids,
-                            moderator_role_ids, mod_log_channel_id, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (guild_id) DO UPDATE
-SET allowed_models = excluded.allowed_models, default_model = excluded.default_model,
-    allowed_channel_ids = excluded.allowed_channel_ids,
-    moderator_role_ids = excluded.moderator_role_ids,
-    mod_log_channel_id = excluded.mod_log_channel_id, updated_at = excluded.updated_at
-"""
+LOCK_GUILD_SETTINGS = _lock_row("guild_settings", SETTINGS_COLUMNS)
+SET_GUILD_SETTING = _set_columns("guild_settings", SETTINGS_COLUMNS)
 GET_QUOTA_POLICY = "SELECT * FROM quota_policies WHERE guild_id = $1"
+LOCK_QUOTA_POLICY = _lock_row("quota_policies", POLICY_COLUMNS)
+SET_POLICY_COLUMN = _set_columns("quota_policies", POLICY_COLUMNS)
 GET_ROLE_RULES = "SELECT * FROM quota_role_rules WHERE guild_id = $1"
 GET_COST_OVERRIDES = "SELECT * FROM cost_overrides WHERE guild_id = $1"
-UPSERT_QUOTA_POLICY = """
-INSERT INTO quota_policies (guild_id, window_kind, user_limit, server_budget, server_window,
-                            cooldown_seconds, max_in_flight, moderators_unlimited, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (guild_id) DO UPDATE
-SET window_kind = excluded.window_kind, user_limit = excluded.user_limit,
-    server_budget = excluded.server_budget, server_window = excluded.server_window,
-    cooldown_seconds = excluded.cooldown_seconds, max_in_flight = excluded.max_in_flight,
-    moderators_unlimited = excluded.moderators_unlimited, updated_at = excluded.updated_at
-"""
-DELETE_ROLE_RULES = "DELETE FROM quota_role_rules WHERE guild_id = $1"
 DELETE_ROLE_RULE = "DELETE FROM quota_role_rules WHERE guild_id = $1 AND role_id = $2"
 UPSERT_ROLE_RULE = """
 INSERT INTO quota_role_rules (guild_id, role_id, kind, credit_limit) VALUES ($1, $2, $3, $4)
 ON CONFLICT (guild_id, role_id) DO UPDATE
 SET kind = excluded.kind, credit_limit = excluded.credit_limit
 """
-DELETE_COST_OVERRIDES = "DELETE FROM cost_overrides WHERE guild_id = $1"
 DELETE_COST_OVERRIDE = """
 DELETE FROM cost_overrides WHERE guild_id = $1 AND model = $2 AND size = $3 AND quality = $4
 """
