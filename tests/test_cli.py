@@ -160,7 +160,7 @@ async def test_check_lists_models_and_reports_bad_config(
 ) -> None:
     code, out, err = await run_cli(fake, tmp_path, "check")
     assert code == 0, err
-    assert "dall-e-3: offered" in out
+    assert "usable (" in out and "  dall-e-3\n" in out
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

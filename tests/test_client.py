@@ -34,8 +34,8 @@ from bot.images.client import ImagesClient
 from bot.images.errors_map import map_error, parse_error_body, retry_after_seconds
 from bot.images.results import Encoded, cut_images, parse_result
 from bot.images.types import GeneratedImage, InputImage
-from tests.requests import edit_request, generate_request, variation_request
 from tests.fakes.openai_server import FakeImagesServer
+from tests.requests import edit_request, generate_request, variation_request
 
 KEY = "sk-test-SECRET-123"
 SCHEMAS = json.loads(

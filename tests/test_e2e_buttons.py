@@ -75,6 +75,8 @@ async def test_reroll_runs_the_same_job_again_and_the_clicker_pays(tmp_path: Pat
 
         assert record.callback_type == 5 and not record.ephemeral
         original, again = (r.json for r in env.api.image_requests)
+        # The same request, but for the member who clicked: each member has their own identifier.
+        assert again.pop("safety_identifier") != original.pop("safety_identifier")
         assert again == original
         assert again["prompt"] == "a red fox" and again["model"] == "gpt-image-1"
         result = record.original
@@ -109,16 +111,30 @@ async def test_vary_sends_the_chosen_image_of_the_result(tmp_path: Path) -> None
 
         assert record.callback_type == 5
         request = env.api.image_requests[-1]
+        # A GPT result varies with its own model, through its edits endpoint.
+        assert request.endpoint == "edits" and request.form["model"] == "gpt-image-1"
+        assert request.form["prompt"].startswith("Make a subtle variation")
+        (sent,) = request.files("image")
+        assert centre(sent.data) == centre(images[1].data)
+        result = record.original
+        assert result is not None and "Variations with gpt-image-1" in embed_text(result)
+        job = await env.store.get_job(env.harness.guild_id, 2)
+        assert job is not None and job.operation == "variation" and job.status == "succeeded"
+        assert job.params["image_urls"] == [first["attachments"][1]["url"]]
+
+
+async def test_vary_on_a_dall_e_2_result_uses_its_variations_endpoint(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        first = await imagine(env, model="dall-e-2", size="512x512")
+        record = await env.harness.click("img:vary:1:0")
+        request = env.api.image_requests[-1]
         assert request.endpoint == "variations" and request.form["model"] == "dall-e-2"
         (sent,) = request.files("image")
         with Image.open(io.BytesIO(sent.data)) as image:
             assert image.format == "PNG" and image.width == image.height
-        assert centre(sent.data) == centre(images[1].data)
-        result = record.original
-        assert result is not None and "Variations with dall-e-2" in embed_text(result)
-        job = await env.store.get_job(env.harness.guild_id, 2)
-        assert job is not None and job.operation == "variation" and job.status == "succeeded"
-        assert job.params["image_urls"] == [first["attachments"][1]["url"]]
+        assert centre(sent.data) == centre(env.discord.files_of(first)[0].data)
+        assert record.original is not None
+        assert "Variations with dall-e-2" in embed_text(record.original)
 
 
 async def test_edit_opens_a_form_then_edits_the_chosen_image(tmp_path: Path) -> None:

@@ -128,23 +128,33 @@ async def test_edit_with_several_images_sends_image_array(tmp_path: Path) -> Non
         assert [p.content_type for p in parts] == ["image/png", "image/jpeg"]
 
 
-async def test_vary_makes_variations_and_names_models_that_can(tmp_path: Path) -> None:
+async def test_vary_uses_the_variations_endpoint_only_where_the_model_has_it(
+    tmp_path: Path,
+) -> None:
     async with bot_env(tmp_path) as env:
-        record = await env.harness.slash(
-            "vary", {"n": 2}, attachments={"image": ("photo.jpg", jpeg((640, 480)))}
-        )
+        photo = {"image": ("photo.jpg", jpeg((640, 480)))}
+        record = await env.harness.slash("vary", {"n": 2, "model": "dall-e-2"}, attachments=photo)
         (request,) = env.api.image_requests
         assert request.endpoint == "variations" and request.form["model"] == "dall-e-2"
         (image,) = request.files("image")
         assert decoded(image.data).size == (480, 480)
         assert len(result_of(record)["attachments"]) == 2
-        refused = await env.harness.slash(
-            "vary",
-            {"model": "gpt-image-1"},
-            attachments={"image": ("photo.jpg", jpeg((640, 480)))},
-        )
-        assert refused.ephemeral and "dall-e-2" in refused.text
+        refused = await env.harness.slash("vary", {"model": "dall-e-3"}, attachments=photo)
+        assert refused.ephemeral and "dall-e-2" in refused.text and "gpt-image-1" in refused.text
         assert len(env.api.image_requests) == 1
+
+
+async def test_vary_on_a_gpt_model_is_an_edit_with_an_instruction(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        photo = {"image": ("photo.jpg", jpeg((640, 480)))}
+        record = await env.harness.slash("vary", {"strength": "strong"}, attachments=photo)
+        (request,) = env.api.image_requests
+        assert request.endpoint == "edits" and request.form["model"] == "gpt-image-1"
+        assert request.form["prompt"].startswith("Make a strong variation of this image")
+        (image,) = request.files("image")
+        assert decoded(image.data).size == (640, 480)  # no square needed: the photo's own shape
+        (embed,) = result_of(record)["embeds"]
+        assert "gpt-image-1" in str(embed)
 
 
 async def test_oversize_results_are_shrunk_to_the_interactions_upload_limit(
@@ -170,7 +180,18 @@ async def test_autocomplete_offers_the_chosen_models_sizes(tmp_path: Path) -> No
         )
         assert [c["value"] for c in sizes] == ["1024x1024", "1792x1024", "1024x1792"]
         models = await env.harness.autocomplete("vary", {}, focused="model")
-        assert [c["value"] for c in models] == ["dall-e-2"]
+        offered = {c["value"]: c["name"] for c in models}
+        assert {"dall-e-2", "gpt-image-1", "gpt-image-2.6-sunburst"} <= set(offered)
+        assert "dall-e-3" not in offered  # no variations endpoint, no edits
+        assert offered["gpt-image-1"] == "GPT Image 1 (gpt-image-1)"
+        qualities = await env.harness.autocomplete(
+            "imagine", {"prompt": "x", "model": "gpt-image-2.5-flare"}, focused="quality"
+        )
+        assert [c["value"] for c in qualities] == ["low", "medium", "high", "xhigh", "max", "auto"]
+        qualities = await env.harness.autocomplete(
+            "imagine", {"prompt": "x", "model": "dall-e-3"}, focused="quality"
+        )
+        assert [c["value"] for c in qualities] == ["standard", "hd"]
 
 
 async def test_help_lists_commands_and_model_limits(tmp_path: Path) -> None:

@@ -171,7 +171,7 @@ async def test_edit_image_whose_image_vanished_tells_the_member(tmp_path: Path) 
 
 async def test_vary_image_makes_a_dall_e_2_variation_from_a_square_png(tmp_path: Path) -> None:
     photo = image_bytes("green", (80, 60), "JPEG")
-    async with bot_env(tmp_path) as env:
+    async with bot_env(tmp_path, default_model="dall-e-2") as env:
         h = env.harness
         target = h.build_message("", attachments=[("photo.jpg", photo)])
 

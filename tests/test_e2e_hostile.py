@@ -222,7 +222,8 @@ async def test_sixteen_bit_and_cmyk_are_converted_for_a_png_only_model(tmp_path:
     async with bot_env(tmp_path) as env:
         for name, data in (("deep.png", sixteen_bit_png()), ("print.jpg", cmyk_jpeg())):
             env.api.requests.clear()
-            record = await env.harness.slash("vary", {"image": attachment(env, name, data)})
+            options = {"image": attachment(env, name, data), "model": "dall-e-2"}
+            record = await env.harness.slash("vary", options)
             await assert_delivered(record, "variation")
             sent = sent_image(env)
             assert (sent.format, sent.mode) == ("PNG", "RGBA")  # dall-e-2 takes RGBA PNGs

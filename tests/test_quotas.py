@@ -487,7 +487,7 @@ def test_overrides_and_like_models() -> None:
     assert cost_per_image("gpt-image-1", "1536x1024", "high", overrides=overrides) == 25
     assert cost_per_image("gpt-image-1", "1536x1024", "low", overrides=overrides) == 0
     assert cost_per_image("flux", None, None, overrides=overrides) == 3
-    assert cost_per_image("my-dalle", None, "hd", like="dall-e-3") == 8
+    assert cost_per_image("my-dalle", None, "hd", like=("dall-e-3",)) == 8
 
 
 def test_role_precedence_rules() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import TEST_API_KEY, FakeImagesServer
 
 DISCORD_TOKEN = "fake-bot-token-SECRET-0123456789"
+# The bot's clock for shutdown dates: the day the fakes' world was recorded, never the real today.
+SNAPSHOT_DAY = datetime.date(2026, 12, 1)
 # The fake Images API serves from the test's own loop: its idle keep-alive handlers are not bot work.
 if "RequestHandler.start" not in discord_harness.BACKGROUND_MARKERS:
     discord_harness.BACKGROUND_MARKERS += ("RequestHandler.start",)
@@ -65,6 +68,7 @@ async def bot_env(
     *,
     api: FakeImagesServer | None = None,
     discord_fake: FakeDiscord | None = None,
+    today: datetime.date = SNAPSHOT_DAY,
     **settings_overrides: Any,
 ) -> AsyncIterator[BotEnv]:
     """Start the fakes (unless given) and a logged-in ImageBot; tear everything down after."""
@@ -75,7 +79,7 @@ async def bot_env(
             discord_fake = await stack.enter_async_context(FakeDiscord(token=DISCORD_TOKEN))
         settings = make_settings(tmp_path, api, **settings_overrides)
         bot = await stack.enter_async_context(
-            create_bot(settings, attachment_hosts={"127.0.0.1"}, processes=0)
+            create_bot(settings, attachment_hosts={"127.0.0.1"}, processes=0, today=lambda: today)
         )
         harness = await BotHarness.start(bot, discord_fake)
         stack.push_async_callback(harness.close)
