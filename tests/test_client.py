@@ -408,7 +408,8 @@ async def test_connection_refused_is_retried_then_unavailable(session, caplog) -
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    client = make_client(session, f"http://127.0.0.1:{port}/v1")
+    # However long it takes, a refused connection never reached a gateway that could retry it.
+    client = make_client(session, f"http://127.0.0.1:{port}/v1", slow_attempt=0.0)
     with pytest.raises(UpstreamUnavailable) as info:
         await client.generate(GPT)
     assert info.value.code == "connect_failed"
@@ -503,7 +504,7 @@ async def replaying(status: int, headers: dict[str, str], body: Any) -> AsyncIte
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     try:
         yield f"http://127.0.0.1:{port}/v1", hits
     finally:

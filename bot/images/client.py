@@ -252,9 +252,10 @@ class ImagesClient:
         """Seconds before retry ``attempt``, or None when the error goes to the member now."""
         if attempt > self._max_retries or not _may_retry(err, idempotent):
             return None
-        if took >= self._slow_attempt:
-            # A failure this slow was retried behind us already (LiteLLM makes up to 9 calls):
-            # trying again would multiply its retries into minutes of waiting.
+        if err.status is not None and took >= self._slow_attempt:
+            # An answer this slow was retried behind us already (LiteLLM makes up to 9 calls):
+            # trying again would multiply its retries into minutes of waiting. A connection
+            # that failed or timed out never reached a gateway, so it keeps its retries.
             log.info("Images API failure took %.1fs: not retried on top of a gateway", took)
             return None
         delay = self._delay(err, attempt)
