@@ -112,6 +112,22 @@ class RateLimited(APIError):
         self.retry_after = retry_after
 
 
+class ModelUnavailable(APIError):
+    """This provider does not offer the requested model; ``model`` is the one the bot asked for."""
+
+    kind = "model_unavailable"
+
+    def __init__(self, message: str, *, model: str | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.model = model
+
+
+class EndpointMissing(APIError):
+    """This provider has no such endpoint (a gateway without variations, a retired route)."""
+
+    kind = "no_endpoint"
+
+
 class UpstreamUnavailable(APIError):
     """The provider is down or answered with a server error."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import random
@@ -10,13 +11,13 @@ import socket
 import time
 import traceback
 from collections.abc import AsyncIterator
-from email.utils import formatdate
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from PIL import Image
 
 from bot.errors import (
@@ -24,14 +25,15 @@ from bot.errors import (
     AuthenticationFailed,
     BadResponse,
     ContentRejected,
+    EndpointMissing,
     InvalidRequest,
+    ModelUnavailable,
     QuotaExhausted,
     RateLimited,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from bot.images.client import ImagesClient
-from bot.images.errors_map import map_error, parse_error_body, retry_after_seconds
 from bot.images.results import Encoded, cut_images, parse_result
 from bot.images.types import GeneratedImage, InputImage
 from tests.fakes.openai_server import FakeImagesServer
@@ -76,7 +78,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def make_client(session: aiohttp.ClientSession, base_url: str, **kw: Any) -> ImagesClient:
-    kw = {"timeout": 5.0, "backoff": 0.01, **kw}
+    kw = {"timeout": 5.0, "backoff": 0.01, "rate_limit_backoff": 0.05, **kw}
     return ImagesClient(session, base_url=base_url, api_key=KEY, **kw)
 
 
@@ -256,7 +258,7 @@ ERROR_CASES = [
     ("forbidden", AuthenticationFailed, "API key was rejected"),
     ("insufficient_quota", QuotaExhausted, "credits have run out"),
     ("billing_hard_limit", QuotaExhausted, "credits have run out"),
-    ("not_found", InvalidRequest, "does not offer"),
+    ("not_found", ModelUnavailable, "does not offer `gpt-image-1`"),
     ("server_error", UpstreamUnavailable, "having trouble"),
     ("truncated_json", UpstreamUnavailable, "having trouble"),
     ("reset", UpstreamUnavailable, "having trouble"),
@@ -352,13 +354,13 @@ async def test_wrong_key_is_auth_failed_and_never_shown(fake, session) -> None:
 
 @pytest.mark.parametrize(
     ("opts", "minimum"),
-    [({"retry_after": 0.2}, 0.2), ({"retry_after_ms": 150}, 0.15), ({"retry_after": 99}, 0.3)],
+    [({"retry_after": 0.2}, 0.2), ({"retry_after_ms": 150}, 0.15)],
 )
 async def test_rate_limit_is_retried_after_retry_after(
     fake, session, caplog, opts, minimum
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    client = make_client(session, fake.base_url, retry_cap=0.3)
+    client = make_client(session, fake.base_url)
     fake.fail_next("rate_limit", **opts)
     started = time.monotonic()
     result = await client.generate(GPT)
@@ -401,7 +403,8 @@ async def test_connection_refused_is_retried_then_unavailable(session, caplog) -
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    client = make_client(session, f"http://127.0.0.1:{port}/v1")
+    # However long it takes, a refused connection never reached a gateway that could retry it.
+    client = make_client(session, f"http://127.0.0.1:{port}/v1", slow_attempt=0.0)
     with pytest.raises(UpstreamUnavailable) as info:
         await client.generate(GPT)
     assert info.value.code == "connect_failed"
@@ -455,54 +458,224 @@ def test_bad_settings_do_not_echo_the_key() -> None:
         ImagesClient(None, base_url="ftp://x", api_key=KEY)  # type: ignore[arg-type]
 
 
-# --- the error map on its own ------------------------------------------------------------------
+# --- gateways and relays: meanings end to end, waits bounded --------------------------------------
+
+DATA = Path(__file__).parent / "data"
+RECORDED = [
+    pytest.param(case, id=f"{source}: {case['case']}")
+    for source, cases in [
+        ("litellm", json.loads((DATA / "litellm_errors.json").read_text())["cases"]),
+        ("relay", json.loads((DATA / "provider_errors.json").read_text())["relays"]),
+    ]
+    for case in cases
+]
+SHOWN = {
+    "content_rejected": "safety system rejected",
+    "billing": "credits have run out",
+    "auth": "API key was rejected",
+    "model_unavailable": "does not offer `gpt-image-1`",
+    "no_endpoint": "does not offer this operation",
+    "rate_limited": "busy right now",
+    "upstream_down": "having trouble",
+    "invalid_request": "refused this request",
+}
+
+
+@contextlib.asynccontextmanager
+async def replaying(status: int, headers: dict[str, str], body: Any) -> AsyncIterator[Any]:
+    """A tiny server answering every request with one recorded answer; yields (base_url, hits)."""
+    hits: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        raw = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+        plain = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        ctype = {k.lower(): v for k, v in headers.items()}.get("content-type", "application/json")
+        return web.Response(status=status, body=raw.encode(), headers=plain, content_type=ctype)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}/v1", hits
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("case", RECORDED)
+async def test_recorded_gateway_answers_reach_the_member_with_their_meaning(session, case) -> None:
+    expect = case["expect"]
+    async with replaying(case["status"], case["headers"], case["body"]) as (base_url, hits):
+        client = make_client(session, base_url, max_retries=2, max_wait=1.0)
+        started = time.monotonic()
+        with pytest.raises(APIError) as info:
+            await client.generate(GPT)
+    err = info.value
+    assert err.kind == expect["kind"]
+    assert SHOWN[err.kind] in str(err)
+    assert "litellm" not in str(err).lower() and "额度" not in str(err)
+    # Retried only when trying again is harmless and could help: a 429 with no wait that would
+    # outlast max_wait, or a 502/503 turned away before any work. Never quota, keys, safety...
+    retried = (err.kind == "rate_limited" and expect.get("retry_after") is None) or (
+        err.kind == "upstream_down" and case["status"] in (502, 503)
+    )
+    assert len(hits) == (3 if retried else 1)
+    assert time.monotonic() - started < 1.0
+    if isinstance(err, ModelUnavailable):
+        assert err.model == "gpt-image-1"
+
+
+async def test_variations_on_a_gateway_without_the_route(session) -> None:
+    async with replaying(404, {}, {"detail": "Not Found"}) as (base_url, hits):
+        client = make_client(session, base_url, max_retries=3)
+        with pytest.raises(EndpointMissing) as info:
+            await client.create_variation(VariationRequest("dall-e-2", make_input(64, 64)))
+    assert hits == ["/v1/images/variations"]
+    assert "does not offer this operation" in str(info.value)
+    assert "Not Found" not in str(info.value)
 
 
 @pytest.mark.parametrize(
-    ("status", "error", "expected"),
+    ("kind", "opts", "error", "text"),
     [
-        (400, {"code": "content_policy_violation"}, ContentRejected),
-        (400, {"type": "image_generation_user_error", "message": "Safety system"}, ContentRejected),
-        (400, {"type": "image_generation_user_error", "message": "bad size"}, InvalidRequest),
-        (400, {"code": "billing_hard_limit_reached"}, QuotaExhausted),
-        (401, {}, AuthenticationFailed),
-        (403, {}, AuthenticationFailed),
-        (404, {}, InvalidRequest),
-        (413, {}, InvalidRequest),
-        (422, {}, InvalidRequest),
-        (429, {"code": "insufficient_quota"}, QuotaExhausted),
-        (429, {"code": "rate_limit_exceeded"}, RateLimited),
-        *[(s, {}, UpstreamUnavailable) for s in (408, 409, 500, 502, 503, 504, 520)],
-        (302, {}, BadResponse),
+        (
+            "invalid_request",
+            {"code": "400", "message": "litellm.BadRequestError: litellm.ContentPolicyViolation"
+             "Error: ContentPolicyViolationError: OpenAIException - Your request was rejected as "
+             "a result of our safety system.\nmodel=gpt-image-1. content_policy_fallback=None."},
+            ContentRejected, "safety system rejected",
+        ),
+        (
+            "moderation_blocked",
+            {"code": "400", "message": "litellm.BadRequestError: OpenAIException - Your request "
+             "was rejected by the safety system. Request ID req_9."},
+            ContentRejected, "safety system rejected",
+        ),
+        (
+            "rate_limit",
+            {"type": "throttling_error", "code": "429", "message": "litellm.RateLimitError: "
+             "OpenAIException - You exceeded your current quota, please check your plan."},
+            QuotaExhausted, "credits have run out",
+        ),
+        (
+            "invalid_request",
+            {"type": "no_db_connection", "code": "400", "message": "No connected db."},
+            AuthenticationFailed, "API key was rejected",
+        ),
+        (
+            "invalid_request",
+            {"code": "400", "message": "400: {'error': '/image/generations: Invalid model name "
+             "passed in model=gpt-image-1. Call `/v1/models` to view available models.'}"},
+            ModelUnavailable, "does not offer `gpt-image-1`",
+        ),
+        (
+            "not_found",
+            {"code": None, "message": "Invalid URL (POST /v1/images/generations)"},
+            EndpointMissing, "does not offer this operation",
+        ),
+        (
+            "insufficient_quota",
+            {"status": 200, "type": "new_api_error", "code": "insufficient_user_quota",
+             "message": "用户额度不足, 剩余额度: $0.01"},
+            QuotaExhausted, "credits have run out",
+        ),
+        (
+            "not_found",
+            {"status": 200, "type": "new_api_error", "message": "当前分组 default 下对于模型 "
+             "gpt-image-1 无可用渠道"},
+            ModelUnavailable, "does not offer `gpt-image-1`",
+        ),
     ],
-)
-def test_map_error(status: int, error: dict[str, str], expected: type[APIError]) -> None:
-    mapped = map_error(status, error)
-    assert type(mapped) is expected and mapped.status == status
+)  # fmt: skip
+async def test_gateway_wording_is_understood_and_never_retried(
+    fake, session, kind: str, opts: dict[str, Any], error: type[APIError], text: str
+) -> None:
+    fake.fail_always(kind, **opts)
+    client = make_client(session, fake.base_url, max_retries=3)
+    with pytest.raises(error) as info:
+        await client.generate(GPT)
+    assert text in str(info.value)
+    assert len(fake.image_requests) == 1
+    assert "litellm" not in str(info.value).lower() and "Request ID" not in str(info.value)
 
 
-def test_map_error_drops_params_that_are_not_names() -> None:
-    mapped = map_error(400, {"param": "<script>alert(1)</script>", "code": "x y"})
-    assert mapped.param is None and mapped.code is None and "<" not in str(mapped)
+async def test_a_rate_limit_inside_a_200_body_is_retried(fake, session) -> None:
+    fake.fail_next("rate_limit", status=200, retry_after_ms=50)
+    result = await make_client(session, fake.base_url).generate(GPT)
+    assert len(result.images) == 1 and len(fake.image_requests) == 2
 
 
-def test_parse_error_body_tolerates_gateways() -> None:
-    assert parse_error_body(b"<html>502</html>")["message"] is None
-    assert parse_error_body(b'{"error": "quota"}')["message"] == "quota"
-    assert parse_error_body(b'{"error": {"code": 5, "param": "n"}}') == {
-        "message": None, "type": None, "param": "n", "code": None,
-    }  # fmt: skip
+async def test_an_unrecognised_error_in_a_200_body_is_not_no_images(fake, session) -> None:
+    fake.fail_always("server_error", status=200, type="new_api_error", code="do_request_failed")
+    with pytest.raises(UpstreamUnavailable, match="having trouble"):
+        await make_client(session, fake.base_url).generate(GPT)
+    assert len(fake.image_requests) == 1  # may have billed: never retried
 
 
-def test_retry_after_forms() -> None:
-    assert retry_after_seconds({"Retry-After": "2"}, 30) == 2
-    assert retry_after_seconds({"Retry-After": "2", "retry-after-ms": "500"}, 30) == 0.5
-    assert retry_after_seconds({"Retry-After": "120"}, 30) == 30
-    assert retry_after_seconds({"Retry-After": "soon"}, 30) is None
-    date = formatdate(time.time() + 10, usegmt=True)
-    assert 8 <= (retry_after_seconds({"Retry-After": date}, 30) or 0) <= 10
-    assert retry_after_seconds({"Retry-After": formatdate(0, usegmt=True)}, 30) == 0
-    assert retry_after_seconds({}, 30) is None
+async def test_a_429_without_a_wait_backs_off_long_not_half_a_second(fake, session) -> None:
+    fake.fail_next("rate_limit", type="throttling_error", code="429")
+    client = make_client(session, fake.base_url, rate_limit_backoff=0.4, backoff=0.01)
+    started = time.monotonic()
+    result = await client.generate(GPT)
+    assert 0.4 <= time.monotonic() - started < 1.2
+    assert len(result.images) == 1 and len(fake.image_requests) == 2
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [
+        {"type": "all_deployments_in_cooldown", "code": "429", "message": "No deployments "
+         "available for selected model, Try again in 0.2 seconds. Passed model=gpt-image-1."},
+        {"type": "throttling_error", "code": "429", "headers": {"llm_provider-retry-after-ms": "200"}},
+        {"type": "throttling_error", "code": "429", "headers": {"llm_provider-retry-after": "0.2"}},
+    ],
+)  # fmt: skip
+async def test_litellm_cooldowns_and_relayed_waits_are_honoured(fake, session, opts) -> None:
+    fake.fail_next("rate_limit", **opts)
+    client = make_client(session, fake.base_url, rate_limit_backoff=5.0)  # would fail the bound
+    started = time.monotonic()
+    result = await client.generate(GPT)
+    assert 0.2 <= time.monotonic() - started < 1.0
+    assert len(result.images) == 1 and len(fake.image_requests) == 2
+
+
+async def test_a_wait_beyond_max_wait_is_not_made_and_the_member_hears_when(fake, session) -> None:
+    fake.fail_always("rate_limit", retry_after=5)
+    client = make_client(session, fake.base_url, max_retries=3, max_wait=1.0)
+    started = time.monotonic()
+    with pytest.raises(RateLimited) as info:
+        await client.generate(GPT)
+    assert time.monotonic() - started < 0.5
+    assert len(fake.image_requests) == 1
+    assert "try again in 5 s" in str(info.value) and info.value.retry_after == 5
+
+
+async def test_max_wait_bounds_the_whole_wait_across_attempts(fake, session) -> None:
+    fake.fail_always("rate_limit", retry_after=0.2)
+    client = make_client(session, fake.base_url, max_retries=10, max_wait=0.5)
+    started = time.monotonic()
+    with pytest.raises(RateLimited):
+        await client.generate(GPT)
+    assert time.monotonic() - started < 0.5 + 0.3
+    assert len(fake.image_requests) == 3  # at 0, 0.2 and 0.4 s; one at 0.6 s would pass 0.5 s
+
+
+@pytest.mark.parametrize(("kind", "error"), [("rate_limit", RateLimited),
+                                             ("unavailable", UpstreamUnavailable)])  # fmt: skip
+@pytest.mark.parametrize(("slow_attempt", "calls"), [(0.2, 1), (5.0, 3)])
+async def test_a_slow_failure_was_retried_by_the_gateway_already(
+    fake, session, kind, error, slow_attempt: float, calls: int
+) -> None:
+    fake.latency = 0.25  # LiteLLM answers a 429 only after its own retries
+    fake.fail_always(kind, retry_after=0)
+    client = make_client(session, fake.base_url, slow_attempt=slow_attempt)
+    with pytest.raises(error):
+        await client.generate(GPT)
+    assert len(fake.image_requests) == calls
 
 
 # --- the fake answers in the spec's shapes -------------------------------------------------------

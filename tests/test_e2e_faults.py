@@ -190,11 +190,13 @@ async def test_rate_limit_names_the_wait_the_service_asked_for(
 
 
 async def test_rate_limit_without_retry_after(tmp_path: Path) -> None:
-    async with bot_env(tmp_path) as env:
+    # No retry here: a 429 that names no wait is retried only after a long backoff (seconds,
+    # so as not to multiply a gateway's own retries); tests/test_client.py covers that wait.
+    async with bot_env(tmp_path, max_retries=0) as env:
         env.api.fail_always("rate_limit")
         record = await env.harness.slash("imagine", {"prompt": "a fox"})
         assert "busy right now; try again in a moment" in error_text(record)
-        assert len(env.api.image_requests) == 2  # retried once after a short backoff
+        assert len(env.api.image_requests) == 1
         await assert_failed(env, "rate_limited")
         await assert_refunded(env)
         await assert_serves_next(env)

@@ -12,7 +12,13 @@ from typing import Any, TypeVar
 import aiohttp
 
 from bot.errors import APIError, BadResponse, RateLimited, UpstreamTimeout, UpstreamUnavailable
-from bot.images.errors_map import UNAVAILABLE, UNREADABLE, map_error, parse_error_body
+from bot.images.errors_map import (
+    UNAVAILABLE,
+    UNREADABLE,
+    error_in_body,
+    map_error,
+    parse_error_body,
+)
 from bot.images.results import (
     Encoded,
     Item,
@@ -57,8 +63,17 @@ class ImagesClient:
         max_download_bytes: int = 64 * 1024 * 1024,
         retry_cap: float = 30.0,
         backoff: float = 0.5,
+        rate_limit_backoff: float = 15.0,
+        slow_attempt: float = 10.0,
+        max_wait: float = 90.0,
         offload: Offloader | None = None,
     ) -> None:
+        """``max_retries`` at most, each only if the member's whole wait stays within ``max_wait``.
+
+        ``backoff`` doubles per retry of a 502/503 or a refused connection (at most ``retry_cap``);
+        a 429 waits what it asked for, or ``rate_limit_backoff`` when it named no wait; a failure
+        that took ``slow_attempt`` seconds or more was retried by a gateway already: not again.
+        """
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
         if any(c in api_key for c in "\r\n") or not api_key.strip():
@@ -76,6 +91,9 @@ class ImagesClient:
         # every other job's next step (an upload, a database write) waits a millisecond at most.
         self._decoding = asyncio.Semaphore(1)
         self._backoff = backoff
+        self._rate_limit_backoff = rate_limit_backoff
+        self._slow_attempt = slow_attempt
+        self._max_wait = max_wait
 
     def __repr__(self) -> str:
         return f"ImagesClient(base_url={self._base!r}, timeout={self._timeout.total})"
@@ -147,7 +165,9 @@ class ImagesClient:
         json_body: dict[str, Any] | None = None,
         form: Callable[[], aiohttp.FormData] | None = None,
     ) -> ImageResult:
-        parsed = await self._send("POST", path, json_body=json_body, form=form, parse=self._parse)
+        parsed = await self._send(
+            "POST", path, json_body=json_body, form=form, model=model, parse=self._parse
+        )
         pending = [e for e in parsed.entries if isinstance(e, Item) and e.url is not None]
         downloads = await self._download_all([item.url for item in pending])  # type: ignore[misc]
 
@@ -202,23 +222,50 @@ class ImagesClient:
         json_body: dict[str, Any] | None = None,
         form: Callable[[], aiohttp.FormData] | None = None,
         idempotent: bool = False,
+        model: str | None = None,
         parse: Callable[[list[bytes]], Awaitable[_T]],
     ) -> _T:
-        """One request with the retry policy; the parsed success body, or a typed error."""
+        """One request with the retry policy; the parsed success body, or a typed error.
+
+        ``model`` is the request's model, named by a ``ModelUnavailable``.
+        """
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         attempt = 0
         while True:
+            began = loop.time()
             try:
-                return await self._send_once(method, path, json_body, form, parse)
+                return await self._send_once(method, path, json_body, form, parse, model)
             except APIError as err:
-                if attempt >= self._max_retries or not _may_retry(err, idempotent):
-                    raise
+                now = loop.time()
                 attempt += 1
-                delay = self._delay(err, attempt)
+                delay = self._retry_delay(err, attempt, idempotent, now - began, now - started)
+                if delay is None:
+                    raise
                 log.info(
                     "Images API %s /%s failed (%s, status %s); retry %d/%d in %.2fs",
                     method, path, err.kind, err.status, attempt, self._max_retries, delay,
                 )  # fmt: skip
                 await asyncio.sleep(delay)
+
+    def _retry_delay(
+        self, err: APIError, attempt: int, idempotent: bool, took: float, waited: float
+    ) -> float | None:
+        """Seconds before retry ``attempt``, or None when the error goes to the member now."""
+        if attempt > self._max_retries or not _may_retry(err, idempotent):
+            return None
+        if err.status is not None and took >= self._slow_attempt:
+            # An answer this slow was retried behind us already (LiteLLM makes up to 9 calls):
+            # trying again would multiply its retries into minutes of waiting. A connection
+            # that failed or timed out never reached a gateway, so it keeps its retries.
+            log.info("Images API failure took %.1fs: not retried on top of a gateway", took)
+            return None
+        delay = self._delay(err, attempt)
+        if waited + delay + took > self._max_wait:
+            # The retry would end past what a member is kept waiting; a RateLimited says when.
+            log.info("Images API retry in %.1fs would pass max_wait: not retried", delay)
+            return None
+        return delay
 
     async def _send_once(
         self,
@@ -227,11 +274,13 @@ class ImagesClient:
         json_body: dict[str, Any] | None,
         form: Callable[[], aiohttp.FormData] | None,
         parse: Callable[[list[bytes]], Awaitable[_T]],
+        model: str | None = None,
     ) -> _T:
         url = f"{self._base}/{path}"
         data = form() if form is not None else None  # a FormData can be sent only once
         # A JSON body may be up to twice max_download_bytes (base64 of several images).
         cap = 2 * self._max_bytes
+        body, error = b"", None
         try:
             async with self._session.request(
                 method, url, headers=self._auth, json=json_body, data=data, timeout=self._timeout
@@ -239,8 +288,13 @@ class ImagesClient:
                 status, headers = resp.status, resp.headers
                 if 200 <= status < 300:
                     async with self._parsing:
-                        return await parse(await _read_chunks(resp, cap))
-                body = await _read_capped(resp, cap)
+                        chunks = await _read_chunks(resp, cap)
+                        # Relays (new-api, one-api) answer some failures with 200 and an error.
+                        error = error_in_body(chunks)
+                        if error is None:
+                            return await parse(chunks)
+                else:
+                    body = await _read_capped(resp, cap)
         except aiohttp.ConnectionTimeoutError as exc:
             raise UpstreamTimeout(TIMED_OUT, code="connect_timeout") from exc
         except TimeoutError as exc:
@@ -251,14 +305,15 @@ class ImagesClient:
             raise UpstreamUnavailable(UNAVAILABLE, code="connect_failed") from exc
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
             raise UpstreamUnavailable(UNAVAILABLE, code="connection_lost") from exc
-        error = await self._off_loop(parse_error_body, body, len(body))
-        raise map_error(status, error, headers, retry_cap=self._retry_cap)
+        if error is None:
+            error = await self._off_loop(parse_error_body, body, len(body))
+        raise map_error(status, error, headers, model=model)
 
     def _delay(self, err: APIError, attempt: int) -> float:
-        # retry_after is already capped at retry_cap: a member waits on this call, and a server
-        # asking for minutes gets a last try (then a RateLimited) rather than a silent stall.
-        if isinstance(err, RateLimited) and err.retry_after is not None:
-            return err.retry_after
+        if isinstance(err, RateLimited):
+            # A 429 that names no wait gets a long one: a gateway behind it has already retried,
+            # and half a second later the answer is the same.
+            return self._rate_limit_backoff if err.retry_after is None else err.retry_after
         jitter = random.uniform(0.75, 1.25)
         return min(self._backoff * 2.0 ** (attempt - 1) * jitter, self._retry_cap)
 
@@ -293,6 +348,7 @@ def _may_retry(err: APIError, idempotent: bool) -> bool:
     A 429, a 502/503 (the request was turned away before any work) and a refused connection (the
     request never left) are safe. A timeout, a 500 or a connection lost after the request was sent
     may mean the image was made and billed, so those are only retried for idempotent reads.
+    Quota, key, safety, model and endpoint errors are never retried: the answer would not change.
     """
     if isinstance(err, RateLimited):
         return True

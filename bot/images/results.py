@@ -18,7 +18,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from bot.errors import BadResponse
-from bot.images.errors_map import UNREADABLE, map_error, parse_error_body
+from bot.images.errors_map import UNREADABLE
 from bot.images.sniff import sniff_format
 from bot.images.types import GeneratedImage, ImageFormat, ImageResult, Usage
 
@@ -74,11 +74,7 @@ def parse_items(body: bytes) -> tuple[dict[str, Any], list[Item]]:
         raise BadResponse(UNREADABLE) from None
     if not isinstance(payload, dict):
         raise BadResponse(UNREADABLE)
-    entries = payload.get("data")
-    if entries is None and isinstance(payload.get("error"), dict):
-        # Some gateways answer 200 with an error body; keep its meaning when it has a known code.
-        mapped = map_error(200, parse_error_body(body))
-        raise BadResponse(NO_IMAGES) if isinstance(mapped, BadResponse) else mapped
+    entries = payload.get("data")  # an error in a 200 body was taken out by the client already
     if not isinstance(entries, list) or not entries:
         raise BadResponse(NO_IMAGES)
     items: list[Item] = []
