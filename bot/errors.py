@@ -142,22 +142,6 @@ class UpstreamTimeout(APIError):
     retryable = True
 
 
-class ModelUnavailable(APIError):
-    """The provider doesn't offer this model (any more); ``model`` names it when known."""
-
-    kind = "model_unavailable"
-
-    def __init__(self, message: str, *, model: str | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.model = model
-
-
-class EndpointMissing(APIError):
-    """The provider has no such endpoint (a gateway without variations, a retired route)."""
-
-    kind = "no_endpoint"
-
-
 class BadResponse(APIError):
     """The provider answered with something that is not a usable result."""
 

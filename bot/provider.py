@@ -174,8 +174,9 @@ class Provider:
         return able[0].name if able else None
 
     def replacement(self, spec: ModelSpec, op: Operation) -> str | None:
-        """What to use instead of ``spec`` for ``op``: its announced successor when usable."""
-        return self.default(op, (spec.replacement, *spec.lineage))
+        """What to use instead of ``spec`` for ``op``: its announced successor when usable, else
+        the first usable of the catalog's preferences."""
+        return self.default(op, (spec.replacement,))
 
     def require(self, name: str, op: Operation) -> ModelSpec:
         """The usable model ``name``; else a refusal naming why and what to use instead."""

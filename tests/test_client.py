@@ -533,7 +533,7 @@ async def test_variations_on_a_gateway_without_the_route(session) -> None:
     async with replaying(404, {}, {"detail": "Not Found"}) as (base_url, hits):
         client = make_client(session, base_url, max_retries=3)
         with pytest.raises(EndpointMissing) as info:
-            await client.create_variation(VariationRequest("dall-e-2", make_input(64, 64)))
+            await client.create_variation(variation_request("dall-e-2", make_input(64, 64)))
     assert hits == ["/v1/images/variations"]
     assert "does not offer this operation" in str(info.value)
     assert "Not Found" not in str(info.value)
