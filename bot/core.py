@@ -52,6 +52,7 @@ async def open_core(
                 api_key=settings.openai_api_key,
                 timeout=settings.request_timeout,
                 max_retries=settings.max_retries,
+                max_wait=settings.max_wait,
                 offload=offload,
             )
             provider = Provider("the image service", client, catalog, today=today)

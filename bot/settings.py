@@ -38,6 +38,7 @@ class Settings:
     dev_guild_id: int | None = None
     log_level: str = "INFO"
     models_refresh_hours: float = 6.0
+    max_wait: float = 90.0  # seconds a member may be kept waiting on retries of one request
     safety_identifier: bool = True
     safety_salt: str = field(default="", repr=False)  # "": derived from the API key
 
@@ -145,6 +146,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DEV_GUILD_ID": ("dev_guild_id", _snowflake),
     "LOG_LEVEL": ("log_level", _log_level),
     "IMAGEBOT_MODELS_REFRESH_HOURS": ("models_refresh_hours", _positive_float),
+    "IMAGEBOT_MAX_WAIT": ("max_wait", _positive_float),
     "IMAGEBOT_SAFETY_IDENTIFIER": ("safety_identifier", _switch),
     "IMAGEBOT_SAFETY_SALT": ("safety_salt", str.strip),
 }

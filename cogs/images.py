@@ -42,6 +42,9 @@ async def model_autocomplete(interaction: Interaction, current: str, op: Operati
     settings = await services.store.get_guild_settings(interaction.guild_id or 0)
     allowed = settings.allowed_models
     specs = [s for s in services.provider.usable(op) if allowed is None or s.name in allowed]
+    preferred = services.catalog.preferences.get(op, ())
+    # The catalog's preferred models first (newest first), the rest in catalog order.
+    specs.sort(key=lambda s: preferred.index(s.name) if s.name in preferred else len(preferred))
     return _choices([(spec.title, spec.name) for spec in specs], current)
 
 
