@@ -2,7 +2,9 @@
 
 Credits are reserved before anything is spent and become usage only once the images have been
 delivered; every failure on the way (refused input, API error, Discord error, cancel, crash) gives
-them back and records why in the job's audit row.
+them back and records why in the job's audit row. Once delivered, the job is recorded with its
+charge first and the charge settled after, both retried: if settling still fails, or the process
+dies, recovery commits the recorded charge; a delivered job is never refunded.
 """
 
 from __future__ import annotations
