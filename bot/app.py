@@ -29,7 +29,9 @@ from bot.scheduler import Scheduler
 from bot.service import ImageService
 from bot.settings import Settings
 from bot.store import Store, open_store
+from bot.store.lease import ProcessLease
 from bot.store.models import Job
+from bot.store.processes import HEARTBEAT_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.moderation",
     "cogs.usage",
 )
-SWEEP_SECONDS = 300.0
+SWEEP_SECONDS = 5.0  # how soon what a dead process left is made good, once its lease lapsed
 UNEXPECTED = "Something went wrong on my side. The server's moderators can find details in the log."
 INTERRUPTED = (
     "Your image job was interrupted by a restart; your credits were returned. Please try again."
@@ -169,23 +171,21 @@ class ImageBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
         )
         self.services = services
-        self._sweeper: asyncio.Task[None] | None = None
-        self._model_watch: asyncio.Task[None] | None = None
-
-    @property
-    def shares_database(self) -> bool:
-        """Whether other bot processes may use the same database (PostgreSQL deployments)."""
-        return not self.services.settings.database_url.startswith("sqlite:")
+        self._lease = ProcessLease(services.store, services.settings.data_dir)
+        self._background: list[asyncio.Task[None]] = []
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        stale = await self._recover()
-        await tell_interrupted(self, stale)
+        # The lease first: jobs this process writes from now on must never look orphaned.
+        await self._lease.start()
+        self._background = [
+            asyncio.create_task(self._keep_lease(), name="imagebot-lease"),
+            asyncio.create_task(self._sweep(), name="imagebot-sweeper"),
+            asyncio.create_task(self._watch_models(), name="imagebot-models"),
+        ]
         self.services.jobs.notice_listeners.append(self.post_notice)
-        self._model_watch = asyncio.create_task(self._watch_models(), name="imagebot-models")
-        if self.shares_database:
-            self._sweeper = asyncio.create_task(self._sweep(), name="imagebot-sweeper")
+        await tell_interrupted(self, await self._recover())
         guild_id = self.services.settings.dev_guild_id
         if guild_id:
             guild = discord.Object(guild_id)
@@ -194,31 +194,43 @@ class ImageBot(commands.Bot):
             log.info("Synced commands to the development server %s", guild_id)
 
     async def _recover(self) -> list[Job]:
-        """Return credits and close jobs that a stopped process left behind.
+        """Settle the credits and close the jobs of processes that are gone; return those jobs.
 
-        Alone on SQLite, everything pending is ours and stale. Sharing PostgreSQL with other
-        processes, only what has outlived any live job is, so their running jobs are left alone.
+        Gone: its lock file in the data folder is free (it crashed on this machine), or its lease
+        lapsed. Delivered jobs are charged; the rest refunded. Live processes are left alone.
         """
-        shared = self.shares_database
-        refunded = await self.services.quotas.recover(only_expired=shared)
-        stale = await self.services.jobs.recover(shared_database=shared)
-        if refunded or stale:
-            log.info("Recovery: refunded %d reservations, closed %d jobs", refunded, len(stale))
+        await self._lease.bury_dead()
+        settled = await self.services.quotas.recover()
+        stale = await self.services.jobs.recover()
+        if settled or stale:
+            log.info("Recovery: settled %d reservations, closed %d jobs", settled, len(stale))
         return stale
+
+    async def _keep_lease(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                await self._lease.renew()
+            except Exception:
+                log.warning("Renewing this process's lease failed; will try again", exc_info=True)
 
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
             try:
-                await self._recover()
+                await tell_interrupted(self, await self._recover())
             except Exception:
                 log.warning("Periodic recovery failed; will try again", exc_info=True)
 
     async def close(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-        if self._model_watch is not None:
-            self._model_watch.cancel()
+        background, self._background = self._background, []
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        try:
+            await self._lease.stop()
+        except Exception:
+            log.warning("Could not end this process's lease; it lapses by itself", exc_info=True)
         await super().close()
 
     async def _watch_models(self) -> None:

@@ -2,7 +2,9 @@
 
 Credits are reserved before anything is spent and become usage only once the images have been
 delivered; every failure on the way (refused input, API error, Discord error, cancel, crash) gives
-them back and records why in the job's audit row.
+them back and records why in the job's audit row. Once delivered, the job is recorded with its
+charge first and the charge settled after, both retried: if settling still fails, or the process
+dies, recovery commits the recorded charge; a delivered job is never refunded.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bot.errors import BotError, NotAllowed, RateLimited
 from bot.images.types import Operation
@@ -20,13 +22,15 @@ from bot.provider import Provider
 from bot.quotas import QuotaEngine
 from bot.scheduler import JobCancelled, Scheduler
 from bot.service import ImageService, JobSpec, Outcome
-from bot.store import Store
+from bot.store import Reservation, Store
+from bot.store.ledger import Charge
 from bot.store.models import GuildSettings, Job, NewJob
 
 log = logging.getLogger(__name__)
-# A job older than this can't still be running anywhere (timeouts and retries end sooner), and
-# matches how long quota reservations live.
-STALE_AFTER = 30 * 60.0
+T = TypeVar("T")
+# Pauses between attempts to record and settle a delivered job: about 5 s in all, well inside the
+# lease (bot.store.processes), after which recovery settles a recorded charge itself.
+SETTLE_RETRY_DELAYS = (0.2, 1.0, 4.0)
 DEFAULT_BACKOFF = 2.0  # seconds the queue pauses after a 429 that named no wait
 
 
@@ -85,6 +89,8 @@ class JobRunner:
         self.store = store
         self.quotas = quotas
         self.scheduler = scheduler
+        self.settle_retry_delays: tuple[float, ...] = SETTLE_RETRY_DELAYS
+        self._settling: set[asyncio.Future[Job]] = set()
 
     @property
     def provider(self) -> Provider:
@@ -181,26 +187,71 @@ class JobRunner:
             await asyncio.shield(self.quotas.refund(reservation))
             await self._fail(job, who, exc)
             raise
+        # The member has the images: from here on they are charged, never refunded, whatever
+        # fails or whoever cancels this task.
+        settling = asyncio.ensure_future(self._settle(job, reservation, outcome, delivered))
+        self._settling.add(settling)
+        settling.add_done_callback(self._settling.discard)
+        return await asyncio.shield(settling)
+
+    async def _settle(
+        self, job: Job, reservation: Reservation, outcome: Outcome, delivered: Delivered
+    ) -> Job:
+        """Record the delivery with its charge, then settle the charge; each step retried.
+
+        If recording never succeeds the job looks interrupted to recovery (refunded, its member
+        told); if only settling fails, recovery commits the recorded charge later.
+        """
         result = outcome.result
-        settled = await self.quotas.commit(
-            reservation,
-            actual_n=len(result.images),
-            usage=result.usage,
-            size=result.size,
-            quality=result.quality,
-            like=model_spec.lineage,
-        )
         revised = next((i.revised_prompt for i in result.images if i.revised_prompt), None)
-        finished = await self.store.mark_succeeded(
-            who.guild_id,
-            job.id,
-            revised_prompt=revised,
-            usage=result.usage,
-            credits=settled.charged if settled else reservation.credits,
-            result_channel_id=delivered.channel_id,
-            result_message_id=delivered.message_id,
-        )
-        return finished or job
+        model_spec = self.provider.spec(job.model)
+        lineage = model_spec.lineage if model_spec else ()
+
+        async def record() -> tuple[Charge, Job | None]:
+            charge = await self.quotas.charge(
+                reservation,
+                actual_n=len(result.images),
+                usage=result.usage,
+                size=result.size,
+                quality=result.quality,
+                like=lineage,
+            )
+            finished = await self.store.record_delivery(
+                reservation,
+                charge,
+                revised_prompt=revised,
+                result_channel_id=delivered.channel_id,
+                result_message_id=delivered.message_id,
+            )
+            return charge, finished
+
+        try:
+            charge, finished = await self._retrying(record)
+        except Exception:
+            log.error("job %s: delivered, but recording it failed; recovery will refund it",
+                      job.id, exc_info=True)  # fmt: skip
+            return job
+        if finished is None:
+            log.warning("job %s: delivered after recovery had closed it (lease lapsed)", job.id)
+            return job
+        try:
+            await self._retrying(lambda: self.quotas.settle(reservation, charge))
+        except Exception:
+            log.error("job %s: delivered, but its charge failed to settle; recovery will",
+                      job.id, exc_info=True)  # fmt: skip
+        return finished
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt``, retrying on errors after each of ``settle_retry_delays``."""
+        for delay in self.settle_retry_delays:
+            try:
+                return await attempt()
+            except Exception as exc:
+                log.warning(
+                    "Settling a job failed (%s); retrying in %.1f s", type(exc).__name__, delay
+                )
+                await asyncio.sleep(delay)
+        return await attempt()
 
     async def _execute(
         self, job: Job, spec: JobSpec, who: Requester, progress: Progress, deliver: Deliver
@@ -262,7 +313,6 @@ class JobRunner:
         """Cancel a queued job (its credits are refunded by the job's own task)."""
         return self.scheduler.cancel(str(job_id))
 
-    async def recover(self, *, shared_database: bool = False) -> list[Job]:
-        """Close jobs a stopped process left queued or running (with others: only old ones)."""
-        cutoff = time.time() - STALE_AFTER if shared_database else None
-        return await self.store.fail_stale_jobs(created_before=cutoff)
+    async def recover(self) -> list[Job]:
+        """Close the jobs that processes which are gone left queued or running; return them."""
+        return await self.store.fail_stale_jobs()

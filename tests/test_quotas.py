@@ -216,20 +216,27 @@ async def test_recover_refunds_what_a_crash_left_pending(
         await after.close()
 
 
-async def test_recover_can_leave_unexpired_reservations_to_live_processes(
-    store: Store, clock: ManualClock
+async def test_recover_leaves_live_processes_reservations_alone(
+    store_target: StoreTarget, store: Store, clock: ManualClock
 ) -> None:
     await set_policy(store, user_limit=100)
-    engine = QuotaEngine(store, clock=clock, reservation_ttl=600)
-    old = await reserve(engine)
-    clock.advance(601)
-    young = await reserve(engine)
-    assert await engine.recover(only_expired=True) == 1
-    old_now = await store.get_reservation(GUILD, old.id)
-    young_now = await store.get_reservation(GUILD, young.id)
-    assert old_now is not None and old_now.status == "refunded"
-    assert young_now is not None and young_now.status == "pending"
-    assert await used(engine) == 4
+    await store.register_process()
+    engine = QuotaEngine(store, clock=clock)
+    own = await reserve(engine)
+    other = await store_target.open(clock=clock)
+    try:
+        await other.register_process()
+        theirs = await reserve(QuotaEngine(other, clock=clock), user_id=OTHER_USER)
+        clock.advance(3600)  # far past the old 30-minute expiry, but both processes are alive
+        await store.renew_process()
+        await other.renew_process()
+        assert await engine.recover() == 0
+        for reservation in (own, theirs):
+            kept = await store.get_reservation(GUILD, reservation.id)
+            assert kept is not None and kept.status == "pending"
+        assert (await used(engine), await used(engine, OTHER_USER)) == (4, 4)
+    finally:
+        await other.close()
 
 
 # --- windows, messages, cooldown, in flight -------------------------------------------------------

@@ -22,6 +22,7 @@ from bot.store import (
 )
 from bot.store.db import Database, Row
 from bot.store.migrate import load_migrations
+from bot.store.processes import LEASE_SECONDS
 from tests.fakes.stores import (  # noqa: F401 - fixtures
     ManualClock,
     StoreTarget,
@@ -191,16 +192,25 @@ async def test_stale_jobs_fail_as_interrupted_when_the_bot_restarts(
         await after.close()
 
 
-async def test_stale_job_sweep_can_spare_jobs_created_after_a_cutoff(
-    store: Store, clock: ManualClock
+async def test_stale_jobs_are_those_of_processes_whose_lease_lapsed(
+    store_target: StoreTarget, store: Store, clock: ManualClock
 ) -> None:
-    old = await store.create_job(new_job())
-    clock.advance(100)
-    young = await store.create_job(new_job())
-    stale = await store.fail_stale_jobs(created_before=clock.now - 50)
-    assert [j.id for j in stale] == [old.id]
-    kept = await store.get_job(GUILD, young.id)
-    assert kept is not None and kept.status == "queued"
+    await store.register_process()
+    own = await store.create_job(new_job())
+    other = await store_target.open(clock=clock)
+    try:
+        await other.register_process()
+        theirs = await other.create_job(new_job())
+        clock.advance(LEASE_SECONDS - 1)
+        assert await store.fail_stale_jobs() == []  # both leases still run
+        clock.advance(2)
+        await store.renew_process()
+        stale = await store.fail_stale_jobs()
+        assert [j.id for j in stale] == [theirs.id]
+        kept = await store.get_job(GUILD, own.id)
+        assert kept is not None and kept.status == "queued"
+    finally:
+        await other.close()
 
 
 async def test_a_guild_cannot_see_or_change_another_guilds_jobs(store: Store) -> None:

@@ -1,9 +1,10 @@
 """The quota engine: price a request, reserve its credits atomically, then commit or refund.
 
 Flow for one job: ``reserve`` before calling the API (raises ``NotAllowed``, ``Busy`` or
-``QuotaExceeded`` with a member-facing message), then ``commit`` with what came back, or
-``refund`` if nothing did. Both settle only a pending reservation, so repeating either, or
-refunding after a commit, changes nothing. ``recover`` at start-up refunds what a crash left.
+``QuotaExceeded`` with a member-facing message), then ``commit`` with what came back (or price it
+with ``charge`` and ``settle`` it later), or ``refund`` if nothing did. Both settle only a pending
+reservation, so repeating either, or refunding after a commit, changes nothing. ``recover``
+settles what processes that are gone left pending.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from bot.store import (
     UsageLike,
     Window,
 )
+from bot.store.ledger import Charge
 from bot.store.models import token_usage
 
+# Only reservations written before owners were recorded still expire (see bot.store.processes).
 DEFAULT_RESERVATION_TTL = 30 * 60.0
-_FOREVER = 1e18
 
 
 class QuotaEngine:
@@ -109,7 +111,7 @@ class QuotaEngine:
             return outcome
         raise await self._refusal(outcome, request, policy, limit)
 
-    async def commit(
+    async def charge(
         self,
         reservation: Reservation,
         *,
@@ -118,13 +120,12 @@ class QuotaEngine:
         size: str | None = None,
         quality: str | None = None,
         like: Sequence[str] = (),
-    ) -> Reservation | None:
-        """Turn a reservation into spend for the images that came back; refund the rest.
+    ) -> Charge:
+        """What the images that came back cost; nothing is written.
 
         ``size``/``quality`` are what the API reports it made (GPT image models answer "auto"
         with the real values); when they differ from the request the images are re-priced, so
-        the ledger holds what was really spent. No images at all is a refund. Returns the
-        settled reservation, or None if it was no longer pending.
+        the ledger holds what was really spent. No images at all is a refund.
         """
         images = reservation.n if actual_n is None else max(0, actual_n)
         per_image = reservation.cost_per_image
@@ -140,15 +141,38 @@ class QuotaEngine:
                 overrides=policy.costs,
                 like=like,
             )
+        return Charge(per_image * images, images, token_usage(usage), size, quality)
+
+    async def settle(self, reservation: Reservation, charge: Charge) -> Reservation | None:
+        """Settle a reservation with its charge; None if it was no longer pending."""
         return await self._store.settle_reservation(
             reservation,
-            status="committed" if images else "refunded",
-            charged=per_image * images,
-            images=images,
-            usage=token_usage(usage),
-            size=size,
-            quality=quality,
+            status=charge.status,
+            charged=charge.charged,
+            images=charge.images,
+            usage=charge.usage,
+            size=charge.size,
+            quality=charge.quality,
         )
+
+    async def commit(
+        self,
+        reservation: Reservation,
+        *,
+        actual_n: int | None = None,
+        usage: UsageLike | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        like: Sequence[str] = (),
+    ) -> Reservation | None:
+        """Turn a reservation into spend for the images that came back; refund the rest.
+
+        Priced by ``charge``. Returns the settled reservation, or None if it was no longer pending.
+        """
+        charge = await self.charge(
+            reservation, actual_n=actual_n, usage=usage, size=size, quality=quality, like=like
+        )
+        return await self.settle(reservation, charge)
 
     async def refund(self, reservation: Reservation) -> bool:
         """Give the credits back; False (and no change) if it was already settled."""
@@ -157,19 +181,20 @@ class QuotaEngine:
         )
         return settled is not None
 
-    async def recover(self, *, only_expired: bool = False) -> int:
-        """At start-up, refund reservations a crash left pending; return how many.
+    async def recover(self) -> int:
+        """Settle what processes that are gone left pending; return how many were settled.
 
-        One process per database (the usual bot): refund every pending reservation. Several
-        processes sharing PostgreSQL: pass ``only_expired=True`` (and call it periodically) so
-        the others' live jobs keep their credits until their reservations expire.
+        A reservation whose images were delivered is committed with the charge recorded then;
+        any other is refunded. Live processes' reservations, this one's included, are left alone.
         """
-        expired_by = float(self._clock()) if only_expired else _FOREVER
-        refunded = 0
-        for reservation in await self._store.pending_reservations(expired_by=expired_by):
-            if await self.refund(reservation):
-                refunded += 1
-        return refunded
+        settled = 0
+        for orphan in await self._store.orphan_reservations():
+            if orphan.delivered is not None:
+                done = await self.settle(orphan.reservation, orphan.delivered) is not None
+            else:
+                done = await self.refund(orphan.reservation)
+            settled += done
+        return settled
 
     async def reset_member(self, guild_id: int, user_id: int) -> None:
         """Zero a member's usage in the current window and lift their cooldown."""

@@ -18,6 +18,7 @@ from bot.store.models import (
     UsageLike,
     token_usage,
 )
+from bot.store.processes import LEASE_SECONDS, UNOWNED_STALE_AFTER
 
 
 def job_from_row(row: Row) -> Job:
@@ -56,6 +57,7 @@ class JobsRepository:
 
     _db: Database
     _clock: Callable[[], float]
+    process_id: str
 
     async def create_job(self, new: NewJob) -> Job:
         """Store a queued job and return it with its id."""
@@ -73,6 +75,7 @@ class JobsRepository:
             new.interaction_expires_at,
             float(self._clock()),
             new.requester_name,
+            self.process_id,
         )
         assert row is not None
         return job_from_row(row)
@@ -151,13 +154,14 @@ class JobsRepository:
         rows = await self._db.fetch(q.REQUESTER_NAMES, guild_id, float(start), float(end))
         return {row["user_id"]: row["requester_name"] for row in rows}
 
-    async def fail_stale_jobs(self, *, created_before: float | None = None) -> list[Job]:
-        """At start-up: fail every queued/running job ('interrupted') and return them.
+    async def fail_stale_jobs(self) -> list[Job]:
+        """Fail ('interrupted') the queued/running jobs of processes that are gone; return them.
 
-        With several processes on one database pass ``created_before`` (e.g. this process's
-        start time minus the longest job) so live jobs of the other processes are left alone.
+        Gone: no process row renewed within the lease (``bot.store.processes``), so the jobs of
+        live processes, this one included, are never touched.
         """
         now = float(self._clock())
-        cutoff = now if created_before is None else float(created_before)
-        rows = await self._db.fetch(q.FAIL_STALE_JOBS, now, cutoff)
+        rows = await self._db.fetch(
+            q.FAIL_STALE_JOBS, now, now - UNOWNED_STALE_AFTER, now - LEASE_SECONDS, self.process_id
+        )
         return [job_from_row(row) for row in rows]

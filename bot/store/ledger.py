@@ -5,16 +5,23 @@ slot (cap + cooldown), the member's bucket and the server's bucket. Each upsert 
 charges in a single statement, so no read-then-write race exists between processes; if any of
 them matches no row the whole transaction rolls back. Every transaction touches rows in the same
 order (reservation, member slot, member bucket, server bucket), so PostgreSQL can't deadlock.
+
+Once a job's images reached its member, ``record_delivery`` writes what they cost onto the still
+pending reservation and ends the job as succeeded, in one transaction; settling that charge may
+then be retried, or completed by recovery after a crash, but a delivered job is never refunded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import cast
 
 from bot.store import queries as q
 from bot.store.db import Database, Executor, Row
+from bot.store.jobs import job_from_row
 from bot.store.models import (
+    Job,
     MemberState,
     Reservation,
     ReservationRequest,
@@ -25,6 +32,41 @@ from bot.store.models import (
     TokenUsage,
     Window,
 )
+from bot.store.processes import LEASE_SECONDS
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """What a job's images cost: how its reservation settles (no images: a refund)."""
+
+    charged: int
+    images: int
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    size: str | None = None  # what the API reports it made, when it says
+    quality: str | None = None
+
+    @property
+    def status(self) -> ReservationStatus:
+        """The reservation's status once settled."""
+        return "committed" if self.images else "refunded"
+
+    @classmethod
+    def recorded(cls, reservation: Reservation) -> Charge:
+        """The charge ``record_delivery`` wrote onto a reservation."""
+        r = reservation
+        return cls(r.charged, r.images, r.usage, r.size, r.quality)
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    """A pending reservation nobody alive will settle, and its charge if it was delivered."""
+
+    reservation: Reservation
+    delivered: Charge | None
+
+
+class _AlreadyEnded(Exception):
+    """Rolls a delivery record back: the job or its reservation ended meanwhile."""
 
 
 class _Rejected(Exception):
@@ -67,6 +109,7 @@ class LedgerRepository:
 
     _db: Database
     _clock: Callable[[], float]
+    process_id: str
 
     async def reserve_credits(self, req: ReservationRequest) -> Reservation | ReserveFailure:
         """Atomically take an in-flight slot and charge both buckets, or say what blocked it."""
@@ -98,6 +141,7 @@ class LedgerRepository:
                     q.INSERT_RESERVATION, g, u, req.job_id, req.model, req.size, req.quality,
                     req.n, req.cost_per_image, req.credits, req.window, req.window_start,
                     req.server_window, req.server_window_start, req.now, req.expires_at,
+                    self.process_id,
                 )  # fmt: skip
         except _Rejected as rejected:
             return rejected.reason
@@ -149,10 +193,59 @@ class LedgerRepository:
         row = await self._db.fetchrow(q.GET_RESERVATION, guild_id, reservation_id)
         return None if row is None else reservation_from_row(row)
 
-    async def pending_reservations(self, *, expired_by: float) -> list[Reservation]:
-        """Start-up maintenance, every guild: pending reservations expiring by ``expired_by``."""
-        rows = await self._db.fetch(q.PENDING_RESERVATIONS, float(expired_by))
-        return [reservation_from_row(row) for row in rows]
+    async def record_delivery(
+        self,
+        reservation: Reservation,
+        charge: Charge,
+        *,
+        revised_prompt: str | None,
+        result_channel_id: int,
+        result_message_id: int,
+    ) -> Job | None:
+        """The member has the images: end the job as succeeded and keep the charge to settle.
+
+        Returns the finished job, or None when the job or the reservation had already ended
+        (recovery took this process for dead); then nothing is written.
+        """
+        r, tokens = reservation, charge.usage
+        if r.job_id is None:
+            raise ValueError("only a job's reservation records a delivery")
+        now = float(self._clock())
+        try:
+            async with self._db.transaction() as tx:
+                pending = await tx.fetchrow(
+                    q.RECORD_DELIVERY, r.guild_id, r.id, charge.charged, charge.images,
+                    charge.size, charge.quality, tokens.input_tokens, tokens.output_tokens,
+                    tokens.total_tokens, now,
+                )  # fmt: skip
+                job = await tx.fetchrow(
+                    q.MARK_JOB_SUCCEEDED, r.guild_id, r.job_id, now, revised_prompt,
+                    charge.charged, tokens.input_tokens, tokens.output_tokens,
+                    tokens.total_tokens, result_channel_id, result_message_id,
+                )  # fmt: skip
+                if job is None:  # a retry whose first attempt did commit finds it succeeded
+                    job = await tx.fetchrow(q.GET_JOB, r.guild_id, r.job_id)
+                    if job is not None and job["result_message_id"] != result_message_id:
+                        job = None
+                if pending is None or job is None:
+                    raise _AlreadyEnded()
+        except _AlreadyEnded:
+            return None
+        return job_from_row(job)
+
+    async def orphan_reservations(self) -> list[Orphan]:
+        """Recovery, every guild: pending reservations of processes that are gone (see queries)."""
+        now = float(self._clock())
+        rows = await self._db.fetch(
+            q.ORPHAN_RESERVATIONS, now, now - LEASE_SECONDS, self.process_id
+        )
+        return [
+            Orphan(
+                reservation_from_row(row),
+                None if row["delivered_at"] is None else Charge.recorded(reservation_from_row(row)),
+            )
+            for row in rows
+        ]
 
     async def bucket_used(
         self, guild_id: int, scope: Scope, subject_id: int, window: Window, window_start: int

@@ -2,8 +2,8 @@
 
 Placeholders are ``$1``-style (rewritten for SQLite). Parameters whose type PostgreSQL can't infer
 are wrapped in ``CAST(... AS BIGINT)``, which SQLite also understands. Every statement that touches
-guild data is scoped by ``guild_id``; the only unscoped ones are start-up maintenance
-(``FAIL_STALE_JOBS``, ``PENDING_RESERVATIONS``) and migrations.
+guild data is scoped by ``guild_id``; the only unscoped ones are recovery (``FAIL_STALE_JOBS``,
+``ORPHAN_RESERVATIONS``), the process leases and migrations.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ PG_MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(7243120917)"
 
 INSERT_JOB = """
 INSERT INTO jobs (guild_id, channel_id, user_id, operation, model, params, prompt, credits,
-                  reservation_id, interaction_expires_at, created_at, status, requester_name)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12)
+                  reservation_id, interaction_expires_at, created_at, status, requester_name,
+                  owner)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, $13)
 RETURNING *
 """
 GET_JOB = "SELECT * FROM jobs WHERE guild_id = $1 AND id = $2"
@@ -68,9 +69,15 @@ JOIN (SELECT MAX(id) AS id FROM jobs
       WHERE guild_id = $1 AND requester_name <> '' AND created_at >= $2 AND created_at < $3
       GROUP BY user_id) AS latest ON jobs.id = latest.id
 """
+# A job in flight is stale once its owner is gone: no process row with a heartbeat after $3 has
+# its id (and it isn't the caller, $4). Jobs written before owners were recorded (NULL) go stale
+# by age ($2), as they used to.
 FAIL_STALE_JOBS = """
 UPDATE jobs SET status = 'failed', error_kind = 'interrupted', finished_at = $1
-WHERE status IN ('queued', 'running') AND created_at <= $2
+WHERE status IN ('queued', 'running')
+  AND ((owner IS NULL AND created_at <= $2)
+       OR (owner IS NOT NULL AND owner <> $4
+           AND owner NOT IN (SELECT id FROM processes WHERE heartbeat_at > $3)))
 RETURNING *
 """
 
@@ -188,8 +195,8 @@ WHERE guild_id = $1 AND user_id = $2
 INSERT_RESERVATION = """
 INSERT INTO reservations (guild_id, user_id, job_id, model, size, quality, n, cost_per_image,
                           credits, window_kind, window_start, server_window,
-                          server_window_start, created_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                          server_window_start, created_at, expires_at, owner)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 RETURNING *
 """
 GET_RESERVATION = "SELECT * FROM reservations WHERE guild_id = $1 AND id = $2"
@@ -202,9 +209,38 @@ SET status = $3, charged = $4, images = $5, size = COALESCE($6, size),
 WHERE guild_id = $1 AND id = $2 AND status = 'pending'
 RETURNING *
 """
-PENDING_RESERVATIONS = """
-SELECT * FROM reservations WHERE status = 'pending' AND expires_at <= $1 ORDER BY id
+# What the member was delivered and what it costs, kept on the still pending reservation so a
+# failed or interrupted settlement is completed as a charge, never mistaken for a crash.
+RECORD_DELIVERY = """
+UPDATE reservations
+SET charged = $3, images = $4, size = COALESCE($5, size), quality = COALESCE($6, quality),
+    input_tokens = $7, output_tokens = $8, total_tokens = $9, delivered_at = $10
+WHERE guild_id = $1 AND id = $2 AND status = 'pending'
+RETURNING *
 """
+# Pending reservations nobody will settle: the owner is gone (as in FAIL_STALE_JOBS, $3 the
+# caller), or it was delivered before $2 and its owner's retries have long given up; unowned ones
+# once expired ($1).
+ORPHAN_RESERVATIONS = """
+SELECT * FROM reservations
+WHERE status = 'pending'
+  AND ((owner IS NULL AND expires_at <= $1)
+       OR (owner IS NOT NULL AND owner <> $3
+           AND owner NOT IN (SELECT id FROM processes WHERE heartbeat_at > $2))
+       OR delivered_at <= $2)
+ORDER BY id
+"""
+
+# --- processes: leases renewed by heartbeats -----------------------------------------------------
+
+UPSERT_PROCESS = """
+INSERT INTO processes (id, lock_token, started_at, heartbeat_at) VALUES ($1, $2, $3, $3)
+ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
+"""
+RENEW_PROCESS = "UPDATE processes SET heartbeat_at = $2 WHERE id = $1 RETURNING id"
+DELETE_PROCESS = "DELETE FROM processes WHERE id = $1"
+DELETE_EXPIRED_PROCESSES = "DELETE FROM processes WHERE heartbeat_at <= $1 AND id <> $2"
+PROCESSES_WITH_LOCK_TOKEN = "SELECT id FROM processes WHERE lock_token = $1 AND id <> $2"
 
 # --- reports -------------------------------------------------------------------------------------
 

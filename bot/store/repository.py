@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 
@@ -11,13 +12,18 @@ from bot.store.jobs import JobsRepository
 from bot.store.ledger import LedgerRepository
 from bot.store.migrate import apply_migrations
 from bot.store.notices import NoticesRepository
+from bot.store.processes import ProcessesRepository
 
 
-class Store(JobsRepository, GuildsRepository, LedgerRepository, NoticesRepository):
+class Store(
+    JobsRepository, GuildsRepository, LedgerRepository, NoticesRepository, ProcessesRepository
+):
     """Jobs, guild settings, quota policy and the credit ledger, per guild.
 
     Every method that reads or writes guild data takes the guild id; the only ones that span
-    guilds are start-up maintenance (``fail_stale_jobs``, ``pending_reservations``).
+    guilds are recovery (``fail_stale_jobs``, ``orphan_reservations``) and the process leases.
+    A store is one process (``process_id``): the jobs and reservations it writes are owned by it,
+    and another process takes them over unless its lease is kept (``register_process``).
     """
 
     def __init__(
@@ -29,6 +35,7 @@ class Store(JobsRepository, GuildsRepository, LedgerRepository, NoticesRepositor
     ) -> None:
         self._db = db
         self._clock = clock
+        self.process_id = secrets.token_hex(8)
         self._init_caches(cache_ttl)
 
     @property
