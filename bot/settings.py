@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from bot.errors import ConfigError
 
@@ -27,7 +27,7 @@ class Settings:
     default_model: str = DEFAULT_MODEL
     models_file: Path | None = None
     data_dir: Path = Path("data")
-    database_url: str = ""
+    database_url: str = field(default="", repr=False)  # may carry a password
     request_timeout: float = 120.0
     max_concurrent_requests: int = 4
     max_retries: int = 2
@@ -41,6 +41,12 @@ class Settings:
     @property
     def max_input_bytes(self) -> int:
         return int(self.max_input_mb * MB)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every value the logs must never show: token, key, the database password (both spellings)."""
+        password = urlsplit(self.database_url).password or ""
+        return (self.discord_token, self.openai_api_key, password, unquote(password))
 
     @classmethod
     def from_env(
