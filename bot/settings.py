@@ -52,13 +52,22 @@ class Settings:
     def from_env(
         cls, env: Mapping[str, str] | None = None, *, require_discord: bool = True
     ) -> Settings:
-        """Build settings from a mapping (default: os.environ after loading `.env`)."""
+        """Build settings from a mapping (default: os.environ after loading `.env`).
+
+        `.env` is read from IMAGEBOT_HOME (./scripts/run sets it to the checkout), else from the
+        current folder; relative paths in the settings resolve from the same folder.
+        """
         if env is None:
             from dotenv import load_dotenv
 
-            load_dotenv(override=False)
+            load_dotenv(_home(os.environ) / ".env", override=False)
             env = os.environ
         return _parse(env, require_discord=require_discord)
+
+
+def _home(env: Mapping[str, str]) -> Path:
+    """The folder the bot's own files are relative to: IMAGEBOT_HOME, else the current folder."""
+    return Path(env.get("IMAGEBOT_HOME", "").strip() or ".").expanduser()
 
 
 # name of the environment variable -> (field, parser); a parser raises ValueError with a reason.
@@ -134,6 +143,9 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 
 
+_PATHS = frozenset({"data_dir", "models_file"})  # relative to IMAGEBOT_HOME when it is set
+
+
 def _parse(env: Mapping[str, str], *, require_discord: bool) -> Settings:
     problems: list[str] = []
     values: dict[str, Any] = {}
@@ -142,10 +154,13 @@ def _parse(env: Mapping[str, str], *, require_discord: bool) -> Settings:
         if not secret and (require_discord or name == "OPENAI_API_KEY"):
             problems.append(f"{name} is not set")
         values[attr] = secret
+    home = _home(env)
     for name, (attr, parse) in _VARIABLES.items():
         raw = env.get(name, "").strip()
         if not raw:
             continue
+        if attr in _PATHS:
+            raw = str(home / Path(raw).expanduser())  # an absolute path stays as it is
         try:
             values[attr] = parse(raw)
         except ValueError as exc:
@@ -154,7 +169,7 @@ def _parse(env: Mapping[str, str], *, require_discord: bool) -> Settings:
             problems.append(f"{name} {reason or 'is not a valid value'}")
     if problems:
         raise ConfigError(problems)
-    data_dir: Path = values.get("data_dir", Path("data"))
+    data_dir: Path = values.setdefault("data_dir", home / "data")
     values.setdefault("database_url", f"sqlite:///{data_dir / 'imagebot.sqlite3'}")
     known = {f.name for f in fields(Settings)}
     return Settings(**{k: v for k, v in values.items() if k in known})

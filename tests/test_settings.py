@@ -122,3 +122,33 @@ def test_any_url_password_is_redacted_even_when_short_or_unknown() -> None:
     assert text == (
         "base https://me:[redacted]@gw.example/v1 and postgres://u:[redacted]@h/db, https://h/p"
     )
+
+
+def test_relative_settings_paths_and_env_file_resolve_from_imagebot_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "checkout"
+    home.mkdir()
+    (home / "models.toml").write_text("")
+    (home / ".env").write_text(f"OPENAI_API_KEY={KEY}\nIMAGEBOT_MODELS_FILE=models.toml\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # ./scripts/run from another folder
+    monkeypatch.setenv("IMAGEBOT_HOME", str(home))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("IMAGEBOT_MODELS_FILE", raising=False)
+    settings = Settings.from_env(require_discord=False)
+    assert settings.openai_api_key == KEY
+    assert settings.models_file == home / "models.toml"
+    assert settings.data_dir == home / "data"
+    assert settings.database_url == f"sqlite:///{home / 'data' / 'imagebot.sqlite3'}"
+    given = Settings.from_env(
+        {"OPENAI_API_KEY": KEY, "IMAGEBOT_HOME": str(home), "IMAGEBOT_DATA_DIR": "state"},
+        require_discord=False,
+    )
+    assert given.data_dir == home / "state"
+    absolute = Settings.from_env(
+        {"OPENAI_API_KEY": KEY, "IMAGEBOT_HOME": str(home), "IMAGEBOT_DATA_DIR": str(tmp_path)},
+        require_discord=False,
+    )
+    assert absolute.data_dir == tmp_path
