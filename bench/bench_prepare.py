@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from PIL import Image, ImageChops, ImageDraw
+from PIL import Image, ImageChops, ImageDraw, PngImagePlugin
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -22,6 +22,10 @@ SIZE = (4000, 3000)
 RUNS = 10
 TARGET_MS = 250
 DALL_E_2 = InputRules(max_images=1, formats=frozenset({"png"}), max_bytes=4 * 1024 * 1024)
+GPT_IMAGE = InputRules(
+    max_images=16, formats=frozenset({"png", "webp", "jpeg"}), max_bytes=50 * 1024 * 1024,
+    square=False, max_side=2048,
+)  # fmt: skip
 
 
 def noisy_photo(sigma: float) -> bytes:
@@ -70,6 +74,29 @@ def measure(data: bytes) -> tuple[float, float]:
     return statistics.median(times), max(times)
 
 
+def phone_photo_with_exif() -> bytes:
+    """A 2048x1536 JPEG a model takes as it is, with a phone's EXIF (GPS), XMP and a comment."""
+    exif = Image.Exif()
+    exif[0x010F] = "Phone"
+    exif.get_ifd(0x8825).update({1: "N", 2: (52.0, 31.0, 0.0), 3: "E", 4: (13.0, 24.0, 0.0)})
+    scene = Image.open(io.BytesIO(noisy_photo(sigma=12))).resize((2048, 1536))
+    out = io.BytesIO()
+    xmp = b"<x:xmpmeta>" + b" " * 60_000 + b"</x:xmpmeta>"
+    scene.save(out, "JPEG", quality=90, exif=exif.tobytes(), xmp=xmp, comment=b"hello")
+    return out.getvalue()
+
+
+def measure_as_is(data: bytes, name: str) -> tuple[float, int]:
+    """Median ms to make ``data`` ready for gpt-image (no re-encoding: metadata stripped only)."""
+    raw = RawImage(data, name)
+    times = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        prepared = prepare_inputs([raw], None, GPT_IMAGE)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), len(prepared.images[0].data)
+
+
 def main() -> None:
     """Print the figures the task asks for, and a worst-case line for pure noise."""
     photo = noisy_photo(sigma=12)
@@ -83,6 +110,22 @@ def main() -> None:
     print(
         f"12 MP pure noise (worst case) -> dall-e-2 edit input: median {median:.0f} ms, "
         f"worst {worst:.0f} ms (JPEG {len(noise) / 2**20:.1f} MB)"
+    )
+    phone = phone_photo_with_exif()
+    median, sent = measure_as_is(phone, "phone.jpg")
+    print(
+        f"2048x1536 phone JPEG -> gpt-image as it is, metadata stripped: median {median:.0f} ms "
+        f"({len(phone) / 1024:.0f} KB -> {sent / 1024:.0f} KB)"
+    )
+    info = PngImagePlugin.PngInfo()
+    for index in range(6):
+        info.add_text(f"Comment{index}", "x" * 1_000_000)
+    out = io.BytesIO()
+    Image.new("RGB", (96, 96), "teal").save(out, "PNG", pnginfo=info)
+    median, sent = measure_as_is(out.getvalue(), "tiny.png")
+    print(
+        f"96x96 PNG with 6 MB of text -> gpt-image: median {median:.0f} ms "
+        f"({len(out.getvalue()) / 2**20:.1f} MB -> {sent} bytes)"
     )
 
 

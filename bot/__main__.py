@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         print("See .env.example for every variable.", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, [settings.discord_token, settings.openai_api_key])
+    setup_logging(settings.log_level, settings.secrets)
     if command in ("run", "sync"):
         from bot.app import run_bot
 

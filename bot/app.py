@@ -49,10 +49,13 @@ INTERRUPTED = (
     "Your image job was interrupted by a restart; your credits were returned. Please try again."
 )
 INTERACTION_LIFETIME = 15 * 60.0
-MAX_RESTART_NOTICES = 25
-NOTICE_COLOUR = (
-    discord.Colour.orange()
-)  # bounds the start-up delay after a crash with many jobs in flight
+MAX_RESTART_NOTICES = 25  # bounds the start-up delay after a crash with many jobs in flight
+# View Channels, Send Messages (and in threads), Embed Links, Attach Files, Read Message History.
+INVITE_URL = (
+    "https://discord.com/oauth2/authorize?client_id={app_id}"
+    "&scope=bot+applications.commands&permissions=274878024704"
+)
+NOTICE_COLOUR = discord.Colour.orange()
 
 
 @dataclass
@@ -173,6 +176,7 @@ class ImageBot(commands.Bot):
         self.services = services
         self._lease = ProcessLease(services.store, services.settings.data_dir)
         self._background: list[asyncio.Task[None]] = []
+        self._announced = False  # on_ready runs again after every reconnect
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
@@ -221,6 +225,36 @@ class ImageBot(commands.Bot):
                 await tell_interrupted(self, await self._recover())
             except Exception:
                 log.warning("Periodic recovery failed; will try again", exc_info=True)
+
+    async def on_ready(self) -> None:
+        """Tell the owner, once per start, who logged in, whether commands are synced, the invite."""
+        if not self._announced:
+            self._announced = True
+            log.info("%s", await self.startup_line())
+
+    async def startup_line(self) -> str:
+        """ "logged in as NAME in N servers; commands synced to ... / not synced: ...; invite: URL"."""
+        count = len(self.guilds)
+        servers = f"{count} server{'' if count == 1 else 's'}"
+        invite = INVITE_URL.format(app_id=self.application_id)
+        return (
+            f"logged in as {self.user} in {servers}; {await self._sync_state()}; invite: {invite}"
+        )
+
+    async def _sync_state(self) -> str:
+        """Whether Discord has every command of the tree, compared by name (one request)."""
+        guild_id = self.services.settings.dev_guild_id
+        guild = discord.Object(guild_id) if guild_id else None
+        # A development server gets the global commands copied to it (see setup_hook).
+        wanted = {c.name for g in {None, guild} for c in self.tree.get_commands(guild=g)}
+        try:
+            published = {c.name for c in await self.tree.fetch_commands(guild=guild)}
+        except discord.HTTPException as exc:
+            return f"commands: could not check whether they are synced (Discord said {exc.status})"
+        where = f"the development server {guild_id}" if guild_id else "every server (global)"
+        if wanted <= published:
+            return f"commands synced to {where}"
+        return f"commands not synced ({len(wanted - published)} missing): run `./scripts/run sync`"
 
     async def close(self) -> None:
         background, self._background = self._background, []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import sys
 import time
 from collections.abc import Callable
@@ -82,8 +83,16 @@ async def _run(args: argparse.Namespace, settings: Settings, today: Callable[[],
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for index, image in enumerate(outcome.result.images, start=1):
-        path = args.out / f"{job.operation}-{stamp}-{index}.{image.format}"
-        path.write_bytes(image.data)
+        # Exclusive create: a run in the same second (or an old file) is never overwritten.
+        for attempt in itertools.count(1):
+            suffix = "" if attempt == 1 else f"-{attempt}"
+            path = args.out / f"{job.operation}-{stamp}-{index}{suffix}.{image.format}"
+            try:
+                with path.open("xb") as file:
+                    file.write(image.data)
+                break
+            except FileExistsError:
+                continue
         print(f"{path}  {image.width}x{image.height}")
         if image.revised_prompt:
             print(f"  revised prompt: {image.revised_prompt}")

@@ -45,6 +45,7 @@ async def open_core(
     catalog = Catalog.load(settings.models_file)
     offload = Offloader(processes)
     try:
+        await offload.start()  # the worker processes start now, off the loop, not in a job
         async with aiohttp.ClientSession() as session:
             client = ImagesClient(
                 session,

@@ -3,30 +3,36 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 
 REDACTED = "[redacted]"
+# The password of any URL with credentials (postgresql://user:pw@host, https://u:pw@gateway):
+# caught even when it is shorter than the secrets matched literally, or not known to the bot.
+_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@")
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces every known secret in a record's final message with a placeholder."""
+    """Replaces every known secret, and any URL's password, in a record's final text."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self._secrets = tuple(s for s in secrets if s and len(s) >= 8)
+        # Short values would redact common words; URL passwords are caught by the pattern anyway.
+        self._secrets = tuple(sorted({s for s in secrets if s and len(s) >= 8}, key=len)[::-1])
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret and URL password replaced by a placeholder."""
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        text = message
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
+        text = self.redact(message)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            exc_text = record.exc_text
-            for secret in self._secrets:
-                exc_text = exc_text.replace(secret, REDACTED)
-            record.exc_text = exc_text
+            record.exc_text = self.redact(record.exc_text)
         if text != message or record.args:
             record.msg, record.args = text, None
         return True

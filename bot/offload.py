@@ -13,6 +13,7 @@ import asyncio
 import ctypes
 import functools
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -31,12 +32,31 @@ class Offloader:
             # each worker holds tens of MB once it has decoded a large photo.
             processes = 1
         self._pool: Executor | None = None
+        self._processes = processes
         if processes > 0:
             # forkserver: workers start clean, without a copy of the bot's loop, sockets or threads.
             context = multiprocessing.get_context("forkserver")
             self._pool = ProcessPoolExecutor(
                 max_workers=processes, mp_context=context, initializer=keep_freed_memory
             )
+
+    async def start(self) -> None:
+        """Start every worker now, from a thread, and warm it up (imports Pillow and the code).
+
+        A process pool starts its workers on the first job that needs one: forking the server
+        and the worker then blocks the event loop for tens to hundreds of ms, and that job also
+        pays the imports. Started here, at start-up and off the loop, neither happens later.
+        """
+        pool = self._pool
+        if pool is None:
+            return
+
+        def warm() -> None:
+            # One task per worker at once: an idle worker would take the next task instead.
+            for done in [pool.submit(warm_up) for _ in range(self._processes)]:
+                done.result()
+
+        await asyncio.to_thread(warm)
 
     async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Await ``fn(*args, **kwargs)`` computed off the event loop."""
@@ -50,6 +70,13 @@ class Offloader:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def warm_up() -> int:
+    """Runs in a fresh worker: import what image jobs use, so the first job does not wait."""
+    import bot.images.processing  # noqa: F401
+
+    return os.getpid()
 
 
 def keep_freed_memory() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from bot.errors import ConfigError
 
@@ -27,7 +27,7 @@ class Settings:
     default_model: str | None = None  # None: the first usable model of the catalog's preferences
     models_file: Path | None = None
     data_dir: Path = Path("data")
-    database_url: str = ""
+    database_url: str = field(default="", repr=False)  # may carry a password
     request_timeout: float = 120.0
     max_concurrent_requests: int = 4
     max_retries: int = 2
@@ -55,17 +55,32 @@ class Settings:
         # Derived, so it is stable across restarts and never leaves the process; not the key itself.
         return hashlib.sha256(b"imagebot-safety-salt:" + self.openai_api_key.encode()).digest()
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every value the logs must never show: token, key, the database password (both spellings)."""
+        password = urlsplit(self.database_url).password or ""
+        return (self.discord_token, self.openai_api_key, password, unquote(password))
+
     @classmethod
     def from_env(
         cls, env: Mapping[str, str] | None = None, *, require_discord: bool = True
     ) -> Settings:
-        """Build settings from a mapping (default: os.environ after loading `.env`)."""
+        """Build settings from a mapping (default: os.environ after loading `.env`).
+
+        `.env` is read from IMAGEBOT_HOME (./scripts/run sets it to the checkout), else from the
+        current folder; relative paths in the settings resolve from the same folder.
+        """
         if env is None:
             from dotenv import load_dotenv
 
-            load_dotenv(override=False)
+            load_dotenv(_home(os.environ) / ".env", override=False)
             env = os.environ
         return _parse(env, require_discord=require_discord)
+
+
+def _home(env: Mapping[str, str]) -> Path:
+    """The folder the bot's own files are relative to: IMAGEBOT_HOME, else the current folder."""
+    return Path(env.get("IMAGEBOT_HOME", "").strip() or ".").expanduser()
 
 
 # name of the environment variable -> (field, parser); a parser raises ValueError with a reason.
@@ -152,6 +167,9 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 
 
+_PATHS = frozenset({"data_dir", "models_file"})  # relative to IMAGEBOT_HOME when it is set
+
+
 def _parse(env: Mapping[str, str], *, require_discord: bool) -> Settings:
     problems: list[str] = []
     values: dict[str, Any] = {}
@@ -160,10 +178,13 @@ def _parse(env: Mapping[str, str], *, require_discord: bool) -> Settings:
         if not secret and (require_discord or name == "OPENAI_API_KEY"):
             problems.append(f"{name} is not set")
         values[attr] = secret
+    home = _home(env)
     for name, (attr, parse) in _VARIABLES.items():
         raw = env.get(name, "").strip()
         if not raw:
             continue
+        if attr in _PATHS:
+            raw = str(home / Path(raw).expanduser())  # an absolute path stays as it is
         try:
             values[attr] = parse(raw)
         except ValueError as exc:
@@ -172,7 +193,7 @@ def _parse(env: Mapping[str, str], *, require_discord: bool) -> Settings:
             problems.append(f"{name} {reason or 'is not a valid value'}")
     if problems:
         raise ConfigError(problems)
-    data_dir: Path = values.get("data_dir", Path("data"))
+    data_dir: Path = values.setdefault("data_dir", home / "data")
     values.setdefault("database_url", f"sqlite:///{data_dir / 'imagebot.sqlite3'}")
     known = {f.name for f in fields(Settings)}
     return Settings(**{k: v for k, v in values.items() if k in known})

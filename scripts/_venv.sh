@@ -1,17 +1,22 @@
 # Sourced by the scripts: makes .venv (once) and installs the project into it when pyproject changes.
+# It never changes folder: arguments such as --image cat.png mean the caller's folder. ROOT is the
+# checkout; IMAGEBOT_HOME (unless already set) tells the bot to read .env and keep its data there.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export IMAGEBOT_HOME=${IMAGEBOT_HOME:-$ROOT}
 PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+if [ ! -x "$ROOT/.venv/bin/python" ]; then
+  "$PY" -m venv "$ROOT/.venv"
 fi
-stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)-$1
-if [ ! -f "$stamp" ]; then
+hash=$(sha1sum "$ROOT/pyproject.toml" | cut -c1-12)
+stamp=$ROOT/.venv/.installed-$hash-$1
+# The test install is the run install plus the test tools: either serves `run`.
+if [ ! -f "$stamp" ] && ! { [ "$1" = run ] && [ -f "$ROOT/.venv/.installed-$hash-test" ]; }; then
   if [ "$1" = test ]; then
-    .venv/bin/python -m pip install --quiet -e '.[test]'
+    "$ROOT/.venv/bin/python" -m pip install --quiet -e "$ROOT[test]"
   else
-    .venv/bin/python -m pip install --quiet -e .
+    "$ROOT/.venv/bin/python" -m pip install --quiet -e "$ROOT"
   fi
-  rm -f .venv/.installed-*-"$1"
+  rm -f "$ROOT"/.venv/.installed-*-"$1"
   touch "$stamp"
 fi

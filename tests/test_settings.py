@@ -86,3 +86,69 @@ def test_secrets_stay_out_of_repr_and_logs(caplog: pytest.LogCaptureFixture) -> 
         logger.removeFilter(redact)
     assert KEY not in caplog.text and TOKEN not in caplog.text
     assert "Bearer [redacted] with [redacted]" in caplog.text
+
+
+DB_PASSWORD = "db-pa55word-SECRET"
+
+
+def test_database_password_stays_out_of_repr_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    url = f"postgresql://imagebot:{DB_PASSWORD.replace('-', '%2D')}@db.internal:5432/imagebot"
+    settings = Settings.from_env(
+        {"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": KEY, "DATABASE_URL": url}
+    )
+    assert settings.database_url == url
+    assert "%2D" not in repr(settings) and DB_PASSWORD not in repr(settings)
+    logger = logging.getLogger("test.redact.db")
+    redact = RedactSecrets(settings.secrets)
+    logger.addFilter(redact)
+    try:
+        with caplog.at_level(logging.INFO, logger="test.redact.db"):
+            logger.info("connecting to %s", url)
+            logger.info("password was %s", DB_PASSWORD)  # decoded, as a driver might quote it
+            try:
+                raise ConnectionError(f"could not connect to {url}")
+            except ConnectionError:
+                logger.exception("store failed")
+    finally:
+        logger.removeFilter(redact)
+    assert DB_PASSWORD not in caplog.text
+    assert DB_PASSWORD.replace("-", "%2D") not in caplog.text
+    assert "postgresql://imagebot:[redacted]@db.internal:5432/imagebot" in caplog.text
+
+
+def test_any_url_password_is_redacted_even_when_short_or_unknown() -> None:
+    redact = RedactSecrets([])
+    text = redact.redact("base https://me:pw@gw.example/v1 and postgres://u:x@h/db, https://h/p")
+    assert text == (
+        "base https://me:[redacted]@gw.example/v1 and postgres://u:[redacted]@h/db, https://h/p"
+    )
+
+
+def test_relative_settings_paths_and_env_file_resolve_from_imagebot_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "checkout"
+    home.mkdir()
+    (home / "models.toml").write_text("")
+    (home / ".env").write_text(f"OPENAI_API_KEY={KEY}\nIMAGEBOT_MODELS_FILE=models.toml\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # ./scripts/run from another folder
+    monkeypatch.setenv("IMAGEBOT_HOME", str(home))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("IMAGEBOT_MODELS_FILE", raising=False)
+    settings = Settings.from_env(require_discord=False)
+    assert settings.openai_api_key == KEY
+    assert settings.models_file == home / "models.toml"
+    assert settings.data_dir == home / "data"
+    assert settings.database_url == f"sqlite:///{home / 'data' / 'imagebot.sqlite3'}"
+    given = Settings.from_env(
+        {"OPENAI_API_KEY": KEY, "IMAGEBOT_HOME": str(home), "IMAGEBOT_DATA_DIR": "state"},
+        require_discord=False,
+    )
+    assert given.data_dir == home / "state"
+    absolute = Settings.from_env(
+        {"OPENAI_API_KEY": KEY, "IMAGEBOT_HOME": str(home), "IMAGEBOT_DATA_DIR": str(tmp_path)},
+        require_discord=False,
+    )
+    assert absolute.data_dir == tmp_path

@@ -30,6 +30,7 @@ from bot.images.results import (
     parse_result,
 )
 from bot.images.types import GeneratedImage, ImageRequest, ImageResult, InputImage, ModelListing
+from bot.images.urls import fetch_result
 from bot.offload import Offloader
 
 log = logging.getLogger(__name__)
@@ -332,7 +333,7 @@ class ImagesClient:
     async def _download(self, url: str) -> bytes:
         # No Authorization header: result URLs live on a storage host that must never see the key.
         try:
-            async with self._session.get(url, timeout=self._timeout) as resp:
+            async with fetch_result(self._session, url, self._base, self._timeout) as resp:
                 if resp.status != 200:
                     raise BadResponse(DOWNLOAD_FAILED, status=resp.status)
                 return await _read_capped(resp, self._max_bytes)

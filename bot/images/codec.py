@@ -168,11 +168,12 @@ def encode(image: Image.Image, fmt: ImageFormat, *, quality: int = 90) -> bytes:
     if fmt == "png":
         image.save(out, "PNG")
     elif fmt == "jpeg":
-        flatten(image).save(out, "JPEG", quality=quality)
+        # An empty comment: Pillow would otherwise copy the source's COM segment into the file.
+        flatten(image).save(out, "JPEG", quality=quality, comment=b"")
     elif fmt == "webp":
         image.save(out, "WEBP", quality=quality)
     else:
-        image.save(out, "GIF")
+        image.save(out, "GIF", comment=b"")
     return out.getvalue()
 
 

@@ -13,7 +13,7 @@ from typing import Literal, NamedTuple
 from PIL import Image
 
 from bot.errors import ImageInputError
-from bot.images import codec
+from bot.images import codec, metadata
 from bot.images.types import ImageFormat, InputImage, InputRules, RawImage
 
 Fit = Literal["crop", "pad"]
@@ -81,8 +81,13 @@ def _prepare_image(
         codec.load_checked(image, raw.filename)
         turn = codec.orientation(image)
         source = codec.upright_size(header, turn)
-        if _acceptable(raw, image.mode, fmt, header, turn, rules):
-            return InputImage(raw.data, codec.renamed(raw.filename, fmt), fmt, *source), source
+        clean = (
+            _stripped(raw.data, fmt)
+            if _acceptable(raw, image.mode, fmt, header, turn, rules)
+            else None
+        )
+        if clean is not None:
+            return InputImage(clean, codec.renamed(raw.filename, fmt), fmt, *source), source
         out_fmt = _output_format(fmt, rules)
         had_alpha = codec.has_alpha(image)
         pixels = codec.to_rgb(image)
@@ -101,6 +106,14 @@ def _prepare_image(
     return InputImage(data, codec.renamed(raw.filename, out_fmt), out_fmt, *final), source
 
 
+def _stripped(data: bytes, fmt: ImageFormat) -> bytes | None:
+    """The file without its metadata; None when its container is too odd to walk (re-encode it)."""
+    try:
+        return metadata.strip_metadata(data, fmt)
+    except ValueError:
+        return None
+
+
 def _png_only(rules: InputRules) -> bool:
     # Models that take only PNG (dall-e-2) refuse RGB PNGs for edits, so they get RGBA.
     return rules.formats == frozenset({"png"})
@@ -113,7 +126,7 @@ def _needs_shaping(size: Size, rules: InputRules) -> bool:
 def _acceptable(
     raw: RawImage, mode: str, fmt: ImageFormat, size: Size, turn: int, rules: InputRules
 ) -> bool:
-    """Whether the file can go as it is, byte for byte."""
+    """Whether the file can go as it is: its pixels byte for byte, only its metadata stripped."""
     mode_ok = mode == "RGBA" if _png_only(rules) else mode in ("RGB", "RGBA", "L")
     return (
         fmt in rules.formats
@@ -227,8 +240,9 @@ def _prepare_mask(
     target = guide.target
     filename = codec.renamed(raw.filename, "png")
     as_is = (fmt, mode, turn, from_grey, alpha.size) == ("png", "RGBA", 1, False, target)
-    if as_is and len(raw.data) <= rules.mask_max_bytes:
-        return InputImage(raw.data, filename, "png", *target)
+    clean = _stripped(raw.data, "png") if as_is else None
+    if clean is not None and len(clean) <= rules.mask_max_bytes:
+        return InputImage(clean, filename, "png", *target)
     alpha = codec.upright(alpha, turn)
     if alpha.size != guide.source:
         size = f"{alpha.width}x{alpha.height}"
