@@ -115,6 +115,9 @@ def _base_url(raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an http(s) URL such as https://api.openai.com/v1")
+    if parts.username or parts.password:
+        # aiohttp can't send those beside the Bearer key, and they would end up in output.
+        raise ValueError("must not contain a user name or password; the key goes in OPENAI_API_KEY")
     return raw.rstrip("/")
 
 

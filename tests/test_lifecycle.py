@@ -19,6 +19,7 @@ from PIL import Image
 
 from bot.__main__ import build_parser
 from bot.cli import _run
+from bot.errors import ConfigError
 from bot.settings import Settings
 from tests.fakes.openai_server import TEST_API_KEY, FakeImagesServer
 
@@ -233,3 +234,38 @@ async def test_images_sent_are_readable_results(
     (path,) = (tmp_path / "out").iterdir()
     with Image.open(io.BytesIO(path.read_bytes())) as image:
         assert image.size == (1024, 1024)
+
+
+async def test_check_names_the_host_without_credentials_when_unreachable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with FakeImagesServer() as fake:
+        base = f"http://127.0.0.1:{port}/v1?key=sk-secret"
+        code, out = await cli(fake, tmp_path, capsys, "check", openai_base_url=base)
+    assert code == 1
+    assert f"Images API: http://127.0.0.1:{port}/v1\n" in out
+    assert "couldn't reach 127.0.0.1" in out
+    assert "sk-secret" not in out and "Traceback" not in out
+    assert "DISCORD_TOKEN is not set" in out
+    env = {"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "https://owner:hunter2@gw.example/v1"}
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(env, require_discord=False)
+    assert "OPENAI_BASE_URL must not contain a user name or password" in str(refused.value)
+    assert "hunter2" not in str(refused.value)
+
+
+async def test_check_hints_at_a_missing_v1_and_speaks_to_the_owner(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with FakeImagesServer(prefix="/v1") as fake:
+        bare = fake.base_url.removesuffix("/v1")
+        code, out = await cli(fake, tmp_path, capsys, "check", openai_base_url=bare)
+        assert "hint: the base URL doesn't end in /v1" in out
+        code, out = await cli(fake, tmp_path, capsys, "check", openai_api_key="sk-wrong-key-0000")
+        assert code == 1 and "the API key was rejected: check OPENAI_API_KEY (HTTP 401)" in out
+        assert "tell the server owner" not in out
