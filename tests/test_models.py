@@ -1022,3 +1022,130 @@ def test_load_reads_the_operator_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         Catalog.load(bad)
     assert caught.value.problems[0].startswith(f"{bad}: models.x.like: unknown model 'y'")
+
+
+GATEWAY = """
+[catalog]
+default_models = { edit = "gpt-image-2" }
+
+[catalog.preferences]
+generate = ["flux-pro", "gpt-image-2"]
+
+[catalog.vary]
+subtle = "Another take of this picture, nearly the same."
+
+[models.flux-pro]
+like = "gpt-image-2.5-sunburst"
+complexities = ["low"]
+gated_formats = ["gif"]
+markup = false
+vary_by_edit = false
+safety_identifier = false
+shutdown = 2027-03-01
+replacement = "gpt-image-2.6-sunburst"
+free_size = { max_pixels = 4000000 }
+
+[models.dall-e-3]
+shutdown = false
+
+[models.gpt-image-1]
+shutdown = "2026-11-30"
+output_formats = ["png", "jpeg", "webp", "gif"]
+"""
+
+
+def test_operator_keys_of_the_current_contract() -> None:
+    catalog = Catalog.from_toml_text(BUILTIN, GATEWAY, source="ops.toml")
+    builtin = Catalog.load()
+    flux = catalog.get("flux-pro")
+    assert (flux.values("complexity"), flux.gated_formats) == (("low",), ("gif",))
+    assert not (flux.markup or flux.vary_by_edit or flux.safety_identifier)
+    assert not flux.can("variation") and flux.can("edit")
+    assert (flux.shutdown, flux.replacement) == (
+        datetime.date(2027, 3, 1),
+        "gpt-image-2.6-sunburst",
+    )
+    assert flux.lineage == ("gpt-image-2.5-sunburst", "gpt-image-2", "gpt-image-1")
+    assert flux.values("quality") == builtin.get("gpt-image-2.5-sunburst").values("quality")
+    free_size = flux.free_size
+    assert free_size is not None  # merged over the inherited table
+    assert (free_size.max_pixels, free_size.multiple, free_size.max_long) == (4_000_000, 16, 3840)
+    assert violations(catalog, generate_request("flux-pro", "cat", size="2560x1600")) == (
+        "Size 2560x1600 doesn't work for flux-pro: it can have at most 4000000 pixels.",
+    )
+    assert violations(catalog, generate_request("flux-pro", "cat", complexity="high")) == (
+        "Complexity high isn't available for flux-pro. Choose one of: low.",
+    )
+    assert catalog.get("dall-e-3").shutdown is None
+    gpt1 = catalog.get("gpt-image-1")
+    assert gpt1.shutdown == datetime.date(2026, 11, 30)
+    assert gpt1.replacement == builtin.get("gpt-image-1").replacement  # kept when merged
+    (gif,) = catalog.plan(generate_request("gpt-image-1", "cat", output_format="gif")).requests
+    assert gif.params.output_format == "gif"  # the operator turned the gated format on
+    assert catalog.get("gpt-image-1-mini").shutdown == builtin.get("gpt-image-1-mini").shutdown
+    assert catalog.preferences["generate"] == ("flux-pro", "gpt-image-2")
+    edit = builtin.preferences["edit"]
+    assert catalog.preferences["edit"] == ("gpt-image-2", *(n for n in edit if n != "gpt-image-2"))
+    assert catalog.preferences["variation"] == builtin.preferences["variation"]
+    assert catalog.vary_prompts == {
+        "subtle": "Another take of this picture, nearly the same.",
+        "strong": builtin.vary_prompts["strong"],
+    }
+
+
+def test_a_model_like_another_has_its_own_lifecycle() -> None:
+    operator = '[models.gateway-1]\nlike = "gpt-image-1-mini"\n'
+    gateway = Catalog.from_toml_text(BUILTIN, operator).get("gateway-1")
+    assert (gateway.shutdown, gateway.replacement) == (None, None)
+    assert gateway.lineage == ("gpt-image-1-mini", "gpt-image-1")
+    assert gateway.values("input_fidelity") == ("low",)
+
+
+def test_bad_values_of_the_current_contract_name_file_and_key() -> None:
+    operator = """
+    [catalog]
+    preferences = { generate = "gpt-image-2", edit = ["dall-e-3"], paint = ["gpt-image-2"] }
+    vary = { subtle = "", wild = "Go wild." }
+
+    [models.x]
+    like = "gpt-image-2"
+    complexities = "high"
+    gated_formats = ["tiff"]
+    markup = "yes"
+    vary_by_edit = 1
+    safety_identifier = "on"
+    shutdown = "soon"
+    replacement = ""
+    free_size = { max_pixels = 1.5 }
+
+    [models.dall-e-3]
+    shutdown = 20261201
+
+    [models.y]
+    like = "gpt-image-2"
+    output_formats = ["png", "svg"]
+    """
+    with pytest.raises(ConfigError) as caught:
+        Catalog.from_toml_text(BUILTIN, operator, source="ops.toml")
+    assert sorted(caught.value.problems) == sorted(
+        [
+            "ops.toml: catalog.preferences.generate: must be a list of strings; got 'gpt-image-2'",
+            "ops.toml: catalog.preferences.edit: no model 'dall-e-3' that can edit",
+            "ops.toml: catalog.preferences.paint: unknown operation; use generate, edit, variation",
+            "ops.toml: catalog.vary.subtle: must be the instruction text",
+            "ops.toml: catalog.vary.wild: unknown strength; use subtle, strong",
+            "ops.toml: models.x.complexities: must be a list of strings; got 'high'",
+            "ops.toml: models.x.gated_formats: unknown output format(s) ['tiff']; use png, jpeg, "
+            "webp, gif, svg",
+            "ops.toml: models.x.markup: must be true or false; got 'yes'",
+            "ops.toml: models.x.vary_by_edit: must be true or false; got 1",
+            "ops.toml: models.x.safety_identifier: must be true or false; got 'on'",
+            "ops.toml: models.x.shutdown: must be a date like 2026-12-01, or false; got 'soon'",
+            "ops.toml: models.x.replacement: must be a non-empty string; got ''",
+            "ops.toml: models.x.free_size: must be a whole number of at least 1; got 1.5",
+            "ops.toml: models.dall-e-3.shutdown: must be a date like 2026-12-01, or false; "
+            "got 20261201",
+            "ops.toml: models.y.output_formats: svg output isn't supported by this version of "
+            "the bot",
+        ]
+    )
