@@ -75,6 +75,11 @@ def having(catalog: Catalog, param: str) -> set[str]:
     return {m.name for m in catalog if m.values(param)}
 
 
+def having_value(catalog: Catalog, param: str, value: str) -> set[str]:
+    """The models that list ``value`` for the choice parameter ``param``."""
+    return {m.name for m in catalog if value in m.values(param)}
+
+
 def violations(catalog: Catalog, request: Any) -> tuple[str, ...]:
     with pytest.raises(ValidationError) as caught:
         catalog.plan(request)
@@ -264,11 +269,6 @@ def test_qualities_match_the_sdk(catalog: Catalog) -> None:
     assert having_value(catalog, "quality", "standard") | having_value(
         catalog, "quality", "hd"
     ) == {*DALLE}
-
-
-def having_value(catalog: Catalog, param: str, value: str) -> set[str]:
-    """The models that list ``value`` for the choice parameter ``param``."""
-    return {m.name for m in catalog if value in m.values(param)}
 
 
 def test_options_match_the_sdk(catalog: Catalog) -> None:
