@@ -10,7 +10,7 @@ from bot.errors import ConfigError, ValidationError
 from bot.images.types import ImageRequest, Operation
 from bot.models import loader
 from bot.models.spec import ModelSpec, Plan
-from bot.models.validate import normalise, split, violations
+from bot.models.validate import names_of, normalise, split, violations
 
 BUILTIN_FILE = "catalog.toml"
 BUILTIN_SOURCE = "bot/catalog.toml"
@@ -69,7 +69,7 @@ class Catalog:
         """The model called ``name``; a ValidationError naming the choices when there is none."""
         spec = self._models.get(name)
         if spec is None:
-            available = ", ".join(self._models)
+            available = names_of(list(self._models))
             raise ValidationError([f"Unknown model '{name}'. Available: {available}."])
         return spec
 

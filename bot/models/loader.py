@@ -49,6 +49,12 @@ _MODEL_KEYS: dict[str, f.Parser[Any]] = {
 _MERGED_TABLES = ("input", "free_size")
 _CATALOG_KEYS = ("max_n_adapted", "default_models", "preferences", "vary")
 _VARY_STRENGTHS = ("subtle", "strong")
+# The keys the [catalog] tables take: what to call an unknown one, and the known ones.
+_CATALOG_SUBKEYS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "preferences": ("operation", OPERATIONS),
+    "default_models": ("operation", OPERATIONS),
+    "vary": ("strength", _VARY_STRENGTHS),
+}
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,9 @@ class _Definition:
 
 class _Problems(list[str]):
     def add(self, source: str, where: str, message: str) -> None:
-        self.append(f"{source}: {where}: {message}")
+        problem = f"{source}: {where}: {message}"
+        if problem not in self:  # a bad value inherited by many models is one problem
+            self.append(problem)
 
 
 def load(sources: list[tuple[str, str]]) -> CatalogData:
@@ -85,6 +93,7 @@ def load(sources: list[tuple[str, str]]) -> CatalogData:
         for name, table in _model_tables(source, document, problems):
             definitions.setdefault(name, []).append(_Definition(name, source, table))
     resolver = _Resolver(definitions, problems)
+    own = {name: _own_keys(defined) for name, defined in definitions.items()}
     models = {}
     disabled = set()
     for name in definitions:
@@ -92,13 +101,19 @@ def load(sources: list[tuple[str, str]]) -> CatalogData:
         if layer is not None and layer.get("enabled", (True, ""))[0] is False:
             disabled.add(name)
         elif layer is not None:
-            spec = _build(name, layer, definitions[name][-1].source, problems)
+            spec = _build(name, layer, definitions[name][-1].source, problems, own)
             if spec is not None:
                 models[name] = spec
     data = _catalog_data(models, settings, sources[0][0], problems)
     if problems:
         raise ConfigError(problems)
     return dataclasses.replace(data, disabled=frozenset(disabled))
+
+
+def _own_keys(defined: list[_Definition]) -> frozenset[str]:
+    """The keys a model's own tables set (a ``like`` starts it afresh), not inherited ones."""
+    start = max((i for i, d in enumerate(defined) if "like" in d.table), default=0)
+    return frozenset(key for d in defined[start:] for key in d.table)
 
 
 def _parse(source: str, text: str, problems: _Problems) -> dict[str, Any]:
@@ -221,9 +236,21 @@ class _Resolver:
 class _Reader:
     """Parse one resolved model's keys, recording a problem (with file and key) for each bad one."""
 
-    def __init__(self, name: str, layer: Layer, owner: str, problems: _Problems) -> None:
+    def __init__(
+        self,
+        name: str,
+        layer: Layer,
+        owner: str,
+        problems: _Problems,
+        own: Mapping[str, frozenset[str]],
+    ) -> None:
         self.name, self.layer, self.owner, self.problems = name, layer, owner, problems
         self.ok = True
+        # A bad value is blamed on the model whose table wrote it, not on each that inherits it.
+        lineage = (name, *layer.get(LINEAGE, ((), ""))[0])
+        self.origin = {
+            key: next((m for m in lineage if key in own.get(m, ())), name) for key in layer
+        }
 
     def get(self, key: str, default: Any = None, *, required: bool = False) -> Any:
         if key not in self.layer:
@@ -238,7 +265,8 @@ class _Reader:
             return default
 
     def fail(self, key: str, message: str) -> None:
-        self.problems.add(self.layer.get(key, (None, self.owner))[1], self.where(key), message)
+        where = f"models.{self.origin.get(key, self.name)}.{key}"
+        self.problems.add(self.layer.get(key, (None, self.owner))[1], where, message)
         self.ok = False
 
     def fail_model(self, key: str, message: str) -> None:
@@ -257,8 +285,10 @@ class _Reader:
         return MappingProxyType({op: values[op] for op in ops if op in values})
 
 
-def _build(name: str, layer: Layer, owner: str, problems: _Problems) -> ModelSpec | None:
-    r = _Reader(name, layer, owner, problems)
+def _build(
+    name: str, layer: Layer, owner: str, problems: _Problems, own: Mapping[str, frozenset[str]]
+) -> ModelSpec | None:
+    r = _Reader(name, layer, owner, problems, own)
     ops = r.get("operations", frozenset(), required=True)
     ordered = tuple(op for op in OPERATIONS if op in ops)
     choices = {c.name: r.get(c.catalog_key, ()) for c in CHOICES}
@@ -319,31 +349,38 @@ def _catalog_data(
         except f.Bad as bad:
             problems.add(source, f"catalog.preferences.{op}", str(bad))
             listed = ()
-        named_by = {n: source for n in listed}
+        named_by = {n: (source, f"catalog.preferences.{op}") for n in listed}
         # ``default_models`` (older files) puts its model first.
         first, first_source = settings.get(f"default_models.{op}", (None, builtin))
         if isinstance(first, str):
             listed = (first, *(n for n in listed if n != first))
-            named_by[first] = first_source
+            named_by[first] = (first_source, f"catalog.default_models.{op}")
         for name in listed:
             spec = models.get(name)
-            if named_by[name] != builtin and (spec is None or not spec.can(op)):
-                where = f"catalog.preferences.{op}"
-                problems.add(named_by[name], where, f"no model {name!r} that can {op}")
+            named_in, where = named_by[name]
+            if named_in != builtin and (spec is None or not spec.can(op)):
+                problems.add(named_in, where, f"no model {name!r} that can {op}")
         preferences[op] = tuple(n for n in listed if n in models and models[n].can(op))
-    vary = {s: settings.get(f"vary.{s}", ("", builtin))[0] for s in _VARY_STRENGTHS}
-    for strength, text in vary.items():
-        if not isinstance(text, str) or not text.strip():
-            problems.add(builtin, f"catalog.vary.{strength}", "must be the instruction text")
-    known = {"max_n_adapted"} | {
-        f"{t}.{op}" for t in ("preferences", "default_models") for op in OPERATIONS
-    }
-    known |= {f"vary.{s}" for s in _VARY_STRENGTHS}
-    for key in settings.keys() - known:
-        problems.add(settings[key][1], f"catalog.{key}", "unknown key")
+    vary = _vary_prompts(settings, builtin, problems)
+    for key in sorted(settings.keys() - {"max_n_adapted"}):
+        table, _, sub = key.partition(".")
+        what, known = _CATALOG_SUBKEYS[table]
+        if sub not in known:
+            where = f"catalog.{key}"
+            problems.add(settings[key][1], where, f"unknown {what}; use {', '.join(known)}")
     return CatalogData(
         MappingProxyType(models),
         max_n_adapted,
         MappingProxyType(preferences),
-        MappingProxyType({k: str(v) for k, v in vary.items()}),
+        MappingProxyType(vary),
     )
+
+
+def _vary_prompts(settings: Layer, builtin: str, problems: _Problems) -> dict[str, str]:
+    vary = {}
+    for strength in _VARY_STRENGTHS:
+        text, source = settings.get(f"vary.{strength}", ("", builtin))
+        if not isinstance(text, str) or not text.strip():
+            problems.add(source, f"catalog.vary.{strength}", "must be the instruction text")
+        vary[strength] = str(text)
+    return vary

@@ -38,13 +38,15 @@ class FreeSize:
     def problems(self, width: int, height: int) -> tuple[str, ...]:
         """Why ``width`` x ``height`` breaks these rules, in a member's words; empty if none."""
         long, short = max(width, height), min(width, height)
+        # A size past the edges is usually past the pixel limit too: one reason is enough.
+        edges_ok = long <= self.max_long and short <= self.max_short
         checks = (
             (
                 width % self.multiple == 0 and height % self.multiple == 0,
                 f"both sides must be multiples of {self.multiple}",
             ),
             (
-                long <= self.max_long and short <= self.max_short,
+                edges_ok,
                 f"it can be at most {self.max_long}x{self.max_short} (or {self.max_short}x"
                 f"{self.max_long})",
             ),
@@ -54,7 +56,7 @@ class FreeSize:
             ),
             (width * height >= self.min_pixels, f"it needs at least {self.min_pixels} pixels"),
             (
-                not self.max_pixels or width * height <= self.max_pixels,
+                not self.max_pixels or not edges_ok or width * height <= self.max_pixels,
                 f"it can have at most {self.max_pixels} pixels",
             ),
         )

@@ -161,7 +161,7 @@ def names(models: Iterable[ModelSpec]) -> str:
 
 def names_of(found: Sequence[str], most: int = 6) -> str:
     """``found`` without dated snapshots (when their model is listed too), at most ``most``."""
-    shown = [n for n in found if not (_SNAPSHOT.match(n) and _SNAPSHOT.sub("", n) in found)]
+    shown = [n for n in found if not (_SNAPSHOT.search(n) and _SNAPSHOT.sub("", n) in found)]
     more = len(shown) - most
     return ", ".join(shown[:most]) + (f" and {more} more" if more > 0 else "")
 
