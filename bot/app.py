@@ -291,7 +291,6 @@ async def create_bot(
             scheduler = Scheduler(
                 settings.max_concurrent_requests,
                 queue_size=settings.queue_size,
-                per_member=settings.max_jobs_per_member,
             )
             jobs = JobRunner(
                 service, store, quotas, scheduler, default_model=settings.default_model
