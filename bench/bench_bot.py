@@ -304,7 +304,6 @@ async def with_bot(
             api,  # type: ignore[arg-type]
             max_concurrent_requests=opts.concurrency,
             queue_size=max(opts.n, 1),
-            max_jobs_per_member=2,
             request_timeout=max(30.0, 5 * opts.latency),
         )
         async with (

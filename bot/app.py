@@ -16,7 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import open_core
-from bot.errors import BotError, ConfigError
+from bot.errors import ConfigError
 from bot.fetch import DISCORD_MEDIA_HOSTS, Downloader
 from bot.images.client import ImagesClient
 from bot.jobs import JobRunner
@@ -24,7 +24,6 @@ from bot.models import Catalog
 from bot.offload import Offloader
 from bot.provider import Provider, utc_today
 from bot.quotas import QuotaEngine
-from bot.render import error_embed
 from bot.scheduler import Scheduler
 from bot.service import ImageService
 from bot.settings import Settings
@@ -32,6 +31,7 @@ from bot.store import Store, open_store
 from bot.store.lease import ProcessLease
 from bot.store.models import Job
 from bot.store.processes import HEARTBEAT_SECONDS
+from cogs.common import report
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,6 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.usage",
 )
 SWEEP_SECONDS = 5.0  # how soon what a dead process left is made good, once its lease lapsed
-UNEXPECTED = "Something went wrong on my side. The server's moderators can find details in the log."
 INTERRUPTED = (
     "Your image job was interrupted by a restart; your credits were returned. Please try again."
 )
@@ -84,52 +83,8 @@ class ImageTree(app_commands.CommandTree["ImageBot"]):
         interaction: discord.Interaction[ImageBot],
         error: app_commands.AppCommandError,
     ) -> None:
-        original = getattr(error, "original", error)
-        if isinstance(original, BotError):
-            message = original.message
-        elif isinstance(error, app_commands.CheckFailure):
-            message = str(error) or "You can't use this command here."
-        elif isinstance(error, app_commands.TransformerError):
-            message = f"I couldn't understand the value {error.value!r} for this option."
-        else:
-            command = interaction.command.qualified_name if interaction.command else "?"
-            log.error("Command %s failed", command, exc_info=original)
-            message = UNEXPECTED
-        await send_error(interaction, message)
-
-
-async def send_error(interaction: discord.Interaction[ImageBot], message: str) -> None:
-    """Tell the member what went wrong, whether or not the interaction was answered yet.
-
-    A deferred "thinking" message is replaced by the error, so it never hangs; when the token has
-    expired the error goes to the channel, mentioning only the member.
-    """
-    embed = error_embed(message)
-    mentions = discord.AllowedMentions.none()
-    try:
-        if not interaction.response.is_done():
-            await interaction.response.send_message(
-                embed=embed, ephemeral=True, allowed_mentions=mentions
-            )
-        else:
-            await interaction.edit_original_response(
-                content=None, embed=embed, attachments=[], view=None, allowed_mentions=mentions
-            )
-        return
-    except discord.HTTPException as exc:
-        log.info("Could not report an error through the interaction (%s)", exc.status)
-    channel = interaction.channel
-    if isinstance(channel, discord.abc.Messageable):
-        try:
-            await channel.send(
-                content=interaction.user.mention,
-                embed=embed,
-                allowed_mentions=discord.AllowedMentions(
-                    everyone=False, roles=False, users=[interaction.user]
-                ),
-            )
-        except discord.HTTPException as exc:
-            log.warning("Could not report an error to the member at all (%s)", exc.status)
+        command = interaction.command.qualified_name if interaction.command else "?"
+        await report(interaction, error, f"Command {command}")
 
 
 async def tell_interrupted(bot: ImageBot, jobs: Sequence[Job]) -> None:
@@ -336,7 +291,6 @@ async def create_bot(
             scheduler = Scheduler(
                 settings.max_concurrent_requests,
                 queue_size=settings.queue_size,
-                per_member=settings.max_jobs_per_member,
             )
             jobs = JobRunner(
                 service, store, quotas, scheduler, default_model=settings.default_model

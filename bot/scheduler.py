@@ -2,8 +2,9 @@
 
 A job waits for one of ``max_concurrent`` slots. Waiting jobs are served round-robin across servers
 and, within a server, across members, so one member's ten jobs never starve another's one. The queue
-holds only tickets (no image bytes); it refuses politely when full or when a member already has too
-many jobs. When the API says "slow down", dispatching pauses for everyone until the time it named.
+holds only tickets (no image bytes); it refuses politely when full. How many jobs one member may
+have in progress is the server's policy (``max_in_flight``), enforced by the store when credits are
+reserved, before a job gets here: one limit, one wording, the same for every bot process. When the API says "slow down", dispatching pauses for everyone until the time it named.
 """
 
 from __future__ import annotations
@@ -48,12 +49,10 @@ class Scheduler:
         max_concurrent: int,
         *,
         queue_size: int = 100,
-        per_member: int = 2,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_concurrent = max_concurrent
         self.queue_size = queue_size
-        self.per_member = per_member
         self._clock = clock
         self._running = 0
         # guild -> member -> waiters; both levels rotate so service alternates.
@@ -85,13 +84,8 @@ class Scheduler:
         ticket: str | None = None,
         on_position: PositionCallback | None = None,
     ) -> AsyncIterator[None]:
-        """Wait for a slot (raising Busy at once when the member or the queue is full)."""
+        """Wait for a slot (raising Busy at once when the queue is full)."""
         key = (guild, member)
-        if self._member_jobs.get(key, 0) >= self.per_member:
-            raise Busy(
-                f"You already have {self.per_member} job(s) queued or running; "
-                "wait for one to finish."
-            )
         if not self._can_start_now() and self.queued >= self.queue_size:
             raise Busy(
                 "The bot is very busy right now and its queue is full. Try again in a minute."

@@ -13,6 +13,8 @@ from urllib.parse import unquote, urlsplit
 
 from bot.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 MB = 1024 * 1024
 
@@ -33,7 +35,6 @@ class Settings:
     max_retries: int = 2
     max_input_mb: float = 25.0
     queue_size: int = 100
-    max_jobs_per_member: int = 2
     worker_processes: int = 1
     dev_guild_id: int | None = None
     log_level: str = "INFO"
@@ -159,7 +160,6 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "IMAGEBOT_MAX_RETRIES": ("max_retries", _non_negative_int),
     "IMAGEBOT_MAX_INPUT_MB": ("max_input_mb", _positive_float),
     "IMAGEBOT_QUEUE_SIZE": ("queue_size", _positive_int),
-    "IMAGEBOT_MAX_JOBS_PER_MEMBER": ("max_jobs_per_member", _positive_int),
     "IMAGEBOT_WORKER_PROCESSES": ("worker_processes", _non_negative_int),
     "DEV_GUILD_ID": ("dev_guild_id", _snowflake),
     "LOG_LEVEL": ("log_level", _log_level),
@@ -170,6 +170,12 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 
 
+# Settings that no longer exist, and what replaced them: said once at start, never silently dropped.
+RETIRED = {
+    "IMAGEBOT_MAX_JOBS_PER_MEMBER": (
+        "moderators set a member's requests at a time per server with /quota in-flight (default 2)"
+    ),
+}
 _PATHS = frozenset({"data_dir", "models_file"})  # relative to IMAGEBOT_HOME when it is set
 
 
@@ -182,6 +188,9 @@ def _parse(env: Mapping[str, str], *, require_discord: bool) -> Settings:
             problems.append(f"{name} is not set")
         values[attr] = secret
     home = _home(env)
+    for name, replacement in RETIRED.items():
+        if env.get(name, "").strip():
+            log.warning("%s is no longer used: %s", name, replacement)
     for name, (attr, parse) in _VARIABLES.items():
         raw = env.get(name, "").strip()
         if not raw:

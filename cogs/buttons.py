@@ -15,14 +15,14 @@ import discord
 from discord.ext import commands
 
 from bot import render
-from bot.app import UNEXPECTED, send_error
 from bot.errors import BotError, JobNotFound, NotAllowed
 from bot.fetch import ImageSource
 from bot.images.params import Params
 from bot.images.types import Operation
-from bot.moderation import COMMAND_OF, is_moderator
+from bot.moderation import COMMAND_OF
 from bot.service import JobSpec
 from bot.store.models import IN_FLIGHT, Job
+from cogs.common import member_is_moderator, report
 from cogs.delivery import attachment_source, run_interaction_job
 
 if TYPE_CHECKING:
@@ -47,16 +47,6 @@ IMAGE_GONE = "That image is no longer on this message."
 MAX_JOB_ID = 2**63 - 1  # the store's ids are signed 64-bit; anything larger can't exist
 
 
-async def report(interaction: Interaction, error: Exception, what: str) -> None:
-    """Tell the member what went wrong; unexpected errors are logged with context first."""
-    if isinstance(error, BotError):
-        message = error.message
-    else:
-        log.error("%s failed (user %s)", what, interaction.user.id, exc_info=error)
-        message = UNEXPECTED
-    await send_error(interaction, message)
-
-
 async def find_job(interaction: Interaction, job_id: int, gone: str) -> Job:
     """The clicked job of this guild; JobNotFound when it was deleted or belongs elsewhere."""
     guild_id = interaction.guild_id
@@ -70,12 +60,9 @@ async def find_job(interaction: Interaction, job_id: int, gone: str) -> Job:
 
 async def may_manage(interaction: Interaction, job: Job) -> bool:
     """The requester, a member who can manage messages here, or one of the server's moderators."""
-    perms = interaction.permissions
-    if interaction.user.id == job.user_id or perms.manage_messages:
+    if interaction.user.id == job.user_id or interaction.permissions.manage_messages:
         return True
-    settings = await interaction.client.services.store.get_guild_settings(job.guild_id)
-    roles = [role.id for role in getattr(interaction.user, "roles", ())]
-    return is_moderator(perms.manage_guild, roles, settings.moderator_role_ids)
+    return await member_is_moderator(interaction)
 
 
 def result_image(interaction: Interaction, index: int) -> discord.Attachment:

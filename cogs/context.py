@@ -10,10 +10,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import UNEXPECTED, send_error
-from bot.errors import BotError
 from bot.service import JobSpec
-from cogs.delivery import check_channel_permissions, requester, run_interaction_job
+from cogs.common import report, requester
+from cogs.delivery import check_channel_permissions, run_interaction_job
 from cogs.message_images import FoundImages, find_images
 
 if TYPE_CHECKING:
@@ -46,7 +45,7 @@ class EditPrompt(discord.ui.Modal, title="Edit image"):
 
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
         services = interaction.client.services
-        model = await services.jobs.resolve_model(requester(interaction), None, "edit")
+        model = await services.jobs.resolve_model(await requester(interaction), None, "edit")
         limit = services.provider.require(model, "edit").input.max_images
         spec = JobSpec(
             "edit",
@@ -59,12 +58,7 @@ class EditPrompt(discord.ui.Modal, title="Edit image"):
 
     async def on_error(self, interaction: Interaction, error: Exception) -> None:  # type: ignore[override]
         # Modal errors don't pass through the tree's handler: report them the same way here.
-        if isinstance(error, BotError):
-            message = error.message
-        else:
-            log.error("Edit image failed", exc_info=error)
-            message = UNEXPECTED
-        await send_error(interaction, message)
+        await report(interaction, error, "Edit image")
 
 
 class ContextMenus(commands.Cog):

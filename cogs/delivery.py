@@ -11,7 +11,7 @@ import dataclasses
 import datetime
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import discord
@@ -21,11 +21,11 @@ from bot.errors import BotError, NotAllowed
 from bot.fetch import ImageSource
 from bot.images.types import GeneratedImage
 from bot.jobs import Delivered, Requester
-from bot.moderation import is_moderator
 from bot.render import ResultInfo
 from bot.scheduler import JobCancelled
 from bot.service import JobSpec, Outcome
 from bot.store.models import Job
+from cogs.common import requester
 
 if TYPE_CHECKING:
     from bot.app import ImageBot, Services
@@ -41,25 +41,6 @@ UPLOAD_TRIES = 3
 # Every finished job moves the whole queue: with hundreds waiting, editing each member's message on
 # every move would be thousands of Discord calls. Show the first place, then one update per period.
 POSITION_EVERY = 15.0
-
-
-def requester(
-    interaction: discord.Interaction[ImageBot], moderator_role_ids: Collection[int] = ()
-) -> Requester:
-    """Who is asking, as the interaction's payload tells it (and the server's moderator roles)."""
-    member = interaction.user
-    roles = tuple(r.id for r in getattr(member, "roles", ()) if not r.is_default())
-    perms = getattr(member, "guild_permissions", None)
-    expires = interaction.created_at + datetime.timedelta(minutes=15)
-    return Requester(
-        guild_id=interaction.guild_id or 0,
-        channel_id=interaction.channel_id or 0,
-        user_id=member.id,
-        role_ids=roles,
-        is_moderator=is_moderator(bool(perms and perms.manage_guild), roles, moderator_role_ids),
-        interaction_expires_at=expires.timestamp(),
-        display_name=member.display_name,
-    )
 
 
 def attachment_source(attachment: discord.Attachment, services: Services) -> ImageSource:
@@ -91,8 +72,7 @@ async def run_interaction_job(
 ) -> None:
     """Validate, defer, run the job and deliver its images (errors reach the tree's handler)."""
     services = interaction.client.services
-    settings = await services.store.get_guild_settings(interaction.guild_id or 0)
-    who = requester(interaction, settings.moderator_role_ids)
+    who = await requester(interaction)
     check_channel_permissions(interaction)
     spec = await _with_model(services, who, spec)
     services.service.check(spec)  # instant refusals stay private: nothing has been posted yet

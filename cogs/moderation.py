@@ -1,4 +1,4 @@
-"""/quota and /settings: what moderators change. Also the moderator check the other cogs use.
+"""/quota and /settings: what moderators change, and the check of every moderator command.
 
 Every command here is checked on the bot's side (``Moderation.interaction_check``), whatever the
 client shows; ``default_permissions`` only hides the groups from members without Manage Server.
@@ -20,6 +20,7 @@ from bot.errors import NotAllowed, ValidationError
 from bot.moderation import MAX_CREDITS, MODERATORS_ONLY, ListAction, RuleChoice
 from bot.render import DESCRIPTION_LIMIT, OK_COLOUR, shorten
 from bot.store import GuildSettings, QuotaPolicy, Window
+from cogs.common import member_is_moderator
 
 if TYPE_CHECKING:
     from bot.app import ImageBot
@@ -39,19 +40,6 @@ def guild_id(interaction: Interaction) -> int:
     if interaction.guild_id is None:
         raise NotAllowed("This command only works in a server.")
     return interaction.guild_id
-
-
-async def member_is_moderator(interaction: Interaction, member: object | None = None) -> bool:
-    """Manage Server, or a role the server named a moderator role (``/settings moderator-role``)."""
-    if interaction.guild_id is None:
-        return False
-    member = member or interaction.user
-    settings = await interaction.client.services.store.get_guild_settings(interaction.guild_id)
-    perms = getattr(member, "guild_permissions", None)
-    roles = [r.id for r in getattr(member, "roles", ())]
-    return moderation.is_moderator(
-        bool(perms and perms.manage_guild), roles, settings.moderator_role_ids
-    )
 
 
 async def moderators_only(interaction: Interaction) -> bool:

@@ -16,13 +16,12 @@ from discord.ext import commands
 from discord.utils import MISSING
 
 from bot import render
-from bot.app import UNEXPECTED
-from bot.errors import BotError, ImageInputError
+from bot.errors import ImageInputError
 from bot.jobs import Delivered, Requester
-from bot.moderation import is_moderator
 from bot.scheduler import JobCancelled
 from bot.service import JobSpec, Outcome
 from bot.store.models import Job
+from cogs.common import member_message, message_requester
 from cogs.delivery import (
     Images,
     check_permissions,
@@ -83,19 +82,17 @@ class ReplyEdit(commands.Cog):
                 await message.reply(HINT.format(name=name), allowed_mentions=NO_ONE)
                 return
             check_permissions(perms)
-            who = await message_requester(message, services)
+            who = await message_requester(message, services.store)
             flow.spec = await edit_spec(services, who, prompt, found.require())
             await services.jobs.run(who, flow.spec, progress=flow, deliver=flow.deliver)
-        except BotError as exc:
-            await flow.fail(exc.message)
         except JobCancelled:
             # Not an error: the Cancel button already said so on the progress line.
             log.info("A queued reply-to-edit job of %s was cancelled", message.author.id)
         except discord.Forbidden:
             raise
-        except Exception:
-            log.exception("Reply-to-edit failed in channel %s", message.channel.id)
-            await flow.fail(UNEXPECTED)
+        except Exception as exc:
+            context = f"Reply-to-edit in channel {message.channel.id} (user {message.author.id})"
+            await flow.fail(member_message(exc, context))
 
 
 def prompt_of(message: discord.Message, bot_id: int, bot_role: discord.Role | None) -> str | None:
@@ -138,24 +135,6 @@ async def referenced_message(message: discord.Message) -> discord.Message | None
         raise ImageInputError(
             "I can't read the message you replied to; I need the Read Message History permission."
         ) from exc
-
-
-async def message_requester(message: discord.Message, services: Services) -> Requester:
-    """The author of ``message`` as a requester: roles, and whether they moderate this server."""
-    assert message.guild is not None
-    author = message.author
-    roles = tuple(r.id for r in getattr(author, "roles", ()) if not r.is_default())
-    perms = getattr(author, "guild_permissions", None)
-    settings = await services.store.get_guild_settings(message.guild.id)
-    manage = bool(perms and perms.manage_guild)
-    return Requester(
-        guild_id=message.guild.id,
-        channel_id=message.channel.id,
-        user_id=author.id,
-        role_ids=roles,
-        is_moderator=is_moderator(manage, roles, settings.moderator_role_ids),
-        display_name=author.display_name,
-    )
 
 
 async def edit_spec(services: Services, who: Requester, prompt: str, found: FoundImages) -> JobSpec:

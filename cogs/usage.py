@@ -19,12 +19,12 @@ from bot.quotas.windows import period_words
 from bot.render import DESCRIPTION_LIMIT, OK_COLOUR, shorten
 from bot.reports import members_csv, usage_chart_png, usage_csv
 from bot.store import Job, Window
+from cogs.common import member_is_moderator
 from cogs.moderation import (
     NO_PINGS,
     Interaction,
     ModeratorsOnly,
     guild_id,
-    member_is_moderator,
     moderators_only,
     reply,
 )

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.app import UNEXPECTED
 from bot.store.models import GuildSettings, NewJob
 from cogs.buttons import ALREADY_RUNNING, GONE, ONLY_CANCEL, ONLY_DELETE
+from cogs.common import UNEXPECTED
 from tests.fakes.bot_env import DISCORD_TOKEN, BotEnv, bot_env
 from tests.fakes.discord_harness import InteractionRecord
 from tests.fakes.discord_server import FakeDiscord

@@ -223,7 +223,7 @@ async def test_every_policy_change_is_stored_and_confirmed(tmp_path):
             ("quota user-limit", {"unlimited": True}, "Each member: no credit limit"),
             ("quota server-budget", {"credits": 500, "window": "week"}, "500 credits per week"),
             ("quota cooldown", {"seconds": 30}, "30 s between requests"),
-            ("quota in-flight", {"count": 3}, "3 request(s) at a time"),
+            ("quota in-flight", {"count": 3}, "3 requests at a time"),
             ("quota exempt-moderators", {"enabled": True}, "Moderators: no member limit"),
             (
                 "quota cost",

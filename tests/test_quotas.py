@@ -125,6 +125,20 @@ async def test_the_in_flight_cap_is_exact_under_concurrency(
     assert all(isinstance(r, Busy) for r in results if not isinstance(r, Reservation))
 
 
+@pytest.mark.parametrize(("cap", "words"), [(1, "1 request in"), (2, "2 requests in")])
+async def test_the_in_flight_refusal_says_how_many_in_plain_words(
+    store: Store, engine: QuotaEngine, cap: int, words: str
+) -> None:
+    await set_policy(store, user_limit=None, max_in_flight=cap)
+    for _ in range(cap):
+        await reserve(engine)
+    with pytest.raises(Busy) as refused:
+        await reserve(engine)
+    assert str(refused.value) == (
+        f"You already have {words} progress. Wait for one to finish, then try again."
+    )
+
+
 # --- commit, refund, recovery ---------------------------------------------------------------------
 
 

@@ -152,3 +152,16 @@ def test_relative_settings_paths_and_env_file_resolve_from_imagebot_home(
         require_discord=False,
     )
     assert absolute.data_dir == tmp_path
+
+
+def test_the_retired_per_member_setting_is_named_with_its_replacement(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # One in-flight limit: the server's (/quota in-flight); an old .env line must not pass silently.
+    env = {"OPENAI_API_KEY": KEY, "IMAGEBOT_MAX_JOBS_PER_MEMBER": "5"}
+    with caplog.at_level(logging.WARNING, logger="bot.settings"):
+        settings = Settings.from_env(env, require_discord=False)
+    assert not hasattr(settings, "max_jobs_per_member")
+    (record,) = caplog.records
+    assert "IMAGEBOT_MAX_JOBS_PER_MEMBER is no longer used" in record.getMessage()
+    assert "/quota in-flight" in record.getMessage()

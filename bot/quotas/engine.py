@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from bot.errors import Busy, NotAllowed, QuotaExceeded
 from bot.quotas.costs import cost_per_image
-from bot.quotas.policy import MemberLimit, describe_policy, member_limit
+from bot.quotas.policy import MemberLimit, describe_policy, in_flight_refusal, member_limit
 from bot.quotas.usage import MemberUsage, UsageSummary, member_usage, usage_summary
 from bot.quotas.windows import period_words, relative_time, window_end, window_start
 from bot.store import (
@@ -226,10 +226,8 @@ class QuotaEngine:
         limit: MemberLimit,
     ) -> Exception:
         if reason == "in_flight":
-            return Busy(
-                f"You already have {req.max_in_flight} request(s) in progress. "
-                "Wait for one to finish, then try again."
-            )
+            assert req.max_in_flight is not None  # the store refuses only under a cap
+            return Busy(in_flight_refusal(req.max_in_flight))
         if reason == "cooldown":
             state = await self._store.member_state(req.guild_id, req.user_id)
             until = (state.last_reserved_at or req.now) + req.cooldown_seconds

@@ -18,6 +18,19 @@ from bot.store import QuotaPolicy, RuleKind, Window
 _PER: dict[Window, str] = {"hour": "hour", "day": "day", "week": "week", "month": "month"}
 
 
+def requests(count: int) -> str:
+    """ "1 request", "2 requests": how members and moderators read the in-flight limit."""
+    return f"{count} request{'' if count == 1 else 's'}"
+
+
+def in_flight_refusal(max_in_flight: int) -> str:
+    """The one message of a member who already has ``max_in_flight`` requests in progress."""
+    return (
+        f"You already have {requests(max_in_flight)} in progress. "
+        "Wait for one to finish, then try again."
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class MemberLimit:
     """The limit that applies to one member, and the role that decided it (None: default)."""
@@ -64,7 +77,7 @@ def describe_policy(policy: QuotaPolicy) -> str:
     if policy.cooldown_seconds:
         extras.append(f"{policy.cooldown_seconds} s between requests")
     if policy.max_in_flight is not None:
-        extras.append(f"{policy.max_in_flight} request(s) at a time")
+        extras.append(f"{requests(policy.max_in_flight)} at a time")
     if extras:
         member += f" ({', '.join(extras)})"
     lines = ["**Image quota**", f"- {member}"]

@@ -1,0 +1,139 @@
+"""What every Discord entry point shares: one error-to-member message, and who is asking.
+
+The tree's handler (``bot.app.ImageTree``), the buttons, the modals and reply-to-edit each catch
+errors on their own (Discord routes them differently), but all of them word the member's message
+here, so the same exception always reads the same. Cogs import this module, never ``bot.app``:
+the composition root loads the cogs, not the other way round.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Collection
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from bot.errors import BotError
+from bot.jobs import Requester
+from bot.moderation import is_moderator
+from bot.render import error_embed
+
+if TYPE_CHECKING:
+    from bot.app import ImageBot
+    from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+UNEXPECTED = "Something went wrong on my side. The server's moderators can find details in the log."
+CHECK_FAILED = "You can't use this command here."
+BAD_VALUE = "I couldn't understand the value {value!r} for this option."
+INTERACTION_LIFETIME = datetime.timedelta(minutes=15)
+
+
+def member_message(error: BaseException, context: str) -> str:
+    """What the member is told about ``error``; anything unforeseen is logged with ``context``."""
+    original = getattr(error, "original", error)  # the tree wraps command errors
+    if isinstance(original, BotError):
+        return original.message
+    if isinstance(error, app_commands.CheckFailure):
+        return str(error) or CHECK_FAILED
+    if isinstance(error, app_commands.TransformerError):
+        return BAD_VALUE.format(value=error.value)
+    log.error("%s failed", context, exc_info=original)
+    return UNEXPECTED
+
+
+async def report(
+    interaction: discord.Interaction[ImageBot], error: BaseException, context: str
+) -> None:
+    """Tell the member what went wrong with this interaction (see ``member_message``)."""
+    await send_error(interaction, member_message(error, f"{context} (user {interaction.user.id})"))
+
+
+async def send_error(interaction: discord.Interaction[ImageBot], message: str) -> None:
+    """Tell the member what went wrong, whether or not the interaction was answered yet.
+
+    A deferred "thinking" message is replaced by the error, so it never hangs; when the token has
+    expired the error goes to the channel, mentioning only the member.
+    """
+    embed = error_embed(message)
+    mentions = discord.AllowedMentions.none()
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(
+                embed=embed, ephemeral=True, allowed_mentions=mentions
+            )
+        else:
+            await interaction.edit_original_response(
+                content=None, embed=embed, attachments=[], view=None, allowed_mentions=mentions
+            )
+        return
+    except discord.HTTPException as exc:
+        log.info("Could not report an error through the interaction (%s)", exc.status)
+    channel = interaction.channel
+    if isinstance(channel, discord.abc.Messageable):
+        try:
+            await channel.send(
+                content=interaction.user.mention,
+                embed=embed,
+                allowed_mentions=discord.AllowedMentions(
+                    everyone=False, roles=False, users=[interaction.user]
+                ),
+            )
+        except discord.HTTPException as exc:
+            log.warning("Could not report an error to the member at all (%s)", exc.status)
+
+
+def role_ids(member: object) -> tuple[int, ...]:
+    """The member's roles, without @everyone (a plain User has none)."""
+    return tuple(r.id for r in getattr(member, "roles", ()) if not r.is_default())
+
+
+def moderates(member: object, moderator_role_ids: Collection[int]) -> bool:
+    """Manage Server, or one of the roles the server named moderator roles."""
+    perms = getattr(member, "guild_permissions", None)
+    return is_moderator(bool(perms and perms.manage_guild), role_ids(member), moderator_role_ids)
+
+
+async def member_is_moderator(
+    interaction: discord.Interaction[ImageBot], member: object | None = None
+) -> bool:
+    """Whether ``member`` (default: who clicked or typed) moderates the interaction's server."""
+    if interaction.guild_id is None:
+        return False
+    store = interaction.client.services.store
+    settings = await store.get_guild_settings(interaction.guild_id)
+    return moderates(member or interaction.user, settings.moderator_role_ids)
+
+
+async def requester(interaction: discord.Interaction[ImageBot]) -> Requester:
+    """Who is asking through this interaction, with whether they moderate this server."""
+    member = interaction.user
+    settings = await interaction.client.services.store.get_guild_settings(interaction.guild_id or 0)
+    return Requester(
+        guild_id=interaction.guild_id or 0,
+        channel_id=interaction.channel_id or 0,
+        user_id=member.id,
+        role_ids=role_ids(member),
+        is_moderator=moderates(member, settings.moderator_role_ids),
+        interaction_expires_at=(interaction.created_at + INTERACTION_LIFETIME).timestamp(),
+        display_name=member.display_name,
+    )
+
+
+async def message_requester(message: discord.Message, store: Store) -> Requester:
+    """The author of a guild message as a requester (reply-to-edit has no interaction)."""
+    assert message.guild is not None
+    author = message.author
+    settings = await store.get_guild_settings(message.guild.id)
+    return Requester(
+        guild_id=message.guild.id,
+        channel_id=message.channel.id,
+        user_id=author.id,
+        role_ids=role_ids(author),
+        is_moderator=moderates(author, settings.moderator_role_ids),
+        display_name=author.display_name,
+    )
