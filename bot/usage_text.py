@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bot.errors import ContentRejected, QuotaExceeded
 from bot.moderation import COMMAND_OF, quoted
 from bot.quotas import MemberUsage, UsageSummary, relative_time
+from bot.quotas.policy import requests
 from bot.quotas.windows import period_words
 from bot.store import Job
 
@@ -64,7 +65,7 @@ def member_usage_text(usage: MemberUsage, price: tuple[str, int] | None = None) 
             f"{period_words(server.window)}, resets {relative_time(server.resets_at)}"
         )
     if usage.in_flight:
-        lines.append(f"In progress: {usage.in_flight} request(s)")
+        lines.append(f"In progress: {requests(usage.in_flight)}")
     if usage.cooldown_until is not None:
         lines.append(f"Next request possible {relative_time(usage.cooldown_until)}")
     return "\n".join(lines)
