@@ -225,13 +225,16 @@ class ImageBot(commands.Bot):
     async def _watch_models(self) -> None:
         """Re-read the provider's models every few hours; announce shutdowns that come near."""
         provider, every = self.services.provider, self.services.settings.models_refresh_hours
+        refresh = False  # the first read happened while the core was built
         while True:
             try:
+                if refresh:
+                    await provider.refresh()
                 await self.announce_shutdowns()
             except Exception:
-                log.warning("Could not announce model shutdowns; will try again", exc_info=True)
+                log.warning("Could not check the provider's models; will try again", exc_info=True)
+            refresh = True
             await asyncio.sleep(every * 3600)
-            await provider.refresh()
 
     async def announce_shutdowns(self) -> None:
         """Tell each server with a moderation log, once, of allowed models shutting down soon."""

@@ -161,10 +161,9 @@ def _print_models(provider: Provider) -> None:
     if soon:
         print("soon shut down:")
         for state in provider.soon_shut():
-            assert state.shutdown is not None
             instead = provider.replacement(state.spec, "generate")
             hint = f"; use {instead}" if instead and instead != state.name else ""
-            print(f"  {state.name}: shuts down on {state.shutdown.isoformat()}{hint}")
+            print(f"  {state.name}: shuts down on {state.shutdown}{hint}")
     if gone:
         print("not usable:")
         for state in gone:

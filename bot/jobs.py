@@ -151,7 +151,7 @@ class JobRunner:
         self, who: Requester, spec: JobSpec, *, progress: Progress, deliver: Deliver
     ) -> Job:
         """Run a job to delivery; raises BotError (with credits refunded) when it can't."""
-        model_spec = self.service.check(spec)
+        self.service.check(spec)
         job = await self.store.create_job(
             NewJob(
                 guild_id=who.guild_id,
@@ -176,7 +176,7 @@ class JobRunner:
                 quality=spec.params.quality,
                 n=spec.params.n,
                 job_id=job.id,
-                like=model_spec.lineage,
+                like=self._priced_like(spec.model),
             )
         except BaseException as exc:
             await self._fail(job, who, exc)
@@ -204,8 +204,7 @@ class JobRunner:
         """
         result = outcome.result
         revised = next((i.revised_prompt for i in result.images if i.revised_prompt), None)
-        model_spec = self.provider.spec(job.model)
-        lineage = model_spec.lineage if model_spec else ()
+        lineage = self._priced_like(job.model)
 
         async def record() -> tuple[Charge, Job | None]:
             charge = await self.quotas.charge(
@@ -284,8 +283,6 @@ class JobRunner:
                 time.monotonic() - started,
             )
         # Priced as commit() will charge it: by what the API says it made ("auto" resolved).
-        model_spec = self.provider.spec(spec.model)
-        lineage = model_spec.lineage if model_spec else ()
         result = outcome.result
         credits = await self.quotas.price(
             who.guild_id,
@@ -293,9 +290,14 @@ class JobRunner:
             result.size or spec.params.size,
             result.quality or spec.params.quality,
             len(result.images),
-            like=lineage,
+            like=self._priced_like(spec.model),
         )
         return outcome, await deliver(job, outcome, credits)
+
+    def _priced_like(self, model: str) -> tuple[str, ...]:
+        """The models ``model`` is like, nearest first: its prices follow theirs when it has none."""
+        spec = self.provider.spec(model)
+        return spec.lineage if spec else ()
 
     async def _fail(self, job: Job, who: Requester, exc: BaseException) -> None:
         if isinstance(exc, JobCancelled | asyncio.CancelledError):

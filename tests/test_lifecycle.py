@@ -19,7 +19,7 @@ from PIL import Image
 
 from bot.__main__ import build_parser
 from bot.cli import _run
-from bot.errors import ConfigError
+from bot.errors import BotError, ConfigError
 from bot.settings import Settings
 from tests.fakes.openai_server import TEST_API_KEY, FakeImagesServer
 
@@ -58,7 +58,7 @@ async def cli(
     args = build_parser().parse_args([*argv, *extra])
     try:
         code = await _run(args, settings(fake, tmp_path, **overrides), today)
-    except Exception as exc:  # a refusal: what `run_cli` prints as "error: ..."
+    except BotError as exc:  # a refusal: what `run_cli` prints as "error: ..."
         captured = capsys.readouterr()
         return 1, captured.out + f"error: {exc}"
     return code, capsys.readouterr().out
