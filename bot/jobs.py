@@ -10,14 +10,17 @@ dies, recovery commits the recorded charge; a delivered job is never refunded.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from bot.errors import BotError, NotAllowed, RateLimited
-from bot.images.types import Operation
+from bot.images.types import Operation, PartialImage
 from bot.provider import Provider
 from bot.quotas import QuotaEngine
 from bot.scheduler import JobCancelled, Scheduler
@@ -32,6 +35,7 @@ T = TypeVar("T")
 # lease (bot.store.processes), after which recovery settles a recorded charge itself.
 SETTLE_RETRY_DELAYS = (0.2, 1.0, 4.0)
 DEFAULT_BACKOFF = 2.0  # seconds the queue pauses after a 429 that named no wait
+RECENT_JOBS = 20  # how many recent job times the queue's estimate is taken from
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,27 @@ class Progress(Protocol):
     async def queued(self, job: Job, position: int) -> None: ...
 
     async def running(self, job: Job) -> None: ...
+
+    async def partial(self, job: Job, image: PartialImage) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A job that passed every check and holds its credits: it may now be shown and run."""
+
+    job: Job
+    spec: JobSpec
+    who: Requester
+    reservation: Reservation
+
+
+class Refused(Exception):
+    """A job was refused or failed; ``job`` is its stored row when it got one (for Try again)."""
+
+    def __init__(self, error: BaseException, job: Job | None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.job = job
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +116,18 @@ class JobRunner:
         self.scheduler = scheduler
         self.settle_retry_delays: tuple[float, ...] = SETTLE_RETRY_DELAYS
         self._settling: set[asyncio.Future[Job]] = set()
+        self._durations: deque[float] = deque(maxlen=RECENT_JOBS)
+
+    def estimate(self, position: int) -> float | None:
+        """Seconds until a job at ``position`` in the queue is done, from recent jobs' times.
+
+        None until a job has finished here: a guess from nothing would only mislead.
+        """
+        if not self._durations:
+            return None
+        typical = sorted(self._durations)[len(self._durations) // 2]
+        rounds = math.ceil(position / max(self.scheduler.max_concurrent, 1)) + 1
+        return typical * rounds
 
     @property
     def provider(self) -> Provider:
@@ -147,25 +184,33 @@ class JobRunner:
             except Exception:
                 log.warning("A notice listener failed for guild %s", guild_id, exc_info=True)
 
-    async def run(
-        self, who: Requester, spec: JobSpec, *, progress: Progress, deliver: Deliver
-    ) -> Job:
-        """Run a job to delivery; raises BotError (with credits refunded) when it can't."""
-        self.service.check(spec)
-        job = await self.store.create_job(
-            NewJob(
-                guild_id=who.guild_id,
-                channel_id=who.channel_id,
-                user_id=who.user_id,
-                operation=spec.operation,
-                model=spec.model,
-                prompt=spec.prompt or None,
-                params=spec.stored(),
-                interaction_expires_at=who.interaction_expires_at,
-                requester_name=who.display_name,
-            )
-        )
+    async def admit(self, who: Requester, spec: JobSpec) -> Admission:
+        """Every check that can refuse a job, and its credits reserved, before anything is shown.
+
+        Raises ``Refused`` carrying the error and, once the job was stored, its row: a refused job
+        is kept (failed, with why) so its member can try it again with the same settings.
+        """
+        job: Job | None = None
         try:
+            model = await self.resolve_model(who, spec.model or None, spec.operation)
+            spec = dataclasses.replace(spec, model=model)
+            if spec.images_found:
+                limit = self.provider.require(model, spec.operation).input.max_images
+                spec = dataclasses.replace(spec, images=spec.images[: max(limit, 1)])
+            job = await self.store.create_job(
+                NewJob(
+                    guild_id=who.guild_id,
+                    channel_id=who.channel_id,
+                    user_id=who.user_id,
+                    operation=spec.operation,
+                    model=spec.model,
+                    prompt=spec.prompt or None,
+                    params=spec.stored(),
+                    interaction_expires_at=who.interaction_expires_at,
+                    requester_name=who.display_name,
+                )
+            )
+            self.service.check(spec)
             reservation = await self.quotas.reserve(
                 guild_id=who.guild_id,
                 user_id=who.user_id,
@@ -179,13 +224,27 @@ class JobRunner:
                 like=self._priced_like(spec.model),
             )
         except BaseException as exc:
-            await self._fail(job, who, exc)
+            if job is not None:
+                await self._fail(job, who, exc)
+            if isinstance(exc, Exception):
+                raise Refused(exc, job) from exc
             raise
+        return Admission(job, spec, who, reservation)
+
+    async def execute(self, admitted: Admission, *, progress: Progress, deliver: Deliver) -> Job:
+        """Queue, run and deliver an admitted job; raises ``Refused`` (credits back) when it fails."""
+        job, spec, who, reservation = (
+            admitted.job,
+            admitted.spec,
+            admitted.who,
+            admitted.reservation,
+        )
         try:
             outcome, delivered = await self._execute(job, spec, who, progress, deliver)
         except BaseException as exc:
-            await asyncio.shield(self.quotas.refund(reservation))
-            await self._fail(job, who, exc)
+            await self.abandon(admitted, exc)
+            if isinstance(exc, Exception) and not isinstance(exc, JobCancelled):
+                raise Refused(exc, job) from exc
             raise
         # The member has the images: from here on they are charged, never refunded, whatever
         # fails or whoever cancels this task.
@@ -193,6 +252,11 @@ class JobRunner:
         self._settling.add(settling)
         settling.add_done_callback(self._settling.discard)
         return await asyncio.shield(settling)
+
+    async def abandon(self, admitted: Admission, exc: BaseException) -> None:
+        """Give an admitted job's credits back and record why it never ran to delivery."""
+        await asyncio.shield(self.quotas.refund(admitted.reservation))
+        await self._fail(admitted.job, admitted.who, exc)
 
     async def _settle(
         self, job: Job, reservation: Reservation, outcome: Outcome, delivered: Delivered
@@ -268,20 +332,19 @@ class JobRunner:
                 self.store.mark_running(who.guild_id, job.id), progress.running(job)
             )
             try:
-                outcome = await self.service.run(spec, member=who.user_id)
+                outcome = await self.service.run(
+                    spec, member=who.user_id, on_partial=lambda image: progress.partial(job, image)
+                )
             except RateLimited as exc:
                 # The API is saturated for everyone: hold the queue instead of failing job after job.
                 self.scheduler.backoff(exc.retry_after or DEFAULT_BACKOFF)
                 raise
             finally:
                 await beside
-            log.info(
-                "job %s: %d image(s) from %s in %.1f s",
-                job.id,
-                len(outcome.result.images),
-                spec.model,
-                time.monotonic() - started,
-            )
+            took = time.monotonic() - started
+            self._durations.append(took)
+            log.info("job %s: %d image(s) from %s in %.1f s",
+                     job.id, len(outcome.result.images), spec.model, took)  # fmt: skip
         # Priced as commit() will charge it: by what the API says it made ("auto" resolved).
         result = outcome.result
         credits = await self.quotas.price(

@@ -38,11 +38,22 @@ EDIT_ID = "img:edit:{job}"
 DELETE_ID = "img:delete:{job}"
 VARY_ID = "img:vary:{job}:{index}"
 CANCEL_ID = "img:cancel:{job}"
+RETRY_ID = "img:retry:{job}"
+REPROMPT_ID = "img:reprompt:{job}"
+DELETE_YES_ID = "img:delete-yes:{job}:{message}"
+KEEP_ID = "img:keep:{job}"
 REROLL_RE = re.compile(r"img:reroll:(?P<job>\d+)")
 EDIT_RE = re.compile(r"img:edit:(?P<job>\d+)")
 DELETE_RE = re.compile(r"img:delete:(?P<job>\d+)")
 VARY_RE = re.compile(r"img:vary:(?P<job>\d+):(?P<index>\d+)")
 CANCEL_RE = re.compile(r"img:cancel:(?P<job>\d+)")
+RETRY_RE = re.compile(r"img:retry:(?P<job>\d+)")
+REPROMPT_RE = re.compile(r"img:reprompt:(?P<job>\d+)")
+DELETE_YES_RE = re.compile(r"img:delete-yes:(?P<job>\d+):(?P<index>\d+)")
+KEEP_RE = re.compile(r"img:keep:(?P<job>\d+)")
+PREVIEW_NAME = "preview"
+# A prompt longer than this is shortened in the failure message and attached whole as a file.
+QUOTED_PROMPT_LIMIT = 3500
 
 
 def shorten(text: str, limit: int) -> str:
@@ -191,9 +202,127 @@ def _button(
     return discord.ui.Button(label=label, custom_id=custom_id, emoji=emoji, row=row, style=style)
 
 
-def progress_embed(text: str) -> discord.Embed:
-    """A short status line while a job waits or runs."""
+@dataclass(frozen=True, slots=True)
+class ProgressInfo:
+    """What the progress message says about a job while it waits and runs."""
+
+    job_id: int
+    operation: Operation
+    model: str
+    prompt: str
+    size: str | None
+    n: int
+    requester: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """Where a job stands: queued (with its place and an estimate) or running since a time."""
+
+    running: bool = False
+    position: int | None = None
+    done_at: float | None = None  # estimated finish, Unix time
+    started_at: float | None = None  # Unix time
+    preview: str | None = None  # file name of the newest partial image, shown in the embed
+
+
+def progress_embed(info: ProgressInfo, stage: Stage) -> discord.Embed:
+    """The progress message: prompt, model, size and count; place in the queue or time running.
+
+    Times are Discord timestamps (``<t:…:R>``), which every client counts live: "2 minutes ago"
+    moves without the bot editing the message.
+    """
+    if stage.running:
+        title = "🎨 Making your image…" if info.n == 1 else f"🎨 Making your {info.n} images…"
+        status = f"Started <t:{int(stage.started_at)}:R>" if stage.started_at else ""
+    else:
+        title = "⏳ Waiting for a free slot"
+        if stage.position is not None:
+            title = f"⏳ In the queue — position {stage.position}"
+        status = f"Should be done <t:{int(stage.done_at)}:R>" if stage.done_at else ""
+        status = "\n".join(filter(None, [status, "You can cancel while it waits."]))
+    description = "\n\n".join(filter(None, [shorten(info.prompt, 1000), status]))
+    embed = discord.Embed(title=title, description=description or None, colour=WAIT_COLOUR)
+    embed.add_field(name="Model", value=info.model)
+    embed.add_field(name="Size", value=info.size or "auto")
+    embed.add_field(name="Images", value=str(info.n))
+    if stage.preview:
+        embed.set_image(url=f"attachment://{stage.preview}")
+    embed.set_footer(text=shorten(f"Requested by {info.requester} · job {info.job_id}", 2048))
+    return embed
+
+
+def preview_file(image: GeneratedImage | Any) -> discord.File:
+    """A partial image as the progress message's attachment (named as the embed shows it)."""
+    ext = "jpg" if image.format == "jpeg" else image.format
+    return ImageFile(ImageBytes(image.data), filename=f"{PREVIEW_NAME}.{ext}")
+
+
+def preview_name(image_format: str) -> str:
+    return f"{PREVIEW_NAME}.{'jpg' if image_format == 'jpeg' else image_format}"
+
+
+def status_embed(text: str) -> discord.Embed:
+    """A short status line (cancelled, deleted...)."""
     return discord.Embed(description=shorten(text, DESCRIPTION_LIMIT), colour=WAIT_COLOUR)
+
+
+def ready_text(mention: str, count: int) -> str:
+    """The line that pings the member when the result is posted."""
+    return (
+        f"{mention}, your image is ready." if count == 1 else f"{mention}, your images are ready."
+    )
+
+
+def failure_embed(message: str, prompt: str, *, charged: bool = False) -> discord.Embed:
+    """A job that failed, for its member only: why, their prompt quoted back, and what it cost."""
+    parts = [f"⚠️ {message}"]
+    if prompt:
+        quoted = shorten(prompt, QUOTED_PROMPT_LIMIT).replace("```", "`\u200b``")
+        label = (
+            "Your prompt"
+            if len(prompt) <= QUOTED_PROMPT_LIMIT
+            else (f"Your prompt ({len(prompt)} characters, attached whole as prompt.txt)")
+        )
+        parts.append(f"**{label}**\n```\n{quoted}\n```")
+    if not charged:
+        parts.append("Nothing was charged for this.")
+    return discord.Embed(
+        description=shorten("\n\n".join(parts), DESCRIPTION_LIMIT), colour=ERROR_COLOUR
+    )
+
+
+def prompt_file(prompt: str) -> list[discord.File]:
+    """The whole prompt as a text file when the failure message had to shorten it."""
+    if len(prompt) <= QUOTED_PROMPT_LIMIT:
+        return []
+    return [discord.File(io.BytesIO(prompt.encode()), filename="prompt.txt")]
+
+
+def failure_view(job_id: int, *, has_prompt: bool) -> discord.ui.View:
+    """Try again with the same settings, and (with a prompt) Change prompt; both persistent."""
+    view = ButtonsOnly()
+    view.add_item(
+        _button(
+            "Try again",
+            RETRY_ID.format(job=job_id),
+            "🔁",
+            row=0,
+            style=discord.ButtonStyle.primary,
+        )
+    )
+    if has_prompt:
+        view.add_item(_button("Change prompt", REPROMPT_ID.format(job=job_id), "✏️", row=0))
+    return view
+
+
+def delete_confirm_view(job_id: int, message_id: int) -> discord.ui.View:
+    """Yes, delete / Keep, under the private question Delete asks."""
+    view = ButtonsOnly()
+    yes = DELETE_YES_ID.format(job=job_id, message=message_id)
+    view.add_item(_button("Yes, delete", yes, "🗑️", row=0, style=discord.ButtonStyle.danger))
+    view.add_item(_button("Keep", KEEP_ID.format(job=job_id), "↩️", row=0))
+    return view
 
 
 def queued_text(position: int) -> str:

@@ -71,6 +71,10 @@ class Scheduler:
     def queued(self) -> int:
         return len(self._by_ticket)
 
+    def starts_now(self) -> bool:
+        """Whether a job arriving now would start without waiting."""
+        return self._can_start_now()
+
     def jobs_of(self, guild: int, member: int) -> int:
         """How many jobs a member has queued or running."""
         return self._member_jobs.get((guild, member), 0)

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -15,7 +15,15 @@ from bot.fetch import ImageSource
 from bot.images import processing
 from bot.images.codec import EXTENSIONS
 from bot.images.params import Params
-from bot.images.types import ImageRequest, ImageResult, InputImage, Operation, RawImage, Usage
+from bot.images.types import (
+    ImageRequest,
+    ImageResult,
+    InputImage,
+    Operation,
+    PartialImage,
+    RawImage,
+    Usage,
+)
 from bot.models import Catalog, ModelSpec
 from bot.offload import Offloader
 from bot.provider import Provider
@@ -38,6 +46,8 @@ class JobSpec:
     strength: Strength = "subtle"  # variations made by editing: how far from the source
     images: tuple[ImageSource, ...] = ()
     mask: ImageSource | None = None
+    # The images were found on a message rather than picked: use as many as the model takes.
+    images_found: bool = False
 
     def stored(self) -> dict[str, object]:
         """The parameters worth storing and showing (no image bytes, no None values)."""
@@ -92,7 +102,13 @@ class ImageService:
             source.check_declared_size(self.max_input_bytes)
         return spec
 
-    async def run(self, job: JobSpec, *, member: int | None = None) -> Outcome:
+    async def run(
+        self,
+        job: JobSpec,
+        *,
+        member: int | None = None,
+        on_partial: Callable[[PartialImage], Awaitable[None]] | None = None,
+    ) -> Outcome:
         """Run a job end to end and return its images; ``member`` is hashed for the provider."""
         spec = self.check(job)
         notes: list[str] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -44,6 +45,10 @@ ONLY_CANCEL = "Only the person who asked for this job or a moderator can cancel 
 ALREADY_RUNNING = "It's already being made; it can't be cancelled now."
 ALREADY_DONE = "That job has already finished, so there is nothing to cancel."
 IMAGE_GONE = "That image is no longer on this message."
+ONLY_RETRY = "Only the person who asked for this job can try it again."
+CONFIRM_DELETE = "Delete these images for everyone? This can't be undone."
+CANCELLED = "Cancelled. Nothing was charged."
+PROMPT_INPUT_MAX = 4000  # Discord's cap on a text input
 MAX_JOB_ID = 2**63 - 1  # the store's ids are signed 64-bit; anything larger can't exist
 
 
@@ -170,25 +175,65 @@ class EditButton(JobButton, template=render.EDIT_RE):
 
 
 class DeleteButton(JobButton, template=render.DELETE_RE):
-    """Remove the result message; the job stays in the audit log."""
+    """Ask, privately, whether to remove the result message (the job stays in the audit log)."""
 
     gone = GONE_DELETE
 
     async def act(self, interaction: Interaction, job: Job) -> None:
         if not await may_manage(interaction, job):
             raise NotAllowed(ONLY_DELETE)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        message = interaction.message
-        if message is not None:
+        message_id = interaction.message.id if interaction.message else 0
+        await interaction.response.send_message(
+            embed=render.status_embed(CONFIRM_DELETE),
+            view=render.delete_confirm_view(job.id, message_id),
+            ephemeral=True,
+        )
+
+
+class ConfirmDeleteButton(JobButton, template=render.DELETE_YES_RE):
+    """Yes, delete: remove the result message named in the custom id."""
+
+    gone = GONE_DELETE
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        if not await may_manage(interaction, job):
+            raise NotAllowed(ONLY_DELETE)
+        channel = interaction.channel
+        if isinstance(channel, discord.abc.Messageable) and self.index:
             try:
-                await message.delete()
+                await channel.get_partial_message(self.index).delete()  # type: ignore[union-attr]
             except discord.NotFound:
                 pass  # someone else deleted it first: the outcome the member wanted
             except discord.HTTPException as exc:
                 log.info("Could not delete the result of job %s (%s)", job.id, exc.status)
                 raise BotError("Discord didn't let me delete that message.") from exc
         log.info("Job %s: result deleted by %s", job.id, interaction.user.id)
-        await interaction.edit_original_response(content="Deleted.")
+        await interaction.response.edit_message(embed=render.status_embed("Deleted."), view=None)
+
+
+class KeepButton(JobButton, template=render.KEEP_RE):
+    """Keep: the member changed their mind about deleting."""
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        await interaction.response.edit_message(embed=render.status_embed("Kept."), view=None)
+
+
+class RetryButton(JobButton, template=render.RETRY_RE):
+    """Try a failed job again with the same settings."""
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        if interaction.user.id != job.user_id:
+            raise NotAllowed(ONLY_RETRY)
+        await run_interaction_job(interaction, rerun_spec(job, interaction.client.services))
+
+
+class RepromptButton(JobButton, template=render.REPROMPT_RE):
+    """Change the prompt of a failed job (shown whole, to shorten), then run it again."""
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        if interaction.user.id != job.user_id:
+            raise NotAllowed(ONLY_RETRY)
+        await interaction.response.send_modal(PromptModal(job, interaction.id))
 
 
 class CancelButton(JobButton, template=render.CANCEL_RE):
@@ -200,9 +245,9 @@ class CancelButton(JobButton, template=render.CANCEL_RE):
         if not await may_manage(interaction, job):
             raise NotAllowed(ONLY_CANCEL)
         if interaction.client.services.jobs.cancel(job.id):
-            # The job's own task refunds and records the cancel when it wakes.
-            await interaction.response.edit_message(
-                embed=render.progress_embed("Cancelled."), view=None
+            # The job's own task refunds, records the cancel and takes the progress away.
+            await interaction.response.send_message(
+                embed=render.status_embed(CANCELLED), ephemeral=True
             )
             return
         raise BotError(ALREADY_RUNNING if job.status in IN_FLIGHT else ALREADY_DONE)
@@ -257,12 +302,40 @@ class EditModal(discord.ui.Modal, title="Edit this image"):
         await report(interaction, error, f"Edit form on job {self.job.id}")
 
 
+class PromptModal(discord.ui.Modal, title="Change the prompt"):
+    """The failed job's prompt, to change; the job runs again with its other settings."""
+
+    def __init__(self, job: Job, nonce: int) -> None:
+        super().__init__(custom_id=f"img:prompt-modal:{job.id}:{nonce}", timeout=900)
+        self.job = job
+        self.prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
+            label="Prompt",
+            custom_id="prompt",
+            style=discord.TextStyle.paragraph,
+            default=(job.prompt or "")[:PROMPT_INPUT_MAX],
+            min_length=1,
+            max_length=PROMPT_INPUT_MAX,
+        )
+        self.add_item(self.prompt)
+
+    async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
+        spec = rerun_spec(self.job, interaction.client.services)
+        await run_interaction_job(interaction, replace(spec, prompt=self.prompt.value.strip()))
+
+    async def on_error(self, interaction: Interaction, error: Exception) -> None:  # type: ignore[override]
+        await report(interaction, error, f"Prompt form on job {self.job.id}")
+
+
 BUTTONS: tuple[type[JobButton], ...] = (
     RerollButton,
     VaryButton,
     EditButton,
     DeleteButton,
+    ConfirmDeleteButton,
+    KeepButton,
     CancelButton,
+    RetryButton,
+    RepromptButton,
 )
 
 

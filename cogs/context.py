@@ -11,8 +11,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.service import JobSpec
-from cogs.common import report, requester
-from cogs.delivery import check_channel_permissions, run_interaction_job
+from cogs.common import report
+from cogs.delivery import check_permissions, run_interaction_job
 from cogs.message_images import FoundImages, find_images
 
 if TYPE_CHECKING:
@@ -44,16 +44,11 @@ class EditPrompt(discord.ui.Modal, title="Edit image"):
         self.found = found
 
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
-        services = interaction.client.services
-        model = await services.jobs.resolve_model(await requester(interaction), None, "edit")
-        limit = services.provider.require(model, "edit").input.max_images
+        found = self.found
         spec = JobSpec(
-            "edit",
-            model,
-            self.prompt.value.strip(),
-            images=self.found.first(limit),
-            mask=self.found.mask,
-        )
+            "edit", "", self.prompt.value.strip(), images=found.images, mask=found.mask,
+            images_found=True,
+        )  # fmt: skip
         await run_interaction_job(interaction, spec)
 
     async def on_error(self, interaction: Interaction, error: Exception) -> None:  # type: ignore[override]
@@ -86,7 +81,7 @@ class ContextMenus(commands.Cog):
     async def edit_image(self, interaction: Interaction, message: discord.Message) -> None:
         """Edit this message's image with a prompt you type."""
         found = find_images(message, self.bot.services).require()
-        check_channel_permissions(interaction)  # refuse before the member types a prompt
+        check_permissions(interaction.app_permissions)  # refuse before the member types a prompt
         await interaction.response.send_modal(EditPrompt(found, message.channel.id, message.id))
 
     async def vary_image(self, interaction: Interaction, message: discord.Message) -> None:

@@ -1,15 +1,14 @@
 """Reply-to-edit: reply to a message with an image, mention the bot and say what to change.
 
 Works without the Message Content intent: Discord sends the text of messages that mention the bot.
-The progress line is a reply to the image's message, edited into the result (or the error).
+The progress and the result are replies to the image's message (see cogs/flow.py for the order).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import discord
 from discord.ext import commands
@@ -17,25 +16,22 @@ from discord.utils import MISSING
 
 from bot import render
 from bot.errors import ImageInputError
-from bot.jobs import Delivered, Requester
-from bot.scheduler import JobCancelled
-from bot.service import JobSpec, Outcome
-from bot.store.models import Job
+from bot.service import JobSpec
 from cogs.common import member_message, message_requester
-from cogs.delivery import (
-    Images,
-    check_permissions,
-    result_info,
-    result_view,
-    upload_shrinking,
-)
-from cogs.message_images import FoundImages, find_images
+from cogs.delivery import NOTICE_SECONDS, check_permissions
+from cogs.flow import Files, JobFlow
+from cogs.message_images import find_images
 
 if TYPE_CHECKING:
-    from bot.app import ImageBot, Services
+    from collections.abc import Awaitable
+
+    from bot.app import ImageBot
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
+RETRY_BY_REPLY = "To try again, reply to the image and mention me again."
 HINT = (
     "Reply to a message that has an image (or attach one), mention me and say what to change, "
     "e.g. `@{name} add a red hat`. To make an image from words, use /imagine."
@@ -70,29 +66,27 @@ class ReplyEdit(commands.Cog):
         if not can_send(message.channel, perms):
             log.info("Mentioned in channel %s where I can't send messages", message.channel.id)
             return
-        flow = MessageFlow(message, services)
+        surface = MessageSurface(message)
         try:
             referenced = await referenced_message(message)
-            flow.anchor = referenced or message
+            surface.anchor = referenced or message
             found = find_images(message, services)
             if referenced is not None:
                 found = find_images(referenced, services) + found
             if not prompt or not (found.images or found.mask):
-                name = message.guild.me.display_name
-                await message.reply(HINT.format(name=name), allowed_mentions=NO_ONE)
+                hint = HINT.format(name=message.guild.me.display_name)
+                await surface.tell(render.status_embed(hint), None, list)
                 return
             check_permissions(perms)
-            who = await message_requester(message, services.store)
-            flow.spec = await edit_spec(services, who, prompt, found.require())
-            await services.jobs.run(who, flow.spec, progress=flow, deliver=flow.deliver)
-        except JobCancelled:
-            # Not an error: the Cancel button already said so on the progress line.
-            log.info("A queued reply-to-edit job of %s was cancelled", message.author.id)
-        except discord.Forbidden:
-            raise
+            found = found.require()
         except Exception as exc:
             context = f"Reply-to-edit in channel {message.channel.id} (user {message.author.id})"
-            await flow.fail(member_message(exc, context))
+            failure = render.failure_embed(member_message(exc, context), prompt)
+            await surface.tell(failure, None, lambda: render.prompt_file(prompt))
+            return
+        who = await message_requester(message, services.store)
+        spec = JobSpec("edit", "", prompt, images=found.images, mask=found.mask, images_found=True)
+        await JobFlow(surface, services, who, spec).run()
 
 
 def prompt_of(message: discord.Message, bot_id: int, bot_role: discord.Role | None) -> str | None:
@@ -137,102 +131,69 @@ async def referenced_message(message: discord.Message) -> discord.Message | None
         ) from exc
 
 
-async def edit_spec(services: Services, who: Requester, prompt: str, found: FoundImages) -> JobSpec:
-    """An edit with the server's model, as many of the images as it takes, and the mask."""
-    model = await services.jobs.resolve_model(who, None, "edit")
-    limit = services.provider.require(model, "edit").input.max_images
-    return JobSpec("edit", model, prompt, images=found.first(limit), mask=found.mask)
+class MessageSurface:
+    """A reply-to-edit job's messages: replies to the image's message, failures by DM.
 
+    Without an interaction nothing can be ephemeral: a private word goes by direct message, or,
+    when the member doesn't take DMs, as a reply that mentions only them and removes itself.
+    """
 
-class MessageFlow:
-    """Progress and delivery of one job as a reply that is edited as the job moves on."""
-
-    def __init__(self, message: discord.Message, services: Services) -> None:
+    def __init__(self, message: discord.Message) -> None:
+        assert message.guild is not None
         self.message = message  # the member's request
-        self.anchor = message  # what the progress line and the result reply to
-        self.services = services
-        self.spec: JobSpec | None = None
-        self.reply: discord.Message | None = None
-        self._lock = asyncio.Lock()  # queue positions arrive from the scheduler's own tasks
-        self._running = False
+        self.anchor = message  # what the progress and the result reply to
+        self.member: discord.User | discord.Member = message.author
+        self.filesize_limit = message.guild.filesize_limit
+        self._progress: discord.Message | None = None
 
-    @property
-    def _mentions(self) -> discord.AllowedMentions:
-        mentions = render.only_requester(self.message.author)
-        mentions.replied_user = False  # the anchor's author may be someone else
-        return mentions
+    async def in_time(self, work: Awaitable[T]) -> T:
+        return await work  # a message has no deadline to answer
 
-    async def queued(self, job: Job, position: int) -> None:
-        async with self._lock:
-            if not self._running:
-                await self._progress(render.queued_text(position), render.cancel_view(job.id))
-
-    async def running(self, job: Job) -> None:
-        async with self._lock:
-            self._running = True
-            model = self.spec.model if self.spec else "the model"
-            await self._progress(f"🎨 Working on it with {model}…", None)
-
-    async def _progress(self, text: str, view: discord.ui.View | None) -> None:
-        # Progress is a courtesy: a Discord hiccup here must not cost the member their job.
-        try:
-            await self._show(embed=render.progress_embed(text), view=view)
-        except discord.HTTPException as exc:
-            log.info("Could not show a job's progress (%s, code %s)", exc.status, exc.code)
-
-    async def deliver(self, job: Job, outcome: Outcome, credits: int) -> Delivered:
-        assert self.spec is not None and self.message.guild is not None
-        name = self.message.author.display_name
-        info = result_info(job, self.spec, outcome, credits, name)
-        limit = self.message.guild.filesize_limit
-        return await upload_shrinking(self.services, job, outcome, info, limit, self._send)
-
-    async def _send(self, info: render.ResultInfo, images: Images, job: Job) -> Delivered:
-        async with self._lock:
-            message = await self._show(
-                embed=render.result_embed(info, images),
-                files=render.result_files(info, images),
-                view=result_view(self.services, job, len(images)),
-            )
-        return Delivered(message.channel.id, message.id)
-
-    async def fail(self, text: str) -> None:
-        """Turn the progress line into the error, or answer the member's message with it."""
-        embed = render.error_embed(text)
-        try:
-            if self.reply is not None:
-                await self.reply.edit(embed=embed, attachments=[], view=None)
-            else:
-                await self.message.reply(embed=embed, allowed_mentions=NO_ONE)
-        except discord.Forbidden:
-            log.info("No permission to report an error in channel %s", self.message.channel.id)
-        except discord.HTTPException as exc:
-            log.warning("Could not report an error to the member (%s)", exc.status)
-
-    async def _show(
-        self,
-        *,
-        embed: discord.Embed,
-        view: discord.ui.View | None = None,
-        files: list[discord.File] | None = None,
-    ) -> discord.Message:
-        """Post the reply the first time, edit it afterwards."""
-        if self.reply is None:
-            self.reply = await self.anchor.reply(
-                content=self.message.author.mention,
-                embed=embed,
-                view=view or MISSING,
-                files=files or MISSING,
-                allowed_mentions=self._mentions,
+    async def show(
+        self, embed: discord.Embed, view: discord.ui.View | None, files: list[discord.File]
+    ) -> None:
+        if self._progress is None:
+            self._progress = await self.anchor.reply(
+                embed=embed, view=view or MISSING, files=files or MISSING, allowed_mentions=NO_ONE
             )
         else:
-            self.reply = await self.reply.edit(
-                embed=embed,
-                view=view,
-                attachments=MISSING if files is None else files,
-                allowed_mentions=self._mentions,
+            self._progress = await self._progress.edit(
+                embed=embed, view=view, attachments=files if files else MISSING
             )
-        return self.reply
+
+    async def remove(self) -> None:
+        if self._progress is None:
+            return
+        try:
+            await self._progress.delete()
+        except discord.HTTPException as exc:
+            log.info("Could not remove a progress reply (%s, code %s)", exc.status, exc.code)
+        self._progress = None
+
+    async def post_result(
+        self, content: str, embed: discord.Embed, files: Files, view: discord.ui.View
+    ) -> discord.Message:
+        mentions = render.only_requester(self.member)
+        mentions.replied_user = False  # the anchor's author may be someone else
+        return await self.anchor.reply(
+            content=content, embed=embed, files=files(), view=view, allowed_mentions=mentions
+        )
+
+    async def tell(self, embed: discord.Embed, view: discord.ui.View | None, files: Files) -> None:
+        # Buttons in a DM have no server to run in: say how to try again instead.
+        embed.set_footer(text=RETRY_BY_REPLY)
+        try:
+            await self.member.send(embed=embed, files=files(), allowed_mentions=NO_ONE)
+            return
+        except discord.HTTPException as exc:
+            log.info("Could not DM member %s (%s, code %s)", self.member.id, exc.status, exc.code)
+        try:
+            await self.message.reply(
+                content=self.member.mention, embed=embed, files=files(),
+                allowed_mentions=render.only_requester(self.member), delete_after=NOTICE_SECONDS,
+            )  # fmt: skip
+        except discord.HTTPException as exc:
+            log.warning("Could not tell a member about their job at all (%s)", exc.status)
 
 
 async def setup(bot: ImageBot) -> None:

@@ -53,7 +53,7 @@ def centre(data: bytes) -> tuple[int, ...]:
 async def imagine(env: BotEnv, **options: Any) -> JSON:
     """Run /imagine and return the finished result message."""
     record = await env.harness.slash("imagine", {"prompt": "a red fox", **options})
-    result = record.original
+    result = record.result
     assert result is not None and "img:reroll:" in " ".join(custom_ids(result)), record.text
     return result
 
@@ -73,13 +73,13 @@ async def test_reroll_runs_the_same_job_again_and_the_clicker_pays(tmp_path: Pat
         first = await imagine(env, n=2, size="1024x1536", quality="low")
         record = await env.harness.click("img:reroll:1", user=env.harness.moderator_id)
 
-        assert record.callback_type == 5 and not record.ephemeral
+        assert record.callback_type == 4 and not record.ephemeral
         original, again = (r.json for r in env.api.image_requests)
         # The same request, but for the member who clicked: each member has their own identifier.
         assert again.pop("safety_identifier") != original.pop("safety_identifier")
         assert again == original
         assert again["prompt"] == "a red fox" and again["model"] == "gpt-image-1"
-        result = record.original
+        result = record.result
         assert result is not None and result["id"] != first["id"]
         assert "job 2" in embed_text(result)
         assert {"img:reroll:2", "img:edit:2", "img:delete:2", "img:vary:2:1"} <= set(
@@ -87,7 +87,9 @@ async def test_reroll_runs_the_same_job_again_and_the_clicker_pays(tmp_path: Pat
         )
         sizes = [f.image().size for f in env.discord.files_of(result)]
         assert sizes == [(1024, 1536), (1024, 1536)]
-        patch = record.edits[-1].json
+        # The result is a new message that pings the clicker, and only them.
+        patch = [r for r in record.followups if r.files][-1].json
+        assert patch["content"].startswith(f"<@{env.harness.moderator_id}>")
         assert patch["allowed_mentions"]["parse"] == []
         assert [int(u) for u in patch["allowed_mentions"]["users"]] == [env.harness.moderator_id]
         assert int(first["id"]) in env.discord.messages  # the first result stays
@@ -109,14 +111,14 @@ async def test_vary_sends_the_chosen_image_of_the_result(tmp_path: Path) -> None
 
         record = await env.harness.click("img:vary:1:1")
 
-        assert record.callback_type == 5
+        assert record.callback_type == 4
         request = env.api.image_requests[-1]
         # A GPT result varies with its own model, through its edits endpoint.
         assert request.endpoint == "edits" and request.form["model"] == "gpt-image-1"
         assert request.form["prompt"].startswith("Make a subtle variation")
         (sent,) = request.files("image")
         assert centre(sent.data) == centre(images[1].data)
-        result = record.original
+        result = record.result
         assert result is not None and "Variations with gpt-image-1" in embed_text(result)
         job = await env.store.get_job(env.harness.guild_id, 2)
         assert job is not None and job.operation == "variation" and job.status == "succeeded"
@@ -133,8 +135,8 @@ async def test_vary_on_a_dall_e_2_result_uses_its_variations_endpoint(tmp_path: 
         with Image.open(io.BytesIO(sent.data)) as image:
             assert image.format == "PNG" and image.width == image.height
         assert centre(sent.data) == centre(env.discord.files_of(first)[0].data)
-        assert record.original is not None
-        assert "Variations with dall-e-2" in embed_text(record.original)
+        assert record.result
+        assert "Variations with dall-e-2" in embed_text(record.result)
 
 
 async def test_edit_opens_a_form_then_edits_the_chosen_image(tmp_path: Path) -> None:
@@ -153,13 +155,13 @@ async def test_edit_opens_a_form_then_edits_the_chosen_image(tmp_path: Path) -> 
             opened.modal["custom_id"], {"prompt": "give it a hat", "image": "2"}
         )
 
-        assert record.callback_type == 5
+        assert record.callback_type == 4
         request = env.api.image_requests[-1]
         assert request.endpoint == "edits"
         assert request.form["prompt"] == "give it a hat" and request.form["model"] == "gpt-image-1"
         (sent,) = request.files()
         assert centre(sent.data) == centre(second_image.data)
-        result = record.original
+        result = record.result
         assert result is not None and "Edited with gpt-image-1" in embed_text(result)
         assert "img:reroll:2" in custom_ids(result)
         job = await env.store.get_job(env.harness.guild_id, 2)
@@ -201,7 +203,10 @@ async def test_requester_deletes_the_result_and_the_job_stays(tmp_path: Path) ->
     async with bot_env(tmp_path) as env:
         result = await imagine(env)
 
-        record = await env.harness.click("img:delete:1")
+        asked = await env.harness.click("img:delete:1")
+        assert asked.ephemeral and "can't be undone" in asked.text
+        assert int(result["id"]) in env.discord.messages  # nothing happens before Yes
+        record = await env.harness.click(f"img:delete-yes:1:{result['id']}")
 
         assert int(result["id"]) not in env.discord.messages
         assert int(result["id"]) in env.discord.deleted_messages
@@ -227,9 +232,11 @@ async def test_moderator_can_delete_anyones_result(tmp_path: Path) -> None:
     async with bot_env(tmp_path) as env:
         result = await imagine(env)
 
-        record = await env.harness.click("img:delete:1", user=env.harness.moderator_id)
+        await env.harness.click("img:delete:1", user=env.harness.moderator_id)
+        yes = f"img:delete-yes:1:{result['id']}"
+        record = await env.harness.click(yes, user=env.harness.moderator_id)
 
-        assert record.ephemeral and "Deleted." in record.text
+        assert "Deleted." in record.text
         assert int(result["id"]) in env.discord.deleted_messages
 
 
@@ -242,9 +249,10 @@ async def test_a_moderator_role_named_in_settings_may_delete(tmp_path: Path) -> 
             GuildSettings(env.harness.guild_id, moderator_role_ids=(helpers,))
         )
 
-        record = await env.harness.click("img:delete:1", user=helper)
+        await env.harness.click("img:delete:1", user=helper)
+        record = await env.harness.click(f"img:delete-yes:1:{result['id']}", user=helper)
 
-        assert record.ephemeral and "Deleted." in record.text
+        assert "Deleted." in record.text
         assert int(result["id"]) in env.discord.deleted_messages
 
 
@@ -259,7 +267,7 @@ async def test_cancel_while_queued_refunds_and_never_calls_the_api(tmp_path: Pat
         waiting = await wait_until(
             lambda: (m := second.original) and "img:cancel:2" in custom_ids(m) and m
         )
-        assert "Queued" in embed_text(waiting)
+        assert "In the queue" in embed_text(waiting)
 
         refused = await harness.click("img:cancel:2", user=other, settle=False)
         await wait_until(lambda: refused.callback_type)
@@ -267,10 +275,9 @@ async def test_cancel_while_queued_refunds_and_never_calls_the_api(tmp_path: Pat
 
         record = await harness.click("img:cancel:2")
 
-        assert record.callback_type == 7
-        waiting = second.original
-        assert waiting is not None and "Cancelled." in embed_text(waiting)
-        assert custom_ids(waiting) == [] and UNEXPECTED not in second.text
+        assert record.ephemeral and "Cancelled. Nothing was charged." in record.text
+        await wait_until(lambda: second.original is None)  # the public progress went away
+        assert UNEXPECTED not in second.text
         assert [r.json["prompt"] for r in env.api.image_requests] == ["first"]
         first_job = await env.store.get_job(harness.guild_id, 1)
         job = await env.store.get_job(harness.guild_id, 2)

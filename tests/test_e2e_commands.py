@@ -31,10 +31,8 @@ def decoded(data: bytes) -> Image.Image:
 
 
 def result_of(record: Any) -> dict[str, Any]:
-    """The final state of the deferred response (the result message)."""
-    original = record.original
-    assert original is not None, "the interaction has no response message"
-    return original
+    """The public message that carries the images."""
+    return dict(record.result)
 
 
 def custom_ids(message: dict[str, Any]) -> list[str]:
@@ -46,7 +44,7 @@ async def test_imagine_delivers_files_embed_and_buttons(tmp_path: Path) -> None:
         record = await env.harness.slash(
             "imagine", {"prompt": "a red fox", "model": "dall-e-3", "quality": "hd", "n": 2}
         )
-        assert record.callback_type == 5  # deferred at once
+        assert record.callback_type == 4 and not record.ephemeral  # public progress at once
         sent = [r.json for r in env.api.image_requests]
         assert [s["n"] for s in sent] == [1, 1]
         assert all(s["model"] == "dall-e-3" and s["quality"] == "hd" for s in sent)
@@ -89,7 +87,13 @@ async def test_limit_violations_are_listed_at_once_privately_before_anything_is_
         text = record.text
         assert "1000 characters" in text and "1792x1024" in text and "Style" in text
         assert env.api.image_requests == []
-        assert await env.store.recent_jobs(env.harness.guild_id) == []
+        # The refused job is kept, failed, so its Try again / Change prompt buttons can redo it.
+        (job,) = await env.store.recent_jobs(env.harness.guild_id)
+        assert job.status == "failed" and job.credits in (0, None)
+        (message,) = record.private
+        assert custom_ids(message) == [f"img:retry:{job.id}", f"img:reprompt:{job.id}"]
+        assert "p" * 1000 in text and "Nothing was charged" in text  # quoted to shorten it
+        assert not any("1000 characters" in t for t in env.harness.fake.seen_by_others())
 
 
 async def test_edit_fixes_a_photo_for_dall_e_2_and_uses_the_mask(tmp_path: Path) -> None:
@@ -210,7 +214,7 @@ async def test_a_rate_limited_api_holds_the_queue_for_the_next_job(tmp_path: Pat
         waiting = await env.harness.slash("imagine", {"prompt": "second"}, settle=False)
         for _ in range(20):  # let the job reach the queue and show its place
             await asyncio.sleep(0.01)
-        assert "Queued — position 1" in waiting.text  # nothing runs, yet it waits its turn
+        assert "In the queue — position 1" in waiting.text  # nothing runs, yet it waits its turn
         await env.harness.settle()
         assert waiting.original is not None and len(waiting.original["attachments"]) == 1
         assert [r.json["prompt"] for r in env.api.image_requests] == ["first", "first", "second"]

@@ -65,8 +65,8 @@ async def test_edit_image_asks_for_a_prompt_then_edits_the_messages_image(tmp_pa
         assert request.form["prompt"] == "add a hat"
         (sent,) = request.files("image")
         assert pixels(sent.data) == pixels(cat)
-        assert done.callback_type == 5
-        result = done.original
+        assert done.callback_type == 4
+        result = done.result
         assert result is not None and not done.ephemeral
         (embed,) = result["embeds"]
         assert embed["title"] == "Edited with gpt-image-1"
@@ -121,7 +121,7 @@ async def test_edit_image_sends_only_the_first_image_to_a_one_image_model(
         assert request.form["model"] == "dall-e-2"
         (sent,) = request.files("image")
         assert pixels(sent.data) == pixels(first)
-        assert done.original is not None and done.original["attachments"]
+        assert done.result["attachments"]
 
 
 async def test_edit_image_on_a_message_without_images_refuses_at_once(tmp_path: Path) -> None:
@@ -144,9 +144,9 @@ async def test_edit_image_failure_after_submit_is_shown_and_refunded(tmp_path: P
 
         done = await open_and_submit(env, target, "something rejected")
 
-        assert done.callback_type == 5
-        assert done.original is not None and done.original["attachments"] == []
-        assert "safety" in done.original["embeds"][0]["description"].lower()
+        assert done.callback_type == 4
+        assert done.original is None  # the public progress went away
+        assert "safety" in done.failure_text.lower()
         (job,) = await env.store.recent_jobs(h.guild_id)
         assert (job.status, job.error_kind) == ("failed", "content_rejected")
         usage = await env.bot.services.quotas.member_usage(h.guild_id, h.user_id, ())
@@ -163,8 +163,7 @@ async def test_edit_image_whose_image_vanished_tells_the_member(tmp_path: Path) 
         done = await h.submit_modal(opened.modal["custom_id"], {"prompt": "add a hat"})
 
         assert env.api.image_requests == []
-        assert done.original is not None
-        assert "couldn't download cat.png" in done.original["embeds"][0]["description"]
+        assert "couldn't download cat.png" in done.failure_text
         (job,) = await env.store.recent_jobs(h.guild_id)
         assert (job.status, job.error_kind) == ("failed", "bad_image")
 
@@ -184,8 +183,8 @@ async def test_vary_image_makes_a_dall_e_2_variation_from_a_square_png(tmp_path:
         with Image.open(io.BytesIO(sent.data)) as image:
             assert image.format == "PNG"
             assert image.width == image.height
-        assert record.callback_type == 5
-        result = record.original
+        assert record.callback_type == 4
+        result = record.result
         assert result is not None
         assert result["embeds"][0]["title"] == "Variations with dall-e-2"
         assert [f.kind for f in env.discord.files_of(result)] == ["png"]
@@ -215,7 +214,7 @@ async def test_vary_image_uses_an_image_embed_from_discords_cdn(tmp_path: Path) 
         (request,) = env.api.image_requests
         (sent,) = request.files("image")
         assert pixels(sent.data) == pixels(picture)
-        assert record.original is not None and record.original["attachments"]
+        assert record.result["attachments"]
 
 
 async def test_vary_image_on_a_message_without_images_is_a_private_clear_error(
@@ -245,7 +244,8 @@ async def test_blank_prompt_in_the_modal_is_refused_privately(tmp_path: Path) ->
         assert done.callback_type == 4 and done.ephemeral
         assert "The prompt is empty" in done.text
         assert env.api.image_requests == []
-        assert await env.store.recent_jobs(h.guild_id) == []
+        (job,) = await env.store.recent_jobs(h.guild_id)
+        assert job.status == "failed"
 
 
 async def test_menus_are_guild_only_message_commands_and_leave_with_their_cog(

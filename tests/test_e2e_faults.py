@@ -33,13 +33,9 @@ IMAGINE_PRICE = 4  # gpt-image-1, 1024x1024, medium: what a delivered /imagine c
 
 
 def error_text(record: InteractionRecord) -> str:
-    """The error embed that replaced the member's deferred "thinking" response."""
-    message = record.original
-    assert message is not None, "the deferred response was never replaced"
-    assert not message["attachments"]
-    (embed,) = message["embeds"]
-    assert embed["description"].startswith("⚠️")
-    return str(embed["description"])
+    """The private failure message: the public progress is gone, nobody else saw why."""
+    assert record.original is None, "the public progress message is still there"
+    return record.failure_text
 
 
 async def last_job(env: BotEnv) -> Any:
@@ -107,6 +103,11 @@ def original_edits(env: BotEnv, record: InteractionRecord) -> list[RecordedReque
     return env.discord.requests_to("PATCH", f"/webhooks/*/{record.token}/messages/@original")
 
 
+def result_posts(env: BotEnv, record: InteractionRecord) -> list[RecordedRequest]:
+    """The followups sending the result (a new message, so the member is pinged)."""
+    return [r for r in env.discord.followups(record.token) if r.files]
+
+
 # --- Images API faults ----------------------------------------------------------------------
 
 
@@ -135,7 +136,7 @@ async def test_api_failure_is_explained_refunded_and_survived(
     async with bot_env(tmp_path) as env:
         env.api.fail_always(kind)
         record = await env.harness.slash("imagine", {"prompt": "a fox"})
-        assert record.callback_type == 5
+        assert record.callback_type == 4
         assert words in error_text(record)
         assert len(env.api.image_requests) == calls
         await assert_failed(env, error_kind)
@@ -151,7 +152,8 @@ async def test_safety_rejection_is_not_called_a_generic_error(tmp_path: Path) ->
         assert "Try rephrasing" in text
         assert "went wrong" not in text and "try again later" not in text
         # upstream text is never echoed: it can quote the prompt or hold a request id
-        assert "Request ID" not in text and "something forbidden" not in text
+        reason = text.split("**Your prompt**")[0]
+        assert "Request ID" not in text and "something forbidden" not in reason
 
 
 async def test_rate_limit_once_is_retried_and_charged_once(tmp_path: Path) -> None:
@@ -246,14 +248,12 @@ async def test_result_download_that_never_finishes_is_bounded(tmp_path: Path) ->
 async def test_rate_limited_result_edit_is_retried_and_delivered(tmp_path: Path) -> None:
     async with bot_env(tmp_path) as env:
         record = await start_slow_job(env)
-        env.discord.fail_next(
-            "PATCH", f"/webhooks/*/{record.token}/messages/@original", status=429, times=2
-        )
+        env.discord.fail_next("POST", f"/webhooks/*/{record.token}", status=429, times=2)
         await env.harness.settle()
-        statuses = [r.status for r in original_edits(env, record)]
+        statuses = [r.status for r in result_posts(env, record)]
         assert statuses == [429, 429, 200]  # the result: two 429s, then delivered
         assert env.discord.retry_sleeps, "discord.py should have waited before retrying"
-        (upload,) = env.discord.files_of(record.original)
+        (upload,) = env.discord.files_of(record.result)
         assert upload.image().size == (1024, 1024)
         assert (await last_job(env)).status == "succeeded"
         assert await used_credits(env) == IMAGINE_PRICE
@@ -277,15 +277,13 @@ async def test_progress_edits_that_fail_do_not_lose_the_job(tmp_path: Path) -> N
 async def test_upload_too_large_is_retried_smaller_with_a_note(tmp_path: Path) -> None:
     async with bot_env(tmp_path) as env:
         record = await start_slow_job(env)
-        env.discord.fail_next(
-            "PATCH", f"/webhooks/*/{record.token}/messages/@original", status=413, code=40005
-        )
+        env.discord.fail_next("POST", f"/webhooks/*/{record.token}", status=413, code=40005)
         await env.harness.settle()
-        refused, accepted = [r for r in original_edits(env, record) if r.files]
+        refused, accepted = result_posts(env, record)
         assert refused.status == 413 and accepted.status == 200
         assert accepted.files[0].size < refused.files[0].size
         assert accepted.files[0].image().size[0] <= 1024
-        (embed,) = record.original["embeds"]
+        (embed,) = record.result["embeds"]
         notes = next(f["value"] for f in embed["fields"] if f["name"] == "Adjusted")
         assert "Sent image 1 as" in notes
         assert (await last_job(env)).status == "succeeded"
@@ -298,10 +296,10 @@ async def test_several_images_over_the_message_limit_are_shrunk(tmp_path: Path) 
         record = await env.harness.slash(
             "imagine", {"prompt": "a fox", "n": 3}, attachment_size_limit=40_000
         )
-        uploads = [r for r in original_edits(env, record) if r.files]
+        uploads = result_posts(env, record)
         assert uploads[-1].status == 200
         assert sum(f.size for f in uploads[-1].files) <= 40_000
-        assert len(env.discord.files_of(record.original)) == 3
+        assert len(env.discord.files_of(record.result)) == 3
         assert (await last_job(env)).status == "succeeded"
 
 
@@ -309,7 +307,7 @@ async def test_unknown_interaction_on_result_posts_to_the_channel(tmp_path: Path
     async with bot_env(tmp_path) as env:
         record = await start_slow_job(env)
         env.discord.fail_next(
-            "PATCH", f"/webhooks/*/{record.token}/*", status=404, code=10062, times=None
+            "*", f"/webhooks/*/{record.token}*", status=404, code=10062, times=None
         )
         await env.harness.settle()
         uid = env.harness.user_id

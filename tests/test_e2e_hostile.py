@@ -104,17 +104,14 @@ def attachment(env: BotEnv, filename: str, data: bytes, content_type: str | None
 
 
 def shown_text(record: InteractionRecord) -> str:
-    """What replaced the thinking message, or the private refusal."""
-    message = record.original
-    assert message is not None
-    return "\n".join(e.get("description") or "" for e in message["embeds"])
+    """The private failure message (nobody else saw it)."""
+    return record.failure_text
 
 
 async def assert_bad_image(env: BotEnv, record: InteractionRecord, words: str) -> None:
-    assert record.callback_type == 5
     text = shown_text(record)
     assert text.startswith("⚠️") and words in text
-    assert not record.original["attachments"]
+    assert record.original is None  # the public progress message is gone
     assert env.api.image_requests == []
     (job,) = await env.store.recent_jobs(env.harness.guild_id)
     assert (job.status, job.error_kind) == ("failed", "bad_image")
@@ -130,8 +127,7 @@ async def assert_nothing_spent(env: BotEnv) -> None:
 
 
 async def assert_delivered(record: InteractionRecord, operation: str) -> None:
-    assert record.original is not None
-    uploads = record.harness.fake.files_of(record.original)
+    uploads = record.harness.fake.files_of(record.result)
     assert uploads and all(BOT_FILENAME.fullmatch(u.filename) for u in uploads)
     assert all(u.filename.startswith(operation) for u in uploads)
     for upload in uploads:
@@ -211,7 +207,8 @@ async def test_file_over_the_cap_is_refused_before_download(tmp_path: Path) -> N
         assert "huge.png is 26.0 MB; the limit is 25.0 MB" in record.text
         assert env.discord.downloads == []  # no GET for the attachment
         assert env.api.image_requests == []
-        assert await env.store.recent_jobs(env.harness.guild_id) == []
+        (job,) = await env.store.recent_jobs(env.harness.guild_id)
+        assert job.status == "failed"  # kept, so Try again can redo it
         await assert_nothing_spent(env)
 
 
@@ -298,7 +295,8 @@ async def test_huge_prompt_is_refused_with_the_models_limit(tmp_path: Path) -> N
         assert record.callback_type == 4 and record.callback.json["data"]["flags"] & 64
         assert "32000" in record.text and "100000" in record.text
         assert env.api.image_requests == []
-        assert await env.store.recent_jobs(env.harness.guild_id) == []
+        (job,) = await env.store.recent_jobs(env.harness.guild_id)
+        assert job.status == "failed"  # kept, so Try again can redo it
         await assert_nothing_spent(env)
 
 
@@ -310,18 +308,18 @@ async def test_mentions_in_the_prompt_ping_no_one_but_the_requester(tmp_path: Pa
             f"<@!{harness.moderator_id}> a fox"
         )
         record = await harness.slash("imagine", {"prompt": prompt})
-        (result,) = [r for r in record.edits if r.files]
+        (result,) = [r for r in record.followups if r.files]
         assert result.json["allowed_mentions"] == {
             "parse": [],
             "users": [harness.user_id],
             "replied_user": True,
         }
-        assert record.original["embeds"][0]["description"] == prompt  # shown, never pinging
-        assert record.original["mention_everyone"] is False
+        assert record.result["embeds"][0]["description"] == prompt  # shown, never pinging
+        assert record.result["mention_everyone"] is False
         # the error path pings no one at all
         env.api.fail_next("content_policy_violation")
         failed = await harness.slash("imagine", {"prompt": prompt})
-        (error,) = [r for r in failed.edits if "⚠️" in str(r.json)]
+        (error,) = [r for r in failed.followups if "⚠️" in str(r.json)]
         assert error.json["allowed_mentions"] == {"parse": []}
 
 
@@ -337,7 +335,7 @@ async def test_unusual_unicode_keeps_the_embed_within_limits(tmp_path: Path, mod
         await assert_delivered(record, "generate")
         sent = env.api.image_requests[0].json["prompt"]
         assert sent == prompt  # passed on exactly
-        (embed,) = record.original["embeds"]
+        (embed,) = record.result["embeds"]
         assert len(embed["title"]) <= 256 and len(embed["description"]) <= 4096
         fields = embed.get("fields", [])
         assert all(len(f["value"]) <= 1024 for f in fields)
@@ -376,6 +374,6 @@ async def test_hostile_filenames_in_error_messages(tmp_path: Path, filename: str
         image["filename"] = filename
         record = await env.harness.slash("edit", {"prompt": "add a hat", "image": image})
         await assert_bad_image(env, record, "damaged or incomplete")
-        (error,) = [r for r in record.edits if "⚠️" in str(r.json)]
+        (error,) = [r for r in record.followups if "⚠️" in str(r.json)]
         assert error.json["allowed_mentions"] == {"parse": []}
         assert env.discord.errors == []

@@ -44,7 +44,7 @@ async def test_imagine_without_a_model_uses_the_first_usable_preference(tmp_path
         bot_env(tmp_path, api=api, default_model="gpt-image-1.5") as env,
     ):
         record = await env.harness.slash("imagine", {"prompt": "a fox"})
-        assert record.original is not None
+        assert record.result
         (request,) = api.image_requests
         assert request.json["model"] == "gpt-image-2.6-sunburst"
         refused = await env.harness.slash("imagine", {"prompt": "a fox", "model": "gpt-image-1"})
@@ -67,7 +67,7 @@ async def test_a_server_default_that_shut_down_falls_back_and_moderators_hear_on
         )
         for prompt in ("a fox", "a second fox"):
             record = await env.harness.slash("imagine", {"prompt": prompt})
-            assert record.original is not None and record.original["attachments"]
+            assert record.result["attachments"]
         assert [r.json["model"] for r in api.image_requests] == ["gpt-image-2.6-sunburst"] * 2
         (post,) = env.discord.bot_messages(h.other_channel_id)
         text = post["embeds"][0]["description"]
@@ -97,9 +97,9 @@ async def test_vary_everywhere_on_openai_goes_through_edits(tmp_path: Path) -> N
         bot_env(tmp_path, api=api, default_model=None) as env,
     ):
         first = await env.harness.slash("imagine", {"prompt": "a fox", "model": "gpt-image-2"})
-        assert first.original is not None
+        assert first.result
         clicked = await env.harness.click(f"img:vary:{1}:0")
-        assert clicked.original is not None and clicked.original["attachments"]
+        assert clicked.result["attachments"]
         request = api.image_requests[-1]
         assert request.endpoint == "edits" and request.form["model"] == "gpt-image-2"
         assert all(r.endpoint != "variations" for r in api.image_requests)
@@ -114,6 +114,6 @@ async def test_a_gateway_model_is_priced_like_the_model_it_is_like(tmp_path: Pat
     ):
         options = {"prompt": "a fox", "model": "my-dalle", "size": "1792x1024", "quality": "hd"}
         record = await env.harness.slash("imagine", options)
-        assert record.original is not None and record.original["attachments"]
+        assert record.result["attachments"]
         job = await env.store.get_job(env.harness.guild_id, 1)
         assert job is not None and job.status == "succeeded" and job.credits == 12

@@ -342,7 +342,7 @@ async def test_history_lists_jobs_with_prompts_statuses_and_links(tmp_path):
         assert "`a red fox @everyone`" in text and "`something forbidden`" in text
         assert "✅ succeeded" in text and "❌ failed: content_rejected" in text
         assert f"<@{h.user_id}>" in text and f"<@{h.moderator_id}>" in text
-        message = ok.original
+        message = ok.result
         assert message is not None
         link = f"https://discord.com/channels/{h.guild_id}/{h.channel_id}/{message['id']}"
         assert f"[result]({link})" in text

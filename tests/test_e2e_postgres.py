@@ -37,7 +37,7 @@ async def test_a_job_runs_and_is_charged_on_postgres(tmp_path: Path, database_ur
         guild, user = env.harness.guild_id, env.harness.user_id
         await env.store.save_quota_policy(QuotaPolicy(guild, user_limit=4))
         first = await env.harness.slash("imagine", {"prompt": "a fox", "model": "gpt-image-1"})
-        assert first.original is not None and len(first.original["attachments"]) == 1
+        assert len(first.result["attachments"]) == 1
         refused = await env.harness.slash("imagine", {"prompt": "again", "model": "gpt-image-1"})
         assert "4 of your 4 credits" in refused.text
         jobs = await env.store.recent_jobs(guild)

@@ -37,6 +37,14 @@ def sends(record: EventRecord) -> list[JSON]:
     ]
 
 
+async def wait_for(condition: Any) -> None:
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")
+
+
 async def reply_to(env: BotEnv, target: JSON, text: str, **options: Any) -> EventRecord:
     h = env.harness
     return await h.message(
@@ -72,9 +80,13 @@ async def test_reply_with_a_prompt_edits_the_image_and_answers_the_original(
         assert f"img:reroll:{job.id}" in ids and f"img:delete:{job.id}" in ids
         assert (job.status, job.user_id, job.prompt) == ("succeeded", h.user_id, "add a hat")
         assert job.result_message_id == int(result["id"])
-        posted, *edits = sends(record)
-        assert "Working on it" in posted["embeds"][0]["description"]
-        assert edits and posted["allowed_mentions"]["users"] == [h.user_id]
+        progress, posted = sends(record)
+        assert progress["embeds"][0]["title"] == "🎨 Making your image…"
+        assert progress["allowed_mentions"] == {"parse": []}
+        # The result is a new reply that pings the member (and only them); the progress is gone.
+        assert posted["content"].startswith(f"<@{h.user_id}>")
+        assert posted["allowed_mentions"]["users"] == [h.user_id]
+        assert len(env.discord.deleted_messages) == 1
 
 
 async def test_member_mask_is_the_mask_and_own_images_follow_the_referenced_one(
@@ -142,8 +154,9 @@ async def test_mention_without_any_image_gets_a_hint_and_costs_nothing(tmp_path:
         record = await reply_to(env, target, "add a hat")
 
         (hint,) = record.messages
-        assert "/imagine" in hint["content"] and "mention me" in hint["content"]
-        assert hint["message_reference"]["message_id"] == record.payload["id"]
+        text = hint["embeds"][0]["description"]
+        assert "/imagine" in text and "mention me" in text
+        assert env.discord.channels[int(hint["channel_id"])]["type"] == 1  # by DM: private
         (body,) = sends(record)
         assert body["allowed_mentions"] == {"parse": []}
         assert env.api.image_requests == []
@@ -158,7 +171,7 @@ async def test_bare_mention_on_an_image_gets_the_hint(tmp_path: Path) -> None:
         record = await reply_to(env, target, "")
 
         (hint,) = record.messages
-        assert "say what to change" in hint["content"]
+        assert "say what to change" in hint["embeds"][0]["description"]
         assert env.api.image_requests == []
 
 
@@ -196,10 +209,11 @@ async def test_api_refusal_turns_the_progress_reply_into_the_error_and_refunds(
 
         record = await reply_to(env, target, "something rejected")
 
-        (reply,) = record.messages
-        assert reply["message_reference"]["message_id"] == target["id"]
-        assert reply["attachments"] == [] and reply["components"] == []
-        assert "safety" in reply["embeds"][0]["description"].lower()
+        (told,) = record.messages  # the progress reply went away; the member was told by DM
+        assert env.discord.channels[int(told["channel_id"])]["type"] == 1
+        assert "safety" in told["embeds"][0]["description"].lower()
+        assert "something rejected" in told["embeds"][0]["description"]  # the prompt, quoted
+        assert not any("safety" in t for t in env.discord.seen_by_others())
         (job,) = await env.store.recent_jobs(h.guild_id)
         assert (job.status, job.error_kind) == ("failed", "content_rejected")
         reservation = await env.store.get_reservation(h.guild_id, 1)  # the fresh ledger's first
@@ -251,12 +265,14 @@ async def test_result_too_large_for_discord_is_sent_again_smaller(tmp_path: Path
     async with bot_env(tmp_path) as env:
         h = env.harness
         target = h.build_message("", attachments=[("cat.png", image_bytes("red", (32, 32)))])
-        env.discord.fail_next("PATCH", "/channels/*/messages/*", status=413, code=40005)
+        env.api.latency = 0.2
+        record = await reply_to(env, target, "add a hat", settle=False)
+        await wait_for(lambda: env.api.image_requests)  # the progress reply is posted by now
+        env.discord.fail_next("POST", "/channels/*/messages", status=413, code=40005)
+        await h.settle()
 
-        record = await reply_to(env, target, "add a hat")
-
-        patches = [r for r in record.requests if r.method == "PATCH"]
-        assert [r.status for r in patches] == [413, 200]
+        posts = [r for r in record.requests if r.method == "POST" and r.files]
+        assert [r.status for r in posts] == [413, 200]
         (result,) = record.messages
         assert env.discord.files_of(result)
         (job,) = await env.store.recent_jobs(h.guild_id)
@@ -291,15 +307,9 @@ async def test_queued_reply_shows_its_place_then_becomes_the_result(tmp_path: Pa
         await asyncio.sleep(0.05)  # the first job holds the only slot
         record = await reply_to(env, second, "add a scarf")
 
-        posted = [
-            r.json
-            for r in record.requests
-            if r.method == "POST" and r.path.endswith("/messages") and 200 <= r.status < 300
-        ]
         waiting = next(
-            p for p in posted if p["message_reference"]["message_id"] == int(second["id"])
+            p for p in sends(record) if p["embeds"][0]["title"] == "⏳ In the queue — position 1"
         )
-        assert waiting["embeds"][0]["description"].startswith("⏳ Queued — position 1")
         (job,) = await env.store.recent_jobs(h.guild_id, user_id=h.user_id)
         assert [c["custom_id"] for row in waiting["components"] for c in row["components"]] == [
             f"img:cancel:{job.id}"
@@ -327,10 +337,9 @@ async def test_cancelling_a_queued_reply_job_refunds_and_never_calls_the_api(
 
         clicked = await h.click(f"img:cancel:{job.id}")
 
-        progress = env.discord.messages[int(clicked.payload["message"]["id"])]
-        assert progress["message_reference"]["message_id"] == second["id"]
-        assert "Cancelled" in progress["embeds"][0]["description"]
-        assert progress["components"] == []
+        assert clicked.ephemeral and "Cancelled" in clicked.text
+        await h.settle()
+        assert int(clicked.payload["message"]["id"]) in env.discord.deleted_messages
         assert [r.form["prompt"] for r in env.api.image_requests] == ["add a hat"]
         cancelled = await env.store.get_job(h.guild_id, job.id)
         assert cancelled is not None and cancelled.status == "cancelled"

@@ -71,6 +71,15 @@ class ImageRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class PartialImage:
+    """A preview of an image still being made (a streamed partial image)."""
+
+    index: int
+    data: bytes
+    format: str
+
+
+@dataclass(frozen=True, slots=True)
 class ModelListing:
     """One entry of ``GET /models``: the id, and its ``shutdown_date`` when the provider gives one."""
 

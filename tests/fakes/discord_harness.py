@@ -178,6 +178,50 @@ class InteractionRecord(EventRecord):
         ids = dict.fromkeys([state.original_id, *state.message_ids])
         return [self.fake.messages[i] for i in ids if i in self.fake.messages]
 
+    def _own(self, messages: list[JSON]) -> list[JSON]:
+        """Messages answering this interaction, else (posted to the channel) any of them."""
+        mine = str(self.id)
+        own = [m for m in messages if (m.get("interaction_metadata") or {}).get("id") == mine]
+        return own or [m for m in messages if "interaction_metadata" not in m]
+
+    @property
+    def result(self) -> JSON:
+        """The public message that carries this interaction's images (a followup that pings)."""
+        found = self._own([m for m in self.messages if not m["flags"] & 64 and m["attachments"]])
+        if not found:
+            raise HarnessError(f"interaction {self.id} delivered no result; said: {self.text!r}")
+        return found[-1]
+
+    @property
+    def private(self) -> list[JSON]:
+        """The messages only the member sees (ephemeral), as they are now."""
+        mine = str(self.id)
+        return [
+            m
+            for m in self.messages
+            if m["flags"] & 64 and (m.get("interaction_metadata") or {}).get("id") == mine
+        ]
+
+    @property
+    def failure(self) -> JSON:
+        """The private message telling the member what went wrong; no one else may have seen it."""
+        found = [m for m in self.private if m["embeds"] and "⚠️" in m["embeds"][0]["description"]]
+        if not found:
+            raise HarnessError(f"interaction {self.id} told no failure privately: {self.text!r}")
+        message = found[-1]
+        reason = message["embeds"][0]["description"].splitlines()[0]
+        if any(reason in text for text in self.fake.seen_by_others()):
+            raise HarnessError(f"a failure was shown to everyone: {reason!r}")
+        return message
+
+    @property
+    def failure_text(self) -> str:
+        return str(self.failure["embeds"][0]["description"])
+
+    @property
+    def private_text(self) -> str:
+        return "\n".join(t for m in self.private for t in visible_text(m))
+
     @property
     def ephemeral(self) -> bool:
         message = self.original

@@ -326,6 +326,8 @@ class FakeDiscord:
         self.retry_sleeps: list[float] = []
         self.messages: dict[int, JSON] = {}
         self.deleted_messages: dict[int, JSON] = {}
+        # (channel id, flags, content, embeds) of every message as created and after each edit.
+        self.shown: list[tuple[int, int, str, list[JSON]]] = []
         self.channels: dict[int, JSON] = {}
         self.guilds: dict[int, JSON] = {}
         self.members: dict[tuple[int, int], JSON] = {}
@@ -609,6 +611,21 @@ class FakeDiscord:
                 if m["author"]["id"] == bot_id
                 and (channel_id is None or int(m["channel_id"]) == channel_id)
             ]
+
+    def seen_by_others(self) -> list[str]:
+        """Every text a channel's other members could read at some point (edits, deleted ones).
+
+        Ephemeral messages and direct messages are the member's alone.
+        """
+        texts: list[str] = []
+        for channel_id, flags, content, embeds in self.shown:
+            if flags & EPHEMERAL or self.channels.get(channel_id, {}).get("type") == 1:
+                continue
+            texts.append(content)
+            for embed in embeds:
+                texts += [embed.get("title") or "", embed.get("description") or ""]
+                texts += [f.get("value") or "" for f in embed.get("fields") or []]
+        return [t for t in texts if t]
 
     def last_message(self, channel_id: int | None = None) -> JSON:
         """The bot's most recently created message still stored."""
@@ -1194,7 +1211,14 @@ class FakeDiscord:
         if referenced is not None:
             message.update(reply_fields(referenced))
         self.messages[mid] = message
+        self._shown(message)
         return message
+
+    def _shown(self, message: JSON) -> None:
+        """Remember what a message showed, edits included (references: no copying)."""
+        self.shown.append(
+            (int(message["channel_id"]), message["flags"], message["content"], message["embeds"])
+        )
 
     def _edit_message(
         self, message: JSON, data: JSON, files: list[UploadedFile], limit: int
@@ -1224,6 +1248,7 @@ class FakeDiscord:
             edited["edited_timestamp"] = iso(self.snowflake())
         message.clear()
         message.update(edited)  # same dict: references held by tests see the edit
+        self._shown(message)
         return message
 
     def _attachments(

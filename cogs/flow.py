@@ -1,0 +1,340 @@
+"""One job's life in Discord, however it was asked for: checks, progress, previews, the result.
+
+The order is what members see:
+1. Every check that can refuse the job (limits, quota, cooldown, jobs in flight, declared sizes)
+   runs before anything is posted; a refusal is told to the member only.
+2. A public progress message shows the prompt, model, size and count, then the place in the queue
+   with an estimate, then how long it has been running, then each partial image as it streams.
+3. The result is a new message mentioning the member (Discord notifies for mentions in new
+   messages, not in edits), and the progress message goes away.
+4. A failure on the way removes the progress message and tells the member privately: why, their
+   prompt quoted back, that nothing was charged, and a Try again button that survives a restart.
+
+Where the messages go is a ``Surface``: an interaction (cogs/delivery.py) or a reply
+(cogs/reply.py). Everything else lives here, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol
+
+import discord
+
+from bot import render
+from bot.errors import BotError
+from bot.images.types import GeneratedImage, PartialImage
+from bot.jobs import Admission, Delivered, Refused, Requester
+from bot.render import ProgressInfo, ResultInfo, Stage
+from bot.scheduler import JobCancelled
+from bot.service import JobSpec, Outcome
+from bot.store.models import Job
+from cogs.common import member_message
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+log = logging.getLogger(__name__)
+Images = tuple[GeneratedImage, ...]
+Files = Callable[[], list[discord.File]]
+
+TOO_LARGE = 40005
+UPLOAD_TRIES = 3
+# A queue moves with every finished job: with hundreds waiting, showing each move to each member
+# would be thousands of Discord calls. A member's place is shown at most this often.
+POSITION_EVERY = 5.0
+
+
+class InteractionGone(BotError):
+    """Discord no longer knows the interaction: its 3-second window to answer was missed."""
+
+    kind = "expired"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your request timed out at Discord before I could answer it (Discord allows 3 "
+            "seconds), so I didn't make anything."
+        )
+
+
+class Surface(Protocol):
+    """Where one job's messages go."""
+
+    member: discord.User | discord.Member
+    filesize_limit: int
+
+    async def in_time(self, work: Awaitable[Admission]) -> Admission:
+        """``work`` awaited, answering Discord in time if it is slow."""
+        ...
+
+    async def show(
+        self, embed: discord.Embed, view: discord.ui.View | None, files: list[discord.File]
+    ) -> None:
+        """Post the public progress message the first time, edit it afterwards."""
+        ...
+
+    async def remove(self) -> None:
+        """Take the progress message (and any private placeholder) away."""
+        ...
+
+    async def post_result(
+        self, content: str, embed: discord.Embed, files: Files, view: discord.ui.View
+    ) -> discord.Message:
+        """Send the result as a new message that pings the member (and only them)."""
+        ...
+
+    async def tell(self, embed: discord.Embed, view: discord.ui.View | None, files: Files) -> None:
+        """Tell the member something nobody else should see."""
+        ...
+
+
+@dataclasses.dataclass(slots=True)
+class _Update:
+    stage: Stage
+    gap: float  # at least this long after the previous edit
+    files: list[discord.File] = dataclasses.field(default_factory=list)
+
+
+class Updates:
+    """The edits of one progress message: one at a time, the newest wins, positions throttled.
+
+    Nothing here sleeps in the caller: the scheduler's notifier and the stream hand an update
+    over and go on, so a slow Discord never holds up a job.
+    """
+
+    def __init__(self, apply: Callable[[_Update], Awaitable[None]]) -> None:
+        self._apply = apply
+        self._pending: _Update | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last = float("-inf")
+        self._applying = False
+        self._closed = False
+
+    def push(self, update: _Update) -> None:
+        if self._closed:
+            return
+        self._pending = update
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain(), name="progress-updates")
+
+    async def _drain(self) -> None:
+        while (update := self._pending) is not None:
+            wait = self._last + update.gap - time.monotonic()
+            if wait > 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+                continue  # a newer update may have replaced this one
+            self._pending = None
+            self._applying = True
+            try:
+                await self._apply(update)
+            except discord.HTTPException as exc:  # progress is a courtesy: never fail the job
+                log.info("Could not show a job's progress (%s, code %s)", exc.status, exc.code)
+            finally:
+                self._applying = False
+                self._last = time.monotonic()
+
+    async def close(self) -> None:
+        """Drop what is pending and let an edit in flight land (so it can't follow the result)."""
+        self._closed = True
+        self._pending = None
+        task = self._task
+        if task is None or task.done():
+            return
+        if self._applying:
+            await asyncio.shield(task)
+        else:
+            task.cancel()
+
+
+class JobFlow:
+    """Admits, shows, runs and delivers one job on a surface, and tells its member if it fails."""
+
+    def __init__(self, surface: Surface, services: Services, who: Requester, spec: JobSpec):
+        self.surface = surface
+        self.services = services
+        self.who = who
+        self.spec = spec
+        self.info: ProgressInfo | None = None
+        self.stage = Stage()
+        self.updates = Updates(self._apply)
+
+    async def run(self) -> None:
+        """The whole job; never raises for a refusal or failure (the member is told instead)."""
+        jobs = self.services.jobs
+        try:
+            admitted = await self.surface.in_time(jobs.admit(self.who, self.spec))
+        except Refused as refused:
+            await self._failed(refused.error, refused.job)
+            return
+        self.spec = admitted.spec
+        try:
+            await self._show_first(admitted.job)
+        except InteractionGone as gone:
+            log.warning(
+                "Discord's 3-second window to answer an interaction was missed (user %s, job %s);"
+                " the job was not run",
+                self.who.user_id,
+                admitted.job.id,
+            )
+            await jobs.abandon(admitted, gone)
+            await self._failed(gone, admitted.job)
+            return
+        except Exception as exc:
+            await jobs.abandon(admitted, exc)
+            await self._failed(exc, admitted.job)
+            return
+        try:
+            await jobs.execute(admitted, progress=self, deliver=self.deliver)
+        except JobCancelled:
+            # The Cancel button told whoever clicked it; the runner refunded.
+            log.info("Queued job %s of %s was cancelled", admitted.job.id, self.who.user_id)
+            await self.updates.close()
+            await self.surface.remove()
+        except Refused as refused:
+            await self.updates.close()
+            await self.surface.remove()
+            await self._failed(refused.error, refused.job)
+
+    async def _show_first(self, job: Job) -> None:
+        spec = self.spec
+        self.info = ProgressInfo(
+            job_id=job.id,
+            operation=spec.operation,
+            model=spec.model,
+            prompt=spec.prompt,
+            size=spec.params.size,
+            n=spec.params.n,
+            requester=self.who.display_name,
+        )
+        scheduler = self.services.scheduler
+        # A job that will start at once shows "making" straight away: one edit fewer per job.
+        if scheduler.starts_now():
+            self.stage = Stage(running=True, started_at=time.time())
+        embed = render.progress_embed(self.info, self.stage)
+        await self.surface.show(embed, self._view(job), [])
+
+    def _view(self, job: Job) -> discord.ui.View | None:
+        return None if self.stage.running else render.cancel_view(job.id)
+
+    # --- Progress (called by the job runner) -------------------------------------------------
+
+    async def queued(self, job: Job, position: int) -> None:
+        if self.stage.running:
+            return
+        estimate = self.services.jobs.estimate(position)
+        done_at = time.time() + estimate if estimate is not None else None
+        self.stage = Stage(position=position, done_at=done_at)
+        self.updates.push(_Update(self.stage, POSITION_EVERY))
+
+    async def running(self, job: Job) -> None:
+        if self.stage.running:
+            return
+        self.stage = Stage(running=True, started_at=time.time())
+        self.updates.push(_Update(self.stage, 0.0))
+
+    async def partial(self, job: Job, image: PartialImage) -> None:
+        if len(image.data) > self.surface.filesize_limit:
+            return  # a preview is a courtesy; the result gets the care of shrinking
+        name = render.preview_name(image.format)
+        self.stage = dataclasses.replace(
+            self.stage, running=True, started_at=self.stage.started_at or time.time(), preview=name
+        )
+        self.updates.push(_Update(self.stage, 0.0, [render.preview_file(image)]))
+
+    async def _apply(self, update: _Update) -> None:
+        assert self.info is not None
+        view = None if update.stage.running else render.cancel_view(self.info.job_id)
+        await self.surface.show(render.progress_embed(self.info, update.stage), view, update.files)
+
+    # --- Delivery ----------------------------------------------------------------------------
+
+    async def deliver(self, job: Job, outcome: Outcome, credits: int) -> Delivered:
+        await self.updates.close()
+        info = result_info(job, self.spec, outcome, credits, self.who.display_name)
+        delivered = await upload_shrinking(
+            self.services, job, outcome, info, self.surface.filesize_limit, self._send
+        )
+        await self.surface.remove()
+        return delivered
+
+    async def _send(self, info: ResultInfo, images: Images, job: Job) -> Delivered:
+        view = result_view(self.services, job, len(images))
+        message = await self.surface.post_result(
+            render.ready_text(self.surface.member.mention, len(images)),
+            render.result_embed(info, images),
+            lambda: render.result_files(info, images),
+            view,
+        )
+        return Delivered(message.channel.id, message.id)
+
+    # --- Failure -----------------------------------------------------------------------------
+
+    async def _failed(self, error: BaseException, job: Job | None) -> None:
+        context = f"{self.spec.operation} job {job.id if job else '-'} (user {self.who.user_id})"
+        text = member_message(error, context)
+        prompt = self.spec.prompt
+        embed = render.failure_embed(text, prompt)
+        view = render.failure_view(job.id, has_prompt=bool(prompt)) if job else None
+        await self.surface.tell(embed, view, lambda: render.prompt_file(prompt))
+
+
+def result_view(services: Services, job: Job, count: int) -> discord.ui.View:
+    """The result's buttons; Vary only when some model here can make variations."""
+    return render.result_view(job.id, count, can_vary=bool(services.provider.usable("variation")))
+
+
+def result_info(
+    job: Job, spec: JobSpec, outcome: Outcome, credits: int | None, requester_name: str
+) -> ResultInfo:
+    """What the result embed says about a job."""
+    first = outcome.requests[0] if outcome.requests else None
+    return ResultInfo(
+        job_id=job.id,
+        operation=spec.operation,
+        model=spec.model,
+        prompt=spec.prompt,
+        size=outcome.result.size or (first.params.size if first else None),
+        quality=outcome.result.quality or (first.params.quality if first else None),
+        style=first.params.style if first else None,
+        credits=credits,
+        requester=requester_name,
+        notes=outcome.notes,
+    )
+
+
+async def upload_shrinking(
+    services: Services,
+    job: Job,
+    outcome: Outcome,
+    info: ResultInfo,
+    limit: int,
+    send: Callable[[ResultInfo, Images, Job], Awaitable[Delivered]],
+) -> Delivered:
+    """Send the result; when Discord says it is too large, shrink the images and try again."""
+    total: int | None = None
+    for _ in range(UPLOAD_TRIES):
+        fitted = await services.service.fit_for_upload(outcome.result, limit, total)
+        try:
+            return await send(_with_notes(info, fitted.notes), fitted.images, job)
+        except discord.HTTPException as exc:
+            if exc.code == TOO_LARGE or exc.status == 413:
+                log.info("job %s: Discord refused the upload as too large; shrinking", job.id)
+                # Halve what was refused: it can be well under the per-file limit (Discord
+                # counts the whole message), so shrinking against that limit would change nothing.
+                total = sum(len(image.data) for image in fitted.images) // 2
+                continue
+            raise
+    raise BotError("Discord refused the images as too large, even after shrinking them.")
+
+
+def _with_notes(info: ResultInfo, notes: tuple[str, ...]) -> ResultInfo:
+    return dataclasses.replace(info, notes=info.notes + notes) if notes else info
