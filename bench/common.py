@@ -37,6 +37,7 @@ _STATE = (
 _TOKEN_IN_PATH = re.compile(r"/(?:interactions/\d+|webhooks/\d+)/([^/]+)")
 _CALLBACK = re.compile(r"/interactions/(\d+)/[^/]+/callback")
 _ORIGINAL = re.compile(r"/webhooks/\d+/([^/]+)/messages/@original")
+_FOLLOWUP = re.compile(r"/webhooks/\d+/([^/]+)")  # the result: a new message that pings
 _ARRIVED: ContextVar[float] = ContextVar("arrived")  # set per request task by BenchDiscord._handle
 
 
@@ -215,6 +216,11 @@ class BenchDiscord(FakeDiscord):
                     arrived = getattr(rec, "arrived", 0.0)
                     if ok:
                         callbacks.setdefault(int(m.group(1)), arrived)
+                elif (m := _FOLLOWUP.fullmatch(rec.path)) and rec.method == "POST":
+                    kinds["POST followup" + (" with files" if rec.files else "")] += 1
+                    if ok and rec.files:
+                        delivered[m.group(1)] += [f.size for f in rec.files]
+                        upload_reads.append(getattr(rec, "read", 0.0))
                 elif m := _ORIGINAL.fullmatch(rec.path):
                     kinds[f"{rec.method} @original" + (" with files" if rec.files else "")] += 1
                     if ok and rec.files:

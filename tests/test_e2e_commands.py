@@ -216,5 +216,5 @@ async def test_a_rate_limited_api_holds_the_queue_for_the_next_job(tmp_path: Pat
             await asyncio.sleep(0.01)
         assert "In the queue — position 1" in waiting.text  # nothing runs, yet it waits its turn
         await env.harness.settle()
-        assert waiting.original is not None and len(waiting.original["attachments"]) == 1
+        assert len(waiting.result["attachments"]) == 1
         assert [r.json["prompt"] for r in env.api.image_requests] == ["first", "first", "second"]

@@ -74,10 +74,10 @@ async def test_secrets_appear_only_in_their_authorization_headers(
         assert "API key was rejected" in refused.text
         assert "Incorrect API key" not in refused.text  # upstream text is never shown
         # Discord forgets the interaction: the result goes to the channel instead
-        env.discord.fail_next("PATCH", "/webhooks/*", status=404, code=10062, times=None)
+        env.discord.fail_next("*", "/webhooks/*", status=404, code=10062, times=None)
         moved = await harness.slash("imagine", {"prompt": "a fox"})
         assert env.discord.last_message(harness.channel_id)["attachments"]
-        assert moved.callback_type == 5
+        assert moved.callback_type == 4
         settings_repr = repr(env.settings)
         client_repr = repr(env.bot.services.client)
 
