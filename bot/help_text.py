@@ -65,8 +65,8 @@ COSTS = (
     "An image costs {credits} credit at the default size ({size}).",
     "An image costs {credits} credits at the default size ({size}).",
 )
-SHUTS_DOWN = "⚠️ Shuts down on {day}."
-SHUTS_DOWN_INSTEAD = "⚠️ Shuts down on {day}; use {instead} instead."
+SHUTS_DOWN = "⚠️ This model shuts down on {day}."
+SHUTS_DOWN_INSTEAD = "⚠️ This model shuts down on {day}; use {instead} instead."
 ASSUMED_TITLE = "{name} (new, like {base})"
 MORE_MODELS_NAME = "More models"
 MORE_MODELS = "Also here: {names}."
