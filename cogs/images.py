@@ -223,7 +223,9 @@ class Images(commands.Cog):
             default_price=(first, prices[first]) if first else None,
         )
         embed = help_text.help_embed(entries, wallet, prices)
-        await interaction.edit_original_response(embed=embed)
+        await interaction.edit_original_response(
+            embed=embed, allowed_mentions=discord.AllowedMentions.none()
+        )
 
     @imagine.autocomplete("model")
     async def _imagine_model(self, i: Interaction, current: str) -> Choices:
