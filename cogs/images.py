@@ -14,6 +14,7 @@ from bot.images.types import Operation
 from bot.models import ModelSpec
 from bot.render import shorten
 from bot.service import JobSpec
+from cogs.common import moderates, role_ids
 from cogs.delivery import attachment_source, run_interaction_job
 
 if TYPE_CHECKING:
@@ -45,7 +46,8 @@ async def model_autocomplete(interaction: Interaction, current: str, op: Operati
     preferred = services.catalog.preferences.get(op, ())
     # The catalog's preferred models first (newest first), the rest in catalog order.
     specs.sort(key=lambda s: preferred.index(s.name) if s.name in preferred else len(preferred))
-    return _choices([(spec.title, spec.name) for spec in specs], current)
+    provider = services.provider
+    return _choices([(help_text.title_of(spec, provider), spec.name) for spec in specs], current)
 
 
 async def _chosen(interaction: Interaction, op: Operation) -> ModelSpec | None:
@@ -67,11 +69,13 @@ async def size_autocomplete(interaction: Interaction, current: str, op: Operatio
 async def option_autocomplete(
     interaction: Interaction, current: str, op: Operation, param: str
 ) -> Choices:
-    """The values of a choice parameter (quality, background...) for the chosen model."""
+    """The values of a choice parameter (quality, background...) for the chosen model, each with
+    what it means; the value sent is the API's."""
     spec = await _chosen(interaction, op)
-    if spec is None or op not in CHOICE_BY_NAME[param].operations:
+    choice = CHOICE_BY_NAME.get(param)
+    if spec is None or choice is None or op not in choice.operations:
         return []
-    return _choices([(v, v) for v in spec.values(param)], current)
+    return _choices([(choice.describe(v), v) for v in spec.values(param)], current)
 
 
 class Images(commands.Cog):
@@ -130,6 +134,7 @@ class Images(commands.Cog):
         fit="When a square is needed: crop the middle or pad the sides",
         quality="Quality (the choices depend on the model)",
         complexity="How much planning goes into the image (newer GPT image models)",
+        background="Transparent, opaque or auto (GPT image models)",
     )
     async def edit(
         self,
@@ -146,6 +151,7 @@ class Images(commands.Cog):
         fit: Fit = "crop",
         quality: str | None = None,
         complexity: str | None = None,
+        background: str | None = None,
     ) -> None:
         """Edit an image (or several) with a description."""
         services = self.bot.services
@@ -154,7 +160,7 @@ class Images(commands.Cog):
             "edit",
             model or "",
             prompt,
-            Params(n=n, size=size, quality=quality, complexity=complexity),
+            Params(n=n, size=size, quality=quality, complexity=complexity, background=background),
             fit=fit,
             images=tuple(attachment_source(a, services) for a in attachments),
             mask=attachment_source(mask, services) if mask else None,
@@ -195,11 +201,31 @@ class Images(commands.Cog):
 
     @app_commands.command(name="help")
     async def help(self, interaction: Interaction) -> None:
-        """What each command does, and the models this server may use."""
-        services = self.bot.services
-        settings = await services.store.get_guild_settings(interaction.guild_id or 0)
-        embed = help_text.help_embed(services.provider, settings.allowed_models)
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        """How to make images here: commands, buttons, models and what they cost you."""
+        if interaction.guild_id is None:
+            await interaction.response.send_message(embed=help_text.dm_embed(), ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        services, gid, member = self.bot.services, interaction.guild_id, interaction.user
+        settings = await services.store.get_guild_settings(gid)
+        policy = await services.store.get_quota_policy(gid)
+        moderator = moderates(member, settings.moderator_role_ids)
+        usage = await services.quotas.member_usage(
+            gid, member.id, role_ids(member), is_moderator=moderator
+        )
+        defaults = {op: services.jobs.server_default(op, settings) for op in help_text.OPERATIONS}
+        entries = help_text.server_models(services.provider, settings.allowed_models, defaults)
+        prices = {e.spec.name: await _price(self.bot, gid, e) for e in entries}
+        first = entries[0].spec.name if entries else None
+        wallet = help_text.Wallet(
+            usage,
+            moderator_exempt=moderator and policy.moderators_unlimited,
+            default_price=(first, prices[first]) if first else None,
+        )
+        embed = help_text.help_embed(entries, wallet, prices)
+        await interaction.edit_original_response(
+            embed=embed, allowed_mentions=discord.AllowedMentions.none()
+        )
 
     @imagine.autocomplete("model")
     async def _imagine_model(self, i: Interaction, current: str) -> Choices:
@@ -234,8 +260,17 @@ class Images(commands.Cog):
 
     @edit.autocomplete("quality")
     @edit.autocomplete("complexity")
+    @edit.autocomplete("background")
     async def _edit_option(self, i: Interaction, current: str) -> Choices:
         return await option_autocomplete(i, current, "edit", _focused(i))
+
+
+async def _price(bot: ImageBot, guild_id: int, entry: help_text.ModelEntry) -> int:
+    """Credits for one image of a model at its defaults, priced as a job of it would be."""
+    spec = entry.spec
+    return await bot.services.quotas.price(
+        guild_id, spec.name, entry.priced_size, spec.default_quality, like=spec.lineage
+    )
 
 
 def _focused(interaction: Interaction) -> str:

@@ -203,7 +203,7 @@ async def test_help_lists_commands_and_model_limits(tmp_path: Path) -> None:
         record = await env.harness.slash("help")
         assert record.ephemeral
         assert "/imagine" in record.text and "dall-e-3" in record.text
-        assert "4000 characters" in record.text
+        assert "Works with /imagine." in record.text  # dall-e-3: no edits, no variations
 
 
 async def test_a_rate_limited_api_holds_the_queue_for_the_next_job(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -55,22 +56,81 @@ class Params:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """A parameter whose allowed values each model lists under ``catalog_key`` in the catalog."""
+    """A parameter whose allowed values each model lists under ``catalog_key`` in the catalog.
+
+    ``meanings`` say in a member's words what each value does, for autocomplete; the value sent
+    stays the API's. A value without one is shown as it is.
+    """
 
     name: str  # the Params field and the API field
     catalog_key: str
     label: str  # how members read it in messages
     operations: tuple[Operation, ...] = ("generate", "edit")
     help: str = ""
+    meanings: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def describe(self, value: str) -> str:
+        """``value`` with what it means, e.g. "high — slower, more detail"."""
+        meaning = self.meanings.get(value)
+        return VALUE_WITH_MEANING.format(value=value, meaning=meaning) if meaning else value
 
 
+VALUE_WITH_MEANING = "{value} — {meaning}"
+
+
+def _meanings(**words: str) -> Mapping[str, str]:
+    return MappingProxyType(words)
+
+
+_AUTO = "the model decides"
 CHOICES: tuple[Choice, ...] = (
-    Choice("quality", "qualities", "Quality", help="how much detail (depends on the model)"),
-    Choice("style", "styles", "Style", ("generate",), help="dall-e-3: vivid or natural"),
-    Choice("background", "backgrounds", "Background", help="transparent, opaque or auto"),
-    Choice("output_format", "output_formats", "Output format", help="png, jpeg or webp"),
-    Choice("moderation", "moderations", "Moderation", ("generate",), help="low or auto"),
-    Choice("input_fidelity", "input_fidelities", "Input fidelity", ("edit",), help="high or low"),
-    Choice("complexity", "complexities", "Complexity", help="planning effort: low, medium, high"),
-)
+    Choice(
+        "quality", "qualities", "Quality", help="how much detail (depends on the model)",
+        meanings=_meanings(
+            low="fastest and cheapest, less detail",
+            medium="balanced detail and speed",
+            high="slower, more detail, costs more",
+            xhigh="slower still, even more detail",
+            max="slowest, the most detail, costs the most",
+            auto=_AUTO,
+            standard="the usual detail",
+            hd="finer detail, costs more",
+        ),
+    ),
+    Choice(
+        "style", "styles", "Style", ("generate",), help="dall-e-3: vivid or natural",
+        meanings=_meanings(vivid="bold, dramatic colours", natural="calmer, more true to life"),
+    ),
+    Choice(
+        "background", "backgrounds", "Background", help="transparent, opaque or auto",
+        meanings=_meanings(
+            transparent="no background (PNG or WebP)", opaque="a solid background", auto=_AUTO
+        ),
+    ),
+    Choice(
+        "output_format", "output_formats", "Output format", help="png, jpeg or webp",
+        meanings=_meanings(
+            png="lossless, keeps transparency", jpeg="smaller files, no transparency",
+            webp="small files, keeps transparency",
+        ),
+    ),
+    Choice(
+        "moderation", "moderations", "Moderation", ("generate",), help="low or auto",
+        meanings=_meanings(low="less strict filtering", auto="the usual filtering"),
+    ),
+    Choice(
+        "input_fidelity", "input_fidelities", "Input fidelity", ("edit",), help="high or low",
+        meanings=_meanings(
+            high="keeps faces and details of your image closer", low="freer changes"
+        ),
+    ),
+    Choice(
+        "complexity", "complexities", "Complexity", help="planning effort: low, medium, high",
+        meanings=_meanings(
+            low="quick planning, for simple pictures",
+            medium="more planning",
+            high="the most planning, for busy scenes",
+        ),
+    ),
+)  # fmt: skip
 CHOICE_BY_NAME: Mapping[str, Choice] = {c.name: c for c in CHOICES}
