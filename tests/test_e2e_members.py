@@ -24,8 +24,8 @@ def custom_ids(message: JSON) -> list[str]:
     return [c["custom_id"] for row in message.get("components", []) for c in row["components"]]
 
 
-async def wait_until(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
-    for _ in range(int(timeout / 0.01)):
+async def wait_until(condition: Callable[[], Any], seconds: float = 5.0) -> Any:
+    for _ in range(int(seconds / 0.01)):
         if value := condition():
             return value
         await asyncio.sleep(0.01)
