@@ -57,7 +57,7 @@ async def test_each_choice_reads_in_plain_words_and_sends_the_apis_value(tmp_pat
         record = await env.harness.slash(
             "imagine", {"prompt": "a fox", "model": "gpt-image-1", "quality": "high"}
         )
-        assert record.original is not None
+        assert record.result
         assert env.api.image_requests[-1].json["quality"] == "high"
 
 
@@ -97,7 +97,7 @@ async def test_edit_takes_a_background_and_sends_it(tmp_path: Path) -> None:
             {"prompt": "cut it out", "model": "gpt-image-1", "background": "transparent"},
             attachments={"image": ("a.png", png())},
         )
-        assert record.original is not None and record.original["attachments"]
+        assert record.result["attachments"]
         (request,) = env.api.image_requests
         assert request.endpoint == "edits" and request.form["background"] == "transparent"
         refused = await env.harness.slash(

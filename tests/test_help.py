@@ -86,7 +86,7 @@ async def test_help_prices_each_model_as_the_quota_charges_it(tmp_path: Path) ->
         # Priced like the model it is like (gpt-image-1, medium quality).
         assert "An image costs 4 credits" in found["GPT Image 2 (gpt-image-2) — default"]
         record = await env.harness.slash("imagine", {"prompt": "a fox", "model": "dall-e-3"})
-        assert record.original is not None
+        assert record.result
         (job,) = await env.store.recent_jobs(env.harness.guild_id, 5, None)
         assert job.credits == 9  # what the member was really charged
 
@@ -94,7 +94,7 @@ async def test_help_prices_each_model_as_the_quota_charges_it(tmp_path: Path) ->
 async def test_help_shows_what_the_member_has_left_as_usage_does(tmp_path: Path) -> None:
     async with bot_env(tmp_path) as env:
         first = await env.harness.slash("imagine", {"prompt": "a fox"})
-        assert first.original is not None
+        assert first.result
         usage = await env.harness.slash("usage")
         assert usage.original is not None
         usage_text = usage.original["embeds"][0]["description"]
