@@ -99,9 +99,13 @@ class Reports(commands.Cog):
         await reply(interaction, usage_text.member_usage_text(usage, price), title=title)
 
     async def _default_price(self, gid: int) -> tuple[str, int]:
+        # The model a member here really gets, priced as a job of it is charged (its lineage).
+        jobs = self.services.jobs
         settings = await self.services.store.get_guild_settings(gid)
-        model = settings.default_model or self.services.jobs.service_default("generate")
-        return model, await self.services.quotas.price(gid, model, None, None)
+        model = jobs.server_default("generate", settings) or jobs.service_default("generate")
+        spec = self.services.provider.spec(model)
+        like = spec.lineage if spec else ()
+        return model, await self.services.quotas.price(gid, model, None, None, like=like)
 
     async def _server_usage(self, interaction: Interaction, window: Window) -> None:
         gid, quotas, offload = guild_id(interaction), self.services.quotas, self.services.offload
