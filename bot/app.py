@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import render
 from bot.core import open_core
 from bot.errors import ConfigError
 from bot.fetch import DISCORD_MEDIA_HOSTS, Downloader
@@ -45,7 +46,7 @@ EXTENSIONS: tuple[str, ...] = (
 )
 SWEEP_SECONDS = 5.0  # how soon what a dead process left is made good, once its lease lapsed
 INTERRUPTED = (
-    "Your image job was interrupted by a restart; your credits were returned. Please try again."
+    "Your image job was interrupted by a restart; nothing was charged. Try again with the button."
 )
 INTERACTION_LIFETIME = 15 * 60.0
 MAX_RESTART_NOTICES = 25  # bounds the start-up delay after a crash with many jobs in flight
@@ -95,17 +96,15 @@ async def tell_interrupted(bot: ImageBot, jobs: Sequence[Job]) -> None:
     15 minutes are left alone; their members stopped waiting long ago.
     """
     now = time.time()
-    recent = sorted(
-        {
-            (job.channel_id, job.user_id)
-            for job in jobs
-            if (job.interaction_expires_at or job.created_at + INTERACTION_LIFETIME) > now
-        }
-    )
-    for channel_id, user_id in recent[:MAX_RESTART_NOTICES]:
+    latest: dict[tuple[int, int], Job] = {}  # one notice per member and channel: their last job
+    for job in sorted(jobs, key=lambda j: j.id):
+        if (job.interaction_expires_at or job.created_at + INTERACTION_LIFETIME) > now:
+            latest[(job.channel_id, job.user_id)] = job
+    for (channel_id, user_id), job in sorted(latest.items())[:MAX_RESTART_NOTICES]:
         try:
             await bot.get_partial_messageable(channel_id).send(
                 f"<@{user_id}> {INTERRUPTED}",
+                view=render.failure_view(job.id, has_prompt=bool(job.prompt)),
                 allowed_mentions=discord.AllowedMentions(
                     everyone=False, roles=False, users=[discord.Object(user_id)]
                 ),
