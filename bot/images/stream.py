@@ -63,13 +63,16 @@ class RawEvent:
 
 class EventReader:
     """Frames the response body into events, refusing more than ``cap`` bytes in all and a gap
-    of more than ``gap`` seconds before the next event is complete."""
+    of more than ``gap`` seconds before the next event is complete.
+
+    An event of several MB comes in many chunks: they are kept as received and joined once when
+    its end arrives (one copy, no growing buffer), and each chunk is searched once.
+    """
 
     def __init__(self, resp: aiohttp.ClientResponse, *, cap: int, gap: float) -> None:
         self._resp, self._cap, self._gap = resp, cap, gap
-        self._buffer = bytearray()
+        self._chunks: list[bytes] = []  # the event being received
         self._size = 0
-        self._scanned = 0  # where to look for the next separator: never rescans a big event
         self._ended = False
 
     async def next(self) -> RawEvent | None:
@@ -78,12 +81,15 @@ class EventReader:
             while True:
                 block = self._take_block()
                 if block is not None:
+                    if len(block) >= _SMALL:
+                        await asyncio.sleep(0)  # joining it was a turn's worth of work
                     event = split_event(block)
                     if event is not None:
                         return event
                     continue
                 if self._ended:
-                    rest, self._buffer = bytes(self._buffer), bytearray()
+                    rest = b"".join(self._chunks)
+                    self._chunks.clear()
                     return split_event(rest) if rest.strip() else None
                 await self._fill()
 
@@ -95,20 +101,40 @@ class EventReader:
         self._size += len(chunk)
         if self._size > self._cap:
             raise BadResponse(TOO_BIG)
-        self._buffer += chunk
+        self._chunks.append(chunk)
 
     def _take_block(self) -> bytes | None:
-        buffer = self._buffer
-        start = max(0, self._scanned - 3)
-        found = [(at, sep) for sep in _SEPARATORS if (at := buffer.find(sep, start)) != -1]
-        if not found:
-            self._scanned = len(buffer)
+        """The first complete event block received, taken out of the chunks; None if none yet."""
+        chunks = self._chunks
+        if not chunks:
             return None
-        at, sep = min(found)
-        block = bytes(buffer[:at])
-        del buffer[: at + len(sep)]
-        self._scanned = 0
+        last = chunks[-1]
+        # A separator may straddle the previous chunk and this one: look at its last 3 bytes too.
+        tail = chunks[-2][-3:] if len(chunks) > 1 else b""
+        window = tail + last[:3] if tail else b""
+        cut = _separator(last, 0)
+        straddle = _separator(window, 0) if window else None
+        if straddle is not None and straddle[0] < len(tail):
+            at, length = straddle
+            before = b"".join(chunks[:-1])
+            block = before[: len(before) - len(tail) + at]
+            rest = last[at + length - len(tail) :]
+        elif cut is not None:
+            at, length = cut
+            block = b"".join([*chunks[:-1], last[:at]])
+            rest = last[at + length :]
+        else:
+            return None
+        chunks.clear()
+        if rest:
+            chunks.append(rest)  # the next event, maybe already whole: taken on the next call
         return block
+
+
+def _separator(data: bytes, start: int) -> tuple[int, int] | None:
+    """Where the first blank line (the end of an event) is in ``data``, and its length."""
+    found = [(at, len(sep)) for sep in _SEPARATORS if (at := data.find(sep, start)) != -1]
+    return min(found) if found else None
 
 
 def split_event(block: bytes) -> RawEvent | None:
@@ -151,7 +177,10 @@ async def parse_event(raw: RawEvent, off_loop: OffLoop) -> Event | None:
     if raw.body.startswith(b"[DONE]", raw.start, raw.end):
         return None
     b64: memoryview | str | None = None
-    cut = _cut_b64(raw) if len(raw) >= _SMALL else None
+    cut = None
+    if len(raw) >= _SMALL:
+        await asyncio.sleep(0)  # finding its lines was a turn's worth of work
+        cut = _cut_b64(raw)
     try:
         if cut is not None:
             payload, b64 = cut
