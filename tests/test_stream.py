@@ -376,3 +376,22 @@ async def test_an_assumed_model_streams_like_its_family(serve, tmp_path) -> None
         assert core.provider.spec("gpt-image-2.7-sunburst") is not None
         assert core.provider.streams("gpt-image-2.7-sunburst")
         assert not core.provider.streams("no-such-model")
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+async def test_the_cli_writes_each_partial_next_to_the_result(serve, tmp_path) -> None:
+    from tests.test_cli import run_cli
+
+    fake = await serve()
+    code, out, err = await run_cli(fake, tmp_path, "generate", "a fox", "--model", "gpt-image-2")
+    assert code == 0, err
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(files) == 3
+    result, *partials = sorted(files, key=len)
+    assert [p.rsplit("-partial-", 1)[1] for p in partials] == ["0.png", "1.png"]
+    assert all(p.startswith(result.removesuffix(".png") + "-partial-") for p in partials)
+    assert out.count("partial ") == 2 and result in out
+    sent = fake.image_requests[-1].json
+    assert (sent["stream"], sent["partial_images"]) == (True, 2)  # the default setting
