@@ -16,7 +16,7 @@ from bot.core import Core, open_core
 from bot.errors import APIError, BotError
 from bot.fetch import ImageSource
 from bot.images.params import CHOICES, Params
-from bot.images.types import Operation
+from bot.images.types import Operation, PartialImage
 from bot.provider import Provider, utc_today
 from bot.service import JobSpec
 from bot.settings import Settings
@@ -72,31 +72,44 @@ def run_cli(
 
 
 async def _run(args: argparse.Namespace, settings: Settings, today: Callable[[], date]) -> int:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
     async with open_core(settings, today=today) as core:
         if args.command == "check":
             return await _check(core)
         job = _job_from_args(args, core)
-        outcome = await core.service.run(job)
+
+        async def on_partial(partial: PartialImage) -> None:
+            # Streaming makes one image: its previews are named after result 1.
+            name = f"{job.operation}-{stamp}-1-partial-{partial.index}"
+            path = await asyncio.to_thread(_write_new, args.out, name, partial.format, partial.data)
+            print(f"partial {partial.index}: {path}", flush=True)
+
+        outcome = await core.service.run(job, on_partial=on_partial)
     print(f"model: {job.model}")
     for note in outcome.notes:
         print(f"note: {note}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
     for index, image in enumerate(outcome.result.images, start=1):
-        # Exclusive create: a run in the same second (or an old file) is never overwritten.
-        for attempt in itertools.count(1):
-            suffix = "" if attempt == 1 else f"-{attempt}"
-            path = args.out / f"{job.operation}-{stamp}-{index}{suffix}.{image.format}"
-            try:
-                with path.open("xb") as file:
-                    file.write(image.data)
-                break
-            except FileExistsError:
-                continue
+        path = _write_new(args.out, f"{job.operation}-{stamp}-{index}", image.format, image.data)
         print(f"{path}  {image.width}x{image.height}")
         if image.revised_prompt:
             print(f"  revised prompt: {image.revised_prompt}")
     return 0
+
+
+def _write_new(folder: Path, name: str, ext: str, data: bytes) -> Path:
+    """Write ``data`` to a new file ``folder/name.ext``: a run in the same second (or an old
+    file) is never overwritten, the name gets ``-2``, ``-3``... instead."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for attempt in itertools.count(1):
+        suffix = "" if attempt == 1 else f"-{attempt}"
+        path = folder / f"{name}{suffix}.{ext}"
+        try:
+            with path.open("xb") as file:
+                file.write(data)
+            return path
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
 
 
 _OPERATION: dict[str, Operation] = {"generate": "generate", "edit": "edit", "vary": "variation"}

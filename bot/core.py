@@ -63,6 +63,7 @@ async def open_core(
                 offload,
                 max_input_bytes=settings.max_input_bytes,
                 safety_salt=settings.safety_key(),
+                partial_images=settings.partial_images,
             )
             yield Core(settings, catalog, session, offload, client, provider, service)
     finally:

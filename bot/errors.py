@@ -89,6 +89,13 @@ class InvalidRequest(APIError):
     kind = "invalid_request"
 
 
+class StreamRefused(InvalidRequest):
+    """The provider refused ``stream`` / ``partial_images``: nothing was made or billed, so the
+    request can be sent again without them."""
+
+    kind = "stream_refused"
+
+
 class AuthenticationFailed(APIError):
     """The API key is missing, wrong or revoked: the operator must fix it."""
 

@@ -7,7 +7,8 @@ route, or it couldn't be read) the catalog's own shutdown dates decide. A listed
 doesn't know but whose name places it in a known family is usable with that family's limits,
 marked as assumed. A model the API answers ``model_not_found`` for is unusable until the next
 refresh, and an endpoint the provider turned out not to have (variations, on most gateways today)
-is remembered the same way.
+is remembered the same way. A model that streams by the catalog but that this provider refused to
+stream (a relay without streaming) is asked without ``stream`` from then on, until restart.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class Provider:
         self._assumed: dict[str, ModelSpec] = {}
         self._gone: set[str] = set()
         self._missing: set[Operation] = set()
+        self._no_stream: set[str] = set()  # kept across refreshes: the relay, not the list, decides
         self._lock = asyncio.Lock()
 
     # --- learning -------------------------------------------------------------------------
@@ -122,7 +124,19 @@ class Provider:
         """The provider has no endpoint for ``op`` (until the next refresh)."""
         self._missing.add(op)
 
+    def mark_no_stream(self, model: str) -> None:
+        """This provider refused to stream ``model``: ask it without ``stream`` until restart."""
+        if model not in self._no_stream:
+            log.info("%s refused to stream %s; asking it without previews from now on",
+                     self.name, model)  # fmt: skip
+        self._no_stream.add(model)
+
     # --- asking ---------------------------------------------------------------------------
+
+    def streams(self, model: str) -> bool:
+        """Whether ``model`` can stream partial images here (its spec says so, not refused here)."""
+        spec = self.spec(model)
+        return spec is not None and spec.streams and model not in self._no_stream
 
     def spec(self, name: str) -> ModelSpec | None:
         """The limits of ``name``: the catalog's, or assumed for a new model the provider lists."""

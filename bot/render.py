@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp.payload
 import discord
 
-from bot.images.types import GeneratedImage, Operation
+from bot.images.types import GeneratedImage, Operation, PartialImage
 
 # Discord's documented limits.
 TITLE_LIMIT = 256
@@ -252,7 +252,7 @@ def progress_embed(info: ProgressInfo, stage: Stage) -> discord.Embed:
     return embed
 
 
-def preview_file(image: GeneratedImage | Any) -> discord.File:
+def preview_file(image: PartialImage) -> discord.File:
     """A partial image as the progress message's attachment (named as the embed shows it)."""
     ext = "jpg" if image.format == "jpeg" else image.format
     return ImageFile(ImageBytes(image.data), filename=f"{PREVIEW_NAME}.{ext}")

@@ -6,29 +6,25 @@ import asyncio
 import dataclasses
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.errors import EndpointMissing, ImageInputError, ModelUnavailable
+from bot.errors import EndpointMissing, ImageInputError, ModelUnavailable, StreamRefused
 from bot.fetch import ImageSource
 from bot.images import processing
 from bot.images.codec import EXTENSIONS
 from bot.images.params import Params
-from bot.images.types import (
-    ImageRequest,
-    ImageResult,
-    InputImage,
-    Operation,
-    PartialImage,
-    RawImage,
-    Usage,
-)
+from bot.images.stream import OnPartial
+from bot.images.types import ImageRequest, ImageResult, InputImage, Operation, RawImage, Usage
 from bot.models import Catalog, ModelSpec
+from bot.models.spec import Plan
 from bot.offload import Offloader
 from bot.provider import Provider
 
 _DOES = {"generate": "create images", "edit": "edit images", "variation": "make variations"}
+
+_NOT_STREAMED = frozenset({"gif", "svg"})  # formats the API makes in one piece
 
 Fit = Literal["crop", "pad"]
 Strength = Literal["subtle", "strong"]
@@ -82,11 +78,13 @@ class ImageService:
         *,
         max_input_bytes: int,
         safety_salt: bytes | None = None,
+        partial_images: int = 0,
     ) -> None:
         self.provider = provider
         self.offload = offload
         self.max_input_bytes = max_input_bytes
         self.safety_salt = safety_salt  # None: no safety identifier is sent
+        self.partial_images = partial_images  # previews per streamed image; 0: never streamed
 
     @property
     def catalog(self) -> Catalog:
@@ -103,13 +101,13 @@ class ImageService:
         return spec
 
     async def run(
-        self,
-        job: JobSpec,
-        *,
-        member: int | None = None,
-        on_partial: Callable[[PartialImage], Awaitable[None]] | None = None,
+        self, job: JobSpec, *, member: int | None = None, on_partial: OnPartial | None = None
     ) -> Outcome:
-        """Run a job end to end and return its images; ``member`` is hashed for the provider."""
+        """Run a job end to end and return its images; ``member`` is hashed for the provider.
+
+        With ``on_partial``, a model that streams here sends previews of its image while it
+        draws it, each handed to ``on_partial`` as it arrives.
+        """
         spec = self.check(job)
         notes: list[str] = []
         images: tuple[InputImage, ...] = ()
@@ -137,8 +135,27 @@ class ImageService:
         if job.operation == "variation" and request.operation == "edit":
             notes.append(f"{spec.name} has no variations endpoint, so I asked it for a "
                          f"{job.strength} variation through an edit.")  # fmt: skip
-        results = await asyncio.gather(*(self._call(spec, job, r) for r in plan.requests))
-        return Outcome(_merge(results), plan.requests, tuple(notes))
+        requests = self._streamed(spec, plan) if on_partial is not None else plan.requests
+        sent = await asyncio.gather(*(self._call(spec, job, r, on_partial) for r in requests))
+        results = [result for result, _ in sent]
+        return Outcome(_merge(results), tuple(request for _, request in sent), tuple(notes))
+
+    def _streamed(self, spec: ModelSpec, plan: Plan) -> tuple[ImageRequest, ...]:
+        """The plan's requests, asking for previews where they can have them.
+
+        Only a lone request for one image streams: partial image events carry no index of the
+        image they belong to, so the previews of n > 1 images (or of parallel requests) could
+        not be told apart. GIF and SVG are made in one piece and never stream.
+        """
+        if (
+            self.partial_images <= 0
+            or len(plan.requests) != 1
+            or plan.requests[0].n != 1
+            or plan.requests[0].params.output_format in _NOT_STREAMED
+            or not self.provider.streams(spec.name)
+        ):
+            return plan.requests
+        return (dataclasses.replace(plan.requests[0], partial_images=self.partial_images),)
 
     async def fit_for_upload(
         self, result: ImageResult, limit_bytes: int, total_limit: int | None = None
@@ -159,9 +176,25 @@ class ImageService:
             raise ImageInputError(f"{source.filename} is larger than the upload limit.")
         return RawImage(data, source.filename)
 
-    async def _call(self, spec: ModelSpec, job: JobSpec, request: ImageRequest) -> ImageResult:
+    async def _call(
+        self, spec: ModelSpec, job: JobSpec, request: ImageRequest, on_partial: OnPartial | None
+    ) -> tuple[ImageResult, ImageRequest]:
+        """The result, and the request that got it (without ``stream`` if that was refused)."""
         try:
-            return await self.provider.client.call(request)
+            return await self._send(spec, job, request, on_partial), request
+        except StreamRefused:
+            if not request.streams:
+                raise
+            # A refused parameter made and billed nothing: ask once more, plainly.
+            self.provider.mark_no_stream(spec.name)
+            request = dataclasses.replace(request, partial_images=0)
+            return await self._send(spec, job, request, None), request
+
+    async def _send(
+        self, spec: ModelSpec, job: JobSpec, request: ImageRequest, on_partial: OnPartial | None
+    ) -> ImageResult:
+        try:
+            return await self.provider.client.call(request, on_partial=on_partial)
         except ModelUnavailable as err:
             self.provider.mark_gone(spec.name)
             instead = self.provider.replacement(spec, job.operation)

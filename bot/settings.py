@@ -42,6 +42,7 @@ class Settings:
     max_wait: float = 90.0  # seconds a member may be kept waiting on retries of one request
     safety_identifier: bool = True
     safety_salt: str = field(default="", repr=False)  # "": derived from the API key
+    partial_images: int = 2  # previews streamed per image by models that stream; 0: none
 
     @property
     def max_input_bytes(self) -> int:
@@ -106,6 +107,13 @@ def _non_negative_int(raw: str) -> int:
     return value
 
 
+def _partial_images(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 3:
+        raise ValueError("must be a whole number from 0 to 3")
+    return value
+
+
 def _snowflake(raw: str) -> int:
     if not raw.isdigit():
         raise ValueError("must be a Discord id (digits only)")
@@ -167,6 +175,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "IMAGEBOT_MAX_WAIT": ("max_wait", _positive_float),
     "IMAGEBOT_SAFETY_IDENTIFIER": ("safety_identifier", _switch),
     "IMAGEBOT_SAFETY_SALT": ("safety_salt", str.strip),
+    "IMAGEBOT_PARTIAL_IMAGES": ("partial_images", _partial_images),
 }
 
 

@@ -6,6 +6,7 @@ Plain aiohttp requests, not the bot's client, so these facts hold whatever the c
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -344,8 +345,126 @@ async def test_svg_output_with_access(serve: Callable[..., Any]) -> None:
     assert edit.status == 200
 
 
-async def test_stream_is_still_refused(gateway: Api) -> None:
-    assert_refused(await gateway.generate("gpt-image-2", stream=True), "stream")
+# --- streaming (tests/fakes/openai_stream.py) --------------------------------------------------
+
+STREAM_CONTRACT = json.loads((DATA / "openai_image_stream_events.json").read_text())
+
+
+async def stream_events(
+    api: Api, endpoint: str = "generations", **fields: Any
+) -> tuple[str, list[tuple[str, dict[str, Any]]]]:
+    """POST a streaming request; the Content-Type and each ``(event, data)`` of the answer."""
+    url = f"{api.fake.base_url}/images/{endpoint}"
+    if endpoint == "generations":
+        body = {"model": "gpt-image-2", "prompt": "a lighthouse", "stream": True, **fields}
+        request = api.session.post(url, json=body, headers=AUTH)
+    else:
+        form = aiohttp.FormData()
+        for name, value in {"model": "gpt-image-2", "prompt": "a hat", **fields}.items():
+            form.add_field(name, str(value))
+        form.add_field("image", png(), filename="in.png", content_type="image/png")
+        request = api.session.post(url, data=form, headers=AUTH)
+    async with request as resp:
+        assert resp.status == 200, await resp.text()
+        text = await resp.text()
+        ctype = resp.headers["Content-Type"]
+    found = []
+    for block in filter(None, text.split("\n\n")):
+        lines = dict(line.split(": ", 1) for line in block.split("\n"))
+        found.append((lines["event"], json.loads(lines["data"])))
+    return ctype, found
+
+
+def assert_contract(name: str, data: dict[str, Any]) -> None:
+    shape = STREAM_CONTRACT["events"][name]
+    assert set(shape["required"]) <= set(data) <= set(shape["required"] + shape["optional"])
+    assert data["type"] == name
+    for field_name, allowed in STREAM_CONTRACT["values"].items():
+        assert data[field_name] in allowed
+
+
+async def test_gpt_streams_partials_then_the_result(gateway: Api) -> None:
+    plain = await gateway.generate("gpt-image-2", size="1536x1024", quality="low")
+    ctype, found = await stream_events(gateway, size="1536x1024", quality="low", partial_images=2)
+    assert ctype.startswith("text/event-stream")
+    assert [name for name, _ in found] == [
+        "image_generation.partial_image", "image_generation.partial_image",
+        "image_generation.completed",
+    ]  # fmt: skip
+    images = []
+    for name, data in found:
+        assert_contract(name, data)
+        im = Image.open(BytesIO(base64.b64decode(data["b64_json"])))
+        im.load()
+        assert im.size == (1536, 1024) and im.format == "PNG"
+        images.append(im.getpixel((1535, 1023)))
+    assert [data.get("partial_image_index") for _, data in found] == [0, 1, None]
+    assert len(set(images)) == 3  # each partial differs from the others and from the result
+    usage = found[-1][1]["usage"]
+    assert usage["output_tokens"] == plain.body["usage"]["output_tokens"] + 2 * 100
+    assert set(STREAM_CONTRACT["usage"]["required"]) <= set(usage)
+
+
+async def test_edits_stream_with_the_sdks_form_field(gateway: Api) -> None:
+    _, found = await stream_events(gateway, "edits", stream="true", partial_images=1,
+                                   output_format="webp")  # fmt: skip
+    assert [name for name, _ in found] == ["image_edit.partial_image", "image_edit.completed"]
+    for name, data in found:
+        assert_contract(name, data)
+        assert data["output_format"] == "webp"
+    assert gateway.fake.image_requests[-1].form["stream"] == "true"
+
+
+async def test_partial_events_are_spaced_in_time(serve: Callable[..., Any]) -> None:
+    api: Api = await serve(partial_delay=0.15)
+    await stream_events(api, partial_images=3)
+    times = [at for _, at in api.fake.sent_events]
+    assert len(times) == 4
+    assert all(b - a >= 0.12 for a, b in itertools.pairwise(times))
+
+
+@pytest.mark.parametrize("model", ["dall-e-2", "dall-e-3"])
+async def test_dalle_refuses_stream_like_openai(gateway: Api, model: str) -> None:
+    answer = await gateway.generate(model, stream=True, partial_images=1)
+    assert_refused(answer, "stream")
+    assert answer.body["error"]["code"] == "unknown_parameter"
+    assert "Unknown parameter: 'stream'" in answer.body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"partial_images": 4}, "partial_images"),
+        ({"partial_images": -1}, "partial_images"),
+        ({"partial_images": "two"}, "partial_images"),
+        ({"stream": "yes"}, "stream"),
+    ],
+)
+async def test_stream_values_are_checked(gateway: Api, fields: dict[str, Any], param: str) -> None:
+    assert_refused(await gateway.generate("gpt-image-2", **{"stream": True, **fields}), param)
+
+
+@pytest.mark.parametrize("fmt", ["gif", "svg"])
+async def test_gif_and_svg_do_not_stream(serve: Callable[..., Any], fmt: str) -> None:
+    api: Api = await serve(gated_formats=True)
+    assert_refused(await api.generate("gpt-image-2", output_format=fmt, stream=True), "stream")
+    answer = await api.generate("gpt-image-2", output_format=fmt, stream=True, partial_images=2)
+    assert_refused(answer, "partial_images")
+
+
+async def test_json_mode_ignores_stream_like_litellm(serve: Callable[..., Any]) -> None:
+    api: Api = await serve(stream_mode="json")
+    answer = await api.generate("gpt-image-2", stream=True, partial_images=2)
+    assert answer.status == 200 and answer.image().size == (1024, 1024)
+
+
+async def test_refuse_mode_counts_each_refusal(serve: Callable[..., Any]) -> None:
+    api: Api = await serve(stream_mode="refuse")
+    assert_refused(await api.generate("gpt-image-2", stream=True, partial_images=2), "stream")
+    assert (await api.generate("gpt-image-2")).status == 200
+    assert api.fake.stream_refusals == 1
+    with pytest.raises(ValueError, match="stream_mode"):
+        FakeImagesServer(stream_mode="maybe")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("count", "accepted"), [(16, True), (17, False)])

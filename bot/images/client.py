@@ -13,6 +13,7 @@ import aiohttp
 
 from bot.errors import APIError, BadResponse, RateLimited, UpstreamTimeout, UpstreamUnavailable
 from bot.images.errors_map import (
+    TOO_BIG,
     UNAVAILABLE,
     UNREADABLE,
     error_in_body,
@@ -29,6 +30,7 @@ from bot.images.results import (
     inspect_image,
     parse_result,
 )
+from bot.images.stream import OnPartial, Previews, read_stream
 from bot.images.types import GeneratedImage, ImageRequest, ImageResult, InputImage, ModelListing
 from bot.images.urls import fetch_result
 from bot.offload import Offloader
@@ -40,7 +42,7 @@ _A = TypeVar("_A")
 TIMED_OUT = "The image service did not answer in time; try again later."
 DOWNLOAD_FAILED = "The finished image could not be downloaded from the image service."
 DOWNLOAD_SLOW = "The finished image took too long to download from the image service."
-TOO_BIG = "The image service returned an image larger than the bot accepts."
+__all__ = ["DOWNLOAD_FAILED", "DOWNLOAD_SLOW", "TIMED_OUT", "TOO_BIG", "ImagesClient"]
 _OFF_LOOP_BYTES = 64 * 1024  # smaller bodies parse faster than a thread hop
 # Success bodies read and parsed at once. Answers to parallel requests land together; the others
 # wait unread in their sockets instead of each holding several MB of the bot's memory.
@@ -48,6 +50,7 @@ _PARSING_AT_ONCE = 4
 # Base64 characters decoded between two turns of the event loop (a multiple of 4): about a
 # millisecond of work, so the heartbeat never waits on an image.
 _DECODE_SLICE = 256 * 1024
+_EVENT_STREAM = "text/event-stream"
 
 
 class ImagesClient:
@@ -68,12 +71,15 @@ class ImagesClient:
         slow_attempt: float = 10.0,
         max_wait: float = 90.0,
         offload: Offloader | None = None,
+        stream_gap: float | None = None,
     ) -> None:
         """``max_retries`` at most, each only if the member's whole wait stays within ``max_wait``.
 
         ``backoff`` doubles per retry of a 502/503 or a refused connection (at most ``retry_cap``);
         a 429 waits what it asked for, or ``rate_limit_backoff`` when it named no wait; a failure
         that took ``slow_attempt`` seconds or more was retried by a gateway already: not again.
+        A streamed answer is bound by ``timeout`` in all like any other, and fails when no event
+        completes for ``stream_gap`` seconds (default: ``timeout``).
         """
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
@@ -95,15 +101,17 @@ class ImagesClient:
         self._rate_limit_backoff = rate_limit_backoff
         self._slow_attempt = slow_attempt
         self._max_wait = max_wait
+        self._stream_gap = timeout if stream_gap is None else stream_gap
 
     def __repr__(self) -> str:
         return f"ImagesClient(base_url={self._base!r}, timeout={self._timeout.total})"
 
-    async def generate(self, req: ImageRequest) -> ImageResult:
+    async def generate(self, req: ImageRequest, on_partial: OnPartial | None = None) -> ImageResult:
         """Create images from a prompt (``POST /images/generations``, JSON)."""
-        return await self._images_call("images/generations", req.model, json_body=req.text_fields())
+        body = req.text_fields()
+        return await self._images_call("images/generations", req, on_partial, json_body=body)
 
-    async def edit(self, req: ImageRequest) -> ImageResult:
+    async def edit(self, req: ImageRequest, on_partial: OnPartial | None = None) -> ImageResult:
         """Edit or combine images with a prompt (``POST /images/edits``, multipart)."""
         fields, images = req.text_fields(), req.images
         name = "image" if len(images) == 1 else "image[]"
@@ -118,7 +126,7 @@ class ImagesClient:
                 _add_file(data, "markup", req.markup, mime="image/png")
             return data
 
-        return await self._images_call("images/edits", req.model, form=form)
+        return await self._images_call("images/edits", req, on_partial, form=form)
 
     async def create_variation(self, req: ImageRequest) -> ImageResult:
         """Vary one image (``POST /images/variations``, multipart; where a provider still has it)."""
@@ -129,14 +137,20 @@ class ImagesClient:
             _add_file(data, "image", req.images[0])
             return data
 
-        return await self._images_call("images/variations", req.model, form=form)
+        return await self._images_call("images/variations", req, None, form=form)
 
-    async def call(self, req: ImageRequest) -> ImageResult:
-        """The endpoint ``req.operation`` names."""
+    async def call(self, req: ImageRequest, *, on_partial: OnPartial | None = None) -> ImageResult:
+        """The endpoint ``req.operation`` names.
+
+        When ``req`` streams, each partial image is handed to ``on_partial`` as it arrives (in
+        order, beside the stream: a slow or failing callback never holds the result up); the
+        result is the same as without streaming. A provider that answers plain JSON gives no
+        partials; one that refuses ``stream`` raises ``StreamRefused``.
+        """
         if req.operation == "generate":
-            return await self.generate(req)
+            return await self.generate(req, on_partial)
         if req.operation == "edit":
-            return await self.edit(req)
+            return await self.edit(req, on_partial)
         return await self.create_variation(req)
 
     async def list_models(self) -> list[ModelListing] | None:
@@ -161,14 +175,43 @@ class ImagesClient:
     async def _images_call(
         self,
         path: str,
-        model: str,
+        req: ImageRequest,
+        on_partial: OnPartial | None,
         *,
         json_body: dict[str, Any] | None = None,
         form: Callable[[], aiohttp.FormData] | None = None,
     ) -> ImageResult:
-        parsed = await self._send(
-            "POST", path, json_body=json_body, form=form, model=model, parse=self._parse
-        )
+        model = req.model
+        previews = Previews(on_partial) if on_partial is not None and req.streams else None
+
+        async def stream(resp: aiohttp.ClientResponse) -> Parsed:
+            return await read_stream(
+                resp,
+                model=model,
+                n=req.n,
+                cap=2 * self._max_bytes,
+                gap=self._stream_gap,
+                decode=self._decode,
+                off_loop=self._json_off_loop,
+                previews=previews,
+            )
+
+        try:
+            parsed = await self._send(
+                "POST",
+                path,
+                json_body=json_body,
+                form=form,
+                model=model,
+                parse=self._parse,
+                stream=stream if req.streams else None,
+            )
+        except BaseException:
+            if previews is not None:
+                await previews.close(grace=0)
+            raise
+        if previews is not None:
+            await previews.close()  # the result waits a moment for the preview being shown
         pending = [e for e in parsed.entries if isinstance(e, Item) and e.url is not None]
         downloads = await self._download_all([item.url for item in pending])  # type: ignore[misc]
 
@@ -194,12 +237,18 @@ class ImagesClient:
         images: list[GeneratedImage | Item] = []
         for entry in entries:
             if isinstance(entry, Encoded):
-                async with self._decoding:
-                    data = await _decode_in_slices(memoryview(body)[entry.start : entry.end])
+                data = await self._decode(memoryview(body)[entry.start : entry.end])
                 images.append(inspect_image(data, entry.revised_prompt))  # the header only
             else:
                 images.append(entry)
         return Parsed(fields, images)
+
+    async def _decode(self, text: memoryview | str) -> bytes:
+        async with self._decoding:
+            return await _decode_in_slices(text)
+
+    async def _json_off_loop(self, body: bytes) -> Any:
+        return await self._off_loop(json.loads, body, len(body))
 
     async def _json(self, chunks: list[bytes]) -> Any:
         body = b"".join(chunks)
@@ -225,10 +274,12 @@ class ImagesClient:
         idempotent: bool = False,
         model: str | None = None,
         parse: Callable[[list[bytes]], Awaitable[_T]],
+        stream: Callable[[aiohttp.ClientResponse], Awaitable[_T]] | None = None,
     ) -> _T:
         """One request with the retry policy; the parsed success body, or a typed error.
 
-        ``model`` is the request's model, named by a ``ModelUnavailable``.
+        ``model`` is the request's model, named by a ``ModelUnavailable``; ``stream`` reads a
+        success answered as server-sent events (any other success goes to ``parse``).
         """
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -236,7 +287,7 @@ class ImagesClient:
         while True:
             began = loop.time()
             try:
-                return await self._send_once(method, path, json_body, form, parse, model)
+                return await self._send_once(method, path, json_body, form, parse, model, stream)
             except APIError as err:
                 now = loop.time()
                 attempt += 1
@@ -276,6 +327,7 @@ class ImagesClient:
         form: Callable[[], aiohttp.FormData] | None,
         parse: Callable[[list[bytes]], Awaitable[_T]],
         model: str | None = None,
+        stream: Callable[[aiohttp.ClientResponse], Awaitable[_T]] | None = None,
     ) -> _T:
         url = f"{self._base}/{path}"
         data = form() if form is not None else None  # a FormData can be sent only once
@@ -287,6 +339,9 @@ class ImagesClient:
                 method, url, headers=self._auth, json=json_body, data=data, timeout=self._timeout
             ) as resp:
                 status, headers = resp.status, resp.headers
+                if 200 <= status < 300 and stream is not None and _is_event_stream(resp):
+                    # Read as it arrives, for a minute maybe: outside the parsing slots.
+                    return await stream(resp)
                 if 200 <= status < 300:
                     async with self._parsing:
                         chunks = await _read_chunks(resp, cap)
@@ -366,10 +421,16 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _is_event_stream(resp: aiohttp.ClientResponse) -> bool:
+    return resp.content_type == _EVENT_STREAM
+
+
 def _text_form(fields: dict[str, Any]) -> aiohttp.FormData:
     data = aiohttp.FormData()
     for key, value in fields.items():
-        if value is not None:
+        if isinstance(value, bool):
+            data.add_field(key, "true" if value else "false")  # as the SDK sends them
+        elif value is not None:
             data.add_field(key, str(value))
     return data
 
@@ -378,7 +439,7 @@ def _add_file(data: aiohttp.FormData, name: str, image: InputImage, mime: str = 
     data.add_field(name, image.data, filename=image.filename, content_type=mime or image.mime)
 
 
-async def _decode_in_slices(text: memoryview) -> bytes:
+async def _decode_in_slices(text: memoryview | str) -> bytes:
     """Strict base64 decoding, one slice per turn of the event loop."""
     parts = []
     for at in range(0, len(text), _DECODE_SLICE):

@@ -31,6 +31,7 @@ from bot.errors import (
     ModelUnavailable,
     QuotaExhausted,
     RateLimited,
+    StreamRefused,
     UpstreamUnavailable,
 )
 
@@ -49,6 +50,8 @@ NO_MODEL = "The image service does not offer this model; try another one."
 NO_ENDPOINT = "The image service the bot uses does not offer this operation; try another command."
 TOO_LARGE = "The images sent were too large for the image service."
 UNREADABLE = "The image service sent a reply the bot could not read."
+TOO_BIG = "The image service returned an image larger than the bot accepts."
+STREAM_REFUSED = "The image service can't send previews of this model's images."
 
 _SAFE_WORD = re.compile(r"^[A-Za-z0-9_.\-\[\]]{1,64}$")
 _NOT_A_VALUE = frozenset({"", "none", "null", "undefined"})  # LiteLLM sends param "None"
@@ -84,6 +87,7 @@ class _Said:
     code: str
     text: str
     bare: bool  # neither type nor code: a web server's or router's answer, not an API error
+    param: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,7 @@ class _Meaning:
     bare: bool = False  # an answer with no type and no code means this too
     typed: tuple[tuple[str, str], ...] = ()  # (type, phrase): a type whose message says this
     only: frozenset[int] | None = None  # the statuses this meaning can come with
+    params: frozenset[str] = frozenset()  # a refusal naming one of these parameters
 
     def matches(self, said: _Said) -> bool:
         """Whether the failure says this, by any of its signals."""
@@ -108,6 +113,7 @@ class _Meaning:
             or said.type in self.types
             or said.code in self.codes
             or (self.bare and said.bare)
+            or said.param in self.params
             or any(phrase in said.text for phrase in self.phrases)
             or any(said.type == type_ and phrase in said.text for type_, phrase in self.typed)
         )
@@ -159,6 +165,14 @@ _MEANINGS = (
         only=_NOT_THROTTLED,
     ),
     _Meaning(
+        StreamRefused,  # OpenAI for dall-e, relays that can't stream (new-api: "stream is not ...")
+        params=frozenset({"stream", "partial_images"}),
+        phrases=("unknown parameter: 'stream'", "unknown parameter: 'partial_images'",
+                 "stream is not supported", "streaming is not supported",
+                 "does not support streaming", "stream mode is not supported"),
+        only=_REFUSALS,
+    ),
+    _Meaning(
         RateLimited,
         statuses=frozenset({429}),
         types=frozenset({"throttling_error", "rate_limit_error", "all_deployments_in_cooldown"}),
@@ -179,6 +193,7 @@ _MESSAGES: dict[type[APIError], str] = {
     ContentRejected: CONTENT_REJECTED,
     AuthenticationFailed: AUTH_FAILED,
     EndpointMissing: NO_ENDPOINT,
+    StreamRefused: STREAM_REFUSED,
 }
 
 
@@ -256,6 +271,11 @@ def error_in_body(chunks: Sequence[bytes]) -> ErrorFields | None:
     return _fields(payload) if isinstance(error, dict | str) and error else None
 
 
+def error_fields(payload: Any) -> ErrorFields:
+    """The ``{message, type, param, code}`` of an already parsed error (a stream's error event)."""
+    return _fields(payload)
+
+
 def wait_hint(headers: Mapping[str, str], text: str = "") -> float | None:
     """Seconds the service asked to wait: a retry header (LiteLLM's relayed ones too), or its words."""
     lowered = {name.lower(): value for name, value in headers.items()}
@@ -288,7 +308,9 @@ def _read(status: int, error: Mapping[str, str | None]) -> tuple[_Said, str | No
     )
     raw_code = error.get("code") or ""
     bare = not (error.get("type") or raw_code)
-    said = _Said(_meant_status(status, raw_code), type_, (code or "").lower(), text, bare)
+    said = _Said(
+        _meant_status(status, raw_code), type_, (code or "").lower(), text, bare, param or ""
+    )
     return said, safe_word(code) or safe_word(raw_code), param
 
 

@@ -39,7 +39,8 @@ class ImageRequest:
     """One Images API call: endpoint, model, the member's parameters and the input files.
 
     ``operation`` names the endpoint (a variation made through the edits endpoint is an "edit").
-    Fields the model doesn't take are ``None`` and never sent.
+    Fields the model doesn't take are ``None`` and never sent. ``partial_images`` > 0 asks for a
+    streamed answer with that many previews before the result (0: not streamed).
     """
 
     operation: Operation
@@ -51,10 +52,16 @@ class ImageRequest:
     markup: InputImage | None = None
     response_format: str | None = None
     safety_identifier: str | None = None
+    partial_images: int = 0
 
     @property
     def n(self) -> int:
         return self.params.n
+
+    @property
+    def streams(self) -> bool:
+        """Whether this request asks for a streamed answer."""
+        return self.partial_images > 0
 
     def text_fields(self) -> dict[str, Any]:
         """The non-file fields of the body, in the API's names; ``None`` values left out."""
@@ -67,16 +74,9 @@ class ImageRequest:
             "safety_identifier": self.safety_identifier,
         }
         fields.update({k: v for k, v in extra.items() if v is not None})
+        if self.streams:
+            fields.update(stream=True, partial_images=self.partial_images)
         return fields
-
-
-@dataclass(frozen=True, slots=True)
-class PartialImage:
-    """A preview of an image still being made (a streamed partial image)."""
-
-    index: int
-    data: bytes
-    format: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +111,19 @@ class GeneratedImage:
     @property
     def mime(self) -> str:
         return MIME_TYPES[self.format]
+
+
+@dataclass(frozen=True, slots=True)
+class PartialImage:
+    """A preview of a streamed result, ``index`` counting from 0, before the image is finished."""
+
+    index: int
+    data: bytes = field(repr=False)
+    format: str  # "png", "jpeg" or "webp", as GeneratedImage's
+
+    @property
+    def mime(self) -> str:
+        return MIME_TYPES.get(self.format, "application/octet-stream")
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,7 @@ class ModelSpec:
     markup: bool = False
     vary_by_edit: bool = False  # its edits redraw the whole image, so they can make variations
     safety_identifier: bool = False
+    streams: bool = False  # takes stream=true with partial_images (previews while it draws)
     gated_formats: tuple[str, ...] = ()  # declared by the provider, but only with access
     shutdown: datetime.date | None = None  # as the model's maker announced it, if known
     replacement: str | None = None

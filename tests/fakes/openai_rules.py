@@ -142,6 +142,7 @@ _SVG_FORM = {"svg[model]", "svg[reasoning][effort]"}  # multipart spelling of th
 _COMMON = {"model", "n", "size", "response_format", "user"}
 _GPT_COMMON = {"output_format", "output_compression", "background", "moderation", "complexity"}
 _GPT_COMMON |= {"safety_identifier", "frame_count", "frame_duration_ms", "svg"} | _SVG_FORM
+_GPT_COMMON |= {"stream", "partial_images"}  # "only supported for the GPT image models"
 _GPT_ONLY = _GPT_COMMON | {"input_fidelity", "markup"}
 FIELDS = {
     "generations": _COMMON | _GPT_COMMON | {"prompt", "quality", "style"}
@@ -212,6 +213,8 @@ class Job:
     n_inputs: int = 0
     frames: int = 1
     safety_identifier: str | None = None
+    stream: bool = False
+    partial_images: int = 0
 
 
 def validate(
@@ -274,6 +277,8 @@ def validate(
         n_inputs=n_inputs,
         frames=frames,
         safety_identifier=str(safety) if safety and family.gpt else None,
+        stream=stream_flag(fields),
+        partial_images=integer(fields, "partial_images", 0, 0, 3),
     )
 
 
@@ -282,8 +287,7 @@ def _check_params(family: Family, fields: dict[str, Any]) -> None:
         raise unknown("response_format")
     if "input_fidelity" in fields and not family.input_fidelities:
         raise unsupported("input_fidelity")
-    if fields.get("stream") not in (None, False, "false"):
-        raise Reject("Streaming is not supported by this server.", "stream")
+    stream_flag(fields)
     choices = {
         **_CHOICES,
         "quality": family.qualities,
@@ -316,10 +320,23 @@ def _check_output_format(fields: dict[str, Any], fmt: str, gated: frozenset[str]
         raise Reject("'svg' is only supported with output_format=svg.", "svg")
     if fmt in GATED_FORMATS and fields.get("partial_images") not in (None, 0, "0"):
         raise Reject(f"output_format={fmt} does not support partial images.", "partial_images")
+    if fmt in GATED_FORMATS and stream_flag(fields):
+        raise Reject(f"output_format={fmt} does not support streaming.", "stream")
     if fmt != "gif":
         return 1
     integer(fields, "frame_duration_ms", 200, 1, 10**9)
     return integer(fields, "frame_count", 9, 2, 16)
+
+
+def stream_flag(fields: dict[str, Any]) -> bool:
+    """``stream`` as sent: a JSON boolean, or "true"/"false" in a multipart form (the SDK's)."""
+    raw = fields.get("stream", False)
+    if raw in (True, "true"):
+        return True
+    if raw in (False, None, "false"):
+        return False
+    raise Reject(f"Invalid type for 'stream': expected a boolean, got '{raw}'.", "stream",
+                 "invalid_type")  # fmt: skip
 
 
 def integer(fields: dict[str, Any], name: str, default: int, low: int, high: int) -> int:

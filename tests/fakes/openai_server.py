@@ -42,6 +42,11 @@ Faults (``fail_next(kind, times=1, on="images", **opts)``; ``on="models"`` targe
 given, e.g. LiteLLM's ``fail_next("raw", status=404, body='{"detail":"Not Found"}')``.
 ``non_json`` answers an HTML 502, ``reset`` drops the connection; the ``_LATE`` kinds spoil a
 successful answer.
+
+Streaming (``stream=true``, GPT image models only; see ``openai_stream``): ``stream_mode`` is
+"sse" (OpenAI: server-sent events, partials ``partial_delay`` seconds apart), "json" (a gateway
+that ignores ``stream``) or "refuse" (a relay that can't stream: 400 naming ``stream``, counted in
+``stream_refusals``). ``sent_events`` lists each streamed event's name and loop time.
 """
 
 from __future__ import annotations
@@ -78,6 +83,15 @@ from tests.fakes.openai_rules import (
     invalid,
     missing,
     validate,
+)
+from tests.fakes.openai_stream import (
+    REFUSAL,
+    STREAM_FAULTS,
+    STREAM_MODES,
+    StreamMode,
+    asks_to_stream,
+    events,
+    send,
 )
 
 __all__ = [
@@ -129,7 +143,7 @@ _ERRORS: dict[str, tuple[int, str, str | None, str]] = {
 _LATE = frozenset({
     "slow", "truncated_json", "invalid_json", "truncated_b64", "no_data", "not_image",
     "no_usage", "url_403", "url_hang", "gateway_url", "charset", "plain_json",
-})
+}) | STREAM_FAULTS
 # fmt: on
 _EARLY = frozenset(_ERRORS) | {"non_json", "reset", "raw"}
 FAIL_KINDS = _EARLY | _LATE
@@ -182,9 +196,13 @@ class FakeImagesServer:
         today: date | Callable[[], date] = OPENAI_SNAPSHOT_DATE,
         shutdown_dates: Mapping[str, str | None] | None = None,
         gated_formats: bool | Iterable[str] = False,
+        stream_mode: StreamMode = "sse",
+        partial_delay: float = 0.0,
     ) -> None:
         if world not in ("gateway", "openai"):
             raise ValueError(f"unknown world {world!r}: 'gateway' or 'openai'")
+        if stream_mode not in STREAM_MODES:
+            raise ValueError(f"unknown stream_mode {stream_mode!r}: one of {STREAM_MODES}")
         for model, key in (extra_models or {}).items():
             if key not in FAMILIES:
                 raise ValueError(f"{model}: unknown family {key!r}; one of {sorted(FAMILIES)}")
@@ -198,6 +216,10 @@ class FakeImagesServer:
         self.latency = 0.0  # seconds added to every image request
         self.json_content_type = "application/json; charset=utf-8"
         self.requests: list[RecordedRequest] = []
+        self.stream_mode = stream_mode
+        self.partial_delay = partial_delay
+        self.stream_refusals = 0
+        self.sent_events: list[tuple[str, float]] = []
         self._today = today if callable(today) else (lambda: today)
         self._models_endpoint = models_endpoint
         self._failures: list[_Failure] = []
@@ -349,10 +371,15 @@ class FakeImagesServer:
                 await self._sleep(opts.get("seconds", 5.0))
             if endpoint == "variations" and self.world == "openai":
                 return self.error_response(404, _RETIRED_VARIATIONS)
+            if self.stream_mode == "refuse" and asks_to_stream(rec.json or rec.form):
+                self.stream_refusals += 1
+                return self._json({"error": REFUSAL}, status=400)
             try:
                 job = validate(endpoint, rec, self._resolver(endpoint), self.gated_formats)
             except Reject as r:
                 return self.error_response(r.status, r.message, param=r.param, code=r.code)
+            if job.stream and self.stream_mode == "sse":
+                return await self._stream(request, endpoint, job, kind, opts)
             # Rendering and encoding run in a thread so a benchmark measures the client, not us.
             body = await asyncio.to_thread(self._answer, job, kind, opts)
             return await self._send_json(request, body, kind)
@@ -508,6 +535,27 @@ class FakeImagesServer:
                 await asyncio.wait_for(self._closing.wait(), seconds)
 
     # --- answers ---------------------------------------------------------------------------
+
+    async def _stream(
+        self, request: web.Request, endpoint: str, job: Job, kind: str, opts: dict[str, Any]
+    ) -> web.StreamResponse:
+        def render(index: int) -> bytes:  # each partial its own colour, none the result's
+            fmt, transparent = job.fmt, job.transparent
+            return render_image(fmt, job.width, job.height, index + 1, transparent, self.noisy)
+
+        def encode() -> list[bytes]:
+            return events(endpoint, job, self._payload(job, kind, opts), render, kind, opts)
+
+        encoded = await asyncio.to_thread(encode)
+        return await send(
+            request,
+            encoded,
+            delay=self.partial_delay,
+            kind=kind,
+            opts=opts,
+            sleep=self._sleep,
+            sent=self.sent_events,
+        )
 
     def _answer(self, job: Job, kind: str, opts: dict[str, Any]) -> bytes:
         return json.dumps(self._payload(job, kind, opts)).encode()

@@ -1,0 +1,348 @@
+"""A streamed Images API answer (server-sent events), read and decoded as it arrives.
+
+With ``stream=true`` the API answers ``event: image_generation.partial_image`` (edits:
+``image_edit.partial_image``) blocks of ``data: {json}``, separated by blank lines, then one
+``*.completed`` event per image carrying the usage; an ``error`` event ends a failed stream.
+Each partial image is 1-3 MB of base64: like a plain answer, an event's base64 is cut out of its
+JSON and decoded a slice at a time (``decode``), and any other big JSON is parsed off the loop
+(``off_loop``). Only the event being read is held in memory, never the whole stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from bot.errors import BadResponse, UpstreamUnavailable
+from bot.images.errors_map import TOO_BIG, UNAVAILABLE, UNREADABLE, error_fields, map_error
+from bot.images.results import NOT_AN_IMAGE, Item, Parsed, inspect_image
+from bot.images.sniff import sniff_format
+from bot.images.types import GeneratedImage, PartialImage
+
+log = logging.getLogger(__name__)
+
+OnPartial = Callable[[PartialImage], Awaitable[None]]
+Decode = Callable[[memoryview | str], Awaitable[bytes]]
+OffLoop = Callable[[bytes], Awaitable[Any]]  # json.loads away from the loop
+
+_SMALL = 64 * 1024  # events below this are parsed on the loop whole
+_SEPARATORS = (b"\n\n", b"\r\n\r\n")
+_B64_KEY = b'"b64_json"'
+_COLON_QUOTE = re.compile(rb'[ \t\r\n]*:[ \t\r\n]*"')
+# How long the result waits for the preview being shown: it supersedes previews not shown yet.
+PREVIEW_GRACE = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    """One server-sent event: its ``event:`` name (may be empty), its data at ``body[start:end]``.
+
+    The data stays a span of the received bytes: no copy of megabytes of base64 per step.
+    """
+
+    name: str
+    body: bytes = field(repr=False)
+    start: int
+    end: int
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def data(self) -> bytes:
+        """The data as its own bytes (a copy)."""
+        return self.body[self.start : self.end]
+
+
+class EventReader:
+    """Frames the response body into events, refusing more than ``cap`` bytes in all and a gap
+    of more than ``gap`` seconds before the next event is complete.
+
+    An event of several MB comes in many chunks: they are kept as received and joined once when
+    its end arrives (one copy, no growing buffer), and each chunk is searched once.
+    """
+
+    def __init__(self, resp: aiohttp.ClientResponse, *, cap: int, gap: float) -> None:
+        self._resp, self._cap, self._gap = resp, cap, gap
+        self._chunks: list[bytes] = []  # the event being received
+        self._size = 0
+        self._ended = False
+
+    async def next(self) -> RawEvent | None:
+        """The next event with data, or None at the end of the body."""
+        async with asyncio.timeout(self._gap):  # a TimeoutError is the client's timeout
+            while True:
+                block = self._take_block()
+                if block is not None:
+                    if len(block) >= _SMALL:
+                        await asyncio.sleep(0)  # joining it was a turn's worth of work
+                    event = split_event(block)
+                    if event is not None:
+                        return event
+                    continue
+                if self._ended:
+                    rest = b"".join(self._chunks)
+                    self._chunks.clear()
+                    return split_event(rest) if rest.strip() else None
+                await self._fill()
+
+    async def _fill(self) -> None:
+        chunk = await self._resp.content.readany()
+        if not chunk:
+            self._ended = True
+            return
+        self._size += len(chunk)
+        if self._size > self._cap:
+            raise BadResponse(TOO_BIG)
+        self._chunks.append(chunk)
+
+    def _take_block(self) -> bytes | None:
+        """The first complete event block received, taken out of the chunks; None if none yet."""
+        chunks = self._chunks
+        if not chunks:
+            return None
+        last = chunks[-1]
+        # A separator may straddle the previous chunk and this one: look at its last 3 bytes too.
+        tail = chunks[-2][-3:] if len(chunks) > 1 else b""
+        window = tail + last[:3] if tail else b""
+        cut = _separator(last, 0)
+        straddle = _separator(window, 0) if window else None
+        if straddle is not None and straddle[0] < len(tail):
+            at, length = straddle
+            before = b"".join(chunks[:-1])
+            block = before[: len(before) - len(tail) + at]
+            rest = last[at + length - len(tail) :]
+        elif cut is not None:
+            at, length = cut
+            block = b"".join([*chunks[:-1], last[:at]])
+            rest = last[at + length :]
+        else:
+            return None
+        chunks.clear()
+        if rest:
+            chunks.append(rest)  # the next event, maybe already whole: taken on the next call
+        return block
+
+
+def _separator(data: bytes, start: int) -> tuple[int, int] | None:
+    """Where the first blank line (the end of an event) is in ``data``, and its length."""
+    found = [(at, len(sep)) for sep in _SEPARATORS if (at := data.find(sep, start)) != -1]
+    return min(found) if found else None
+
+
+def split_event(block: bytes) -> RawEvent | None:
+    """The name and data of one event block; None for a block of comments only."""
+    name, spans = "", []
+    at = 0
+    while at < len(block):
+        end = block.find(b"\n", at)
+        end = len(block) if end == -1 else end
+        stop = end - 1 if end > at and block[end - 1] == 0x0D else end
+        colon = block.find(b":", at, stop)
+        key = block[at : colon if colon != -1 else stop]
+        value = colon + 1 if colon != -1 else stop
+        if value < stop and block[value] == 0x20:
+            value += 1
+        if key == b"event":
+            name = block[value:stop].decode("utf-8", "replace").strip()
+        elif key == b"data":
+            spans.append((value, stop))
+        at = end + 1
+    if not spans:
+        return None
+    if len(spans) == 1:
+        return RawEvent(name, block, *spans[0])
+    joined = b"\n".join(block[a:b] for a, b in spans)  # several data lines: rare, and small
+    return RawEvent(name, joined, 0, len(joined))
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A parsed event: its type, its JSON fields without the image, and the image's base64."""
+
+    type: str
+    fields: dict[str, Any]
+    b64: memoryview | str | None
+
+
+async def parse_event(raw: RawEvent, off_loop: OffLoop) -> Event | None:
+    """The event's JSON with its base64 left to decode; None for a ``[DONE]`` marker."""
+    if raw.body.startswith(b"[DONE]", raw.start, raw.end):
+        return None
+    b64: memoryview | str | None = None
+    cut = None
+    if len(raw) >= _SMALL:
+        await asyncio.sleep(0)  # finding its lines was a turn's worth of work
+        cut = _cut_b64(raw)
+    try:
+        if cut is not None:
+            payload, b64 = cut
+        elif len(raw) >= _SMALL:
+            payload = await off_loop(raw.data())
+        else:
+            payload = json.loads(raw.data())
+    except (ValueError, UnicodeDecodeError):
+        raise BadResponse(UNREADABLE) from None
+    if not isinstance(payload, dict):
+        raise BadResponse(UNREADABLE)
+    if b64 is None:
+        text = payload.pop("b64_json", None)
+        b64 = text if isinstance(text, str) and text else None
+    kind = raw.name or payload.get("type")
+    return Event(kind if isinstance(kind, str) else "", payload, b64)
+
+
+def _cut_b64(raw: RawEvent) -> tuple[dict[str, Any], memoryview] | None:
+    """The event's JSON parsed without its one ``b64_json`` string, and that string's text.
+
+    JSON parsing would copy megabytes of base64 into a new str; this parses the small rest. Any
+    shape but one plain, escape-free string returns None, and the whole JSON is parsed off the loop.
+    """
+    body, first, last = raw.body, raw.start, raw.end
+    key = body.find(_B64_KEY, first, last)
+    if key == -1:
+        return None
+    opening = _COLON_QUOTE.match(body, key + len(_B64_KEY), last)
+    if opening is None:
+        return None
+    start = opening.end()
+    end = body.find(b'"', start, last)
+    if end <= start or body.find(b"\\", start, end) != -1 or body.find(_B64_KEY, end, last) != -1:
+        return None
+    skeleton = body[first:start] + body[end:last]
+    if len(skeleton) > _SMALL:
+        return None
+    try:
+        payload = json.loads(skeleton)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(payload, dict) or payload.get("b64_json") != "":
+        return None  # the key was somewhere else than where the parse puts it
+    del payload["b64_json"]
+    return payload, memoryview(body)[start:end]
+
+
+class Previews:
+    """Hands partial images to ``callback`` in order, one at a time, beside the stream.
+
+    A slow or failing callback never holds up reading: while it runs, only the newest partial
+    waits (an older one not shown yet is dropped: the newer is closer to the result), and its
+    exceptions are logged, not raised.
+    """
+
+    def __init__(self, callback: OnPartial) -> None:
+        self._callback = callback
+        self._latest: PartialImage | None = None
+        self._ready = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    def put(self, partial: PartialImage) -> None:
+        """Queue ``partial`` (replacing one that is still waiting)."""
+        self._latest = partial
+        self._ready.set()
+        if self._task is None:
+            self._task = asyncio.create_task(self._deliver(), name="image-previews")
+
+    async def close(self, grace: float = PREVIEW_GRACE) -> None:
+        """Let the previews queued finish, ``grace`` seconds at most, then stop."""
+        task = self._task
+        if task is None:
+            return
+        self._closing = True
+        self._ready.set()
+        try:
+            if grace <= 0:
+                raise TimeoutError
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _deliver(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            partial, self._latest = self._latest, None
+            if partial is not None:
+                try:
+                    await self._callback(partial)
+                except Exception:  # a preview that failed to show must not fail the image
+                    log.warning("Showing partial image %d failed", partial.index, exc_info=True)
+            if self._closing and self._latest is None:
+                return
+
+
+async def read_stream(
+    resp: aiohttp.ClientResponse,
+    *,
+    model: str,
+    n: int,
+    cap: int,
+    gap: float,
+    decode: Decode,
+    off_loop: OffLoop,
+    previews: Previews | None,
+) -> Parsed:
+    """The result of a streamed answer (its ``n`` completed images); partial images go to
+    ``previews`` as they arrive. A stream that ends early, or says error, is an APIError."""
+    reader = EventReader(resp, cap=cap, gap=gap)
+    fields: dict[str, Any] = {}
+    images: list[GeneratedImage] = []
+    while len(images) < n and (raw := await reader.next()) is not None:
+        if previews is None and raw.name.endswith(".partial_image"):
+            continue  # nobody to show it to: not even parsed
+        event = await parse_event(raw, off_loop)
+        if event is None:
+            break
+        kind = event.type.rpartition(".")[2]
+        if kind in ("error", "failed") or (
+            kind not in ("partial_image", "completed") and "error" in event.fields
+        ):
+            raise map_error(200, error_fields(event.fields), model=model)
+        if kind == "partial_image" and previews is not None:
+            await _preview(event, decode, previews)
+        elif kind == "completed":
+            if event.b64 is None:
+                raise BadResponse(NOT_AN_IMAGE)
+            images.append(inspect_image(await decode(event.b64)))  # the header only
+            fields = _result_fields(event.fields)
+    if len(images) < n:
+        # Cut before its result: the image may have been made and billed, so it is not retried.
+        log.info("The image stream ended after %d of %d images", len(images), n)
+        raise UpstreamUnavailable(UNAVAILABLE, code="stream_cut")
+    entries: list[GeneratedImage | Item] = list(images)
+    return Parsed(fields, entries)
+
+
+async def _preview(event: Event, decode: Decode, previews: Previews) -> None:
+    index = event.fields.get("partial_image_index")
+    if event.b64 is None or not isinstance(index, int) or isinstance(index, bool):
+        log.info("A partial image event without an image or an index was skipped")
+        return
+    try:
+        data = await decode(event.b64)
+    except BadResponse:  # a spoilt preview costs the member nothing: the result still comes
+        log.warning("Partial image %d could not be decoded; skipped", index)
+        return
+    fmt = sniff_format(data)
+    if fmt is None:
+        log.warning("Partial image %d is not an image; skipped", index)
+        return
+    previews.put(PartialImage(index, data, fmt))
+
+
+def _result_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A completed event's fields in a plain answer's names (``created_at`` is ``created``)."""
+    kept = {k: v for k, v in fields.items() if k not in ("type", "created_at")}
+    if "created" not in kept and "created_at" in fields:
+        kept["created"] = fields["created_at"]
+    return kept
