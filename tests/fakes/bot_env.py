@@ -58,6 +58,7 @@ def make_settings(tmp_path: Path, api: FakeImagesServer, **overrides: Any) -> Se
         database_url=f"sqlite:///{tmp_path / 'data' / 'bot.sqlite3'}",
         request_timeout=10.0,
         max_retries=1,
+        partial_images=0,  # previews are tested where they matter (tests/test_e2e_stream.py)
     )
     return dataclasses.replace(base, **overrides)
 
