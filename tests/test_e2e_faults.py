@@ -434,7 +434,8 @@ async def test_restart_mid_job_refunds_fails_and_tells_the_member(tmp_path: Path
             (notice,) = env.discord.requests_to("POST", f"/channels/{channel}/messages")
             assert notice.json["content"].startswith(f"<@{user}>")
             assert "interrupted by a restart" in notice.json["content"]
-            assert "credits were returned" in notice.json["content"]
+            assert "nothing was charged" in notice.json["content"]
+            assert "img:retry:" in str(notice.json["components"])  # Try again, after the restart
             assert notice.json["allowed_mentions"]["parse"] == []
             assert notice.json["allowed_mentions"]["users"] == [user]
             assert str(moderator) not in str(notice.json)
