@@ -67,14 +67,14 @@ def megabytes(size: int, *, round_up: bool = False) -> str:
 
     Never "0 MB": sizes under a tenth of a megabyte are given in kilobytes, or bytes.
     """
-    value = size / MB
-    value = math.ceil(value * 10) / 10 if round_up else round(value, 1)
-    if value > 0:
-        return f"{value:g} MB"
     if size < KB:
         return f"{size} bytes"
-    kilobytes = math.ceil(size / KB) if round_up else round(size / KB)
-    return f"{kilobytes} KB"
+    if size < MB // 10:
+        kilobytes = math.ceil(size / KB) if round_up else round(size / KB)
+        return f"{kilobytes} KB"
+    value = size / MB
+    value = math.ceil(value * 10) / 10 if round_up else round(value, 1)
+    return f"{value:g} MB"
 
 
 def open_checked(
