@@ -217,7 +217,7 @@ class JobRunner:
                 role_ids=who.role_ids,
                 is_moderator=who.is_moderator,
                 model=spec.model,
-                size=spec.params.size,
+                size=self._reserved_size(spec),
                 quality=spec.params.quality,
                 n=spec.params.n,
                 job_id=job.id,
@@ -356,6 +356,17 @@ class JobRunner:
             like=self._priced_like(spec.model),
         )
         return outcome, await deliver(job, outcome, credits)
+
+    def _reserved_size(self, spec: JobSpec) -> str | None:
+        """The size credits are held for: an edit with no size follows its photo's shape, so it
+        holds the dearest listed size (the charge, at the size made, gives the rest back)."""
+        if spec.params.size or spec.operation == "generate":
+            return spec.params.size
+        model = self.provider.spec(spec.model)
+        listed = [s for s in (model.sizes(spec.operation) if model else ()) if "x" in s]
+        if len(listed) < 2:
+            return None
+        return max(listed, key=lambda s: math.prod(int(side) for side in s.split("x")))
 
     def _priced_like(self, model: str) -> tuple[str, ...]:
         """The models ``model`` is like, nearest first: its prices follow theirs when it has none."""

@@ -18,6 +18,7 @@ from bot.images.params import Params
 from bot.images.stream import OnPartial
 from bot.images.types import ImageRequest, ImageResult, InputImage, Operation, RawImage, Usage
 from bot.models import Catalog, ModelSpec
+from bot.models.aspect import size_for_aspect
 from bot.models.spec import Plan
 from bot.offload import Offloader
 from bot.provider import Provider
@@ -123,6 +124,7 @@ class ImageService:
                 fit=job.fit,
                 max_bytes=self.max_input_bytes,
                 model=spec.name,
+                edit=spec.endpoint(job.operation) == "edit",
             )
             # Uploads are named by the bot: a member's filename can hold newlines or paths.
             images = tuple(_named(image, f"image{n}") for n, image in enumerate(prepared.images, 1))
@@ -158,7 +160,12 @@ class ImageService:
         return (dataclasses.replace(plan.requests[0], partial_images=self.partial_images),)
 
     async def fit_for_upload(
-        self, result: ImageResult, limit_bytes: int, total_limit: int | None = None
+        self,
+        result: ImageResult,
+        limit_bytes: int,
+        total_limit: int | None = None,
+        *,
+        total_known: bool = True,
     ) -> processing.Fitted:
         """Shrink result images that don't fit Discord's upload limit (others stay untouched)."""
         # The usual case costs nothing: no round trip of the images through a worker process.
@@ -167,7 +174,11 @@ class ImageService:
         ):
             return processing.Fitted(images=result.images, notes=())
         return await self.offload.run(
-            processing.fit_for_upload, result.images, limit_bytes, total_limit=total_limit
+            processing.fit_for_upload,
+            result.images,
+            limit_bytes,
+            total_limit=total_limit,
+            total_known=total_known,
         )
 
     async def _read(self, source: ImageSource) -> RawImage:
@@ -233,7 +244,11 @@ def _request(
     if job.operation == "variation" and endpoint == "edit":
         instruction = catalog.vary_prompts.get(job.strength, "")
         prompt = f"{instruction} {job.prompt}".strip()
-    return ImageRequest(endpoint, spec.name, prompt, job.params, images, mask)
+    params = job.params
+    if endpoint == "edit" and images and params.size is None:  # keep the photo's shape
+        first = images[0]
+        params = params.replace(size=size_for_aspect(spec, endpoint, first.width, first.height))
+    return ImageRequest(endpoint, spec.name, prompt, params, images, mask)
 
 
 def _named(image: InputImage, stem: str) -> InputImage:

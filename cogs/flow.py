@@ -322,7 +322,9 @@ async def upload_shrinking(
     """Send the result; when Discord says it is too large, shrink the images and try again."""
     total: int | None = None
     for _ in range(UPLOAD_TRIES):
-        fitted = await services.service.fit_for_upload(outcome.result, limit, total)
+        fitted = await services.service.fit_for_upload(
+            outcome.result, limit, total, total_known=total is None
+        )
         try:
             return await send(_with_notes(info, fitted.notes), fitted.images, job)
         except discord.HTTPException as exc:

@@ -22,9 +22,14 @@ if TYPE_CHECKING:
     from bot.app import Services
 
 NO_IMAGE = "That message has no image I can use."
-# What the image service can read; other image types (SVG, HEIC...) would only fail later.
-READABLE_TYPES = frozenset({"image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif"})
-READABLE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif"})
+# What the image service can read (phone photos are converted); others (SVG...) would only fail.
+READABLE_TYPES = frozenset({
+    "image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif",
+    "image/heic", "image/heif", "image/avif", "image/tiff", "image/bmp",
+})  # fmt: skip
+READABLE_EXTENSIONS = frozenset({
+    ".png", ".jpg", ".jpeg", ".webp", ".gif", ".heic", ".heif", ".avif", ".tif", ".tiff", ".bmp",
+})  # fmt: skip
 MASK_PREFIX = "mask"
 
 

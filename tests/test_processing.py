@@ -1,4 +1,4 @@
-"""Image preparation and upload fitting, on images built with Pillow inside each test."""
+"""Image preparation, on images built with Pillow inside each test (upload fitting: test_fit)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,8 @@ from PIL import Image, ImageDraw, ImageFile
 
 from bot.errors import ImageInputError
 from bot.images.codec import encode_png
-from bot.images.processing import (
-    NO_TRANSPARENT_AREA,
-    Fitted,
-    Prepared,
-    fit_for_upload,
-    inspect,
-    prepare_inputs,
-)
-from bot.images.types import GeneratedImage, InputRules, RawImage
+from bot.images.processing import NO_TRANSPARENT_AREA, Prepared, inspect, prepare_inputs
+from bot.images.types import InputRules, RawImage
 
 MB = 1024 * 1024
 DALL_E_2 = InputRules(max_images=1, formats=frozenset({"png"}), max_bytes=4 * MB)
@@ -297,12 +290,13 @@ def test_multi_picture_jpeg_from_a_phone_counts_as_a_still_photo() -> None:
         (b"just some notes, not a picture", "notes.png"),
         (b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>', "logo.svg"),
         (b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n", "scan.pdf"),
-        (encode(Image.new("RGB", (8, 8)), "BMP"), "old.bmp"),
+        (b"BM" + b"\0" * 40, "not-really.bmp"),
+        (b"\0\0\0\x18ftypisom\0\0\0\0isommp41", "clip.mp4"),
     ],
 )
 def test_things_that_are_not_images_we_read_are_refused(data: bytes, name: str) -> None:
     assert refusal(RawImage(data, name)) == (
-        f"{name} isn't an image I can read (PNG, JPEG, WEBP or GIF)."
+        f"{name} isn't an image I can read (PNG, JPEG, WEBP, GIF, HEIC, AVIF, TIFF or BMP)."
     )
 
 
@@ -415,58 +409,3 @@ def test_mask_over_its_byte_limit_is_refused() -> None:
 def test_results_survive_pickling_for_a_process_pool() -> None:
     prepared = masked(raw(with_hole((256, 256))))
     assert pickle.loads(pickle.dumps(prepared)) == prepared
-
-
-# --- fitting results to Discord's upload limit ------------------------------------------------
-
-
-def generated(image: Image.Image, fmt: str = "PNG") -> GeneratedImage:
-    data = encode(image, fmt)
-    return GeneratedImage(data, fmt.lower(), image.width, image.height, revised_prompt="a cat")  # type: ignore[arg-type]
-
-
-def test_images_that_fit_are_untouched() -> None:
-    images = [generated(Image.new("RGB", (64, 64), RED)), generated(noise((128, 128)))]
-    fitted = fit_for_upload(images, 10 * MB)
-    assert fitted == Fitted(tuple(images), ())
-    assert fitted.images[1].data is images[1].data
-
-
-def test_image_over_the_limit_is_reencoded_smaller_with_a_note() -> None:
-    small = generated(Image.new("RGB", (64, 64), RED))
-    big = generated(noise((1024, 1024)))
-    assert len(big.data) > 2 * MB
-    fitted = fit_for_upload([small, big], 2 * MB)
-    assert fitted.images[0] is small
-    shrunk = fitted.images[1]
-    assert len(shrunk.data) <= 2 * MB and shrunk.format == "webp"
-    assert decoded(shrunk.data).size == (shrunk.width, shrunk.height)
-    assert shrunk.revised_prompt == "a cat"
-    (note,) = fitted.notes
-    assert note.startswith("Sent image 2 as WEBP (quality ") and note.endswith(
-        "to fit Discord's 2 MB limit."
-    )
-    assert pickle.loads(pickle.dumps(fitted)) == fitted
-
-
-def test_transparent_image_keeps_its_alpha_when_shrunk() -> None:
-    image = noise((512, 512), "RGBA")
-    fitted = fit_for_upload([generated(image)], 300 * 1024)
-    (result,) = fitted.images
-    assert result.format == "webp" and decoded(result.data).mode == "RGBA"
-    assert len(result.data) <= 300 * 1024
-
-
-def test_message_total_is_shared_out_leaving_small_images_alone() -> None:
-    small = generated(Image.new("RGB", (64, 64), RED))
-    big = [generated(noise((700, 700))) for _ in range(2)]
-    fitted = fit_for_upload([small, *big], 10 * MB, total_limit=2 * MB)
-    assert fitted.images[0] is small
-    assert sum(len(image.data) for image in fitted.images) <= 2 * MB
-    assert all("Discord's 2 MB limit per message" in note for note in fitted.notes)
-    assert len(fitted.notes) == 2
-
-
-def test_image_that_cannot_fit_even_small_is_refused() -> None:
-    with pytest.raises(ImageInputError, match="Image 1 is too large to send here"):
-        fit_for_upload([generated(noise((600, 600)))], 200)

@@ -5,33 +5,44 @@ Everything here is synchronous and CPU-bound: call it through ``asyncio.to_threa
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import struct
 import zlib
 from itertools import chain
+from typing import NamedTuple
 
-from PIL import ExifTags, Image, ImageChops
+from PIL import ExifTags, Image, ImageChops, features
 
 from bot.errors import ImageInputError
-from bot.images.sniff import sniff_format
-from bot.images.types import ImageFormat, InputImage, RawImage
+from bot.images.sniff import SourceFormat, sniff_source_format
+from bot.images.types import ImageFormat, RawImage
 
 MB = 1024 * 1024
+KB = 1024
 DEFAULT_MAX_PIXELS = 40_000_000
-READABLE = "PNG, JPEG, WEBP or GIF"
+READABLE = "PNG, JPEG, WEBP, GIF, HEIC, AVIF, TIFF or BMP"
 EXTENSIONS: dict[ImageFormat, str] = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "gif": ".gif"}
-_PILLOW_PLUGINS: dict[ImageFormat, str] = {
+_PILLOW_PLUGINS: dict[SourceFormat, str] = {
     "png": "PNG",
     "jpeg": "JPEG",
     "webp": "WEBP",
     "gif": "GIF",
+    "heic": "HEIF",  # pillow-heif's plugin, registered by _register_plugins()
+    "avif": "AVIF",  # Pillow's own (its wheels ship libavif since 11.3)
+    "tiff": "TIFF",
+    "bmp": "BMP",
 }
+# Files whose extra pictures are not motion: an MPO's depth maps and previews, the other items of a
+# HEIF collection, a TIFF's further pages. The first (or HEIF's primary) picture is the photo.
+_STILL_CONTAINERS = frozenset({"MPO", "HEIF", "TIFF"})
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_FILTER_UP = b"\x02"
 _PNG_COLOUR_TYPES = {"RGB": 2, "RGBA": 6}
-# What Pillow raises on broken files (UnidentifiedImageError is an OSError); its parsers use struct.
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error)
+# What Pillow raises on broken files (UnidentifiedImageError is an OSError); its parsers use struct;
+# pillow-heif raises RuntimeError for some libheif errors (unsupported features of a file).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, RuntimeError, struct.error)
 _UPRIGHT: dict[int, Image.Transpose] = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -43,8 +54,24 @@ _UPRIGHT: dict[int, Image.Transpose] = {
 }
 
 
+class ImageInfo(NamedTuple):
+    """What ``inspect`` learns of a member's image: its real format and upright size."""
+
+    format: SourceFormat
+    width: int
+    height: int
+
+
 def megabytes(size: int, *, round_up: bool = False) -> str:
-    """A byte count as members read it: "25 MB", "31.2 MB" (rounded up for sizes over a limit)."""
+    """A byte count as members read it: "25 MB", "31.2 MB", "40 KB" (rounded up over a limit).
+
+    Never "0 MB": sizes under a tenth of a megabyte are given in kilobytes, or bytes.
+    """
+    if size < KB:
+        return f"{size} bytes"
+    if size < MB // 10:
+        kilobytes = math.ceil(size / KB) if round_up else round(size / KB)
+        return f"{kilobytes} KB"
     value = size / MB
     value = math.ceil(value * 10) / 10 if round_up else round(value, 1)
     return f"{value:g} MB"
@@ -52,7 +79,7 @@ def megabytes(size: int, *, round_up: bool = False) -> str:
 
 def open_checked(
     raw: RawImage, *, max_bytes: int, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> tuple[Image.Image, ImageFormat]:
+) -> tuple[Image.Image, SourceFormat]:
     """Open ``raw`` lazily after the checks that need no decoding; the caller loads and closes."""
     name = raw.filename
     if not raw.data:
@@ -60,8 +87,8 @@ def open_checked(
     if len(raw.data) > max_bytes:
         size, limit = megabytes(len(raw.data), round_up=True), megabytes(max_bytes)
         raise ImageInputError(f"{name} is {size}; the limit is {limit}.")
-    fmt = sniff_format(raw.data)
-    if fmt is None:
+    fmt = sniff_source_format(raw.data)
+    if fmt is None or not _can_decode(fmt):
         raise ImageInputError(f"{name} isn't an image I can read ({READABLE}).")
     # Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that; stay under its warning.
     limit_pixels = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
@@ -77,8 +104,9 @@ def open_checked(
         image.close()
         raise _too_many_pixels(name, image.size, limit_pixels)
     try:
-        # MPO is a JPEG with extra pictures (depth maps, previews): its first frame is the photo.
-        animated = image.format != "MPO" and bool(getattr(image, "is_animated", False))
+        animated = image.format not in _STILL_CONTAINERS and bool(
+            getattr(image, "is_animated", False)
+        )
     except _DECODE_ERRORS:
         image.close()
         raise _damaged(name) from None
@@ -118,13 +146,28 @@ def upright_size(size: tuple[int, int], orientation_tag: int) -> tuple[int, int]
     return (size[1], size[0]) if orientation_tag in (5, 6, 7, 8) else size
 
 
-def inspect(raw: RawImage, *, max_bytes: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> InputImage:
+def inspect(raw: RawImage, *, max_bytes: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
     """Check that ``raw`` is a readable still image and describe it (upright size, real format)."""
     image, fmt = open_checked(raw, max_bytes=max_bytes, max_pixels=max_pixels)
     with image:
         load_checked(image, raw.filename)
         width, height = upright_size(image.size, orientation(image))
-    return InputImage(raw.data, raw.filename, fmt, width, height)
+    return ImageInfo(fmt, width, height)
+
+
+def _can_decode(fmt: SourceFormat) -> bool:
+    """Whether this installation reads ``fmt`` (AVIF needs a Pillow built with libavif)."""
+    _register_plugins()
+    return fmt != "avif" or bool(features.check("avif"))
+
+
+@functools.cache
+def _register_plugins() -> None:
+    """Teach Pillow HEIC/HEIF, once per process (workers of the process pool too)."""
+    import pillow_heif  # imported when first needed: it loads libheif
+
+    # Thumbnails, depth maps and auxiliary images are never used: don't keep them in memory.
+    pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
 
 def min_value(channel: Image.Image) -> int:
@@ -144,7 +187,12 @@ def to_rgb(image: Image.Image) -> Image.Image:
     """The image as 8-bit RGBA when it can be transparent, else RGB, whatever its mode or depth."""
     if image.mode == "RGBA" or (image.mode == "RGB" and "transparency" not in image.info):
         return image
-    if image.mode.startswith("I") or image.mode == "F":
+    if image.mode == "F":
+        # Float greys (scientific TIFFs) usually run 0..1; anything brighter is taken as 16-bit.
+        high = image.getextrema()[1]
+        scale = 255.0 if isinstance(high, float) and high <= 1.0 else 1 / 256
+        return image.point(lambda v: v * scale).convert("L").convert("RGB")
+    if image.mode.startswith("I"):
         # 16-bit greys: scale 0..65535 down to 0..255; a plain convert would clip to white.
         grey = image.convert("I").point(lambda v: v * (1 / 256)).convert("L")
         return grey.convert("RGB")

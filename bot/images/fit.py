@@ -37,9 +37,17 @@ class Fitted:
 
 
 def fit_for_upload(
-    images: Sequence[GeneratedImage], limit_bytes: int, *, total_limit: int | None = None
+    images: Sequence[GeneratedImage],
+    limit_bytes: int,
+    *,
+    total_limit: int | None = None,
+    total_known: bool = True,
 ) -> Fitted:
-    """Re-encode, then scale down, only the images over the per-file (and per-message) limit."""
+    """Re-encode, then scale down, only the images over the per-file (and per-message) limit.
+
+    ``total_known=False``: ``total_limit`` is a guess made after Discord refused the upload as
+    too large, not a limit Discord stated, so the notes don't name it.
+    """
     budgets = _budgets([len(image.data) for image in images], limit_bytes, total_limit)
     fitted: list[GeneratedImage] = []
     notes: list[str] = []
@@ -47,13 +55,18 @@ def fit_for_upload(
         if len(image.data) <= budget:
             fitted.append(image)
             continue
-        if budget < limit_bytes and total_limit is not None:
-            reason = f"Discord's {codec.megabytes(total_limit)} limit per message"
-        else:
-            reason = f"Discord's {codec.megabytes(limit_bytes)} limit"
         smaller, how = _shrink(image, budget, index)
         fitted.append(smaller)
-        notes.append(f"Sent image {index} as {how} to fit {reason}.")
+        if budget >= limit_bytes or total_limit is None:
+            reason = f"to fit Discord's {codec.megabytes(limit_bytes)} limit"
+        elif total_known:
+            reason = f"to fit Discord's {codec.megabytes(total_limit)} limit per message"
+        else:
+            notes.append(
+                f"Discord refused the images as too large, so I sent image {index} as {how}."
+            )
+            continue
+        notes.append(f"Sent image {index} as {how} {reason}.")
     return Fitted(tuple(fitted), tuple(notes))
 
 

@@ -42,6 +42,14 @@ def strip_metadata(data: bytes, fmt: ImageFormat) -> bytes:
     return _strip_gif(data)
 
 
+def stripped_or_none(data: bytes, fmt: ImageFormat) -> bytes | None:
+    """``strip_metadata``, or None when the container is too odd to walk (re-encode it then)."""
+    try:
+        return strip_metadata(data, fmt)
+    except ValueError:
+        return None
+
+
 def _strip_png(data: bytes) -> bytes:
     if not data.startswith(_PNG_SIGNATURE):
         raise ValueError("not a PNG")

@@ -1,5 +1,6 @@
 """Make member images fit what a model accepts (format, mode, square, size, bytes), and masks too.
 
+Phone photos (HEIC, AVIF) and TIFF/BMP files are always converted: no model takes them as they are.
 Pure and synchronous, with picklable inputs and outputs, so it can run in a process pool.
 """
 
@@ -8,29 +9,37 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 from PIL import Image
 
 from bot.errors import ImageInputError
 from bot.images import codec, metadata
+from bot.images.masks import NO_TRANSPARENT_AREA, Fit, Guide, Size, prepare_mask
+from bot.images.sniff import SourceFormat, is_upload_format
 from bot.images.types import ImageFormat, InputImage, InputRules, RawImage
 
-Fit = Literal["crop", "pad"]
-Size = tuple[int, int]
-NO_TRANSPARENT_AREA = "The mask has no transparent area, so nothing would be edited."
+__all__ = ["NO_TRANSPARENT_AREA", "Fit", "Prepared", "prepare_inputs"]
+NOTHING_MARKED = (
+    "Nothing in the image was marked for editing (no transparent area, no mask), so {who} can "
+    "only return it nearly unchanged. Attach a mask — a PNG whose transparent area marks what to "
+    "change — or use a GPT image model."
+)
 # Bicubic (antialiased when shrinking) measured 30% faster than Lanczos with no visible loss here.
 _RESAMPLE = Image.Resampling.BICUBIC
 _MIN_SIDE = 64
 _PREFERRED: tuple[ImageFormat, ...] = ("png", "jpeg", "webp", "gif")
+# A phone photo is lossy already: as JPEG it is a fraction of the PNG's bytes, with no visible loss.
+_PHOTO_PREFERRED: tuple[ImageFormat, ...] = ("jpeg", "webp", "png")
+_LOSSY_PHOTOS = frozenset({"heic", "avif"})
 
 
-class _Guide(NamedTuple):
-    """What the mask must follow: the first image's name, size as sent, and size once prepared."""
+class _Done(NamedTuple):
+    """One image ready to upload, its upright size as sent, and whether it has no transparency."""
 
-    name: str
+    image: InputImage
     source: Size
-    target: Size
+    opaque: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +59,13 @@ def prepare_inputs(
     fit: Fit = "crop",
     max_bytes: int = 25 * codec.MB,
     model: str | None = None,
+    edit: bool = False,
 ) -> Prepared:
-    """Check member images and fix what the model would refuse; explain each fix in a note."""
+    """Check member images and fix what the model would refuse; explain each fix in a note.
+
+    ``edit``: the images go to the edits endpoint (not variations), where dall-e-2 changes only
+    what a mask or the image's own transparency marks.
+    """
     if not images:
         raise ImageInputError("Attach an image to edit.")
     if len(images) > rules.max_images:
@@ -61,17 +75,20 @@ def prepare_inputs(
     who = model or "the model"
     done = [_prepare_image(raw, rules, fit, max_bytes, who, notes) for raw in images]
     ready_mask = None
+    first = done[0]
     if mask is not None:
-        first, source = done[0]
-        guide = _Guide(images[0].filename, source, (first.width, first.height))
-        ready_mask = _prepare_mask(mask, guide, rules, fit, max_bytes, notes)
-    return Prepared(tuple(image for image, _ in done), ready_mask, tuple(notes))
+        target = (first.image.width, first.image.height)
+        guide = Guide(images[0].filename, first.source, target)
+        ready_mask = prepare_mask(mask, guide, rules, fit, max_bytes, notes)
+    elif edit and _png_only(rules) and first.opaque:
+        notes.append(NOTHING_MARKED.format(who=who))
+    return Prepared(tuple(d.image for d in done), ready_mask, tuple(notes))
 
 
 def _prepare_image(
     raw: RawImage, rules: InputRules, fit: Fit, max_bytes: int, who: str, notes: list[str]
-) -> tuple[InputImage, Size]:
-    """One image made acceptable, and its upright size before any change."""
+) -> _Done:
+    """One image made acceptable, with its upright size before any change."""
     image, fmt = codec.open_checked(raw, max_bytes=max_bytes)
     with image:
         header = image.size
@@ -81,15 +98,13 @@ def _prepare_image(
         codec.load_checked(image, raw.filename)
         turn = codec.orientation(image)
         source = codec.upright_size(header, turn)
-        clean = (
-            _stripped(raw.data, fmt)
-            if _acceptable(raw, image.mode, fmt, header, turn, rules)
-            else None
-        )
-        if clean is not None:
-            return InputImage(clean, codec.renamed(raw.filename, fmt), fmt, *source), source
-        out_fmt = _output_format(fmt, rules)
+        if is_upload_format(fmt) and _acceptable(raw, image.mode, fmt, header, turn, rules):
+            clean = metadata.stripped_or_none(raw.data, fmt)
+            if clean is not None:
+                ready = InputImage(clean, codec.renamed(raw.filename, fmt), fmt, *source)
+                return _Done(ready, source, _opaque(image))
         had_alpha = codec.has_alpha(image)
+        out_fmt = _output_format(fmt, rules, had_alpha)
         pixels = codec.to_rgb(image)
         rgba = _png_only(rules) or (pixels.mode == "RGBA" and out_fmt != "jpeg")
         if rgba and pixels.mode == "RGB" and fit == "pad":
@@ -98,20 +113,22 @@ def _prepare_image(
         if rgba and shaped.mode == "RGB":
             shaped = shaped.convert("RGBA")
         data, final, shrunk = _encode_within(shaped, out_fmt, rules.max_bytes, raw.filename)
+        opaque = _opaque(shaped)
     notes.extend(
         _image_notes(raw.filename, fmt, out_fmt, source, final, shrunk, turn, rules, fit, who)
     )
     if had_alpha and out_fmt == "jpeg":
         notes.append(f"Removed the transparency from {raw.filename}, as JPEG has none.")
-    return InputImage(data, codec.renamed(raw.filename, out_fmt), out_fmt, *final), source
+    ready = InputImage(data, codec.renamed(raw.filename, out_fmt), out_fmt, *final)
+    return _Done(ready, source, opaque)
 
 
-def _stripped(data: bytes, fmt: ImageFormat) -> bytes | None:
-    """The file without its metadata; None when its container is too odd to walk (re-encode it)."""
-    try:
-        return metadata.strip_metadata(data, fmt)
-    except ValueError:
-        return None
+def _opaque(image: Image.Image) -> bool:
+    """Whether no pixel of a loaded image is even partly transparent."""
+    if not codec.has_alpha(image):
+        return True
+    pixels = codec.to_rgb(image)
+    return pixels.mode != "RGBA" or codec.min_value(pixels.getchannel("A")) == 255
 
 
 def _png_only(rules: InputRules) -> bool:
@@ -137,11 +154,12 @@ def _acceptable(
     )
 
 
-def _output_format(fmt: ImageFormat, rules: InputRules) -> ImageFormat:
+def _output_format(fmt: SourceFormat, rules: InputRules, alpha: bool) -> ImageFormat:
     # Re-encoding a GIF would quantise it again, so a changed GIF leaves as PNG when allowed.
-    if fmt in rules.formats and fmt != "gif":
+    if is_upload_format(fmt) and fmt in rules.formats and fmt != "gif":
         return fmt
-    return next((f for f in _PREFERRED if f in rules.formats), "png")
+    preferred = _PHOTO_PREFERRED if fmt in _LOSSY_PHOTOS and not alpha else _PREFERRED
+    return next((f for f in preferred if f in rules.formats), "png")
 
 
 def _shape(image: Image.Image, rules: InputRules, fit: Fit) -> Image.Image:
@@ -192,7 +210,7 @@ def _encode_within(
 
 def _image_notes(
     name: str,
-    fmt: ImageFormat,
+    fmt: SourceFormat,
     out_fmt: ImageFormat,
     source: Size,
     final: Size,
@@ -224,73 +242,3 @@ def _image_notes(
             f"as {who} takes at most {rules.max_side} pixels a side."
         )
     return notes
-
-
-def _prepare_mask(
-    raw: RawImage, guide: _Guide, rules: InputRules, fit: Fit, max_bytes: int, notes: list[str]
-) -> InputImage:
-    """The mask as an RGBA PNG the size of the prepared first image (transparent = edit)."""
-    image, fmt = codec.open_checked(raw, max_bytes=max_bytes)
-    with image:
-        codec.load_checked(image, raw.filename)
-        turn, mode = codec.orientation(image), image.mode
-        alpha, from_grey = _mask_alpha(image)
-    if codec.min_value(alpha) > 0:
-        raise ImageInputError(NO_TRANSPARENT_AREA)
-    target = guide.target
-    filename = codec.renamed(raw.filename, "png")
-    as_is = (fmt, mode, turn, from_grey, alpha.size) == ("png", "RGBA", 1, False, target)
-    clean = _stripped(raw.data, "png") if as_is else None
-    if clean is not None and len(clean) <= rules.mask_max_bytes:
-        return InputImage(clean, filename, "png", *target)
-    alpha = codec.upright(alpha, turn)
-    if alpha.size != guide.source:
-        size = f"{alpha.width}x{alpha.height}"
-        notes.append(f"Resized the mask {raw.filename} ({size}) to match {guide.name}.")
-    alpha = _fit_mask(alpha, target, rules.square, fit)
-    if from_grey:
-        alpha = alpha.point(lambda v: 255 if v >= 128 else 0)
-    if codec.min_value(alpha) > 0:
-        raise ImageInputError(
-            f"The mask's transparent area is outside the part of {guide.name} that was kept, "
-            "so nothing would be edited."
-        )
-    mask = Image.new("RGBA", target, (0, 0, 0, 255))
-    mask.putalpha(alpha)
-    data = codec.encode(mask, "png")
-    if len(data) > rules.mask_max_bytes:
-        size, limit = (
-            codec.megabytes(len(data), round_up=True),
-            codec.megabytes(rules.mask_max_bytes),
-        )
-        raise ImageInputError(f"The mask is {size} once prepared; the limit is {limit}.")
-    return InputImage(data, filename, "png", *target)
-
-
-def _mask_alpha(image: Image.Image) -> tuple[Image.Image, bool]:
-    """The mask's alpha (0 = edit) and whether it came from a black-and-white picture."""
-    pixels = codec.to_rgb(image)
-    if pixels.mode == "RGBA":
-        alpha = pixels.getchannel("A")
-        if codec.min_value(alpha) < 255:
-            return alpha, False
-    # Painted masks: white means "edit here"; a threshold keeps JPEG noise from leaving greys.
-    return pixels.convert("L").point(lambda v: 0 if v >= 128 else 255), True
-
-
-def _fit_mask(alpha: Image.Image, target: Size, square: bool, fit: Fit) -> Image.Image:
-    """Crop or pad the mask as its image was, then stretch it to exactly ``target``."""
-    width, height = alpha.size
-    box = None
-    if square and width != height and fit == "crop":
-        side = min(width, height)
-        left, top = (width - side) // 2, (height - side) // 2
-        box = (left, top, left + side, top + side)
-    elif square and width != height:
-        side = max(width, height)
-        canvas = Image.new("L", (side, side), 0)  # the image's padding is transparent: edit it too
-        canvas.paste(alpha, ((side - width) // 2, (side - height) // 2))
-        alpha = canvas
-    if alpha.size == target and box is None:
-        return alpha
-    return alpha.resize(target, Image.Resampling.BILINEAR, box=box)
