@@ -23,6 +23,7 @@ from PIL import Image
 from bot.core import Core, open_core
 from bot.errors import (
     BadResponse,
+    ConfigError,
     ContentRejected,
     StreamRefused,
     UpstreamTimeout,
@@ -31,6 +32,7 @@ from bot.errors import (
 from bot.images.client import ImagesClient
 from bot.images.params import Params
 from bot.images.types import PartialImage
+from bot.models import Catalog
 from bot.service import JobSpec
 from bot.settings import Settings
 from tests.fakes.openai_server import TEST_API_KEY, FakeImagesServer, render_image
@@ -364,13 +366,33 @@ async def test_when_the_service_does_not_stream(
     assert got.partials == []
 
 
-def test_the_catalog_says_which_models_stream() -> None:
-    from bot.models import Catalog
-
+def test_the_catalog_says_which_models_stream(tmp_path) -> None:
     catalog = Catalog.load(None)
     streaming = {spec.name for spec in catalog if spec.streams}
     assert {"dall-e-2", "dall-e-3"}.isdisjoint(streaming)
     assert streaming == {spec.name for spec in catalog if not spec.name.startswith("dall-e")}
+    # An operator's gateway model inherits it with ``like``, and can turn it off.
+    own = tmp_path / "models.toml"
+    own.write_text('[models.relay-image]\nlike = "gpt-image-1"\n[models.quiet]\n'
+                   'like = "gpt-image-1"\nstreams = false\n')  # fmt: skip
+    mine = Catalog.load(own)
+    assert mine.get("relay-image").streams and not mine.get("quiet").streams
+    own.write_text('[models.relay-image]\nlike = "gpt-image-1"\nstreams = "yes"\n')
+    with pytest.raises(ConfigError, match=r"models\.relay-image\.streams: must be true or false"):
+        Catalog.load(own)
+
+
+@pytest.mark.parametrize(("raw", "value"), [(None, 2), ("0", 0), ("3", 3), (" 1 ", 1)])
+def test_the_partial_images_setting(raw: str | None, value: int) -> None:
+    env = {"OPENAI_API_KEY": "sk-x"} | ({} if raw is None else {"IMAGEBOT_PARTIAL_IMAGES": raw})
+    assert Settings.from_env(env, require_discord=False).partial_images == value
+
+
+@pytest.mark.parametrize("raw", ["4", "-1", "two"])
+def test_the_partial_images_setting_refuses_what_the_api_would(raw: str) -> None:
+    env = {"OPENAI_API_KEY": "sk-x", "IMAGEBOT_PARTIAL_IMAGES": raw}
+    with pytest.raises(ConfigError, match="IMAGEBOT_PARTIAL_IMAGES"):
+        Settings.from_env(env, require_discord=False)
 
 
 async def test_an_assumed_model_streams_like_its_family(serve, tmp_path) -> None:
@@ -472,3 +494,23 @@ async def test_events_are_framed_whatever_the_chunks(session, piece: int) -> Non
     assert result.images[0].data == tiny_png((7, 8, 9))
     assert (result.size, result.quality, result.created) == ("8x8", "low", 1796083200)
     assert result.usage is not None and result.usage.output_tokens == 372
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "kind"),
+    [
+        (400, {"message": "Unknown parameter: 'stream'.", "param": "stream"}, "stream_refused"),
+        (400, {"message": "Invalid 'partial_images'", "param": "partial_images"}, "stream_refused"),
+        (200, {"message": "stream is not supported", "type": "new_api_error"}, "stream_refused"),
+        (500, {"message": "stream is not supported", "type": "server_error"}, "upstream_down"),
+        (429, {"message": "Rate limit reached", "param": "stream"}, "rate_limited"),
+        (400, {"message": "Invalid value for 'size'", "param": "size"}, "invalid_request"),
+    ],
+)
+def test_only_a_refusal_of_streaming_is_a_stream_refusal(
+    status: int, error: dict[str, str], kind: str
+) -> None:
+    from bot.images.errors_map import map_error
+
+    fields = {"message": None, "type": None, "param": None, "code": None, **error}
+    assert map_error(status, fields).kind == kind
