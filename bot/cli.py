@@ -58,6 +58,12 @@ def _common(parser: argparse.ArgumentParser, op: Operation) -> None:
         if op in choice.operations:
             parser.add_argument(f"--{choice.name.replace('_', '-')}", help=choice.help)
     parser.add_argument("--output-compression", type=int, help="0-100, with jpeg or webp")
+    parser.add_argument(
+        "--partials",
+        action="store_true",
+        help="stream previews (IMAGEBOT_PARTIAL_IMAGES of them, models that stream) and write "
+        "each next to the result",
+    )
 
 
 def run_cli(
@@ -84,7 +90,8 @@ async def _run(args: argparse.Namespace, settings: Settings, today: Callable[[],
             path = await asyncio.to_thread(_write_new, args.out, name, partial.format, partial.data)
             print(f"partial {partial.index}: {path}", flush=True)
 
-        outcome = await core.service.run(job, on_partial=on_partial)
+        wanted = getattr(args, "partials", False)  # previews cost tokens: only when asked
+        outcome = await core.service.run(job, on_partial=on_partial if wanted else None)
     print(f"model: {job.model}")
     for note in outcome.notes:
         print(f"note: {note}")

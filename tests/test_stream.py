@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import logging
 import multiprocessing
 import time
@@ -15,11 +17,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from PIL import Image
 
 from bot.core import Core, open_core
 from bot.errors import (
     BadResponse,
+    ConfigError,
     ContentRejected,
     StreamRefused,
     UpstreamTimeout,
@@ -28,6 +32,7 @@ from bot.errors import (
 from bot.images.client import ImagesClient
 from bot.images.params import Params
 from bot.images.types import PartialImage
+from bot.models import Catalog
 from bot.service import JobSpec
 from bot.settings import Settings
 from tests.fakes.openai_server import TEST_API_KEY, FakeImagesServer, render_image
@@ -361,13 +366,33 @@ async def test_when_the_service_does_not_stream(
     assert got.partials == []
 
 
-def test_the_catalog_says_which_models_stream() -> None:
-    from bot.models import Catalog
-
+def test_the_catalog_says_which_models_stream(tmp_path) -> None:
     catalog = Catalog.load(None)
     streaming = {spec.name for spec in catalog if spec.streams}
     assert {"dall-e-2", "dall-e-3"}.isdisjoint(streaming)
     assert streaming == {spec.name for spec in catalog if not spec.name.startswith("dall-e")}
+    # An operator's gateway model inherits it with ``like``, and can turn it off.
+    own = tmp_path / "models.toml"
+    own.write_text('[models.relay-image]\nlike = "gpt-image-1"\n[models.quiet]\n'
+                   'like = "gpt-image-1"\nstreams = false\n')  # fmt: skip
+    mine = Catalog.load(own)
+    assert mine.get("relay-image").streams and not mine.get("quiet").streams
+    own.write_text('[models.relay-image]\nlike = "gpt-image-1"\nstreams = "yes"\n')
+    with pytest.raises(ConfigError, match=r"models\.relay-image\.streams: must be true or false"):
+        Catalog.load(own)
+
+
+@pytest.mark.parametrize(("raw", "value"), [(None, 2), ("0", 0), ("3", 3), (" 1 ", 1)])
+def test_the_partial_images_setting(raw: str | None, value: int) -> None:
+    env = {"OPENAI_API_KEY": "sk-x"} | ({} if raw is None else {"IMAGEBOT_PARTIAL_IMAGES": raw})
+    assert Settings.from_env(env, require_discord=False).partial_images == value
+
+
+@pytest.mark.parametrize("raw", ["4", "-1", "two"])
+def test_the_partial_images_setting_refuses_what_the_api_would(raw: str) -> None:
+    env = {"OPENAI_API_KEY": "sk-x", "IMAGEBOT_PARTIAL_IMAGES": raw}
+    with pytest.raises(ConfigError, match="IMAGEBOT_PARTIAL_IMAGES"):
+        Settings.from_env(env, require_discord=False)
 
 
 async def test_an_assumed_model_streams_like_its_family(serve, tmp_path) -> None:
@@ -387,6 +412,14 @@ async def test_the_cli_writes_each_partial_next_to_the_result(serve, tmp_path) -
     fake = await serve()
     code, out, err = await run_cli(fake, tmp_path, "generate", "a fox", "--model", "gpt-image-2")
     assert code == 0, err
+    assert len(list((tmp_path / "out").iterdir())) == 1  # previews only when asked for
+    assert "stream" not in fake.image_requests[-1].json
+    tmp_path = tmp_path / "again"
+    tmp_path.mkdir()
+    code, out, err = await run_cli(
+        fake, tmp_path, "generate", "a fox", "--model", "gpt-image-2", "--partials"
+    )
+    assert code == 0, err
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert len(files) == 3
     result, *partials = sorted(files, key=len)
@@ -395,3 +428,89 @@ async def test_the_cli_writes_each_partial_next_to_the_result(serve, tmp_path) -
     assert out.count("partial ") == 2 and result in out
     sent = fake.image_requests[-1].json
     assert (sent["stream"], sent["partial_images"]) == (True, 2)  # the default setting
+
+
+# --- framing ----------------------------------------------------------------------------------
+
+
+def tiny_png(colour: tuple[int, int, int]) -> bytes:
+    out = BytesIO()
+    Image.new("RGB", (8, 8), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def sse_body() -> bytes:
+    """Every framing the SSE spec allows: comments, CRLF lines, data over several lines, [DONE]."""
+    b64 = [base64.b64encode(tiny_png(c)).decode() for c in ((1, 2, 3), (4, 5, 6), (7, 8, 9))]
+    usage = {"input_tokens": 5, "output_tokens": 372, "total_tokens": 377,
+             "input_tokens_details": {"text_tokens": 5, "image_tokens": 0}}  # fmt: skip
+    first = {"type": "image_generation.partial_image", "b64_json": b64[0], "partial_image_index": 0}
+    done = {"type": "image_generation.completed", "b64_json": b64[2], "usage": usage,
+            "size": "8x8", "quality": "low", "background": "opaque", "output_format": "png",
+            "created_at": 1796083200}  # fmt: skip
+    return (
+        b": keep-alive\n\n"
+        + b"event: image_generation.partial_image\r\ndata: "
+        + json.dumps(first).encode()
+        + b"\r\n\r\n"
+        + b'data: {"type": "image_generation.partial_image",\ndata: "b64_json": "'
+        + b64[1].encode()
+        + b'", "partial_image_index": 1}\n\n'
+        + b"event: image_generation.completed\ndata: "
+        + json.dumps(done).encode()
+        + b"\n\ndata: [DONE]\n\n"
+    )
+
+
+@pytest.mark.parametrize("piece", [1, 3, 7, 64, 100_000])
+async def test_events_are_framed_whatever_the_chunks(session, piece: int) -> None:
+    body = sse_body()
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for at in range(0, len(body), piece):
+            await resp.write(body[at : at + piece])
+            await asyncio.sleep(0.0005 if piece < 64 else 0)
+        await resp.write_eof()
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/images/generations", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        client = ImagesClient(session, base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-t")
+        got = Collected()
+        result = await client.call(streamed(2), on_partial=got)
+    finally:
+        await runner.cleanup()
+    assert [(p.index, p.data) for p in got.partials] == [
+        (0, tiny_png((1, 2, 3))), (1, tiny_png((4, 5, 6))),
+    ]  # fmt: skip
+    assert result.images[0].data == tiny_png((7, 8, 9))
+    assert (result.size, result.quality, result.created) == ("8x8", "low", 1796083200)
+    assert result.usage is not None and result.usage.output_tokens == 372
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "kind"),
+    [
+        (400, {"message": "Unknown parameter: 'stream'.", "param": "stream"}, "stream_refused"),
+        (400, {"message": "Invalid 'partial_images'", "param": "partial_images"}, "stream_refused"),
+        (200, {"message": "stream is not supported", "type": "new_api_error"}, "stream_refused"),
+        (500, {"message": "stream is not supported", "type": "server_error"}, "upstream_down"),
+        (429, {"message": "Rate limit reached", "param": "stream"}, "rate_limited"),
+        (400, {"message": "Invalid value for 'size'", "param": "size"}, "invalid_request"),
+    ],
+)
+def test_only_a_refusal_of_streaming_is_a_stream_refusal(
+    status: int, error: dict[str, str], kind: str
+) -> None:
+    from bot.images.errors_map import map_error
+
+    fields = {"message": None, "type": None, "param": None, "code": None, **error}
+    assert map_error(status, fields).kind == kind

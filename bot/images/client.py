@@ -42,7 +42,6 @@ _A = TypeVar("_A")
 TIMED_OUT = "The image service did not answer in time; try again later."
 DOWNLOAD_FAILED = "The finished image could not be downloaded from the image service."
 DOWNLOAD_SLOW = "The finished image took too long to download from the image service."
-__all__ = ["DOWNLOAD_FAILED", "DOWNLOAD_SLOW", "TIMED_OUT", "TOO_BIG", "ImagesClient"]
 _OFF_LOOP_BYTES = 64 * 1024  # smaller bodies parse faster than a thread hop
 # Success bodies read and parsed at once. Answers to parallel requests land together; the others
 # wait unread in their sockets instead of each holding several MB of the bot's memory.

@@ -72,6 +72,7 @@ class EventReader:
     def __init__(self, resp: aiohttp.ClientResponse, *, cap: int, gap: float) -> None:
         self._resp, self._cap, self._gap = resp, cap, gap
         self._chunks: list[bytes] = []  # the event being received
+        self._tail = b""  # the last 3 bytes before the last chunk: a separator may start there
         self._size = 0
         self._ended = False
 
@@ -101,6 +102,8 @@ class EventReader:
         self._size += len(chunk)
         if self._size > self._cap:
             raise BadResponse(TOO_BIG)
+        if self._chunks:
+            self._tail = (self._tail + self._chunks[-1][-3:])[-3:]
         self._chunks.append(chunk)
 
     def _take_block(self) -> bytes | None:
@@ -108,24 +111,21 @@ class EventReader:
         chunks = self._chunks
         if not chunks:
             return None
-        last = chunks[-1]
-        # A separator may straddle the previous chunk and this one: look at its last 3 bytes too.
-        tail = chunks[-2][-3:] if len(chunks) > 1 else b""
-        window = tail + last[:3] if tail else b""
-        cut = _separator(last, 0)
-        straddle = _separator(window, 0) if window else None
-        if straddle is not None and straddle[0] < len(tail):
+        last, tail = chunks[-1], self._tail
+        straddle = _separator(tail + last[:3], 0) if tail else None
+        if straddle is not None and straddle[0] < len(tail):  # begun in an earlier chunk
             at, length = straddle
             before = b"".join(chunks[:-1])
             block = before[: len(before) - len(tail) + at]
             rest = last[at + length - len(tail) :]
-        elif cut is not None:
+        elif (cut := _separator(last, 0)) is not None:
             at, length = cut
             block = b"".join([*chunks[:-1], last[:at]])
             rest = last[at + length :]
         else:
             return None
         chunks.clear()
+        self._tail = b""
         if rest:
             chunks.append(rest)  # the next event, maybe already whole: taken on the next call
         return block
@@ -262,10 +262,12 @@ class Previews:
             if grace <= 0:
                 raise TimeoutError
             await asyncio.wait_for(asyncio.shield(task), grace)
-        except TimeoutError:
+        except (TimeoutError, asyncio.CancelledError) as stop:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            if isinstance(stop, asyncio.CancelledError):
+                raise
 
     async def _deliver(self) -> None:
         while True:
