@@ -285,7 +285,7 @@ async def test_upload_too_large_is_retried_smaller_with_a_note(tmp_path: Path) -
         assert accepted.files[0].image().size[0] <= 1024
         (embed,) = record.result["embeds"]
         notes = next(f["value"] for f in embed["fields"] if f["name"] == "Adjusted")
-        assert "Sent image 1 as" in notes
+        assert "sent image 1 as" in notes
         assert (await last_job(env)).status == "succeeded"
         assert await used_credits(env) == IMAGINE_PRICE
 

@@ -9,6 +9,7 @@ from typing import Any
 import pillow_heif
 from PIL import Image, ImageDraw
 
+from bot.store import QuotaPolicy
 from tests.fakes.bot_env import BotEnv, bot_env
 
 JSON = dict[str, Any]
@@ -48,8 +49,8 @@ async def edit(env: BotEnv, image: tuple[str, bytes], **options: Any) -> JSON:
     record = await env.harness.slash(
         "edit", {"prompt": "add a hat", **options}, attachments={"image": image}
     )
-    assert record.original is not None, record.text
-    return record.original
+    assert record.result, record.text
+    return record.result
 
 
 async def test_reply_to_a_message_whose_only_image_is_heic_edits_it_upright(
@@ -89,8 +90,8 @@ async def test_vary_image_menu_on_a_message_with_only_a_tiff(tmp_path: Path) -> 
         (request,) = env.api.image_requests
         (sent,) = request.files("image")
         assert sent.content_type == "image/png" and decoded(sent.data).size == (300, 300)
-        assert record.original is not None
-        assert "Converted scan.tiff from TIFF to PNG" in fields_of(record.original)["Adjusted"]
+        assert record.result
+        assert "Converted scan.tiff from TIFF to PNG" in fields_of(record.result)["Adjusted"]
 
 
 async def test_edit_command_takes_an_avif_attachment(tmp_path: Path) -> None:
@@ -107,6 +108,7 @@ async def test_edit_command_takes_an_avif_attachment(tmp_path: Path) -> None:
 
 async def test_edits_keep_the_photos_shape_unless_a_size_is_chosen(tmp_path: Path) -> None:
     async with bot_env(tmp_path) as env:
+        await env.store.save_quota_policy(QuotaPolicy(env.harness.guild_id, user_limit=100))
         cases = [
             (photo("JPEG", (800, 600)), {}, "1536x1024"),
             (photo("JPEG", (600, 800)), {}, "1024x1536"),
