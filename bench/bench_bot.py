@@ -1,10 +1,12 @@
 """Load benchmark of the whole bot: N members at once, each with one /imagine (a share /edit).
 
-Run: ``.venv/bin/python bench/bench_bot.py [--n 200] [--latency 2.0] [--concurrency 16]
-[--edit-share 0.1] [--processes N]``. The real ImageBot (with its process pool) runs in this
+Run: ``.venv/bin/python bench/bench_bot.py [--n 200[,1000...]] [--latency 2.0]
+[--concurrency 16] [--edit-share 0.1] [--processes N] [--profile FILE] [--default-gc]``; several
+sizes run one after the other, each with fresh fakes and a fresh bot, one table each. The real ImageBot (with its process pool) runs in this
 process against the test fakes, which run in child processes of their own: the fake Images API
 (``noisy``: incompressible ~3 MB PNGs) and the fake Discord. So CPU and memory are the bot's alone.
-Prints one table, each figure beside its target; exits 1 only when a job was not delivered.
+The collector is tuned as ``python -m bot`` tunes it (``--default-gc``: left alone).
+Prints a table per size, each figure beside its target; exits 1 only when a job was not delivered.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from bench.common import (
     thread_cpu,
     time_prepare,
 )
+from bot.__main__ import tune_gc
 from bot.app import ImageBot, create_bot
 from bot.images.prepare import prepare_inputs
 from bot.images.types import RawImage
@@ -428,18 +431,24 @@ def table(f: Figures) -> str:
     return "\n".join(lines)
 
 
-def parse(argv: list[str] | None) -> Options:
+def parse(argv: list[str] | None) -> tuple[list[Options], bool]:
+    """One Options per size asked for; and whether to leave the collector untuned."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=200, help="members, one job each")
+    parser.add_argument("--n", default="200", help="members, one job each (200,1000: both)")
     parser.add_argument("--latency", type=float, default=2.0, help="API seconds per request")
     parser.add_argument("--concurrency", type=int, default=16, help="API requests at once")
     parser.add_argument("--edit-share", type=float, default=0.1, help="share of /edit jobs")
     parser.add_argument("--processes", type=int, default=None, help="pool size (bot default)")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the loop thread's load")
+    parser.add_argument("--default-gc", action="store_true", help="don't tune the collector")
     args = parser.parse_args(argv)
-    return Options(
-        args.n, args.latency, args.concurrency, args.edit_share, args.processes, args.profile
-    )
+    sizes = [int(n) for n in args.n.split(",")]
+    profile = (lambda n: args.profile) if len(sizes) == 1 else (lambda n: f"{args.profile}.{n}")
+    return [
+        Options(n, args.latency, args.concurrency, args.edit_share, args.processes,
+                profile(n) if args.profile else None)
+        for n in sizes
+    ], args.default_gc  # fmt: skip
 
 
 def look_like_python_m() -> None:
@@ -454,9 +463,15 @@ def look_like_python_m() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     look_like_python_m()
-    figures = asyncio.run(run(parse(argv)))
-    print(table(figures))
-    return 1 if figures.failures else 0
+    runs, default_gc = parse(argv)
+    if not default_gc:
+        tune_gc()
+    failed = False
+    for index, opts in enumerate(runs):
+        figures = asyncio.run(run(opts))
+        print(("\n" if index else "") + table(figures), flush=True)
+        failed = failed or bool(figures.failures)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

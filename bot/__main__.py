@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 from bot.errors import ConfigError
 from bot.logs import setup_logging
 from bot.settings import Settings
+
+GC_YOUNG = 10_000  # allocations between two collections of the youngest generation (default 700)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +29,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def tune_gc() -> None:
+    """Keep the collector's pauses short under load; call once everything is imported.
+
+    A full collection walks every tracked object: the ~65 000 that importing discord.py, aiohttp
+    and Pillow leaves behind never die, yet each full pass re-read them (tens of ms, on the event
+    loop). Frozen, they are skipped. A larger first generation lets the many short-lived objects of
+    a thousand jobs in flight die young instead of being promoted and re-read by later passes.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, load settings and run the chosen command."""
     args = build_parser().parse_args(argv)
@@ -40,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     if command in ("run", "sync"):
         from bot.app import run_bot
 
+        tune_gc()
         return run_bot(settings, sync_only=command == "sync")
     from bot.cli import run_cli
 

@@ -4,7 +4,14 @@ A job waits for one of ``max_concurrent`` slots. Waiting jobs are served round-r
 and, within a server, across members, so one member's ten jobs never starve another's one. The queue
 holds only tickets (no image bytes); it refuses politely when full. How many jobs one member may
 have in progress is the server's policy (``max_in_flight``), enforced by the store when credits are
-reserved, before a job gets here: one limit, one wording, the same for every bot process. When the API says "slow down", dispatching pauses for everyone until the time it named.
+reserved, before a job gets here: one limit, one wording, the same for every bot process. When the
+API says "slow down", dispatching pauses for everyone until the time it named.
+
+Every dispatch moves every waiter, so places are worked out lazily and told by one announcer: a
+waiter hears its first place at once, then its newest place at most once per ``position_every``
+(nobody reads a number that changes several times a second, and with a thousand waiters one wake-up
+each per move cost more than the images). The announcer starts the callbacks a few per turn of the
+loop, so a thousand places due at once never stall it.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from bot.errors import Busy
 log = logging.getLogger(__name__)
 
 PositionCallback = Callable[[int], Awaitable[None]]
+POSITION_EVERY = 5.0  # seconds between two places told to one waiter (the first is told at once)
+ANNOUNCE_BATCH = 16  # position callbacks started per turn of the event loop
 
 
 @dataclass(eq=False)
@@ -32,9 +41,9 @@ class _Waiter:
     member: int
     future: asyncio.Future[None]
     on_position: PositionCallback | None
-    position: int = -1
-    moved: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-    notifier: asyncio.Task[None] | None = field(default=None, repr=False)
+    shown: int = -1  # the place last told, and when
+    shown_at: float = float("-inf")
+    showing: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
 class JobCancelled(Exception):
@@ -50,9 +59,11 @@ class Scheduler:
         *,
         queue_size: int = 100,
         clock: Callable[[], float] = time.monotonic,
+        position_every: float = POSITION_EVERY,
     ) -> None:
         self.max_concurrent = max_concurrent
         self.queue_size = queue_size
+        self.position_every = position_every
         self._clock = clock
         self._running = 0
         # guild -> member -> waiters; both levels rotate so service alternates.
@@ -62,6 +73,11 @@ class Scheduler:
         self._paused_until = 0.0
         self._resume_handle: asyncio.TimerHandle | None = None
         self._ids = itertools.count(1)
+        self._places: dict[str, int] | None = None  # ticket -> 1-based place; None: stale
+        self._announcer: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()  # something to tell may be due
+        self._timer: asyncio.TimerHandle | None = None
+        self._next_pass = float("inf")  # moves before then wait for the announcer's timer
 
     @property
     def running(self) -> int:
@@ -117,13 +133,12 @@ class Scheduler:
             return False
         waiter.future.set_exception(JobCancelled())
         self._remove(waiter)
-        self._refresh_positions()
+        self._moved()
         return True
 
     def position(self, ticket: str) -> int | None:
         """1-based place in the queue, or None when the ticket is not waiting."""
-        waiter = self._by_ticket.get(ticket)
-        return None if waiter is None else waiter.position
+        return self._positions().get(ticket)
 
     def backoff(self, seconds: float) -> None:
         """Hold every new dispatch for ``seconds`` (the API asked us to slow down)."""
@@ -152,9 +167,9 @@ class Scheduler:
         waiter = _Waiter(ticket, guild, member, future, on_position)
         self._by_ticket[ticket] = waiter
         self._queues.setdefault(guild, OrderedDict()).setdefault(member, deque()).append(waiter)
+        self._moved()
         if on_position is not None:
-            waiter.notifier = asyncio.create_task(_notify(waiter), name=f"queue-position-{ticket}")
-        self._refresh_positions()
+            self._announce_soon()
         try:
             await _until_done(future, waiter)
         except asyncio.CancelledError:
@@ -164,7 +179,7 @@ class Scheduler:
                 self._dispatch()
             else:
                 self._remove(waiter)
-                self._refresh_positions()
+                self._moved()
             raise
 
     def _remove(self, waiter: _Waiter) -> None:
@@ -208,7 +223,7 @@ class Scheduler:
             waiter.future.set_result(None)
             started = True
         if started:
-            self._refresh_positions()
+            self._moved()
 
     def _order(self) -> list[_Waiter]:
         """The order in which the current waiters would be served."""
@@ -218,12 +233,74 @@ class Scheduler:
         per_guild = [_interleave(queues) for queues in rotations]
         return _interleave(per_guild)
 
-    def _refresh_positions(self) -> None:
-        for place, waiter in enumerate(self._order(), start=1):
-            if waiter.position == place:
+    def _moved(self) -> None:
+        """The queue changed: places are recomputed when next asked for."""
+        self._places = None
+        if not self._by_ticket or self._clock() >= self._next_pass:
+            self._wake.set()  # a changed place is due (or nobody is left: the announcer ends)
+
+    def _positions(self) -> dict[str, int]:
+        if self._places is None:
+            self._places = {w.ticket: place for place, w in enumerate(self._order(), start=1)}
+        return self._places
+
+    # --- telling waiters their place -----------------------------------------------------------
+
+    def _announce_soon(self) -> None:
+        self._wake.set()
+        if self._announcer is None or self._announcer.done():
+            self._announcer = asyncio.create_task(self._announce(), name="queue-positions")
+
+    async def _announce(self) -> None:
+        """Tell waiters their place while any wait: at once when new, then when next due."""
+        while self._by_ticket:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._timer is not None:
+                self._timer.cancel()
+            next_due = await self._announce_due()
+            # Places falling due a little apart are told in one pass: a pass reads every waiter.
+            self._next_pass = next_due + self.position_every / 4
+            if self._next_pass < float("inf"):
+                delay = max(0.0, self._next_pass - self._clock())
+                self._timer = asyncio.get_running_loop().call_later(delay, self._wake.set)
+        if self._timer is not None:
+            self._timer.cancel()
+
+    async def _announce_due(self) -> float:
+        """Start the callbacks that are due; the earliest time another may be (inf: none)."""
+        now, every = self._clock(), self.position_every
+        next_due = float("inf")
+        started = 0
+        for waiter in [w for w in self._by_ticket.values() if w.on_position is not None]:
+            place = self._positions().get(waiter.ticket)
+            due = waiter.shown_at + every
+            if place is None:
                 continue
-            waiter.position = place
-            waiter.moved.set()  # its notifier shows the newest place once it is free
+            if waiter.showing is not None and not waiter.showing.done():
+                pass  # its last edit is still going: _show looks again when it lands
+            elif place != waiter.shown and due <= now:
+                waiter.shown, waiter.shown_at, due = place, now, now + every
+                waiter.showing = asyncio.create_task(self._show(waiter, place), name="queue-place")
+                started += 1
+                if started % ANNOUNCE_BATCH == 0:
+                    await asyncio.sleep(0)  # the loop's other work goes first (places may move)
+                    now = self._clock()
+            next_due = min(next_due, due)
+        return next_due
+
+    async def _show(self, waiter: _Waiter, place: int) -> None:
+        assert waiter.on_position is not None
+        if waiter.future.done():
+            return  # admitted (or cancelled) since: its place no longer matters
+        try:
+            await waiter.on_position(place)
+        except Exception:  # a failed progress edit must never break the queue
+            log.warning("Could not show queue position for %s", waiter.ticket, exc_info=True)
+        if waiter.future.done() or self._clock() < waiter.shown_at + self.position_every:
+            return
+        if self._positions().get(waiter.ticket, waiter.shown) != waiter.shown:
+            self._wake.set()  # it moved while its edit was going, and that is due already
 
 
 def _interleave(queues: list[list[_Waiter]]) -> list[_Waiter]:
@@ -238,24 +315,5 @@ async def _until_done(future: asyncio.Future[None], waiter: _Waiter) -> None:
     try:
         await future
     finally:
-        if waiter.notifier is not None:
-            waiter.moved.set()
-            await asyncio.shield(waiter.notifier)
-
-
-async def _notify(waiter: _Waiter) -> None:
-    """Tell a waiter its place: one long-lived task per waiter, woken when the place changes.
-
-    Bursts coalesce (only the newest place is shown), and a queue move costs an Event.set per
-    waiter rather than a new task each.
-    """
-    assert waiter.on_position is not None
-    while True:
-        await waiter.moved.wait()
-        waiter.moved.clear()
-        if waiter.future.done():
-            return
-        try:
-            await waiter.on_position(waiter.position)
-        except Exception:  # a failed progress edit must never break the queue
-            log.warning("Could not show queue position for %s", waiter.ticket, exc_info=True)
+        if waiter.showing is not None and not waiter.showing.done():
+            await asyncio.shield(waiter.showing)

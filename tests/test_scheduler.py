@@ -68,7 +68,7 @@ async def test_a_full_queue_refuses_politely() -> None:
 
 
 async def test_positions_are_reported_as_the_queue_moves_and_cancel_works() -> None:
-    scheduler = Scheduler(1, queue_size=10)
+    scheduler = Scheduler(1, queue_size=10, position_every=0)
     gates = [asyncio.Event() for _ in range(3)]
     log: list[str] = []
     positions: list[int] = []
