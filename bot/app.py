@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
+from bot import views
 from bot.core import open_core
 from bot.errors import ConfigError
 from bot.fetch import DISCORD_MEDIA_HOSTS, Downloader
@@ -104,7 +104,7 @@ async def tell_interrupted(bot: ImageBot, jobs: Sequence[Job]) -> None:
         try:
             await bot.get_partial_messageable(channel_id).send(
                 f"<@{user_id}> {INTERRUPTED}",
-                view=render.failure_view(job.id, has_prompt=bool(job.prompt)),
+                view=views.failure_view(job.id, has_prompt=bool(job.prompt)),
                 allowed_mentions=discord.AllowedMentions(
                     everyone=False, roles=False, users=[discord.Object(user_id)]
                 ),

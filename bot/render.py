@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,25 +31,6 @@ OPERATION_TITLES: dict[Operation, str] = {
     "variation": "Variations",
 }
 
-# custom_id templates of the persistent buttons; cogs/buttons.py parses them back.
-REROLL_ID = "img:reroll:{job}"
-EDIT_ID = "img:edit:{job}"
-DELETE_ID = "img:delete:{job}"
-VARY_ID = "img:vary:{job}:{index}"
-CANCEL_ID = "img:cancel:{job}"
-RETRY_ID = "img:retry:{job}"
-REPROMPT_ID = "img:reprompt:{job}"
-DELETE_YES_ID = "img:delete-yes:{job}:{message}"
-KEEP_ID = "img:keep:{job}"
-REROLL_RE = re.compile(r"img:reroll:(?P<job>\d+)")
-EDIT_RE = re.compile(r"img:edit:(?P<job>\d+)")
-DELETE_RE = re.compile(r"img:delete:(?P<job>\d+)")
-VARY_RE = re.compile(r"img:vary:(?P<job>\d+):(?P<index>\d+)")
-CANCEL_RE = re.compile(r"img:cancel:(?P<job>\d+)")
-RETRY_RE = re.compile(r"img:retry:(?P<job>\d+)")
-REPROMPT_RE = re.compile(r"img:reprompt:(?P<job>\d+)")
-DELETE_YES_RE = re.compile(r"img:delete-yes:(?P<job>\d+):(?P<index>\d+)")
-KEEP_RE = re.compile(r"img:keep:(?P<job>\d+)")
 PREVIEW_NAME = "preview"
 # A prompt longer than this is shortened in the failure message and attached whole as a file.
 QUOTED_PROMPT_LIMIT = 3500
@@ -156,52 +136,6 @@ class _ImageBytesPayload(aiohttp.payload.BytesIOPayload):
         self._size = value.nbytes - value.tell()
 
 
-class ButtonsOnly(discord.ui.View):
-    """Buttons sent for their look only: cogs/buttons.py's dynamic items answer the clicks.
-
-    A plain persistent View would be kept in discord.py's view store for every message ever sent
-    (memory that grows with uptime) and would fire an empty handler beside the real one.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(timeout=None)
-
-    def is_dispatchable(self) -> bool:
-        return False
-
-
-def result_view(job_id: int, image_count: int, *, can_vary: bool) -> discord.ui.View:
-    """Re-roll, Edit, Delete, and one Vary per image; persistent through their custom ids."""
-    view = ButtonsOnly()
-    view.add_item(_button("Re-roll", REROLL_ID.format(job=job_id), "🔁", row=0))
-    view.add_item(_button("Edit", EDIT_ID.format(job=job_id), "✏️", row=0))
-    view.add_item(
-        _button(
-            "Delete",
-            DELETE_ID.format(job=job_id),
-            "🗑️",
-            row=0,
-            style=discord.ButtonStyle.danger,
-        )
-    )
-    if can_vary:
-        for index in range(min(image_count, 5)):
-            label = "Vary" if image_count == 1 else f"Vary {index + 1}"
-            view.add_item(_button(label, VARY_ID.format(job=job_id, index=index), "🔀", row=1))
-    return view
-
-
-def _button(
-    label: str,
-    custom_id: str,
-    emoji: str,
-    *,
-    row: int,
-    style: discord.ButtonStyle = discord.ButtonStyle.secondary,
-) -> discord.ui.Button[discord.ui.View]:
-    return discord.ui.Button(label=label, custom_id=custom_id, emoji=emoji, row=row, style=style)
-
-
 @dataclass(frozen=True, slots=True)
 class ProgressInfo:
     """What the progress message says about a job while it waits and runs."""
@@ -297,44 +231,6 @@ def prompt_file(prompt: str) -> list[discord.File]:
     if len(prompt) <= QUOTED_PROMPT_LIMIT:
         return []
     return [discord.File(io.BytesIO(prompt.encode()), filename="prompt.txt")]
-
-
-def failure_view(job_id: int, *, has_prompt: bool) -> discord.ui.View:
-    """Try again with the same settings, and (with a prompt) Change prompt; both persistent."""
-    view = ButtonsOnly()
-    view.add_item(
-        _button(
-            "Try again",
-            RETRY_ID.format(job=job_id),
-            "🔁",
-            row=0,
-            style=discord.ButtonStyle.primary,
-        )
-    )
-    if has_prompt:
-        view.add_item(_button("Change prompt", REPROMPT_ID.format(job=job_id), "✏️", row=0))
-    return view
-
-
-def delete_confirm_view(job_id: int, message_id: int) -> discord.ui.View:
-    """Yes, delete / Keep, under the private question Delete asks."""
-    view = ButtonsOnly()
-    yes = DELETE_YES_ID.format(job=job_id, message=message_id)
-    view.add_item(_button("Yes, delete", yes, "🗑️", row=0, style=discord.ButtonStyle.danger))
-    view.add_item(_button("Keep", KEEP_ID.format(job=job_id), "↩️", row=0))
-    return view
-
-
-def queued_text(position: int) -> str:
-    """What a member sees while their job waits."""
-    return f"⏳ Queued — position {position}. You can cancel while it waits."
-
-
-def cancel_view(job_id: int) -> discord.ui.View:
-    """The Cancel button shown while a job is queued."""
-    view = ButtonsOnly()
-    view.add_item(_button("Cancel", CANCEL_ID.format(job=job_id), "✖️", row=0))
-    return view
 
 
 def error_embed(message: str) -> discord.Embed:

@@ -9,25 +9,21 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
 
-from bot import render
+from bot import render, views
 from bot.errors import BotError, JobNotFound, NotAllowed
-from bot.fetch import ImageSource
-from bot.images.params import Params
-from bot.images.types import Operation
-from bot.moderation import COMMAND_OF
 from bot.service import JobSpec
 from bot.store.models import IN_FLIGHT, Job
 from cogs.common import member_is_moderator, report
 from cogs.delivery import attachment_source, run_interaction_job
+from cogs.forms import EditModal, PromptModal, rerun_spec
 
 if TYPE_CHECKING:
-    from bot.app import ImageBot, Services
+    from bot.app import ImageBot
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +44,6 @@ IMAGE_GONE = "That image is no longer on this message."
 ONLY_RETRY = "Only the person who asked for this job can try it again."
 CONFIRM_DELETE = "Delete these images for everyone? This can't be undone."
 CANCELLED = "Cancelled. Nothing was charged."
-PROMPT_INPUT_MAX = 4000  # Discord's cap on a text input
 MAX_JOB_ID = 2**63 - 1  # the store's ids are signed 64-bit; anything larger can't exist
 
 
@@ -76,46 +71,6 @@ def result_image(interaction: Interaction, index: int) -> discord.Attachment:
     if not 0 <= index < len(attachments):
         raise BotError(IMAGE_GONE)
     return attachments[index]
-
-
-def stored_source(services: Services, filename: str, url: str, op: Operation) -> ImageSource:
-    """An input image of a stored job, downloaded again from the link saved with the job."""
-    return services.downloader.source(
-        url,
-        filename,
-        on_failure="Discord's links to uploaded images expire after a while; "
-        f"use /{COMMAND_OF[op]} with the image to start again.",
-    )
-
-
-def rerun_spec(job: Job, services: Services) -> JobSpec:
-    """The stored job as a new request: same operation, model, prompt, parameters and inputs."""
-    params = dict(job.params)
-    names = [str(n) for n in params.get("images", [])]
-    urls = [str(u) for u in params.get("image_urls", [])]
-    mask_name, mask_url = params.get("mask"), params.get("mask_url")
-    images: tuple[ImageSource, ...] = ()
-    mask = None
-    if job.operation != "generate":
-        if not names or len(urls) != len(names) or (mask_name and not mask_url):
-            raise BotError(
-                "I didn't keep links to the images of that job, so I can't redo it. "
-                f"Use /{COMMAND_OF[job.operation]} with the image to start again."
-            )
-        pairs = zip(names, urls, strict=True)
-        images = tuple(stored_source(services, n, u, job.operation) for n, u in pairs)
-        if mask_name and mask_url:
-            mask = stored_source(services, str(mask_name), str(mask_url), job.operation)
-    return JobSpec(
-        job.operation,
-        job.model,
-        job.prompt or "",
-        Params.from_mapping(params),
-        fit="pad" if params.get("fit") == "pad" else "crop",
-        strength="strong" if params.get("strength") == "strong" else "subtle",
-        images=images,
-        mask=mask,
-    )
 
 
 class JobButton(discord.ui.DynamicItem[Button], template=r"(?!)"):
@@ -146,14 +101,14 @@ class JobButton(discord.ui.DynamicItem[Button], template=r"(?!)"):
         raise NotImplementedError
 
 
-class RerollButton(JobButton, template=render.REROLL_RE):
+class RerollButton(JobButton, template=views.REROLL_RE):
     """Run the same job again; the member who clicks pays."""
 
     async def act(self, interaction: Interaction, job: Job) -> None:
         await run_interaction_job(interaction, rerun_spec(job, interaction.client.services))
 
 
-class VaryButton(JobButton, template=render.VARY_RE):
+class VaryButton(JobButton, template=views.VARY_RE):
     """Variations of one image of the result: with the result's model while it can vary them,
     else with the server's default."""
 
@@ -164,7 +119,7 @@ class VaryButton(JobButton, template=render.VARY_RE):
         await run_interaction_job(interaction, JobSpec("variation", model, images=(source,)))
 
 
-class EditButton(JobButton, template=render.EDIT_RE):
+class EditButton(JobButton, template=views.EDIT_RE):
     """Ask what to change (and which image), then edit it."""
 
     async def act(self, interaction: Interaction, job: Job) -> None:
@@ -174,7 +129,7 @@ class EditButton(JobButton, template=render.EDIT_RE):
         await interaction.response.send_modal(EditModal(job, images, interaction.id))
 
 
-class DeleteButton(JobButton, template=render.DELETE_RE):
+class DeleteButton(JobButton, template=views.DELETE_RE):
     """Ask, privately, whether to remove the result message (the job stays in the audit log)."""
 
     gone = GONE_DELETE
@@ -185,12 +140,12 @@ class DeleteButton(JobButton, template=render.DELETE_RE):
         message_id = interaction.message.id if interaction.message else 0
         await interaction.response.send_message(
             embed=render.status_embed(CONFIRM_DELETE),
-            view=render.delete_confirm_view(job.id, message_id),
+            view=views.delete_confirm_view(job.id, message_id),
             ephemeral=True,
         )
 
 
-class ConfirmDeleteButton(JobButton, template=render.DELETE_YES_RE):
+class ConfirmDeleteButton(JobButton, template=views.DELETE_YES_RE):
     """Yes, delete: remove the result message named in the custom id."""
 
     gone = GONE_DELETE
@@ -211,14 +166,14 @@ class ConfirmDeleteButton(JobButton, template=render.DELETE_YES_RE):
         await interaction.response.edit_message(embed=render.status_embed("Deleted."), view=None)
 
 
-class KeepButton(JobButton, template=render.KEEP_RE):
+class KeepButton(JobButton, template=views.KEEP_RE):
     """Keep: the member changed their mind about deleting."""
 
     async def act(self, interaction: Interaction, job: Job) -> None:
         await interaction.response.edit_message(embed=render.status_embed("Kept."), view=None)
 
 
-class RetryButton(JobButton, template=render.RETRY_RE):
+class RetryButton(JobButton, template=views.RETRY_RE):
     """Try a failed job again with the same settings."""
 
     async def act(self, interaction: Interaction, job: Job) -> None:
@@ -227,7 +182,7 @@ class RetryButton(JobButton, template=render.RETRY_RE):
         await run_interaction_job(interaction, rerun_spec(job, interaction.client.services))
 
 
-class RepromptButton(JobButton, template=render.REPROMPT_RE):
+class RepromptButton(JobButton, template=views.REPROMPT_RE):
     """Change the prompt of a failed job (shown whole, to shorten), then run it again."""
 
     async def act(self, interaction: Interaction, job: Job) -> None:
@@ -236,7 +191,7 @@ class RepromptButton(JobButton, template=render.REPROMPT_RE):
         await interaction.response.send_modal(PromptModal(job, interaction.id))
 
 
-class CancelButton(JobButton, template=render.CANCEL_RE):
+class CancelButton(JobButton, template=views.CANCEL_RE):
     """Take a job out of the queue before it starts; its credits come back."""
 
     gone = GONE_CANCEL
@@ -251,79 +206,6 @@ class CancelButton(JobButton, template=render.CANCEL_RE):
             )
             return
         raise BotError(ALREADY_RUNNING if job.status in IN_FLIGHT else ALREADY_DONE)
-
-
-class EditModal(discord.ui.Modal, title="Edit this image"):
-    """What to change, and which image when the result has several."""
-
-    prompt: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
-        label="What should change?",
-        custom_id="prompt",
-        style=discord.TextStyle.paragraph,
-        min_length=1,
-        max_length=4000,
-    )
-
-    def __init__(self, job: Job, images: list[discord.Attachment], nonce: int) -> None:
-        # A custom id per opening, so two members editing the same result never swap modals.
-        super().__init__(custom_id=f"img:edit-modal:{job.id}:{nonce}", timeout=900)
-        self.job = job
-        self.images = images
-        self.number: discord.ui.TextInput[EditModal] | None = None
-        if len(images) > 1:
-            self.number = discord.ui.TextInput(
-                label=f"Image number (1-{len(images)})",
-                custom_id="image",
-                default="1",
-                min_length=1,
-                max_length=2,
-            )
-            self.add_item(self.number)
-
-    def chosen(self) -> discord.Attachment:
-        """The image the member picked (the only one when there is one)."""
-        if self.number is None:
-            return self.images[0]
-        text = self.number.value.strip()
-        if not text.isdigit() or not 1 <= int(text) <= len(self.images):
-            raise BotError(f"The image number must be between 1 and {len(self.images)}.")
-        return self.images[int(text) - 1]
-
-    async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
-        services = interaction.client.services
-        model = self.job.model
-        if not services.provider.is_usable(model, "edit"):
-            model = ""  # run_interaction_job picks the server's default edit model
-        source = attachment_source(self.chosen(), services)
-        spec = JobSpec("edit", model, self.prompt.value.strip(), images=(source,))
-        await run_interaction_job(interaction, spec)
-
-    async def on_error(self, interaction: Interaction, error: Exception) -> None:  # type: ignore[override]
-        await report(interaction, error, f"Edit form on job {self.job.id}")
-
-
-class PromptModal(discord.ui.Modal, title="Change the prompt"):
-    """The failed job's prompt, to change; the job runs again with its other settings."""
-
-    def __init__(self, job: Job, nonce: int) -> None:
-        super().__init__(custom_id=f"img:prompt-modal:{job.id}:{nonce}", timeout=900)
-        self.job = job
-        self.prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
-            label="Prompt",
-            custom_id="prompt",
-            style=discord.TextStyle.paragraph,
-            default=(job.prompt or "")[:PROMPT_INPUT_MAX],
-            min_length=1,
-            max_length=PROMPT_INPUT_MAX,
-        )
-        self.add_item(self.prompt)
-
-    async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
-        spec = rerun_spec(self.job, interaction.client.services)
-        await run_interaction_job(interaction, replace(spec, prompt=self.prompt.value.strip()))
-
-    async def on_error(self, interaction: Interaction, error: Exception) -> None:  # type: ignore[override]
-        await report(interaction, error, f"Prompt form on job {self.job.id}")
 
 
 BUTTONS: tuple[type[JobButton], ...] = (

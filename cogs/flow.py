@@ -26,25 +26,23 @@ from typing import TYPE_CHECKING, Protocol
 
 import discord
 
-from bot import render
+from bot import render, views
 from bot.errors import BotError
-from bot.images.types import GeneratedImage, PartialImage
+from bot.images.types import PartialImage
 from bot.jobs import Admission, Delivered, Refused, Requester
 from bot.render import ProgressInfo, ResultInfo, Stage
 from bot.scheduler import JobCancelled
 from bot.service import JobSpec, Outcome
 from bot.store.models import Job
 from cogs.common import member_message
+from cogs.results import Images, result_info, result_view, upload_shrinking
 
 if TYPE_CHECKING:
     from bot.app import Services
 
 log = logging.getLogger(__name__)
-Images = tuple[GeneratedImage, ...]
 Files = Callable[[], list[discord.File]]
 
-TOO_LARGE = 40005
-UPLOAD_TRIES = 3
 # A queue moves with every finished job: with hundreds waiting, showing each move to each member
 # would be thousands of Discord calls. A member's place is shown at most this often.
 POSITION_EVERY = 5.0
@@ -223,7 +221,7 @@ class JobFlow:
         await self.surface.show(embed, self._view(job), [])
 
     def _view(self, job: Job) -> discord.ui.View | None:
-        return None if self.stage.running else render.cancel_view(job.id)
+        return None if self.stage.running else views.cancel_view(job.id)
 
     # --- Progress (called by the job runner) -------------------------------------------------
 
@@ -252,7 +250,7 @@ class JobFlow:
 
     async def _apply(self, update: _Update) -> None:
         assert self.info is not None
-        view = None if update.stage.running else render.cancel_view(self.info.job_id)
+        view = None if update.stage.running else views.cancel_view(self.info.job_id)
         await self.surface.show(render.progress_embed(self.info, update.stage), view, update.files)
 
     # --- Delivery ----------------------------------------------------------------------------
@@ -283,60 +281,5 @@ class JobFlow:
         text = member_message(error, context)
         prompt = self.spec.prompt
         embed = render.failure_embed(text, prompt)
-        view = render.failure_view(job.id, has_prompt=bool(prompt)) if job else None
+        view = views.failure_view(job.id, has_prompt=bool(prompt)) if job else None
         await self.surface.tell(embed, view, lambda: render.prompt_file(prompt))
-
-
-def result_view(services: Services, job: Job, count: int) -> discord.ui.View:
-    """The result's buttons; Vary only when some model here can make variations."""
-    return render.result_view(job.id, count, can_vary=bool(services.provider.usable("variation")))
-
-
-def result_info(
-    job: Job, spec: JobSpec, outcome: Outcome, credits: int | None, requester_name: str
-) -> ResultInfo:
-    """What the result embed says about a job."""
-    first = outcome.requests[0] if outcome.requests else None
-    return ResultInfo(
-        job_id=job.id,
-        operation=spec.operation,
-        model=spec.model,
-        prompt=spec.prompt,
-        size=outcome.result.size or (first.params.size if first else None),
-        quality=outcome.result.quality or (first.params.quality if first else None),
-        style=first.params.style if first else None,
-        credits=credits,
-        requester=requester_name,
-        notes=outcome.notes,
-    )
-
-
-async def upload_shrinking(
-    services: Services,
-    job: Job,
-    outcome: Outcome,
-    info: ResultInfo,
-    limit: int,
-    send: Callable[[ResultInfo, Images, Job], Awaitable[Delivered]],
-) -> Delivered:
-    """Send the result; when Discord says it is too large, shrink the images and try again."""
-    total: int | None = None
-    for _ in range(UPLOAD_TRIES):
-        fitted = await services.service.fit_for_upload(
-            outcome.result, limit, total, total_known=total is None
-        )
-        try:
-            return await send(_with_notes(info, fitted.notes), fitted.images, job)
-        except discord.HTTPException as exc:
-            if exc.code == TOO_LARGE or exc.status == 413:
-                log.info("job %s: Discord refused the upload as too large; shrinking", job.id)
-                # Halve what was refused: it can be well under the per-file limit (Discord
-                # counts the whole message), so shrinking against that limit would change nothing.
-                total = sum(len(image.data) for image in fitted.images) // 2
-                continue
-            raise
-    raise BotError("Discord refused the images as too large, even after shrinking them.")
-
-
-def _with_notes(info: ResultInfo, notes: tuple[str, ...]) -> ResultInfo:
-    return dataclasses.replace(info, notes=info.notes + notes) if notes else info

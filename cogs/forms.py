@@ -1,0 +1,142 @@
+"""Stored jobs as new requests, and the forms that change one before it runs again.
+
+Used by the buttons (cogs/buttons.py): Re-roll and Try again rerun a stored job as it was; Edit
+and Change prompt open a form first. A form lives only while the member types (15 minutes); the
+button that opens it is persistent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.errors import BotError
+from bot.fetch import ImageSource
+from bot.images.params import Params
+from bot.images.types import Operation
+from bot.moderation import COMMAND_OF
+from bot.service import JobSpec
+from bot.store.models import Job
+from cogs.common import report
+from cogs.delivery import attachment_source, run_interaction_job
+
+if TYPE_CHECKING:
+    from bot.app import ImageBot, Services  # noqa: F401 (ImageBot: in a string annotation)
+
+Interaction = discord.Interaction["ImageBot"]
+PROMPT_INPUT_MAX = 4000  # Discord's cap on a text input
+
+
+def stored_source(services: Services, filename: str, url: str, op: Operation) -> ImageSource:
+    """An input image of a stored job, downloaded again from the link saved with the job."""
+    return services.downloader.source(
+        url,
+        filename,
+        on_failure="Discord's links to uploaded images expire after a while; "
+        f"use /{COMMAND_OF[op]} with the image to start again.",
+    )
+
+
+def rerun_spec(job: Job, services: Services) -> JobSpec:
+    """The stored job as a new request: same operation, model, prompt, parameters and inputs."""
+    params = dict(job.params)
+    names = [str(n) for n in params.get("images", [])]
+    urls = [str(u) for u in params.get("image_urls", [])]
+    mask_name, mask_url = params.get("mask"), params.get("mask_url")
+    images: tuple[ImageSource, ...] = ()
+    mask = None
+    if job.operation != "generate":
+        if not names or len(urls) != len(names) or (mask_name and not mask_url):
+            raise BotError(
+                "I didn't keep links to the images of that job, so I can't redo it. "
+                f"Use /{COMMAND_OF[job.operation]} with the image to start again."
+            )
+        pairs = zip(names, urls, strict=True)
+        images = tuple(stored_source(services, n, u, job.operation) for n, u in pairs)
+        if mask_name and mask_url:
+            mask = stored_source(services, str(mask_name), str(mask_url), job.operation)
+    return JobSpec(
+        job.operation,
+        job.model,
+        job.prompt or "",
+        Params.from_mapping(params),
+        fit="pad" if params.get("fit") == "pad" else "crop",
+        strength="strong" if params.get("strength") == "strong" else "subtle",
+        images=images,
+        mask=mask,
+    )
+
+
+class EditModal(discord.ui.Modal, title="Edit this image"):
+    """What to change, and which image when the result has several."""
+
+    prompt: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
+        label="What should change?",
+        custom_id="prompt",
+        style=discord.TextStyle.paragraph,
+        min_length=1,
+        max_length=4000,
+    )
+
+    def __init__(self, job: Job, images: list[discord.Attachment], nonce: int) -> None:
+        # A custom id per opening, so two members editing the same result never swap modals.
+        super().__init__(custom_id=f"img:edit-modal:{job.id}:{nonce}", timeout=900)
+        self.job = job
+        self.images = images
+        self.number: discord.ui.TextInput[EditModal] | None = None
+        if len(images) > 1:
+            self.number = discord.ui.TextInput(
+                label=f"Image number (1-{len(images)})",
+                custom_id="image",
+                default="1",
+                min_length=1,
+                max_length=2,
+            )
+            self.add_item(self.number)
+
+    def chosen(self) -> discord.Attachment:
+        """The image the member picked (the only one when there is one)."""
+        if self.number is None:
+            return self.images[0]
+        text = self.number.value.strip()
+        if not text.isdigit() or not 1 <= int(text) <= len(self.images):
+            raise BotError(f"The image number must be between 1 and {len(self.images)}.")
+        return self.images[int(text) - 1]
+
+    async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
+        services = interaction.client.services
+        model = self.job.model
+        if not services.provider.is_usable(model, "edit"):
+            model = ""  # run_interaction_job picks the server's default edit model
+        source = attachment_source(self.chosen(), services)
+        spec = JobSpec("edit", model, self.prompt.value.strip(), images=(source,))
+        await run_interaction_job(interaction, spec)
+
+    async def on_error(self, interaction: Interaction, error: Exception) -> None:  # type: ignore[override]
+        await report(interaction, error, f"Edit form on job {self.job.id}")
+
+
+class PromptModal(discord.ui.Modal, title="Change the prompt"):
+    """The failed job's prompt, to change; the job runs again with its other settings."""
+
+    def __init__(self, job: Job, nonce: int) -> None:
+        super().__init__(custom_id=f"img:prompt-modal:{job.id}:{nonce}", timeout=900)
+        self.job = job
+        self.prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
+            label="Prompt",
+            custom_id="prompt",
+            style=discord.TextStyle.paragraph,
+            default=(job.prompt or "")[:PROMPT_INPUT_MAX],
+            min_length=1,
+            max_length=PROMPT_INPUT_MAX,
+        )
+        self.add_item(self.prompt)
+
+    async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
+        spec = rerun_spec(self.job, interaction.client.services)
+        await run_interaction_job(interaction, replace(spec, prompt=self.prompt.value.strip()))
+
+    async def on_error(self, interaction: Interaction, error: Exception) -> None:  # type: ignore[override]
+        await report(interaction, error, f"Prompt form on job {self.job.id}")
