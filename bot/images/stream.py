@@ -51,10 +51,6 @@ class RawEvent:
     def __len__(self) -> int:
         return self.end - self.start
 
-    def data(self) -> bytes:
-        """The data as its own bytes (a copy)."""
-        return self.body[self.start : self.end]
-
 
 class EventReader:
     """Frames the response body into events, refusing more than ``cap`` bytes in all and a gap
