@@ -2,9 +2,8 @@
 
 Credits are reserved before anything is spent and become usage only once the images have been
 delivered; every failure on the way (refused input, API error, Discord error, cancel, crash) gives
-them back and records why in the job's audit row. Once delivered, the job is recorded with its
-charge first and the charge settled after, both retried: if settling still fails, or the process
-dies, recovery commits the recorded charge; a delivered job is never refunded.
+them back and records why in the job's audit row. Once delivered, the job is charged, never
+refunded: that is ``bot.settlement``.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from bot.errors import BotError, NotAllowed, RateLimited
 from bot.images.types import Operation, PartialImage
@@ -25,15 +24,11 @@ from bot.provider import Provider
 from bot.quotas import QuotaEngine
 from bot.scheduler import JobCancelled, Scheduler
 from bot.service import ImageService, JobSpec, Outcome
+from bot.settlement import Delivered, Settlement
 from bot.store import Reservation, Store
-from bot.store.ledger import Charge
 from bot.store.models import GuildSettings, Job, NewJob
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-# Pauses between attempts to record and settle a delivered job: about 5 s in all, well inside the
-# lease (bot.store.processes), after which recovery settles a recorded charge itself.
-SETTLE_RETRY_DELAYS = (0.2, 1.0, 4.0)
 DEFAULT_BACKOFF = 2.0  # seconds the queue pauses after a 429 that named no wait
 RECENT_JOBS = 20  # how many recent job times the queue's estimate is taken from
 
@@ -80,14 +75,6 @@ class Refused(Exception):
         self.job = job
 
 
-@dataclass(frozen=True, slots=True)
-class Delivered:
-    """Where the result message went."""
-
-    channel_id: int
-    message_id: int
-
-
 Deliver = Callable[[Job, Outcome, int], Awaitable[Delivered]]
 # Told about every job that failed, e.g. to post safety rejections to a moderation log.
 FailureListener = Callable[[Job, Requester, BaseException], Awaitable[None]]
@@ -114,9 +101,17 @@ class JobRunner:
         self.store = store
         self.quotas = quotas
         self.scheduler = scheduler
-        self.settle_retry_delays: tuple[float, ...] = SETTLE_RETRY_DELAYS
-        self._settling: set[asyncio.Future[Job]] = set()
+        self.settlement = Settlement(quotas, store)
         self._durations: deque[float] = deque(maxlen=RECENT_JOBS)
+
+    @property
+    def settle_retry_delays(self) -> tuple[float, ...]:
+        """The pauses between attempts to settle a delivered job (``Settlement.retry_delays``)."""
+        return self.settlement.retry_delays
+
+    @settle_retry_delays.setter
+    def settle_retry_delays(self, delays: tuple[float, ...]) -> None:
+        self.settlement.retry_delays = delays
 
     def estimate(self, position: int) -> float | None:
         """Seconds until a job at ``position`` in the queue is done, from recent jobs' times.
@@ -248,73 +243,13 @@ class JobRunner:
             raise
         # The member has the images: from here on they are charged, never refunded, whatever
         # fails or whoever cancels this task.
-        settling = asyncio.ensure_future(self._settle(job, reservation, outcome, delivered))
-        self._settling.add(settling)
-        settling.add_done_callback(self._settling.discard)
-        return await asyncio.shield(settling)
+        like = self._priced_like(job.model)
+        return await self.settlement.settle(job, reservation, outcome, delivered, like=like)
 
     async def abandon(self, admitted: Admission, exc: BaseException) -> None:
         """Give an admitted job's credits back and record why it never ran to delivery."""
         await asyncio.shield(self.quotas.refund(admitted.reservation))
         await self._fail(admitted.job, admitted.who, exc)
-
-    async def _settle(
-        self, job: Job, reservation: Reservation, outcome: Outcome, delivered: Delivered
-    ) -> Job:
-        """Record the delivery with its charge, then settle the charge; each step retried.
-
-        If recording never succeeds the job looks interrupted to recovery (refunded, its member
-        told); if only settling fails, recovery commits the recorded charge later.
-        """
-        result = outcome.result
-        revised = next((i.revised_prompt for i in result.images if i.revised_prompt), None)
-        lineage = self._priced_like(job.model)
-
-        async def record() -> tuple[Charge, Job | None]:
-            charge = await self.quotas.charge(
-                reservation,
-                actual_n=len(result.images),
-                usage=result.usage,
-                size=result.size,
-                quality=result.quality,
-                like=lineage,
-            )
-            finished = await self.store.record_delivery(
-                reservation,
-                charge,
-                revised_prompt=revised,
-                result_channel_id=delivered.channel_id,
-                result_message_id=delivered.message_id,
-            )
-            return charge, finished
-
-        try:
-            charge, finished = await self._retrying(record)
-        except Exception:
-            log.error("job %s: delivered, but recording it failed; recovery will refund it",
-                      job.id, exc_info=True)  # fmt: skip
-            return job
-        if finished is None:
-            log.warning("job %s: delivered after recovery had closed it (lease lapsed)", job.id)
-            return job
-        try:
-            await self._retrying(lambda: self.quotas.settle(reservation, charge))
-        except Exception:
-            log.error("job %s: delivered, but its charge failed to settle; recovery will",
-                      job.id, exc_info=True)  # fmt: skip
-        return finished
-
-    async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Run ``attempt``, retrying on errors after each of ``settle_retry_delays``."""
-        for delay in self.settle_retry_delays:
-            try:
-                return await attempt()
-            except Exception as exc:
-                log.warning(
-                    "Settling a job failed (%s); retrying in %.1f s", type(exc).__name__, delay
-                )
-                await asyncio.sleep(delay)
-        return await attempt()
 
     async def _execute(
         self, job: Job, spec: JobSpec, who: Requester, progress: Progress, deliver: Deliver

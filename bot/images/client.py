@@ -1,9 +1,13 @@
-"""Async client for any OpenAI-compatible Images API, on the bot's one shared aiohttp session."""
+"""Async client for any OpenAI-compatible Images API, on the bot's one shared aiohttp session.
+
+``ImagesClient`` is the public calls (generate, edit, create_variation, call, list_models) and the
+one retry policy around each request. How a body is read and decoded is ``bot.images.body``; the
+multipart forms are ``bot.images.forms``; a streamed answer is ``bot.images.stream``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -12,43 +16,26 @@ from typing import Any, TypeVar
 import aiohttp
 
 from bot.errors import APIError, BadResponse, RateLimited, UpstreamTimeout, UpstreamUnavailable
+from bot.images.body import BodyParser, fetch_images, read_capped, read_chunks
 from bot.images.errors_map import (
-    TOO_BIG,
     UNAVAILABLE,
-    UNREADABLE,
     error_in_body,
     map_error,
     parse_error_body,
 )
-from bot.images.results import (
-    Encoded,
-    Item,
-    Parsed,
-    build_result,
-    cut_images,
-    decode_b64,
-    inspect_image,
-    parse_result,
-)
+from bot.images.forms import FormBuilder, edit_form, variation_form
+from bot.images.results import Parsed, build_result
 from bot.images.stream import OnPartial, Previews, read_stream
-from bot.images.types import GeneratedImage, ImageRequest, ImageResult, InputImage, ModelListing
-from bot.images.urls import fetch_result
+from bot.images.types import ImageRequest, ImageResult, ModelListing
 from bot.offload import Offloader
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
-_A = TypeVar("_A")
 
 TIMED_OUT = "The image service did not answer in time; try again later."
-DOWNLOAD_FAILED = "The finished image could not be downloaded from the image service."
-DOWNLOAD_SLOW = "The finished image took too long to download from the image service."
-_OFF_LOOP_BYTES = 64 * 1024  # smaller bodies parse faster than a thread hop
 # Success bodies read and parsed at once. Answers to parallel requests land together; the others
 # wait unread in their sockets instead of each holding several MB of the bot's memory.
 _PARSING_AT_ONCE = 4
-# Base64 characters decoded between two turns of the event loop (a multiple of 4): about a
-# millisecond of work, so the heartbeat never waits on an image.
-_DECODE_SLICE = 256 * 1024
 _EVENT_STREAM = "text/event-stream"
 
 
@@ -91,11 +78,8 @@ class ImagesClient:
         self._max_retries = max(0, max_retries)
         self._max_bytes = max_download_bytes
         self._retry_cap = retry_cap
-        self._offload = offload
         self._parsing = asyncio.Semaphore(_PARSING_AT_ONCE)
-        # One image decodes at a time: each turn of the loop then carries one slice at most, and
-        # every other job's next step (an upload, a database write) waits a millisecond at most.
-        self._decoding = asyncio.Semaphore(1)
+        self._body = BodyParser(offload)
         self._backoff = backoff
         self._rate_limit_backoff = rate_limit_backoff
         self._slow_attempt = slow_attempt
@@ -112,31 +96,11 @@ class ImagesClient:
 
     async def edit(self, req: ImageRequest, on_partial: OnPartial | None = None) -> ImageResult:
         """Edit or combine images with a prompt (``POST /images/edits``, multipart)."""
-        fields, images = req.text_fields(), req.images
-        name = "image" if len(images) == 1 else "image[]"
-
-        def form() -> aiohttp.FormData:
-            data = _text_form(fields)
-            for image in images:
-                _add_file(data, name, image)
-            if req.mask is not None:
-                _add_file(data, "mask", req.mask, mime="image/png")
-            if req.markup is not None:
-                _add_file(data, "markup", req.markup, mime="image/png")
-            return data
-
-        return await self._images_call("images/edits", req, on_partial, form=form)
+        return await self._images_call("images/edits", req, on_partial, form=edit_form(req))
 
     async def create_variation(self, req: ImageRequest) -> ImageResult:
         """Vary one image (``POST /images/variations``, multipart; where a provider still has it)."""
-        fields = req.text_fields()
-
-        def form() -> aiohttp.FormData:
-            data = _text_form(fields)
-            _add_file(data, "image", req.images[0])
-            return data
-
-        return await self._images_call("images/variations", req, None, form=form)
+        return await self._images_call("images/variations", req, None, form=variation_form(req))
 
     async def call(self, req: ImageRequest, *, on_partial: OnPartial | None = None) -> ImageResult:
         """The endpoint ``req.operation`` names.
@@ -155,7 +119,9 @@ class ImagesClient:
     async def list_models(self) -> list[ModelListing] | None:
         """``GET /models``, with each model's ``shutdown_date``; None when there is no such route."""
         try:
-            payload = await self._send("GET", "models", idempotent=True, parse=self._json)
+            payload = await self._send(
+                "GET", "models", idempotent=True, parse=self._body.json_chunks
+            )
         except APIError as err:
             if err.status in (404, 405):
                 return None
@@ -178,7 +144,7 @@ class ImagesClient:
         on_partial: OnPartial | None,
         *,
         json_body: dict[str, Any] | None = None,
-        form: Callable[[], aiohttp.FormData] | None = None,
+        form: FormBuilder | None = None,
     ) -> ImageResult:
         model = req.model
         previews = Previews(on_partial) if on_partial is not None and req.streams else None
@@ -190,8 +156,8 @@ class ImagesClient:
                 n=req.n,
                 cap=2 * self._max_bytes,
                 gap=self._stream_gap,
-                decode=self._decode,
-                off_loop=self._json_off_loop,
+                decode=self._body.decode,
+                off_loop=self._body.json,
                 previews=previews,
             )
 
@@ -202,7 +168,7 @@ class ImagesClient:
                 json_body=json_body,
                 form=form,
                 model=model,
-                parse=self._parse,
+                parse=self._body.result,
                 stream=stream if req.streams else None,
             )
         except BaseException:
@@ -211,57 +177,14 @@ class ImagesClient:
             raise
         if previews is not None:
             await previews.close()  # the result waits a moment for the preview being shown
-        pending = [e for e in parsed.entries if isinstance(e, Item) and e.url is not None]
-        downloads = await self._download_all([item.url for item in pending])  # type: ignore[misc]
-
-        def inspect_downloads() -> list[GeneratedImage]:
-            pairs = zip(downloads, pending, strict=True)
-            return [inspect_image(raw, item.revised_prompt) for raw, item in pairs]
-
-        inspected = iter(await asyncio.to_thread(inspect_downloads) if pending else [])
-        images = [e if isinstance(e, GeneratedImage) else next(inspected) for e in parsed.entries]
+        images = await fetch_images(
+            self._session,
+            parsed,
+            base=self._base,
+            client_timeout=self._timeout,
+            cap=self._max_bytes,
+        )
         return build_result(model, parsed.fields, images)
-
-    async def _parse(self, chunks: list[bytes]) -> Parsed:
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        chunks.clear()  # the joined body is the one copy kept
-        cut = cut_images(body) if len(body) >= _OFF_LOOP_BYTES else None
-        if cut is None:
-            # Any other shape: parsed whole in a worker process (or a thread), so the gateway
-            # heartbeat never waits on it.
-            return await self._off_loop(parse_result, [body], len(body))
-        # Decoding on the loop in slices costs the decoding alone: no pickled copy of the body
-        # and of the image through a pipe each way, and no JSON copy of the base64 text.
-        fields, entries = cut
-        images: list[GeneratedImage | Item] = []
-        for entry in entries:
-            if isinstance(entry, Encoded):
-                data = await self._decode(memoryview(body)[entry.start : entry.end])
-                images.append(inspect_image(data, entry.revised_prompt))  # the header only
-            else:
-                images.append(entry)
-        return Parsed(fields, images)
-
-    async def _decode(self, text: memoryview | str) -> bytes:
-        async with self._decoding:
-            return await _decode_in_slices(text)
-
-    async def _json_off_loop(self, body: bytes) -> Any:
-        return await self._off_loop(json.loads, body, len(body))
-
-    async def _json(self, chunks: list[bytes]) -> Any:
-        body = b"".join(chunks)
-        try:
-            return await self._off_loop(json.loads, body, len(body))
-        except (ValueError, UnicodeDecodeError):
-            raise BadResponse(UNREADABLE) from None
-
-    async def _off_loop(self, func: Callable[[_A], _T], arg: _A, size: int) -> _T:
-        if size < _OFF_LOOP_BYTES:
-            return func(arg)
-        if self._offload is not None:
-            return await self._offload.run(func, arg)
-        return await asyncio.to_thread(func, arg)
 
     async def _send(
         self,
@@ -269,7 +192,7 @@ class ImagesClient:
         path: str,
         *,
         json_body: dict[str, Any] | None = None,
-        form: Callable[[], aiohttp.FormData] | None = None,
+        form: FormBuilder | None = None,
         idempotent: bool = False,
         model: str | None = None,
         parse: Callable[[list[bytes]], Awaitable[_T]],
@@ -323,7 +246,7 @@ class ImagesClient:
         method: str,
         path: str,
         json_body: dict[str, Any] | None,
-        form: Callable[[], aiohttp.FormData] | None,
+        form: FormBuilder | None,
         parse: Callable[[list[bytes]], Awaitable[_T]],
         model: str | None = None,
         stream: Callable[[aiohttp.ClientResponse], Awaitable[_T]] | None = None,
@@ -343,13 +266,13 @@ class ImagesClient:
                     return await stream(resp)
                 if 200 <= status < 300:
                     async with self._parsing:
-                        chunks = await _read_chunks(resp, cap)
+                        chunks = await read_chunks(resp, cap)
                         # Relays (new-api, one-api) answer some failures with 200 and an error.
                         error = error_in_body(chunks)
                         if error is None:
                             return await parse(chunks)
                 else:
-                    body = await _read_capped(resp, cap)
+                    body = await read_capped(resp, cap)
         except aiohttp.ConnectionTimeoutError as exc:
             raise UpstreamTimeout(TIMED_OUT, code="connect_timeout") from exc
         except TimeoutError as exc:
@@ -361,7 +284,7 @@ class ImagesClient:
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
             raise UpstreamUnavailable(UNAVAILABLE, code="connection_lost") from exc
         if error is None:
-            error = await self._off_loop(parse_error_body, body, len(body))
+            error = await self._body.off_loop(parse_error_body, body, len(body))
         raise map_error(status, error, headers, model=model)
 
     def _delay(self, err: APIError, attempt: int) -> float:
@@ -371,30 +294,6 @@ class ImagesClient:
             return self._rate_limit_backoff if err.retry_after is None else err.retry_after
         jitter = random.uniform(0.75, 1.25)
         return min(self._backoff * 2.0 ** (attempt - 1) * jitter, self._retry_cap)
-
-    # --- result downloads -------------------------------------------------------------------
-
-    async def _download_all(self, urls: list[str]) -> list[bytes]:
-        if not urls:
-            return []
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self._download(u)) for u in urls]
-        except ExceptionGroup as eg:  # the first failure cancels the other downloads
-            raise eg.exceptions[0] from None
-        return [t.result() for t in tasks]
-
-    async def _download(self, url: str) -> bytes:
-        # No Authorization header: result URLs live on a storage host that must never see the key.
-        try:
-            async with fetch_result(self._session, url, self._base, self._timeout) as resp:
-                if resp.status != 200:
-                    raise BadResponse(DOWNLOAD_FAILED, status=resp.status)
-                return await _read_capped(resp, self._max_bytes)
-        except TimeoutError:
-            raise BadResponse(DOWNLOAD_SLOW) from None
-        except aiohttp.ClientError:
-            raise BadResponse(DOWNLOAD_FAILED) from None
 
 
 def _may_retry(err: APIError, idempotent: bool) -> bool:
@@ -422,45 +321,3 @@ def _text(value: object) -> str | None:
 
 def _is_event_stream(resp: aiohttp.ClientResponse) -> bool:
     return resp.content_type == _EVENT_STREAM
-
-
-def _text_form(fields: dict[str, Any]) -> aiohttp.FormData:
-    data = aiohttp.FormData()
-    for key, value in fields.items():
-        if isinstance(value, bool):
-            data.add_field(key, "true" if value else "false")  # as the SDK sends them
-        elif value is not None:
-            data.add_field(key, str(value))
-    return data
-
-
-def _add_file(data: aiohttp.FormData, name: str, image: InputImage, mime: str = "") -> None:
-    data.add_field(name, image.data, filename=image.filename, content_type=mime or image.mime)
-
-
-async def _decode_in_slices(text: memoryview | str) -> bytes:
-    """Strict base64 decoding, one slice per turn of the event loop."""
-    parts = []
-    for at in range(0, len(text), _DECODE_SLICE):
-        parts.append(decode_b64(text[at : at + _DECODE_SLICE]))
-        await asyncio.sleep(0)
-    return b"".join(parts)
-
-
-async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
-    """The body, refusing more than ``cap`` bytes by header and while streaming."""
-    return b"".join(await _read_chunks(resp, cap))
-
-
-async def _read_chunks(resp: aiohttp.ClientResponse, cap: int) -> list[bytes]:
-    """The body as received, refusing more than ``cap`` bytes by header and while streaming."""
-    if resp.content_length is not None and resp.content_length > cap:
-        raise BadResponse(TOO_BIG)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in resp.content.iter_any():  # as received: re-chunking would copy it all
-        size += len(chunk)
-        if size > cap:
-            raise BadResponse(TOO_BIG)
-        chunks.append(chunk)
-    return chunks

@@ -5,16 +5,15 @@ With ``stream=true`` the API answers ``event: image_generation.partial_image`` (
 ``*.completed`` event per image carrying the usage; an ``error`` event ends a failed stream.
 Each partial image is 1-3 MB of base64: like a plain answer, an event's base64 is cut out of its
 JSON and decoded a slice at a time (``decode``), and any other big JSON is parsed off the loop
-(``off_loop``). Only the event being read is held in memory, never the whole stream.
+(``off_loop``), both by ``bot.images.body``. Only the event being read is held in memory, never
+the whole stream. This module frames the events and hands partial images over (``Previews``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,8 @@ from typing import Any
 import aiohttp
 
 from bot.errors import BadResponse, UpstreamUnavailable
-from bot.images.errors_map import TOO_BIG, UNAVAILABLE, UNREADABLE, error_fields, map_error
+from bot.images.body import ON_LOOP_MAX, Decode, OffLoop, capped, parse_object
+from bot.images.errors_map import UNAVAILABLE, error_fields, map_error
 from bot.images.results import NOT_AN_IMAGE, Item, Parsed, inspect_image
 from bot.images.sniff import sniff_format
 from bot.images.types import GeneratedImage, PartialImage
@@ -30,13 +30,8 @@ from bot.images.types import GeneratedImage, PartialImage
 log = logging.getLogger(__name__)
 
 OnPartial = Callable[[PartialImage], Awaitable[None]]
-Decode = Callable[[memoryview | str], Awaitable[bytes]]
-OffLoop = Callable[[bytes], Awaitable[Any]]  # json.loads away from the loop
 
-_SMALL = 64 * 1024  # events below this are parsed on the loop whole
 _SEPARATORS = (b"\n\n", b"\r\n\r\n")
-_B64_KEY = b'"b64_json"'
-_COLON_QUOTE = re.compile(rb'[ \t\r\n]*:[ \t\r\n]*"')
 # How long the result waits for the preview being shown: it supersedes previews not shown yet.
 PREVIEW_GRACE = 2.0
 
@@ -56,10 +51,6 @@ class RawEvent:
     def __len__(self) -> int:
         return self.end - self.start
 
-    def data(self) -> bytes:
-        """The data as its own bytes (a copy)."""
-        return self.body[self.start : self.end]
-
 
 class EventReader:
     """Frames the response body into events, refusing more than ``cap`` bytes in all and a gap
@@ -70,10 +61,9 @@ class EventReader:
     """
 
     def __init__(self, resp: aiohttp.ClientResponse, *, cap: int, gap: float) -> None:
-        self._resp, self._cap, self._gap = resp, cap, gap
+        self._body, self._gap = capped(resp, cap), gap
         self._chunks: list[bytes] = []  # the event being received
         self._tail = b""  # the last 3 bytes before the last chunk: a separator may start there
-        self._size = 0
         self._ended = False
 
     async def next(self) -> RawEvent | None:
@@ -82,7 +72,7 @@ class EventReader:
             while True:
                 block = self._take_block()
                 if block is not None:
-                    if len(block) >= _SMALL:
+                    if len(block) >= ON_LOOP_MAX:
                         await asyncio.sleep(0)  # joining it was a turn's worth of work
                     event = split_event(block)
                     if event is not None:
@@ -95,13 +85,10 @@ class EventReader:
                 await self._fill()
 
     async def _fill(self) -> None:
-        chunk = await self._resp.content.readany()
+        chunk = await anext(self._body, b"")
         if not chunk:
             self._ended = True
             return
-        self._size += len(chunk)
-        if self._size > self._cap:
-            raise BadResponse(TOO_BIG)
         if self._chunks:
             self._tail = (self._tail + self._chunks[-1][-3:])[-3:]
         self._chunks.append(chunk)
@@ -176,57 +163,11 @@ async def parse_event(raw: RawEvent, off_loop: OffLoop) -> Event | None:
     """The event's JSON with its base64 left to decode; None for a ``[DONE]`` marker."""
     if raw.body.startswith(b"[DONE]", raw.start, raw.end):
         return None
-    b64: memoryview | str | None = None
-    cut = None
-    if len(raw) >= _SMALL:
+    if len(raw) >= ON_LOOP_MAX:
         await asyncio.sleep(0)  # finding its lines was a turn's worth of work
-        cut = _cut_b64(raw)
-    try:
-        if cut is not None:
-            payload, b64 = cut
-        elif len(raw) >= _SMALL:
-            payload = await off_loop(raw.data())
-        else:
-            payload = json.loads(raw.data())
-    except (ValueError, UnicodeDecodeError):
-        raise BadResponse(UNREADABLE) from None
-    if not isinstance(payload, dict):
-        raise BadResponse(UNREADABLE)
-    if b64 is None:
-        text = payload.pop("b64_json", None)
-        b64 = text if isinstance(text, str) and text else None
+    payload, b64 = await parse_object(raw.body, raw.start, raw.end, off_loop)
     kind = raw.name or payload.get("type")
     return Event(kind if isinstance(kind, str) else "", payload, b64)
-
-
-def _cut_b64(raw: RawEvent) -> tuple[dict[str, Any], memoryview] | None:
-    """The event's JSON parsed without its one ``b64_json`` string, and that string's text.
-
-    JSON parsing would copy megabytes of base64 into a new str; this parses the small rest. Any
-    shape but one plain, escape-free string returns None, and the whole JSON is parsed off the loop.
-    """
-    body, first, last = raw.body, raw.start, raw.end
-    key = body.find(_B64_KEY, first, last)
-    if key == -1:
-        return None
-    opening = _COLON_QUOTE.match(body, key + len(_B64_KEY), last)
-    if opening is None:
-        return None
-    start = opening.end()
-    end = body.find(b'"', start, last)
-    if end <= start or body.find(b"\\", start, end) != -1 or body.find(_B64_KEY, end, last) != -1:
-        return None
-    skeleton = body[first:start] + body[end:last]
-    if len(skeleton) > _SMALL:
-        return None
-    try:
-        payload = json.loads(skeleton)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(payload, dict) or payload.get("b64_json") != "":
-        return None  # the key was somewhere else than where the parse puts it
-    del payload["b64_json"]
-    return payload, memoryview(body)[start:end]
 
 
 class Previews:
