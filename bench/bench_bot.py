@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 import discord.http
 
+from bench import stream as stream_bench
 from bench.bench_prepare import DALL_E_2
 from bench.common import (
     MB,
@@ -72,6 +73,7 @@ class Options:
     edit_share: float = 0.1
     processes: int | None = None  # None: the bot's default pool
     profile: str | None = None  # write a cProfile of the event-loop thread during the load here
+    stream: bool = False  # partial images streamed (bench.stream; needs the streaming work)
 
     @property
     def edits(self) -> int:
@@ -101,13 +103,15 @@ class Figures:
     rss: dict[str, int | None] = field(default_factory=dict)
     prepare: tuple[float, float] = (0.0, 0.0)
     upload_reads: list[float] = field(default_factory=list)  # how long Discord took to read each
+    partial_delays: list[float] = field(default_factory=list)  # --stream: partial -> its edit
+    partials: tuple[int, int] = (0, 0)  # --stream: sent, never shown before the result
 
 
 class Fakes:
     """The two fake servers in their child processes."""
 
-    def __init__(self, latency: float) -> None:
-        self.api = ApiProcess(latency=latency)
+    def __init__(self, latency: float, stream: bool = False) -> None:
+        self.api = ApiProcess(latency=latency, options=stream_bench.API_OPTIONS if stream else None)
         self.discord = DiscordProcess(DISCORD_TOKEN)
         self.api_url = self.api.ready()
         self.discord_url = self.discord.ready()
@@ -135,10 +139,13 @@ async def lag_probe(lags: list[float], stop: asyncio.Event) -> None:
 
 async def fire(
     harness: BotHarness, members: list[int], photo: dict[str, Any], edits: int
-) -> tuple[dict[int, tuple[str, float]], set[asyncio.Task[Any]]]:
-    """One interaction per member, yielding to the loop between them (a gateway burst)."""
+) -> tuple[dict[int, tuple[str, float, str]], set[asyncio.Task[Any]]]:
+    """One interaction per member, yielding to the loop between them (a gateway burst).
+
+    Returns each interaction's token, when it was sent and its prompt, by interaction id.
+    """
     every = len(members) / edits if edits else math.inf
-    sent: dict[int, tuple[str, float]] = {}
+    sent: dict[int, tuple[str, float, str]] = {}
     for index, member in enumerate(members):
         at = time.monotonic()
         if index % every < 1:
@@ -149,7 +156,7 @@ async def fire(
         else:
             options = {"prompt": f"a red fox, number {index}"}
             record = await harness.slash("imagine", options, user=member, settle=False)
-        sent[record.id] = (record.token, at)
+        sent[record.id] = (record.token, at, str(options["prompt"]))
         await asyncio.sleep(0)
     # Each interaction runs in one discord.py task until its job is delivered (or refused).
     tasks = {t for t in asyncio.all_tasks() if t.get_name() == "CommandTree-invoker"}
@@ -204,16 +211,26 @@ async def run_load(
     figures.rss["in flight, none queued"] = sampler.at(lambda r, queued: r > 0 and queued == 0)
     figures.failures += [repr(t.exception()) for t in tasks if not t.cancelled() and t.exception()]
     figures.failures += harness.errors
-    collect(figures, fakes.discord.call("report"), sent)
+    report = fakes.discord.call("report")
+    collect(figures, report, sent)
     figures.requests = {k: v - earlier.get(k, 0) for k, v in figures.requests.items()}
+    if opts.stream:
+        partials = fakes.api.call("partials")
+        token_of = {prompt: token for token, _, prompt in sent.values()}
+        figures.partial_delays, unshown = stream_bench.partial_delays(
+            partials, report["file_requests"], token_of
+        )
+        figures.partials = (len(partials), unshown)
 
 
-def collect(figures: Figures, report: dict[str, Any], sent: dict[int, tuple[str, float]]) -> None:
+def collect(
+    figures: Figures, report: dict[str, Any], sent: dict[int, tuple[str, float, str]]
+) -> None:
     """Deferral times and deliveries of the load's interactions, from the fake Discord's log."""
     figures.requests = report["kinds"]
     figures.upload_reads = report["upload_reads"]
     figures.failures += report["errors"]
-    for interaction_id, (token, at) in sent.items():
+    for interaction_id, (token, at, _) in sent.items():
         seen = report["callbacks"].get(interaction_id)
         if seen is None:
             figures.failures.append(f"interaction {interaction_id} was never answered")
@@ -308,6 +325,7 @@ async def with_bot(
             max_concurrent_requests=opts.concurrency,
             queue_size=max(opts.n, 1),
             request_timeout=max(30.0, 5 * opts.latency),
+            **(stream_bench.SETTINGS if opts.stream else {}),
         )
         async with (
             FakeDiscord(token=DISCORD_TOKEN) as setup_fake,
@@ -331,7 +349,7 @@ async def with_bot(
 async def run(opts: Options) -> Figures:
     """Set up, warm up, load, then measure the floor and the 12 MP preparation."""
     figures = Figures(opts)
-    fakes = Fakes(opts.latency)
+    fakes = Fakes(opts.latency, opts.stream)
     try:
 
         async def body(harness: BotHarness, bot: ImageBot, members: list[int]) -> None:
@@ -404,6 +422,7 @@ def table(f: Figures) -> str:
          "", None),
         ("wall time", f"{f.wall:.1f} s vs ideal {ideal:.1f} s ({over:+.1f} %)", "within 10 %",
          over <= 10),
+        *([stream_bench.row(f.partial_delays, f.partials[1], f.partials[0])] if o.stream else []),
         ("12 MP photo -> dall-e-2 edit input", f"median {f.prepare[0]:.0f}, worst "
          f"{f.prepare[1]:.0f} ms", "median < 250 ms", f.prepare[0] < 250),
     ]  # fmt: skip
@@ -441,12 +460,13 @@ def parse(argv: list[str] | None) -> tuple[list[Options], bool]:
     parser.add_argument("--processes", type=int, default=None, help="pool size (bot default)")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the loop thread's load")
     parser.add_argument("--default-gc", action="store_true", help="don't tune the collector")
+    parser.add_argument("--stream", action="store_true", help="partial images (bench/stream.py)")
     args = parser.parse_args(argv)
     sizes = [int(n) for n in args.n.split(",")]
     profile = (lambda n: args.profile) if len(sizes) == 1 else (lambda n: f"{args.profile}.{n}")
     return [
         Options(n, args.latency, args.concurrency, args.edit_share, args.processes,
-                profile(n) if args.profile else None)
+                profile(n) if args.profile else None, args.stream)
         for n in sizes
     ], args.default_gc  # fmt: skip
 
