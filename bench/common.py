@@ -89,6 +89,19 @@ def proc_peak_rss(pid: int) -> int:
     return 0
 
 
+def reset_peak_rss(pid: int) -> bool:
+    """Start a process's VmHWM afresh from its RSS now (Linux >= 4.0); False when refused.
+
+    Several sizes run in one process: without it, the second run's peak would be the first's.
+    """
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return False
+    return True
+
+
 def descendants(root: int, exclude: set[int] = frozenset()) -> list[int]:  # type: ignore[assignment]
     """Live processes below ``root`` (children, grandchildren...), pruning ``exclude`` subtrees."""
     children: dict[int, list[int]] = collections.defaultdict(list)
