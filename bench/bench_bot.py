@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 import discord.http
 
+from bench import stream as stream_bench
 from bench.bench_prepare import DALL_E_2
 from bench.common import (
     MB,
@@ -46,6 +47,7 @@ from bench.common import (
     proc_cpu,
     proc_peak_rss,
     proc_rss,
+    reset_peak_rss,
     thread_cpu,
     time_prepare,
 )
@@ -72,6 +74,7 @@ class Options:
     edit_share: float = 0.1
     processes: int | None = None  # None: the bot's default pool
     profile: str | None = None  # write a cProfile of the event-loop thread during the load here
+    stream: bool = False  # partial images streamed (bench.stream; needs the streaming work)
 
     @property
     def edits(self) -> int:
@@ -101,13 +104,15 @@ class Figures:
     rss: dict[str, int | None] = field(default_factory=dict)
     prepare: tuple[float, float] = (0.0, 0.0)
     upload_reads: list[float] = field(default_factory=list)  # how long Discord took to read each
+    partial_delays: list[float] = field(default_factory=list)  # --stream: partial -> its edit
+    partials: tuple[int, int] = (0, 0)  # --stream: sent, never shown before the result
 
 
 class Fakes:
     """The two fake servers in their child processes."""
 
-    def __init__(self, latency: float) -> None:
-        self.api = ApiProcess(latency=latency)
+    def __init__(self, latency: float, stream: bool = False) -> None:
+        self.api = ApiProcess(latency=latency, options=stream_bench.API_OPTIONS if stream else None)
         self.discord = DiscordProcess(DISCORD_TOKEN)
         self.api_url = self.api.ready()
         self.discord_url = self.discord.ready()
@@ -133,25 +138,48 @@ async def lag_probe(lags: list[float], stop: asyncio.Event) -> None:
         lags.append(time.perf_counter() - start - 0.010)
 
 
-async def fire(
+Load = list[tuple[dict[str, Any], str]]  # (INTERACTION_CREATE payload, its prompt) per member
+
+
+def prepare_load(
     harness: BotHarness, members: list[int], photo: dict[str, Any], edits: int
-) -> tuple[dict[int, tuple[str, float]], set[asyncio.Task[Any]]]:
-    """One interaction per member, yielding to the loop between them (a gateway burst)."""
+) -> Load:
+    """One interaction per member, built and registered with both fakes before the clock starts.
+
+    Building payloads and piping them to the fake Discord child is the benchmark's work, not the
+    bot's: done here, outside the measured window, as a gateway would have done it elsewhere.
+    """
     every = len(members) / edits if edits else math.inf
-    sent: dict[int, tuple[str, float]] = {}
+    load: Load = []
     for index, member in enumerate(members):
-        at = time.monotonic()
         if index % every < 1:
-            options = {"prompt": f"add a hat {index}", "model": EDIT_MODEL}
-            record = await harness.slash(
-                "edit", options, attachments={"image": photo}, user=member, settle=False
-            )
+            prompt = f"add a hat {index}"
+            payload = harness.slash_payload(
+                "edit", {"prompt": prompt, "model": EDIT_MODEL}, attachments={"image": photo},
+                user=member,
+            )  # fmt: skip
         else:
-            options = {"prompt": f"a red fox, number {index}"}
-            record = await harness.slash("imagine", options, user=member, settle=False)
-        sent[record.id] = (record.token, at)
+            prompt = f"a red fox, number {index}"
+            payload = harness.slash_payload("imagine", {"prompt": prompt}, user=member)
+        harness.fake.register_interaction(payload)
+        load.append((payload, prompt))
+    return load
+
+
+async def fire(
+    harness: BotHarness, load: Load
+) -> tuple[dict[int, tuple[str, float, str]], set[asyncio.Task[Any]]]:
+    """Hand each interaction to the bot's parser, yielding to the loop between them (a burst).
+
+    Returns each interaction's token, when it was sent and its prompt, by interaction id; and
+    the tasks to wait for: each interaction runs in one discord.py task until its job is
+    delivered (or refused).
+    """
+    sent: dict[int, tuple[str, float, str]] = {}
+    for payload, prompt in load:
+        sent[int(payload["id"])] = (str(payload["token"]), time.monotonic(), prompt)
+        harness.dispatch("INTERACTION_CREATE", payload)
         await asyncio.sleep(0)
-    # Each interaction runs in one discord.py task until its job is delivered (or refused).
     tasks = {t for t in asyncio.all_tasks() if t.get_name() == "CommandTree-invoker"}
     return sent, tasks
 
@@ -166,7 +194,9 @@ async def run_load(
 ) -> None:
     """Fire N interactions at once and wait until every job was delivered (or failed)."""
     opts = figures.opts
+    load = prepare_load(harness, members, photo, opts.edits)
     sampler = Sampler(bot.services.scheduler, fakes.bot_pids)
+    peak_reset = reset_peak_rss(os.getpid())
     figures.rss["idle"] = sampler.measure()
     figures.rss["main idle"] = proc_rss(os.getpid())
     stop = asyncio.Event()
@@ -179,7 +209,7 @@ async def run_load(
         profiler.enable()
     threads = thread_cpu()
     cpu, start = time.process_time(), time.monotonic()
-    sent, tasks = await fire(harness, members, photo, opts.edits)
+    sent, tasks = await fire(harness, load)
     if tasks:
         await asyncio.wait(tasks)
     figures.wall = time.monotonic() - start
@@ -195,7 +225,8 @@ async def run_load(
     stop.set()
     await probe
     sampler.stop()
-    own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    own_peak = proc_peak_rss(os.getpid()) if peak_reset else 0
+    own_peak = own_peak or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     figures.peak_parts = [own_peak] + [proc_peak_rss(pid) for pid in pids]
     figures.peak_rss = sum(figures.peak_parts)
     figures.rss["sampled peak"] = sampler.at(lambda running, queued: True)
@@ -204,16 +235,26 @@ async def run_load(
     figures.rss["in flight, none queued"] = sampler.at(lambda r, queued: r > 0 and queued == 0)
     figures.failures += [repr(t.exception()) for t in tasks if not t.cancelled() and t.exception()]
     figures.failures += harness.errors
-    collect(figures, fakes.discord.call("report"), sent)
+    report = fakes.discord.call("report")
+    collect(figures, report, sent)
     figures.requests = {k: v - earlier.get(k, 0) for k, v in figures.requests.items()}
+    if opts.stream:
+        partials = fakes.api.call("partials")
+        token_of = {prompt: token for token, _, prompt in sent.values()}
+        figures.partial_delays, unshown = stream_bench.partial_delays(
+            partials, report["file_requests"], token_of
+        )
+        figures.partials = (len(partials), unshown)
 
 
-def collect(figures: Figures, report: dict[str, Any], sent: dict[int, tuple[str, float]]) -> None:
+def collect(
+    figures: Figures, report: dict[str, Any], sent: dict[int, tuple[str, float, str]]
+) -> None:
     """Deferral times and deliveries of the load's interactions, from the fake Discord's log."""
     figures.requests = report["kinds"]
     figures.upload_reads = report["upload_reads"]
     figures.failures += report["errors"]
-    for interaction_id, (token, at) in sent.items():
+    for interaction_id, (token, at, _) in sent.items():
         seen = report["callbacks"].get(interaction_id)
         if seen is None:
             figures.failures.append(f"interaction {interaction_id} was never answered")
@@ -308,6 +349,7 @@ async def with_bot(
             max_concurrent_requests=opts.concurrency,
             queue_size=max(opts.n, 1),
             request_timeout=max(30.0, 5 * opts.latency),
+            **(stream_bench.SETTINGS if opts.stream else {}),
         )
         async with (
             FakeDiscord(token=DISCORD_TOKEN) as setup_fake,
@@ -331,7 +373,7 @@ async def with_bot(
 async def run(opts: Options) -> Figures:
     """Set up, warm up, load, then measure the floor and the 12 MP preparation."""
     figures = Figures(opts)
-    fakes = Fakes(opts.latency)
+    fakes = Fakes(opts.latency, opts.stream)
     try:
 
         async def body(harness: BotHarness, bot: ImageBot, members: list[int]) -> None:
@@ -404,6 +446,7 @@ def table(f: Figures) -> str:
          "", None),
         ("wall time", f"{f.wall:.1f} s vs ideal {ideal:.1f} s ({over:+.1f} %)", "within 10 %",
          over <= 10),
+        *([stream_bench.row(f.partial_delays, f.partials[1], f.partials[0])] if o.stream else []),
         ("12 MP photo -> dall-e-2 edit input", f"median {f.prepare[0]:.0f}, worst "
          f"{f.prepare[1]:.0f} ms", "median < 250 ms", f.prepare[0] < 250),
     ]  # fmt: skip
@@ -441,12 +484,13 @@ def parse(argv: list[str] | None) -> tuple[list[Options], bool]:
     parser.add_argument("--processes", type=int, default=None, help="pool size (bot default)")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the loop thread's load")
     parser.add_argument("--default-gc", action="store_true", help="don't tune the collector")
+    parser.add_argument("--stream", action="store_true", help="partial images (bench/stream.py)")
     args = parser.parse_args(argv)
     sizes = [int(n) for n in args.n.split(",")]
     profile = (lambda n: args.profile) if len(sizes) == 1 else (lambda n: f"{args.profile}.{n}")
     return [
         Options(n, args.latency, args.concurrency, args.edit_share, args.processes,
-                profile(n) if args.profile else None)
+                profile(n) if args.profile else None, args.stream)
         for n in sizes
     ], args.default_gc  # fmt: skip
 

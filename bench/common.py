@@ -22,6 +22,9 @@ from contextvars import ContextVar
 from multiprocessing.connection import Connection
 from typing import Any
 
+from aiohttp import web
+
+from bench.stream import PARTIAL_EVENTS
 from tests.fakes.discord_server import FakeDiscord, RecordedRequest
 from tests.fakes.openai_server import FakeImagesServer
 
@@ -37,7 +40,8 @@ _STATE = (
 _TOKEN_IN_PATH = re.compile(r"/(?:interactions/\d+|webhooks/\d+)/([^/]+)")
 _CALLBACK = re.compile(r"/interactions/(\d+)/[^/]+/callback")
 _ORIGINAL = re.compile(r"/webhooks/\d+/([^/]+)/messages/@original")
-_FOLLOWUP = re.compile(r"/webhooks/\d+/([^/]+)")  # the result: a new message that pings
+_FOLLOWUP = re.compile(r"/webhooks/\d+/([^/]+)")
+_PROMPT: ContextVar[str] = ContextVar("prompt", default="")  # set per request task of the API
 _ARRIVED: ContextVar[float] = ContextVar("arrived")  # set per request task by BenchDiscord._handle
 
 
@@ -85,6 +89,19 @@ def proc_peak_rss(pid: int) -> int:
     return 0
 
 
+def reset_peak_rss(pid: int) -> bool:
+    """Start a process's VmHWM afresh from its RSS now (Linux >= 4.0); False when refused.
+
+    Several sizes run in one process: without it, the second run's peak would be the first's.
+    """
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return False
+    return True
+
+
 def descendants(root: int, exclude: set[int] = frozenset()) -> list[int]:  # type: ignore[assignment]
     """Live processes below ``root`` (children, grandchildren...), pruning ``exclude`` subtrees."""
     children: dict[int, list[int]] = collections.defaultdict(list)
@@ -112,10 +129,16 @@ def descendants(root: int, exclude: set[int] = frozenset()) -> list[int]:  # typ
 class ApiProcess:
     """``FakeImagesServer`` serving from its own process; ``base_url`` once started."""
 
-    def __init__(self, *, latency: float, noisy: bool = True) -> None:
+    def __init__(
+        self, *, latency: float, noisy: bool = True, options: dict[str, Any] | None = None
+    ) -> None:
+        """``options``: more keyword arguments for the server (``bench.stream.API_OPTIONS``)."""
         self._conn, child = SPAWN.Pipe()
         self.process = SPAWN.Process(
-            target=_api_main, args=(child, latency, noisy), name="fake-images-api", daemon=True
+            target=_api_main,
+            args=(child, latency, noisy, options or {}),
+            name="fake-images-api",
+            daemon=True,
         )
         self.process.start()
 
@@ -124,7 +147,7 @@ class ApiProcess:
         return str(_reply(self._conn, timeout=60))
 
     def call(self, *message: Any) -> Any:
-        """Send a command (``latency``, ``report``) and return the answer."""
+        """Send a command (``latency``, ``report``, ``partials``) and return the answer."""
         self._conn.send(message)
         return _reply(self._conn)
 
@@ -143,6 +166,12 @@ class BenchImagesServer(FakeImagesServer):
     the prompt's length shows in them (token usage) unless the model revises prompts.
     """
 
+    async def _record(self, request: Any, endpoint: str) -> Any:
+        rec = await super()._record(request, endpoint)
+        fields = rec.json if isinstance(rec.json, dict) else rec.form
+        _PROMPT.set(str(fields.get("prompt", "")))  # this request's task: its partials' prompt
+        return rec
+
     def _answer(self, job: Any, kind: str, opts: dict[str, Any]) -> bytes:
         if kind or opts or job.family.revises_prompt:
             return super()._answer(job, kind, opts)
@@ -153,13 +182,41 @@ class BenchImagesServer(FakeImagesServer):
         return cache[key]
 
 
-def _api_main(conn: Connection, latency: float, noisy: bool) -> None:
-    asyncio.run(_api_serve(conn, latency, noisy))
+class PartialRecorder:
+    """Time-stamps each partial-image event the fake API streams, with its request's prompt.
+
+    Hooks ``web.StreamResponse.write`` in the fake API's own process (nothing else runs there), so
+    it needs nothing from the fake's streaming code but the event format: a partial's type names
+    it, and a blank line ends it; it is sent once the write that ends it returns.
+    """
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, float]] = []
+        self._open: dict[int, str] = {}  # response -> prompt of a partial event being written
+        original = web.StreamResponse.write
+        recorder = self
+
+        async def write(response: web.StreamResponse, data: Any) -> None:
+            chunk = bytes(data)
+            if any(event in chunk for event in PARTIAL_EVENTS):
+                recorder._open[id(response)] = _PROMPT.get()
+            await original(response, data)
+            if chunk.endswith(b"\n\n") and id(response) in recorder._open:
+                recorder.sent.append((recorder._open.pop(id(response)), time.monotonic()))
+
+        web.StreamResponse.write = write  # type: ignore[method-assign]
 
 
-async def _api_serve(conn: Connection, latency: float, noisy: bool) -> None:
+def _api_main(conn: Connection, latency: float, noisy: bool, options: dict[str, Any]) -> None:
+    asyncio.run(_api_serve(conn, latency, noisy, options))
+
+
+async def _api_serve(
+    conn: Connection, latency: float, noisy: bool, options: dict[str, Any]
+) -> None:
     loop = asyncio.get_running_loop()
-    async with BenchImagesServer(noisy=noisy) as api:
+    partials = PartialRecorder() if options.get("stream_mode") else None
+    async with BenchImagesServer(noisy=noisy, **options) as api:
         api.latency = latency
         conn.send(("ok", api.base_url))
         while True:
@@ -170,6 +227,8 @@ async def _api_serve(conn: Connection, latency: float, noisy: bool) -> None:
             elif kind == "report":
                 endpoints = collections.Counter(r.endpoint for r in api.requests)
                 conn.send(("ok", dict(endpoints)))
+            elif kind == "partials":
+                conn.send(("ok", [] if partials is None else partials.sent))
             else:
                 conn.send(("ok", None))
                 return
@@ -202,41 +261,46 @@ class BenchDiscord(FakeDiscord):
             self.__dict__.update(state)
 
     def report(self) -> dict[str, Any]:
-        """Deferral times, delivered files per interaction, request counts, fake errors."""
+        """Deferral times, delivered files per interaction, request counts, fake errors.
+
+        A result is the token's last file-bearing webhook request: an edit of the original
+        response, or a followup (a new message). ``file_requests`` lists every file-bearing one
+        per token, with its arrival time (``bench.stream`` matches partial images to them).
+        """
         callbacks: dict[int, float] = {}
-        delivered: dict[str, list[int]] = collections.defaultdict(list)
+        # token -> (file sizes, arrival, kind, seconds reading the body) per file-bearing request
+        files: dict[str, list[tuple[list[int], float, str, float]]] = collections.defaultdict(list)
         last_text: dict[str, str] = {}
-        upload_reads: list[float] = []
         kinds: collections.Counter[str] = collections.Counter()
         with self._lock:
             for rec in self.requests:
                 ok = 200 <= rec.status < 300
+                arrived = getattr(rec, "arrived", 0.0)
+                token, kind = None, f"{rec.method} other"
                 if m := _CALLBACK.fullmatch(rec.path):
-                    kinds["interaction callback"] += 1
-                    arrived = getattr(rec, "arrived", 0.0)
+                    kind = "interaction callback"
                     if ok:
                         callbacks.setdefault(int(m.group(1)), arrived)
-                elif (m := _FOLLOWUP.fullmatch(rec.path)) and rec.method == "POST":
-                    kinds["POST followup" + (" with files" if rec.files else "")] += 1
-                    if ok and rec.files:
-                        delivered[m.group(1)] += [f.size for f in rec.files]
-                        upload_reads.append(getattr(rec, "read", 0.0))
                 elif m := _ORIGINAL.fullmatch(rec.path):
-                    kinds[f"{rec.method} @original" + (" with files" if rec.files else "")] += 1
-                    if ok and rec.files:
-                        delivered[m.group(1)] += [f.size for f in rec.files]
-                        upload_reads.append(getattr(rec, "read", 0.0))
-                    elif ok and isinstance(rec.json, dict):
-                        embeds = rec.json.get("embeds") or [{}]
-                        last_text[m.group(1)] = str(embeds[0].get("description", ""))[:200]
-                else:
-                    kinds[f"{rec.method} other"] += 1
+                    token, kind = m.group(1), f"{rec.method} @original"
+                elif rec.method == "POST" and (m := _FOLLOWUP.fullmatch(rec.path)):
+                    token, kind = m.group(1), "POST followup"
+                kinds[kind + (" with files" if rec.files else "")] += 1
+                if token is None or not ok:
+                    continue
+                if rec.files:
+                    sizes = [f.size for f in rec.files]
+                    files[token].append((sizes, arrived, kind, getattr(rec, "read", 0.0)))
+                elif isinstance(rec.json, dict):
+                    embeds = rec.json.get("embeds") or [{}]
+                    last_text[token] = str(embeds[0].get("description", ""))[:200]
             errors = [str(e) for e in self.errors]
         return {
             "callbacks": callbacks,
-            "delivered": dict(delivered),
+            "delivered": {token: sent[-1][0] for token, sent in files.items()},
+            "file_requests": {t: [(k, at) for _, at, k, _ in sent] for t, sent in files.items()},
             "last_text": last_text,
-            "upload_reads": upload_reads,
+            "upload_reads": [sent[-1][3] for sent in files.values()],
             "kinds": dict(kinds),
             "errors": errors,
         }

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 PositionCallback = Callable[[int], Awaitable[None]]
 POSITION_EVERY = 5.0  # seconds between two places told to one waiter (the first is told at once)
+FAR_PLACES = 20  # every this many places further back, a waiter hears its place half as often
 ANNOUNCE_BATCH = 16  # position callbacks started per turn of the event loop
 
 
@@ -267,20 +269,28 @@ class Scheduler:
         if self._timer is not None:
             self._timer.cancel()
 
+    def _every(self, place: int) -> float:
+        """How often a waiter at ``place`` hears its place: far back in a long queue, less often.
+
+        Its estimate is a live Discord timestamp, so it keeps counting down between updates; at
+        hundreds waiting this keeps progress edits to a few per job.
+        """
+        return self.position_every * max(1, math.ceil(place / FAR_PLACES))
+
     async def _announce_due(self) -> float:
         """Start the callbacks that are due; the earliest time another may be (inf: none)."""
-        now, every = self._clock(), self.position_every
+        now = self._clock()
         next_due = float("inf")
         started = 0
         for waiter in [w for w in self._by_ticket.values() if w.on_position is not None]:
             place = self._positions().get(waiter.ticket)
-            due = waiter.shown_at + every
             if place is None:
                 continue
+            due = waiter.shown_at + self._every(place)
             if waiter.showing is not None and not waiter.showing.done():
                 pass  # its last edit is still going: _show looks again when it lands
             elif place != waiter.shown and due <= now:
-                waiter.shown, waiter.shown_at, due = place, now, now + every
+                waiter.shown, waiter.shown_at, due = place, now, now + self._every(place)
                 waiter.showing = asyncio.create_task(self._show(waiter, place), name="queue-place")
                 started += 1
                 if started % ANNOUNCE_BATCH == 0:
@@ -297,7 +307,7 @@ class Scheduler:
             await waiter.on_position(place)
         except Exception:  # a failed progress edit must never break the queue
             log.warning("Could not show queue position for %s", waiter.ticket, exc_info=True)
-        if waiter.future.done() or self._clock() < waiter.shown_at + self.position_every:
+        if waiter.future.done() or self._clock() < waiter.shown_at + self._every(place):
             return
         if self._positions().get(waiter.ticket, waiter.shown) != waiter.shown:
             self._wake.set()  # it moved while its edit was going, and that is due already

@@ -17,7 +17,6 @@ Where the messages go is a ``Surface``: an interaction (cogs/delivery.py) or a r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -29,10 +28,11 @@ import discord
 from bot import render, views
 from bot.errors import BotError
 from bot.images.types import PartialImage
-from bot.jobs import Admission, Delivered, Refused, Requester
+from bot.jobs import Admission, Refused, Requester
 from bot.render import ProgressInfo, ResultInfo, Stage
 from bot.scheduler import JobCancelled
 from bot.service import JobSpec, Outcome
+from bot.settlement import Delivered
 from bot.store.models import Job
 from cogs.common import member_message
 from cogs.results import Images, result_info, result_view, upload_shrinking
@@ -42,10 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Files = Callable[[], list[discord.File]]
-
-# A queue moves with every finished job: with hundreds waiting, showing each move to each member
-# would be thousands of Discord calls. A member's place is shown at most this often.
-POSITION_EVERY = 5.0
 
 
 class InteractionGone(BotError):
@@ -94,63 +90,43 @@ class Surface(Protocol):
 @dataclasses.dataclass(slots=True)
 class _Update:
     stage: Stage
-    gap: float  # at least this long after the previous edit
     files: list[discord.File] = dataclasses.field(default_factory=list)
 
 
 class Updates:
-    """The edits of one progress message: one at a time, the newest wins, positions throttled.
+    """The edits of one progress message: one at a time, and only the newest waiting one.
 
-    Nothing here sleeps in the caller: the scheduler's notifier and the stream hand an update
-    over and go on, so a slow Discord never holds up a job.
+    Nothing here waits in the caller: the scheduler (which paces queue places) and the stream
+    hand an update over and go on, so a slow Discord never holds up a job.
     """
 
     def __init__(self, apply: Callable[[_Update], Awaitable[None]]) -> None:
         self._apply = apply
         self._pending: _Update | None = None
-        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._last = float("-inf")
-        self._applying = False
         self._closed = False
 
     def push(self, update: _Update) -> None:
         if self._closed:
             return
         self._pending = update
-        self._wake.set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain(), name="progress-updates")
 
     async def _drain(self) -> None:
         while (update := self._pending) is not None:
-            wait = self._last + update.gap - time.monotonic()
-            if wait > 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
-                continue  # a newer update may have replaced this one
             self._pending = None
-            self._applying = True
             try:
                 await self._apply(update)
             except discord.HTTPException as exc:  # progress is a courtesy: never fail the job
                 log.info("Could not show a job's progress (%s, code %s)", exc.status, exc.code)
-            finally:
-                self._applying = False
-                self._last = time.monotonic()
 
     async def close(self) -> None:
-        """Drop what is pending and let an edit in flight land (so it can't follow the result)."""
+        """Drop what is waiting and let an edit in flight land (so it can't follow the result)."""
         self._closed = True
         self._pending = None
-        task = self._task
-        if task is None or task.done():
-            return
-        if self._applying:
-            await asyncio.shield(task)
-        else:
-            task.cancel()
+        if self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
 
 
 class JobFlow:
@@ -231,13 +207,14 @@ class JobFlow:
         estimate = self.services.jobs.estimate(position)
         done_at = time.time() + estimate if estimate is not None else None
         self.stage = Stage(position=position, done_at=done_at)
-        self.updates.push(_Update(self.stage, POSITION_EVERY))
+        # The scheduler already paces places (bot/scheduler.py, _every): shown as they come.
+        self.updates.push(_Update(self.stage))
 
     async def running(self, job: Job) -> None:
         if self.stage.running:
             return
         self.stage = Stage(running=True, started_at=time.time())
-        self.updates.push(_Update(self.stage, 0.0))
+        self.updates.push(_Update(self.stage))
 
     async def partial(self, job: Job, image: PartialImage) -> None:
         if len(image.data) > self.surface.filesize_limit:
@@ -246,7 +223,7 @@ class JobFlow:
         self.stage = dataclasses.replace(
             self.stage, running=True, started_at=self.stage.started_at or time.time(), preview=name
         )
-        self.updates.push(_Update(self.stage, 0.0, [render.preview_file(image)]))
+        self.updates.push(_Update(self.stage, [render.preview_file(image)]))
 
     async def _apply(self, update: _Update) -> None:
         assert self.info is not None

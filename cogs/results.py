@@ -17,9 +17,9 @@ import discord
 from bot import views
 from bot.errors import BotError
 from bot.images.types import GeneratedImage
-from bot.jobs import Delivered
 from bot.render import ResultInfo
 from bot.service import JobSpec, Outcome
+from bot.settlement import Delivered
 from bot.store.models import Job
 
 if TYPE_CHECKING:

@@ -60,8 +60,10 @@ class _SqliteExecutor:
         self._conn = conn
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        async with self._conn.execute(_to_sqlite(sql), args) as cursor:
-            return [dict(row) for row in await cursor.fetchall()]
+        # One trip to the connection's thread (execute, fetch and close there), not three: a
+        # transaction holds the lock for each trip, and a thousand jobs queue behind it.
+        rows = await self._conn.execute_fetchall(_to_sqlite(sql), args)
+        return [dict(row) for row in rows]
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         rows = await self.fetch(sql, *args)
