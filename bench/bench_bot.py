@@ -273,13 +273,14 @@ def collect(
 
 
 async def floor_cpu(
-    fakes: Fakes, channel_id: int, photo: dict[str, Any], edits: bool
+    fakes: Fakes, channel_id: int, photo: dict[str, Any], edits: bool, stream: bool = False
 ) -> tuple[float, float]:
     """CPU seconds per image of: POST to the API, JSON parse, base64 decode, upload to Discord.
 
     For an edit the floor also downloads the photo, prepares it (the bot's own function) and
-    uploads it to the API. The bot is idle meanwhile; the fakes answer at once. Also returns the
-    part spent parsing and decoding.
+    uploads it to the API. Streamed (``--stream``), it reads the events and decodes and uploads
+    every partial image too: showing them is the feature. The bot is idle meanwhile; the fakes
+    answer at once. Also returns the part spent parsing and decoding.
     """
     fakes.api.call("latency", 0.0)
     auth = {"Authorization": f"Bearer {TEST_API_KEY}"}
@@ -298,16 +299,28 @@ async def floor_cpu(
                            content_type="image/png")  # fmt: skip
             request = session.post(f"{fakes.api_url}/images/edits", data=form, headers=auth)
         else:
-            json_body = {"model": IMAGINE_MODEL, "prompt": "a red fox", "size": "1024x1024"}
+            json_body: dict[str, Any] = {"model": IMAGINE_MODEL, "prompt": "a red fox"}
+            json_body["size"] = "1024x1024"
+            if stream:
+                json_body.update(stream=True, partial_images=stream_bench.PARTIAL_IMAGES)
             url = f"{fakes.api_url}/images/generations"
             request = session.post(url, json=json_body, headers=auth)
         async with request as resp:
             body = await resp.read()
         nonlocal parsing
         started = time.thread_time()
-        image = base64.b64decode(json.loads(body)["data"][0]["b64_json"])
+        if stream and not edits:
+            images = [
+                base64.b64decode(json.loads(line[6:])["b64_json"])
+                for event in body.split(b"\n\n")
+                for line in event.split(b"\n")
+                if line.startswith(b"data: ")
+            ]
+        else:
+            images = [base64.b64decode(json.loads(body)["data"][0]["b64_json"])]
         parsing += time.thread_time() - started
-        await upload(session, fakes.discord_url, channel_id, image)
+        for image in images:
+            await upload(session, fakes.discord_url, channel_id, image)
 
     async with aiohttp.ClientSession() as session:
         await one(session)  # warm: connections, imports
@@ -384,10 +397,12 @@ async def run(opts: Options) -> Figures:
                 "edit", {"prompt": "warm-up", "model": EDIT_MODEL}, attachments={"image": photo}
             )
             figures.pool = len(fakes.bot_pids())
-            before = await floor_cpu(fakes, harness.channel_id, photo, False)
-            fakes.api.call("latency", opts.latency)
+            before = await floor_cpu(fakes, harness.channel_id, photo, False, opts.stream)
+            # Streamed, the partials come during the API's time, as from the real one.
+            streaming = stream_bench.STREAM_SECONDS if opts.stream else 0.0
+            fakes.api.call("latency", max(0.0, opts.latency - streaming))
             await run_load(figures, fakes, harness, bot, members, photo)
-            after = await floor_cpu(fakes, harness.channel_id, photo, False)
+            after = await floor_cpu(fakes, harness.channel_id, photo, False, opts.stream)
             figures.floor_imagine = (before[0] + after[0]) / 2
             figures.floor_parse = (before[1] + after[1]) / 2
             if opts.edits:

@@ -31,7 +31,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 PARTIAL_IMAGES = 2
-PARTIAL_DELAY = 0.5  # seconds between two partials, and before the final image
+PARTIAL_DELAY = 0.5  # seconds before each partial, and before the final image
+# The fake waits PARTIAL_DELAY before each event: the API latency is cut by this much, so a job
+# takes as long as without streaming (the partials arrive while the image is being made).
+STREAM_SECONDS = (PARTIAL_IMAGES + 1) * PARTIAL_DELAY
 API_OPTIONS: dict[str, Any] = {"stream_mode": "sse", "partial_delay": PARTIAL_DELAY}
 SETTINGS: dict[str, Any] = {"partial_images": PARTIAL_IMAGES}
 TARGET_P50_MS = 300.0
