@@ -12,10 +12,10 @@ import asyncio
 import functools
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 import aiosqlite
 import asyncpg
@@ -24,6 +24,11 @@ from bot.store.queries import PG_MIGRATION_LOCK
 
 Row = dict[str, Any]
 Dialect = Literal["sqlite", "postgres"]
+T = TypeVar("T")
+Query = tuple[str, tuple[Any, ...]]
+# A transaction written as steps: it yields each query and is sent back that query's rows. Written
+# once, it runs on either database; on SQLite in a single trip to the connection's thread.
+Steps = Generator[Query, list[Row], T]
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
@@ -51,6 +56,10 @@ class Database(Executor, Protocol):
     dialect: Dialect
 
     def transaction(self) -> AbstractAsyncContextManager[Executor]: ...
+
+    async def run(self, steps: Steps[T]) -> T:
+        """Run ``steps`` as one transaction; an exception from them rolls it back."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -133,9 +142,33 @@ class SqliteDatabase:
                 raise
             await self._conn.execute("COMMIT")
 
+    async def run(self, steps: Steps[T]) -> T:
+        # One trip to the thread for the whole transaction: under a burst of a thousand
+        # reservations, each trip back to a busy event loop is what they queue behind.
+        async with self._lock:
+            done = await self._conn._execute(_run_steps, self._conn._conn, steps)  # type: ignore[no-untyped-call]
+            return cast(T, done)
+
     async def close(self) -> None:
         async with self._lock:
             await self._conn.close()
+
+
+def _run_steps(connection: sqlite3.Connection, steps: Steps[T]) -> T:
+    """Drive ``steps`` inside ``BEGIN IMMEDIATE`` on SQLite's own thread."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        query = next(steps)
+        while True:
+            sql, args = query
+            rows = [dict(row) for row in connection.execute(_to_sqlite(sql), args).fetchall()]
+            query = steps.send(rows)
+    except StopIteration as done:
+        connection.execute("COMMIT")
+        return done.value  # type: ignore[no-any-return]
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
 
 
 async def _enable_wal(conn: aiosqlite.Connection, patience: float) -> None:
@@ -206,6 +239,16 @@ class PostgresDatabase(_PostgresExecutor):
         """Run a block in one transaction on one pooled connection."""
         async with self._pool.acquire() as conn, conn.transaction():
             yield _PostgresExecutor(conn)
+
+    async def run(self, steps: Steps[T]) -> T:
+        async with self.transaction() as tx:
+            try:
+                query = next(steps)
+                while True:
+                    rows = await tx.fetch(query[0], *query[1])
+                    query = steps.send(rows)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
 
     async def close(self) -> None:
         await self._pool.close()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from bot.store import queries as q
-from bot.store.db import Database, Executor, Row
+from bot.store.db import Database, Row, Steps
 from bot.store.jobs import job_from_row
 from bot.store.models import (
     Job,
@@ -117,35 +117,10 @@ class LedgerRepository:
             return "member_quota"
         if req.server_budget is not None and req.credits > req.server_budget:
             return "server_quota"
-        g, u = req.guild_id, req.user_id
         try:
-            async with self._db.transaction() as tx:
-                slot = await tx.fetchrow(
-                    q.TAKE_MEMBER_SLOT, g, u, req.now, req.max_in_flight, req.cooldown_seconds
-                )
-                if slot is None:
-                    raise _Rejected(await _slot_failure(tx, g, u, req.max_in_flight))
-                charged = await tx.fetchrow(
-                    q.CHARGE_BUCKET, g, "user", u, req.window, req.window_start, req.credits,
-                    req.user_limit,
-                )  # fmt: skip
-                if charged is None:
-                    raise _Rejected("member_quota")
-                charged = await tx.fetchrow(
-                    q.CHARGE_BUCKET, g, "server", 0, req.server_window, req.server_window_start,
-                    req.credits, req.server_budget,
-                )  # fmt: skip
-                if charged is None:
-                    raise _Rejected("server_quota")
-                row = await tx.fetchrow(
-                    q.INSERT_RESERVATION, g, u, req.job_id, req.model, req.size, req.quality,
-                    req.n, req.cost_per_image, req.credits, req.window, req.window_start,
-                    req.server_window, req.server_window_start, req.now, req.expires_at,
-                    self.process_id,
-                )  # fmt: skip
+            row = await self._db.run(_reserve_steps(req, self.process_id))
         except _Rejected as rejected:
             return rejected.reason
-        assert row is not None
         return reservation_from_row(row)
 
     async def settle_reservation(
@@ -289,10 +264,45 @@ class LedgerRepository:
         return [reservation_from_row(row) for row in rows]
 
 
-async def _slot_failure(
-    tx: Executor, guild_id: int, user_id: int, max_in_flight: int | None
-) -> ReserveFailure:
-    row = await tx.fetchrow(q.GET_MEMBER_STATE, guild_id, user_id)
-    if row is not None and max_in_flight is not None and row["in_flight"] >= max_in_flight:
-        return "in_flight"
-    return "cooldown"
+def _first(rows: list[Row]) -> Row | None:
+    return rows[0] if rows else None
+
+
+def _reserve_steps(req: ReservationRequest, process_id: str | None) -> Steps[Row]:
+    """Take an in-flight slot, charge the member's and the server's buckets, record the hold.
+
+    Each refusal raises ``_Rejected``, which rolls everything back.
+    """
+    g, u = req.guild_id, req.user_id
+    slot = _first(
+        (yield q.TAKE_MEMBER_SLOT, (g, u, req.now, req.max_in_flight, req.cooldown_seconds))
+    )
+    if slot is None:
+        state = _first((yield q.GET_MEMBER_STATE, (g, u)))
+        cap = req.max_in_flight
+        full = state is not None and cap is not None and state["in_flight"] >= cap
+        raise _Rejected("in_flight" if full else "cooldown")
+    member: tuple[str, int, Window, int, int | None, ReserveFailure] = (
+        "user", u, req.window, req.window_start, req.user_limit, "member_quota"
+    )  # fmt: skip
+    server: tuple[str, int, Window, int, int | None, ReserveFailure] = (
+        "server", 0, req.server_window, req.server_window_start, req.server_budget,
+        "server_quota",
+    )  # fmt: skip
+    buckets = (member, server)
+    for scope, owner, window, start, limit, refusal in buckets:
+        charged = yield q.CHARGE_BUCKET, (g, scope, owner, window, start, req.credits, limit)
+        if not charged:
+            raise _Rejected(refusal)
+    row = _first(
+        (
+            yield q.INSERT_RESERVATION,
+            (
+                g, u, req.job_id, req.model, req.size, req.quality, req.n, req.cost_per_image,
+                req.credits, req.window, req.window_start, req.server_window,
+                req.server_window_start, req.now, req.expires_at, process_id,
+            ),
+        )
+    )  # fmt: skip
+    assert row is not None
+    return row
