@@ -96,6 +96,8 @@ class SqliteDatabase:
         self._conn = conn
         self._lock = asyncio.Lock()
         self._executor = _SqliteExecutor(conn)
+        self._waiting: list[tuple[Steps[Any], asyncio.Future[Any]]] = []
+        self._runner: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, path: str, *, busy_timeout_ms: int = 5000) -> SqliteDatabase:
@@ -143,15 +145,51 @@ class SqliteDatabase:
             await self._conn.execute("COMMIT")
 
     async def run(self, steps: Steps[T]) -> T:
-        # One trip to the thread for the whole transaction: under a burst of a thousand
-        # reservations, each trip back to a busy event loop is what they queue behind.
-        async with self._lock:
-            done = await self._conn._execute(_run_steps, self._conn._conn, steps)  # type: ignore[no-untyped-call]
-            return cast(T, done)
+        # Group commit: every transaction waiting when the thread is free goes in one trip, each
+        # still its own transaction. Under a burst of a thousand members, trips back to a busy
+        # event loop, one per statement, were what their answers queued behind.
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting.append((steps, future))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run_waiting(), name="sqlite-transactions")
+        return cast(T, await future)
+
+    async def _run_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                async with self._lock:
+                    outcomes = await self._conn._execute(  # type: ignore[no-untyped-call]
+                        _run_all, self._conn._conn, [steps for steps, _ in batch]
+                    )
+            except BaseException as exc:  # the connection itself failed: every caller hears it
+                outcomes = [(False, exc)] * len(batch)
+                if not isinstance(exc, Exception):
+                    for _, future in batch:
+                        future.cancel()
+                    raise
+            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
 
     async def close(self) -> None:
         async with self._lock:
             await self._conn.close()
+
+
+def _run_all(connection: sqlite3.Connection, batch: list[Steps[Any]]) -> list[tuple[bool, Any]]:
+    """Each transaction of ``batch`` in turn: (True, its value) or (False, what it raised)."""
+    outcomes: list[tuple[bool, Any]] = []
+    for steps in batch:
+        try:
+            outcomes.append((True, _run_steps(connection, steps)))
+        except Exception as exc:
+            outcomes.append((False, exc))
+    return outcomes
 
 
 def _run_steps(connection: sqlite3.Connection, steps: Steps[T]) -> T:

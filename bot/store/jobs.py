@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from types import MappingProxyType
-from typing import cast
+from typing import Any, cast
 
 from bot.store import queries as q
-from bot.store.db import Database, Row
+from bot.store.db import Database, Row, Steps
 from bot.store.models import (
     Job,
     JobOperation,
@@ -61,7 +61,7 @@ class JobsRepository:
 
     async def create_job(self, new: NewJob) -> Job:
         """Store a queued job and return it with its id."""
-        row = await self._db.fetchrow(
+        row = await self._db.run(_one(
             q.INSERT_JOB,
             new.guild_id,
             new.channel_id,
@@ -76,7 +76,7 @@ class JobsRepository:
             float(self._clock()),
             new.requester_name,
             self.process_id,
-        )
+        ))  # fmt: skip
         assert row is not None
         return job_from_row(row)
 
@@ -165,3 +165,9 @@ class JobsRepository:
             q.FAIL_STALE_JOBS, now, now - UNOWNED_STALE_AFTER, now - LEASE_SECONDS, self.process_id
         )
         return [job_from_row(row) for row in rows]
+
+
+def _one(sql: str, *args: Any) -> Steps[Row | None]:
+    """One statement as a transaction of its own (SQLite runs it with others waiting)."""
+    rows = yield sql, args
+    return rows[0] if rows else None
