@@ -283,6 +283,7 @@ async def floor_cpu(
     answer at once. Also returns the part spent parsing and decoding.
     """
     fakes.api.call("latency", 0.0)
+    fakes.api.call("partial_delay", 0.0)  # CPU is what counts here, not the wait
     auth = {"Authorization": f"Bearer {TEST_API_KEY}"}
     parsing = 0.0
 
@@ -401,6 +402,8 @@ async def run(opts: Options) -> Figures:
             # Streamed, the partials come during the API's time, as from the real one.
             streaming = stream_bench.STREAM_SECONDS if opts.stream else 0.0
             fakes.api.call("latency", max(0.0, opts.latency - streaming))
+            if opts.stream:
+                fakes.api.call("partial_delay", stream_bench.PARTIAL_DELAY)
             await run_load(figures, fakes, harness, bot, members, photo)
             after = await floor_cpu(fakes, harness.channel_id, photo, False, opts.stream)
             figures.floor_imagine = (before[0] + after[0]) / 2
@@ -440,8 +443,11 @@ def table(f: Figures) -> str:
     d50, d99 = pct(f.deferrals, 50), pct(f.deferrals, 99)
     rss = {k: "-" if v is None else f"{v / MB:.0f}" for k, v in f.rss.items()}
     rows = [
-        ("interaction -> deferral p50 / p99", f"{d50:.0f} / {d99:.0f} ms", "p99 < 100 ms",
-         d99 < 100),
+        # The first answer is the public progress, after every check (issue 9); checks slower
+        # than 2 s get a private "thinking…" first, inside Discord's 3-second window.
+        ("interaction -> first answer p50 / p99", f"{d50:.0f} / {d99:.0f} ms "
+         f"({f.requests.get('POST followup', 0)} private 'thinking' first)", "p99 < 2000 ms",
+         d99 < 2000),
         ("event-loop lag p99 / worst", f"{lag99:.1f} / {lag_max:.0f} ms",
          "p99 < 20, worst < 100 ms", lag99 < 20 and lag_max < 100),
         ("bot CPU per delivered image", f"{cpu_each * 1000:.1f} ms = {ratio:.2f} x floor",

@@ -147,7 +147,7 @@ class ApiProcess:
         return str(_reply(self._conn, timeout=60))
 
     def call(self, *message: Any) -> Any:
-        """Send a command (``latency``, ``report``, ``partials``) and return the answer."""
+        """Send a command (``latency``, ``partial_delay``, ``report``, ``partials``); its answer."""
         self._conn.send(message)
         return _reply(self._conn)
 
@@ -223,6 +223,9 @@ async def _api_serve(
             kind, *args = await loop.run_in_executor(None, conn.recv)
             if kind == "latency":
                 api.latency = args[0]
+                conn.send(("ok", None))
+            elif kind == "partial_delay":
+                api.partial_delay = args[0]
                 conn.send(("ok", None))
             elif kind == "report":
                 endpoints = collections.Counter(r.endpoint for r in api.requests)

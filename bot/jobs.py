@@ -103,6 +103,7 @@ class JobRunner:
         self.scheduler = scheduler
         self.settlement = Settlement(quotas, store)
         self._durations: deque[float] = deque(maxlen=RECENT_JOBS)
+        self._to_start: set[int] = set()  # admitted jobs that have not reached the queue yet
 
     @property
     def settle_retry_delays(self) -> tuple[float, ...]:
@@ -224,7 +225,14 @@ class JobRunner:
             if isinstance(exc, Exception):
                 raise Refused(exc, job) from exc
             raise
+        self._to_start.add(job.id)
         return Admission(job, spec, who, reservation)
+
+    def starts_at_once(self, admitted: Admission) -> bool:
+        """Whether an admitted job will start without waiting, counting those admitted with it
+        (a burst of members all finds the queue empty before any of them has reached it)."""
+        free = self.scheduler.max_concurrent - self.scheduler.running
+        return self.scheduler.starts_now() and len(self._to_start) <= free
 
     async def execute(self, admitted: Admission, *, progress: Progress, deliver: Deliver) -> Job:
         """Queue, run and deliver an admitted job; raises ``Refused`` (credits back) when it fails."""
@@ -248,6 +256,7 @@ class JobRunner:
 
     async def abandon(self, admitted: Admission, exc: BaseException) -> None:
         """Give an admitted job's credits back and record why it never ran to delivery."""
+        self._to_start.discard(admitted.job.id)
         await asyncio.shield(self.quotas.refund(admitted.reservation))
         await self._fail(admitted.job, admitted.who, exc)
 
@@ -257,6 +266,7 @@ class JobRunner:
         async def on_position(position: int) -> None:
             await progress.queued(job, position)
 
+        self._to_start.discard(job.id)  # it reaches the queue now: no await until it is in it
         async with self.scheduler.slot(
             who.guild_id, who.user_id, ticket=str(job.id), on_position=on_position
         ):

@@ -151,7 +151,7 @@ class JobFlow:
             return
         self.spec = admitted.spec
         try:
-            await self._show_first(admitted.job)
+            await self._show_first(admitted)
         except InteractionGone as gone:
             log.warning(
                 "Discord's 3-second window to answer an interaction was missed (user %s, job %s);"
@@ -178,7 +178,8 @@ class JobFlow:
             await self.surface.remove()
             await self._failed(refused.error, refused.job)
 
-    async def _show_first(self, job: Job) -> None:
+    async def _show_first(self, admitted: Admission) -> None:
+        job = admitted.job
         spec = self.spec
         self.info = ProgressInfo(
             job_id=job.id,
@@ -189,9 +190,8 @@ class JobFlow:
             n=spec.params.n,
             requester=self.who.display_name,
         )
-        scheduler = self.services.scheduler
         # A job that will start at once shows "making" straight away: one edit fewer per job.
-        if scheduler.starts_now():
+        if self.services.jobs.starts_at_once(admitted):
             self.stage = Stage(running=True, started_at=time.time())
         embed = render.progress_embed(self.info, self.stage)
         await self.surface.show(embed, self._view(job), [])

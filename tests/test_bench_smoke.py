@@ -10,7 +10,7 @@ from bench.stream import partial_delays
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = (
-    "interaction -> deferral p50 / p99",
+    "interaction -> first answer p50 / p99",
     "event-loop lag p99 / worst",
     "bot CPU per delivered image",
     "peak RSS, bot + pool",
@@ -33,6 +33,20 @@ def test_bench_bot_delivers_every_job_and_prints_each_figure_beside_its_target()
     for row in ROWS:
         assert run.stdout.count(row) == 2, run.stdout  # one table per size
     assert "target" in run.stdout and "< 300 MB" in run.stdout
+
+
+def test_bench_bot_streams_previews_and_times_them() -> None:
+    run = subprocess.run(
+        [sys.executable, "bench/bench_bot.py", "--n", "4", "--latency", "0.05", "--stream"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "delivered 4/4 images" in run.stdout
+    assert "partial image -> its Discord edit p50 / p99" in run.stdout
+    assert "PATCH @original with files" in run.stdout  # the previews were shown
 
 
 def test_a_partial_counts_as_shown_by_the_first_edit_with_files_after_it() -> None:

@@ -29,6 +29,7 @@ Query = tuple[str, tuple[Any, ...]]
 # A transaction written as steps: it yields each query and is sent back that query's rows. Written
 # once, it runs on either database; on SQLite in a single trip to the connection's thread.
 Steps = Generator[Query, list[Row], T]
+GROUP = 32  # transactions per trip to SQLite's thread at most
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
@@ -156,7 +157,9 @@ class SqliteDatabase:
 
     async def _run_waiting(self) -> None:
         while self._waiting:
-            batch, self._waiting = self._waiting, []
+            # A trip takes at most GROUP transactions: each one's caller wakes when it ends, and
+            # a thousand waking in one turn of the loop would stall it.
+            batch, self._waiting = self._waiting[:GROUP], self._waiting[GROUP:]
             try:
                 async with self._lock:
                     outcomes = await self._conn._execute(  # type: ignore[no-untyped-call]
