@@ -147,7 +147,11 @@ class ImagesClient:
         form: FormBuilder | None = None,
     ) -> ImageResult:
         model = req.model
-        previews = Previews(on_partial) if on_partial is not None and req.streams else None
+        previews = (
+            Previews(on_partial, self._body.decode)
+            if on_partial is not None and req.streams
+            else None
+        )
 
         async def stream(resp: aiohttp.ClientResponse) -> Parsed:
             return await read_stream(

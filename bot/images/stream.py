@@ -120,6 +120,9 @@ class EventReader:
 
 def _separator(data: bytes, start: int) -> tuple[int, int] | None:
     """Where the first blank line (the end of an event) is in ``data``, and its length."""
+    if b"\r" not in data:  # the usual case: one search, not one per separator
+        at = data.find(b"\n\n", start)
+        return None if at == -1 else (at, 2)
     found = [(at, len(sep)) for sep in _SEPARATORS if (at := data.find(sep, start)) != -1]
     return min(found) if found else None
 
@@ -178,16 +181,25 @@ class Previews:
     exceptions are logged, not raised.
     """
 
-    def __init__(self, callback: OnPartial) -> None:
+    def __init__(self, callback: OnPartial, decode: Decode) -> None:
         self._callback = callback
-        self._latest: PartialImage | None = None
+        self._decode = decode
+        # The newest partial not shown yet. One that arrives while another is being shown waits
+        # in base64: if a newer replaces it, it is never decoded.
+        self._latest: PartialImage | tuple[int, memoryview | str] | None = None
+        self._showing = False
         self._ready = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
 
-    def put(self, partial: PartialImage) -> None:
-        """Queue ``partial`` (replacing one that is still waiting)."""
-        self._latest = partial
+    async def put(self, index: int, b64: memoryview | str) -> None:
+        """Queue partial image ``index`` (replacing one that is still waiting)."""
+        if self._showing:
+            self._latest = (index, b64)
+        elif (partial := await self._decoded(index, b64)) is not None:
+            self._latest = partial
+        else:
+            return
         self._ready.set()
         if self._task is None:
             self._task = asyncio.create_task(self._deliver(), name="image-previews")
@@ -214,14 +226,30 @@ class Previews:
         while True:
             await self._ready.wait()
             self._ready.clear()
-            partial, self._latest = self._latest, None
+            waiting, self._latest = self._latest, None
+            partial = await self._decoded(*waiting) if isinstance(waiting, tuple) else waiting
             if partial is not None:
+                self._showing = True
                 try:
                     await self._callback(partial)
                 except Exception:  # a preview that failed to show must not fail the image
                     log.warning("Showing partial image %d failed", partial.index, exc_info=True)
+                finally:
+                    self._showing = False
             if self._closing and self._latest is None:
                 return
+
+    async def _decoded(self, index: int, b64: memoryview | str) -> PartialImage | None:
+        try:
+            data = await self._decode(b64)
+        except BadResponse:  # a spoilt preview costs the member nothing: the result still comes
+            log.warning("Partial image %d could not be decoded; skipped", index)
+            return None
+        fmt = sniff_format(data)
+        if fmt is None:
+            log.warning("Partial image %d is not an image; skipped", index)
+            return None
+        return PartialImage(index, data, fmt)
 
 
 async def read_stream(
@@ -252,7 +280,7 @@ async def read_stream(
         ):
             raise map_error(200, error_fields(event.fields), model=model)
         if kind == "partial_image" and previews is not None:
-            await _preview(event, decode, previews)
+            await _preview(event, previews)
         elif kind == "completed":
             if event.b64 is None:
                 raise BadResponse(NOT_AN_IMAGE)
@@ -266,21 +294,12 @@ async def read_stream(
     return Parsed(fields, entries)
 
 
-async def _preview(event: Event, decode: Decode, previews: Previews) -> None:
+async def _preview(event: Event, previews: Previews) -> None:
     index = event.fields.get("partial_image_index")
     if event.b64 is None or not isinstance(index, int) or isinstance(index, bool):
         log.info("A partial image event without an image or an index was skipped")
         return
-    try:
-        data = await decode(event.b64)
-    except BadResponse:  # a spoilt preview costs the member nothing: the result still comes
-        log.warning("Partial image %d could not be decoded; skipped", index)
-        return
-    fmt = sniff_format(data)
-    if fmt is None:
-        log.warning("Partial image %d is not an image; skipped", index)
-        return
-    previews.put(PartialImage(index, data, fmt))
+    await previews.put(index, event.b64)
 
 
 def _result_fields(fields: dict[str, Any]) -> dict[str, Any]:
