@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from bot.images.client import ImagesClient
+from bot.images.preview import PREVIEW_SIDE
 from bot.models import Catalog
 from bot.offload import Offloader
 from bot.provider import Provider, utc_today
@@ -55,6 +56,7 @@ async def open_core(
                 max_retries=settings.max_retries,
                 max_wait=settings.max_wait,
                 offload=offload,
+                preview_side=PREVIEW_SIDE,
             )
             provider = Provider("the image service", client, catalog, today=today)
             await provider.refresh()

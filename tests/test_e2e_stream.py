@@ -32,7 +32,7 @@ async def test_each_partial_edits_the_progress_before_the_result_which_pings(
             (embed,) = edit.json["embeds"]
             (upload,) = edit.files
             assert embed["image"]["url"] == f"attachment://{upload.filename}"
-            assert upload.image().size == (1024, 1024)
+            assert upload.image().size == (512, 512)  # a preview, made small in a worker
         result_post = next(r for r in record.followups if r.files)
         assert (
             result_post.arrived_at > previews[-1].arrived_at

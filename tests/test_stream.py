@@ -423,7 +423,7 @@ async def test_the_cli_writes_each_partial_next_to_the_result(serve, tmp_path) -
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert len(files) == 3
     result, *partials = sorted(files, key=len)
-    assert [p.rsplit("-partial-", 1)[1] for p in partials] == ["0.png", "1.png"]
+    assert [p.rsplit("-partial-", 1)[1] for p in partials] == ["0.jpeg", "1.jpeg"]  # previews
     assert all(p.startswith(result.removesuffix(".png") + "-partial-") for p in partials)
     assert out.count("partial ") == 2 and result in out
     sent = fake.image_requests[-1].json

@@ -20,6 +20,7 @@ import aiohttp
 
 from bot.errors import BadResponse
 from bot.images.errors_map import TOO_BIG, UNREADABLE
+from bot.images.preview import thumbnail
 from bot.images.results import (
     Encoded,
     Item,
@@ -104,6 +105,13 @@ class BodyParser:
         """Strict base64 decoding in slices, waiting for the image being decoded."""
         async with self._decoding:
             return await decode_in_slices(text)
+
+    async def preview(self, text: memoryview | str, max_side: int) -> bytes:
+        """A partial image's small preview, made in a worker (``bot.images.preview``)."""
+        data = text.encode("ascii") if isinstance(text, str) else bytes(text)
+        if self._offload is not None:
+            return await self._offload.run(thumbnail, data, max_side)
+        return await asyncio.to_thread(thumbnail, data, max_side)
 
     async def json(self, body: bytes) -> Any:
         """``json.loads(body)``, off the loop when big; its errors as ``json.loads`` raises them."""

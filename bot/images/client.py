@@ -58,6 +58,7 @@ class ImagesClient:
         max_wait: float = 90.0,
         offload: Offloader | None = None,
         stream_gap: float | None = None,
+        preview_side: int = 0,
     ) -> None:
         """``max_retries`` at most, each only if the member's whole wait stays within ``max_wait``.
 
@@ -65,7 +66,8 @@ class ImagesClient:
         a 429 waits what it asked for, or ``rate_limit_backoff`` when it named no wait; a failure
         that took ``slow_attempt`` seconds or more was retried by a gateway already: not again.
         A streamed answer is bound by ``timeout`` in all like any other, and fails when no event
-        completes for ``stream_gap`` seconds (default: ``timeout``).
+        completes for ``stream_gap`` seconds (default: ``timeout``). Partial images are handed
+        over as they came, or as previews of at most ``preview_side`` pixels when it is set.
         """
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
@@ -85,6 +87,13 @@ class ImagesClient:
         self._slow_attempt = slow_attempt
         self._max_wait = max_wait
         self._stream_gap = timeout if stream_gap is None else stream_gap
+        self._preview_side = preview_side
+
+    def _preview_decoder(self) -> Callable[[memoryview | str], Awaitable[bytes]]:
+        side = self._preview_side
+        if side <= 0:
+            return self._body.decode
+        return lambda text: self._body.preview(text, side)
 
     def __repr__(self) -> str:
         return f"ImagesClient(base_url={self._base!r}, timeout={self._timeout.total})"
@@ -148,7 +157,7 @@ class ImagesClient:
     ) -> ImageResult:
         model = req.model
         previews = (
-            Previews(on_partial, self._body.decode)
+            Previews(on_partial, self._preview_decoder())
             if on_partial is not None and req.streams
             else None
         )
