@@ -83,14 +83,15 @@ class JobButton(discord.ui.DynamicItem[Button], template=r"(?!)"):
         self.job_id = job_id
         self.index = index
 
+    # discord.py types the interaction by a generic client; these buttons only ever run in ImageBot.
     @classmethod
-    async def from_custom_id(
+    async def from_custom_id(  # type: ignore[override]
         cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> JobButton:
         index = int(match["index"]) if "index" in match.groupdict() else 0
         return cls(item, int(match["job"]), index)  # type: ignore[arg-type]
 
-    async def callback(self, interaction: Interaction) -> None:
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         try:
             job = await find_job(interaction, self.job_id, self.gone)
             await self.act(interaction, job)
