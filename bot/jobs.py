@@ -290,14 +290,13 @@ class JobRunner:
             self._durations.append(took)
             log.info("job %s: %d image(s) from %s in %.1f s",
                      job.id, len(outcome.result.images), spec.model, took)  # fmt: skip
-        # Priced as commit() will charge it: by what the API says it made ("auto" resolved).
-        result = outcome.result
+        # Priced as the settlement will charge it: by what was made ("auto" resolved).
         credits = await self.quotas.price(
             who.guild_id,
             spec.model,
-            result.size or spec.params.size,
-            result.quality or spec.params.quality,
-            len(result.images),
+            outcome.size,
+            outcome.quality,
+            len(outcome.result.images),
             like=self._priced_like(spec.model),
         )
         return outcome, await deliver(job, outcome, credits)

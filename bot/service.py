@@ -68,6 +68,16 @@ class Outcome:
     requests: tuple[ImageRequest, ...]
     notes: tuple[str, ...] = ()
 
+    @property
+    def size(self) -> str | None:
+        """The size made: as the API says, else as it was asked for (an edit's shape included)."""
+        return self.result.size or (self.requests[0].params.size if self.requests else None)
+
+    @property
+    def quality(self) -> str | None:
+        """The quality made: as the API says, else as it was asked for."""
+        return self.result.quality or (self.requests[0].params.quality if self.requests else None)
+
 
 class ImageService:
     """Validates, prepares inputs, calls the provider and merges the results of one job."""

@@ -90,8 +90,8 @@ class Settlement:
                 reservation,
                 actual_n=len(result.images),
                 usage=result.usage,
-                size=result.size,
-                quality=result.quality,
+                size=outcome.size,
+                quality=outcome.quality,
                 like=lineage,
             )
             finished = await self.store.record_delivery(

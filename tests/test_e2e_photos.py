@@ -126,3 +126,15 @@ async def test_edits_keep_the_photos_shape_unless_a_size_is_chosen(tmp_path: Pat
         jobs = await env.store.recent_jobs(env.harness.guild_id)
         landscape = next(job for job in jobs if job.id == 1)
         assert landscape.credits == 6  # charged as the 1536x1024 it made (medium quality)
+
+
+async def test_a_square_edit_through_a_relay_that_drops_the_size_is_charged_as_made(
+    tmp_path: Path,
+) -> None:
+    async with bot_env(tmp_path) as env:
+        env.api.fail_next("no_made_size")  # the answer names no size: the request's is the one
+        result = await edit(env, ("square.jpg", photo("JPEG", (600, 600))))
+        assert env.api.image_requests[0].form["size"] == "1024x1024"
+        (job,) = await env.store.recent_jobs(env.harness.guild_id)
+        # Held at the dearest size (its shape was unknown), charged at the square it made.
+        assert job.credits == 4 and fields_of(result)["Credits"] == "4"

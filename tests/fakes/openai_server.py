@@ -142,7 +142,7 @@ _ERRORS: dict[str, tuple[int, str, str | None, str]] = {
 # Kinds that change a successful answer instead of replacing it.
 _LATE = frozenset({
     "slow", "truncated_json", "invalid_json", "truncated_b64", "no_data", "not_image",
-    "no_usage", "url_403", "url_hang", "gateway_url", "charset", "plain_json",
+    "no_usage", "no_made_size", "url_403", "url_hang", "gateway_url", "charset", "plain_json",
 }) | STREAM_FAULTS
 # fmt: on
 _EARLY = frozenset(_ERRORS) | {"non_json", "reset", "raw"}
@@ -591,6 +591,8 @@ class FakeImagesServer:
                 quality=quality,
                 size=f"{job.width}x{job.height}",
             )
+            if kind == "no_made_size":  # a relay that drops what it calls extra fields
+                del payload["size"], payload["quality"]
             if job.safety_identifier:
                 payload["safety_identifier"] = job.safety_identifier
             if kind != "no_usage":
