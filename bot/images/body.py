@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -25,6 +24,7 @@ from bot.images.results import (
     Encoded,
     Item,
     Parsed,
+    b64_spans,
     cut_images,
     decode_b64,
     inspect_image,
@@ -46,8 +46,6 @@ ON_LOOP_MAX = 64 * 1024  # smaller bodies parse faster than a thread hop
 # Base64 characters decoded between two turns of the event loop (a multiple of 4): about a
 # millisecond of work, so the heartbeat never waits on an image.
 _DECODE_SLICE = 256 * 1024
-_B64_KEY = b'"b64_json"'
-_COLON_QUOTE = re.compile(rb'[ \t\r\n]*:[ \t\r\n]*"')
 
 
 async def capped(resp: aiohttp.ClientResponse, cap: int) -> AsyncIterator[bytes]:
@@ -180,16 +178,10 @@ def _cut_b64(body: bytes, first: int, last: int) -> tuple[dict[str, Any], memory
     JSON parsing would copy megabytes of base64 into a new str; this parses the small rest. Any
     shape but one plain, escape-free string returns None, and the whole JSON is parsed off the loop.
     """
-    key = body.find(_B64_KEY, first, last)
-    if key == -1:
+    spans = b64_spans(body, first, last)
+    if spans is None or len(spans) != 1:
         return None
-    opening = _COLON_QUOTE.match(body, key + len(_B64_KEY), last)
-    if opening is None:
-        return None
-    start = opening.end()
-    end = body.find(b'"', start, last)
-    if end <= start or body.find(b"\\", start, end) != -1 or body.find(_B64_KEY, end, last) != -1:
-        return None
+    ((start, end),) = spans
     skeleton = body[first:start] + body[end:last]
     if len(skeleton) > ON_LOOP_MAX:
         return None

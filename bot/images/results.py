@@ -101,7 +101,7 @@ def cut_images(body: bytes) -> tuple[dict[str, Any], list[Item | Encoded]] | Non
     found exactly where the parse puts it); for anything else this returns None and
     ``parse_result`` does the whole job, with its errors.
     """
-    spans = _b64_spans(body)
+    spans = b64_spans(body)
     if not spans:
         return None
     skeleton = bytearray()
@@ -137,20 +137,22 @@ def cut_images(body: bytes) -> tuple[dict[str, Any], list[Item | Encoded]] | Non
     return {key: value for key, value in payload.items() if key != "data"}, cut
 
 
-def _b64_spans(body: bytes) -> list[tuple[int, int]] | None:
-    """Where each ``"b64_json": "..."`` string's text lies; None if one is empty or has escapes."""
+def b64_spans(body: bytes, first: int = 0, last: int | None = None) -> list[tuple[int, int]] | None:
+    """Where each ``"b64_json": "..."`` string's text lies in ``body[first:last]``; None if one is
+    empty or has escapes (then only a real JSON parse can tell what it holds)."""
+    last = len(body) if last is None else last
     spans: list[tuple[int, int]] = []
-    at = body.find(_B64_KEY)
+    at = body.find(_B64_KEY, first, last)
     while at != -1:
-        opening = _COLON_QUOTE.match(body, at + len(_B64_KEY))
+        opening = _COLON_QUOTE.match(body, at + len(_B64_KEY), last)
         if opening is None:
             return None
         start = opening.end()
-        end = body.find(b'"', start)
+        end = body.find(b'"', start, last)
         if end <= start or body.find(b"\\", start, end) != -1:
             return None
         spans.append((start, end))
-        at = body.find(_B64_KEY, end + 1)
+        at = body.find(_B64_KEY, end + 1, last)
     return spans
 
 
