@@ -5,31 +5,22 @@ More crash recovery, on both backends, is in test_e2e_recovery.py.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from bot.store import open_store
 from bot.store.models import NewJob, QuotaPolicy
 from tests.fakes.bot_env import bot_env
-from tests.fakes.stores import postgres_url
+from tests.fakes.stores import fresh_postgres_database
 
 
 @pytest.fixture
 async def database_url() -> AsyncIterator[str]:
     """A fresh, empty PostgreSQL database for one test (dropped afterwards)."""
-    server = postgres_url()
-    name = f"imagebot_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield server.rsplit("/", 1)[0] + "/" + name
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_postgres_database() as url:
+        yield url
 
 
 async def test_a_job_runs_and_is_charged_on_postgres(tmp_path: Path, database_url: str) -> None:

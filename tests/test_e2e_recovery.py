@@ -7,25 +7,22 @@ its row, its job running and its credits held; a live one keeps renewing its lea
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 import bot.app
-from bot.quotas import QuotaEngine
-from bot.store import NewJob, QuotaPolicy, Store, open_store
+from bot.store import QuotaPolicy, Store, open_store
 from bot.store.lease import ProcessLease
 from bot.store.lockfile import folder_token
 from bot.store.processes import LEASE_SECONDS
 from tests.fakes.bot_env import DISCORD_TOKEN, BotEnv, bot_env
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeImagesServer
-from tests.fakes.stores import BACKENDS, ManualClock, postgres_url
+from tests.fakes.stores import BACKENDS, ManualClock, fresh_postgres_database, held_job
 
 IMAGINE_PRICE = 4  # gpt-image-1, 1024x1024, medium
 
@@ -36,38 +33,17 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'data' / 'bot.sqlite3'}"
         return
-    server = postgres_url()
-    name = f"imagebot_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield server.rsplit("/", 1)[0] + "/" + name
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_postgres_database() as url:
+        yield url
 
 
 async def start_job(
     store: Store, guild: int, channel: int, user: int, clock: ManualClock | None = None
 ) -> int:
     """What another process's JobRunner leaves mid-job: a running job with 4 credits held."""
-    new = NewJob(guild, channel, user, "generate", "gpt-image-1", "a fox",
-                 interaction_expires_at=time.time() + 600)  # fmt: skip
-    job = await store.create_job(new)
-    await store.mark_running(guild, job.id)
-    engine = QuotaEngine(store, clock=clock) if clock else QuotaEngine(store)
-    await engine.reserve(
-        guild_id=guild,
-        user_id=user,
-        role_ids=(),
-        is_moderator=False,
-        model="gpt-image-1",
-        size="1024x1024",
-        quality="medium",
-        n=1,
-        job_id=job.id,
-    )
-    return job.id
+    held = await held_job(store, guild, channel, user, clock=clock, expires_at=time.time() + 600)
+    assert held.job_id is not None
+    return held.job_id
 
 
 async def member_state(env: BotEnv, guild: int, user: int) -> tuple[int, int]:

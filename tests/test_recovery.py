@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from bot.quotas import QuotaEngine
-from bot.store import NewJob, QuotaPolicy, Reservation, Store
+from bot.store import QuotaPolicy, Reservation, Store
 from bot.store.lease import ProcessLease
 from bot.store.ledger import Charge
 from bot.store.lockfile import folder_token
@@ -21,6 +21,7 @@ from tests.fakes.stores import (  # noqa: F401 - fixtures
     ManualClock,
     StoreTarget,
     clock_fixture,
+    held_job,
     store_fixture,
     store_target_fixture,
 )
@@ -33,22 +34,7 @@ async def start_job(
     store: Store, clock: ManualClock | None = None, user_id: int = USER
 ) -> Reservation:
     """What JobRunner does before the API call: a running job with its credits held (4)."""
-    job = await store.create_job(
-        NewJob(GUILD, CHANNEL, user_id, "generate", "gpt-image-1", "a fox")
-    )
-    await store.mark_running(GUILD, job.id)
-    engine = QuotaEngine(store, clock=clock) if clock else QuotaEngine(store)
-    return await engine.reserve(
-        guild_id=GUILD,
-        user_id=user_id,
-        role_ids=(),
-        is_moderator=False,
-        model="gpt-image-1",
-        size="1024x1024",
-        quality="medium",
-        n=1,
-        job_id=job.id,
-    )
+    return await held_job(store, GUILD, CHANNEL, user_id, clock=clock)
 
 
 async def recover(store: Store, lease: ProcessLease | None = None) -> tuple[int, list[int]]:

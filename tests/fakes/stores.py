@@ -8,6 +8,7 @@ PostgreSQL runs only when ``TEST_DATABASE_URL`` names a server; otherwise those 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -18,7 +19,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bot.store import Store, open_store
+from bot.quotas import QuotaEngine
+from bot.store import NewJob, Reservation, Store, open_store
 
 PG_SKIP_REASON = "set TEST_DATABASE_URL to run the PostgreSQL tests"
 BACKENDS = ("sqlite", "postgres")
@@ -89,3 +91,46 @@ async def store_fixture(store_target: StoreTarget, clock: ManualClock) -> AsyncI
         yield opened
     finally:
         await opened.close()
+
+
+@contextlib.asynccontextmanager
+async def fresh_postgres_database() -> AsyncIterator[str]:
+    """The URL of a new, empty PostgreSQL database on the test server, dropped afterwards."""
+    server = postgres_url()
+    name = f"imagebot_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield server.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def held_job(
+    store: Store,
+    guild: int,
+    channel: int,
+    user: int,
+    *,
+    clock: ManualClock | None = None,
+    expires_at: float | None = None,
+) -> Reservation:
+    """What a JobRunner leaves mid-job: a running job with its credits held (4: one
+    1024x1024 medium gpt-image-1 image)."""
+    new = NewJob(guild, channel, user, "generate", "gpt-image-1", "a fox",
+                 interaction_expires_at=expires_at)  # fmt: skip
+    job = await store.create_job(new)
+    await store.mark_running(guild, job.id)
+    engine = QuotaEngine(store, clock=clock) if clock else QuotaEngine(store)
+    return await engine.reserve(
+        guild_id=guild,
+        user_id=user,
+        role_ids=(),
+        is_moderator=False,
+        model="gpt-image-1",
+        size="1024x1024",
+        quality="medium",
+        n=1,
+        job_id=job.id,
+    )
