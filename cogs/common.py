@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
+from discord.utils import MISSING
 
 from bot.errors import BotError
 from bot.jobs import Requester
 from bot.moderation import is_moderator
-from bot.render import error_embed
+from bot.render import error_embed, only_requester
 
 if TYPE_CHECKING:
     from bot.app import ImageBot
@@ -31,6 +32,10 @@ UNEXPECTED = "Something went wrong on my side. The server's moderators can find 
 CHECK_FAILED = "You can't use this command here."
 BAD_VALUE = "I couldn't understand the value {value!r} for this option."
 INTERACTION_LIFETIME = datetime.timedelta(minutes=15)
+TOKEN_MARGIN = datetime.timedelta(seconds=30)  # an interaction token this close to expiry is spent
+NOTICE_SECONDS = 300  # how long a channel notice of a private word stays (no private way left)
+NO_ONE = discord.AllowedMentions.none()
+Files = Callable[[], list[discord.File]]
 
 
 def member_message(error: BaseException, context: str) -> str:
@@ -54,37 +59,58 @@ async def report(
 
 
 async def send_error(interaction: discord.Interaction[ImageBot], message: str) -> None:
-    """Tell the member what went wrong, whether or not the interaction was answered yet.
+    """Tell the member what went wrong, whether or not the interaction was answered yet."""
+    await tell_privately(interaction, error_embed(message))
 
-    A deferred "thinking" message is replaced by the error, so it never hangs; when the token has
-    expired the error goes to the channel, mentioning only the member.
-    """
-    embed = error_embed(message)
-    mentions = discord.AllowedMentions.none()
-    try:
-        if not interaction.response.is_done():
-            await interaction.response.send_message(
-                embed=embed, ephemeral=True, allowed_mentions=mentions
-            )
-        else:
-            await interaction.edit_original_response(
-                content=None, embed=embed, attachments=[], view=None, allowed_mentions=mentions
-            )
-        return
-    except discord.HTTPException as exc:
-        log.info("Could not report an error through the interaction (%s)", exc.status)
-    channel = interaction.channel
-    if isinstance(channel, discord.abc.Messageable):
+
+async def tell_privately(
+    interaction: discord.Interaction[ImageBot],
+    embed: discord.Embed,
+    view: discord.ui.View | None = None,
+    files: Files = list,
+) -> None:
+    """Say something only the member sees: an ephemeral answer or followup (which, after a
+    deferral, replaces the "thinking…"). Once the token is gone or refused, the channel says it,
+    mentioning only the member, for a few minutes."""
+    if discord.utils.utcnow() < interaction.expires_at - TOKEN_MARGIN:
         try:
-            await channel.send(
-                content=interaction.user.mention,
-                embed=embed,
-                allowed_mentions=discord.AllowedMentions(
-                    everyone=False, roles=False, users=[interaction.user]
-                ),
-            )
+            if not interaction.response.is_done():
+                await interaction.response.send_message(
+                    embed=embed, view=view or MISSING, files=files(), ephemeral=True,
+                    allowed_mentions=NO_ONE,
+                )  # fmt: skip
+            else:
+                await interaction.followup.send(
+                    embed=embed, view=view or MISSING, files=files(), ephemeral=True,
+                    allowed_mentions=NO_ONE,
+                )  # fmt: skip
+            return
         except discord.HTTPException as exc:
-            log.warning("Could not report an error to the member at all (%s)", exc.status)
+            log.info("Could not answer privately (%s, code %s)", exc.status, exc.code)
+    await notify_in_channel(interaction.user, interaction.channel, embed, view, files)
+
+
+async def notify_in_channel(
+    member: discord.User | discord.Member,
+    channel: object,
+    embed: discord.Embed,
+    view: discord.ui.View | None,
+    files: Files,
+) -> None:
+    """The last resort for a private word: the channel, mentioning only the member, for a while."""
+    if not isinstance(channel, discord.abc.Messageable):
+        return
+    try:
+        await channel.send(
+            content=member.mention,
+            embed=embed,
+            view=view or MISSING,
+            files=files(),
+            allowed_mentions=only_requester(member),
+            delete_after=NOTICE_SECONDS,
+        )
+    except discord.HTTPException as exc:
+        log.warning("Could not tell a member about their job at all (%s)", exc.status)
 
 
 def role_ids(member: object) -> tuple[int, ...]:

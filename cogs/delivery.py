@@ -9,7 +9,6 @@ instead, mentioning only the member, so nothing is lost.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 from typing import TYPE_CHECKING, TypeVar
 
@@ -20,8 +19,8 @@ from bot import render
 from bot.errors import BotError, NotAllowed
 from bot.fetch import ImageSource
 from bot.service import JobSpec
-from cogs.common import requester
-from cogs.flow import Files, InteractionGone, JobFlow
+from cogs.common import NO_ONE, TOKEN_MARGIN, Files, requester, tell_privately
+from cogs.flow import InteractionGone, JobFlow
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -31,15 +30,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-TOKEN_MARGIN = datetime.timedelta(seconds=30)
 UNKNOWN_INTERACTION = 10062
 UNKNOWN_WEBHOOK = 10015
 INVALID_WEBHOOK_TOKEN = 50027
 # Discord drops an interaction not answered within 3 seconds: when the checks take longer than
 # this (a very busy database), the member gets a private "thinking…" first.
 ANSWER_WITHIN = 2.0
-NOTICE_SECONDS = 300  # how long a public notice of a private failure stays (token gone)
-NO_ONE = discord.AllowedMentions.none()
 
 
 def attachment_source(attachment: discord.Attachment, services: Services) -> ImageSource:
@@ -187,43 +183,4 @@ class InteractionSurface:
         )
 
     async def tell(self, embed: discord.Embed, view: discord.ui.View | None, files: Files) -> None:
-        interaction = self.interaction
-        if self._alive():
-            try:
-                if not interaction.response.is_done():
-                    await interaction.response.send_message(
-                        embed=embed, view=view or MISSING, files=files(), ephemeral=True,
-                        allowed_mentions=NO_ONE,
-                    )  # fmt: skip
-                else:
-                    await interaction.followup.send(
-                        embed=embed, view=view or MISSING, files=files(), ephemeral=True,
-                        allowed_mentions=NO_ONE,
-                    )  # fmt: skip
-                return
-            except discord.HTTPException as exc:
-                log.info("Could not answer privately (%s, code %s)", exc.status, exc.code)
-        await notify_in_channel(self.member, interaction.channel, embed, view, files)
-
-
-async def notify_in_channel(
-    member: discord.User | discord.Member,
-    channel: object,
-    embed: discord.Embed,
-    view: discord.ui.View | None,
-    files: Files,
-) -> None:
-    """The last resort for a private word: the channel, mentioning only the member, for a while."""
-    if not isinstance(channel, discord.abc.Messageable):
-        return
-    try:
-        await channel.send(
-            content=member.mention,
-            embed=embed,
-            view=view or MISSING,
-            files=files(),
-            allowed_mentions=render.only_requester(member),
-            delete_after=NOTICE_SECONDS,
-        )
-    except discord.HTTPException as exc:
-        log.warning("Could not tell a member about their job at all (%s)", exc.status)
+        await tell_privately(self.interaction, embed, view, files)

@@ -34,14 +34,13 @@ from bot.scheduler import JobCancelled
 from bot.service import JobSpec, Outcome
 from bot.settlement import Delivered
 from bot.store.models import Job
-from cogs.common import member_message
+from cogs.common import Files, member_message
 from cogs.results import Images, result_info, result_view, upload_shrinking
 
 if TYPE_CHECKING:
     from bot.app import Services
 
 log = logging.getLogger(__name__)
-Files = Callable[[], list[discord.File]]
 
 
 class InteractionGone(BotError):

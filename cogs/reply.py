@@ -17,9 +17,9 @@ from discord.utils import MISSING
 from bot import render
 from bot.errors import ImageInputError
 from bot.service import JobSpec
-from cogs.common import member_message, message_requester
-from cogs.delivery import NOTICE_SECONDS, check_permissions
-from cogs.flow import Files, JobFlow
+from cogs.common import NO_ONE, NOTICE_SECONDS, Files, member_message, message_requester
+from cogs.delivery import check_permissions
+from cogs.flow import JobFlow
 from cogs.message_images import find_images
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ HINT = (
     "e.g. `@{name} add a red hat`. To make an image from words, use /imagine."
 )
 MENTION_RE = re.compile(r"<@[!&]?\d+>")
-NO_ONE = discord.AllowedMentions.none()
 
 
 class ReplyEdit(commands.Cog):
