@@ -371,3 +371,18 @@ async def test_built_payloads_carry_every_key_of_discords_examples(harness: BotH
     built_menu = (await harness.context_menu("Describe image", message=target)).payload
     assert set(menu["data"]) <= set(built_menu["data"])
     assert set(menu["data"]["resolved"]["messages"]["1300000000000000500"]) <= set(target)
+
+
+async def test_an_answer_after_discords_window_is_unknown_interaction(
+    harness: BotHarness, fake: FakeDiscord
+) -> None:
+    fake.answer_window = 0.05  # Discord's is 3 s
+    payload = harness.interaction_payload(3, {"custom_id": "late", "component_type": 2})
+    interaction = fake.register_interaction(payload)
+    time.sleep(0.1)
+    url = f"{fake.api_url}/interactions/{interaction.id}/{interaction.token}/callback"
+
+    async with aiohttp.ClientSession() as session, session.post(url, json={"type": 5}) as response:
+        body = await response.json()
+
+    assert (response.status, body["code"]) == (404, 10062)

@@ -316,8 +316,12 @@ class FakeDiscord:
         bot_name: str = "ImageBot",
         instant_retries: bool = True,
         upload_limit: int = DEFAULT_UPLOAD_LIMIT,
+        answer_window: float | None = 3.0,
     ) -> None:
         self.token = token
+        # Discord forgets an interaction not answered this many seconds after it was created
+        # (its id's time): a later callback is 404 10062, as for real.
+        self.answer_window = answer_window
         self.upload_limit = upload_limit
         self.instant_retries = instant_retries
         self.requests: list[RecordedRequest] = []
@@ -969,6 +973,11 @@ class FakeDiscord:
         interaction = self.interactions.get(token)
         if interaction is None or interaction.id != int(interaction_id):
             raise DiscordRejection(404, 10062)
+        if self.answer_window is not None and interaction.response_type is None:
+            created_ms = (interaction.id >> 22) + DISCORD_EPOCH_MS
+            now_ms = datetime.datetime.now(datetime.UTC).timestamp() * 1000
+            if now_ms - created_ms > self.answer_window * 1000:
+                raise DiscordRejection(404, 10062)
         if interaction.response_type is not None:
             raise DiscordRejection(400, 40060)
         body = record.json if isinstance(record.json, dict) else {}
