@@ -379,7 +379,7 @@ async def test_an_answer_after_discords_window_is_unknown_interaction(
     fake.answer_window = 0.05  # Discord's is 3 s
     payload = harness.interaction_payload(3, {"custom_id": "late", "component_type": 2})
     interaction = fake.register_interaction(payload)
-    time.sleep(0.1)
+    await asyncio.sleep(0.1)
     url = f"{fake.api_url}/interactions/{interaction.id}/{interaction.token}/callback"
 
     async with aiohttp.ClientSession() as session, session.post(url, json={"type": 5}) as response:
