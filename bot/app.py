@@ -41,7 +41,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.context",
     "cogs.reply",
     "cogs.buttons",
-    "cogs.moderation",
+    "cogs.quota",
+    "cogs.settings",
     "cogs.usage",
 )
 SWEEP_SECONDS = 5.0  # how soon what a dead process left is made good, once its lease lapsed

@@ -1,0 +1,164 @@
+"""/settings: the models, channels, moderator roles and moderation log of a server."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import moderation
+from bot.errors import NotAllowed, ValidationError
+from bot.moderation import ListAction
+from bot.store import GuildSettings
+from cogs.moderation import (
+    MODERATOR_PERMISSIONS,
+    Interaction,
+    guild_id,
+    moderators_only,
+    reply,
+)
+
+if TYPE_CHECKING:
+    from bot.app import ImageBot
+
+
+class Settings(commands.Cog):
+    """The server's settings."""
+
+    settings = app_commands.Group(
+        name="settings",
+        description="Moderators: models, channels, moderator roles, moderation log",
+        guild_only=True,
+        default_permissions=MODERATOR_PERMISSIONS,
+    )
+
+    def __init__(self, bot: ImageBot) -> None:
+        self.bot = bot
+        self.services = bot.services
+
+    async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
+        return await moderators_only(interaction)
+
+    async def _settings_changed(
+        self,
+        interaction: Interaction,
+        change: Callable[[GuildSettings], GuildSettings | tuple[GuildSettings, list[str]]],
+        done: str,
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        notes: list[str] = []
+
+        def apply(current: GuildSettings) -> GuildSettings:
+            result = change(current)
+            new, found = result if isinstance(result, tuple) else (result, [])
+            notes[:] = found
+            return new
+
+        # Applied to a fresh, locked read; only the fields ``change`` changes are written.
+        settings = await self.services.store.change_guild_settings(guild_id(interaction), apply)
+        text = moderation.describe_settings(
+            settings, self.services.jobs.service_default("generate")
+        )
+        heading = "\n".join([f"✅ {done}", *notes])
+        await reply(interaction, f"{heading}\n\n{text}", title="Server settings")
+
+    @settings.command(name="show")
+    async def settings_show(self, interaction: Interaction) -> None:
+        """Show this server's image bot settings."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        settings = await self.services.store.get_guild_settings(guild_id(interaction))
+        default = self.services.jobs.service_default("generate")
+        await reply(
+            interaction, moderation.describe_settings(settings, default), title="Server settings"
+        )
+
+    @settings.command(name="models")
+    @app_commands.describe(models="Comma-separated model names, or all")
+    async def settings_models(self, interaction: Interaction, models: str) -> None:
+        """Choose the models members may use."""
+        catalog = self.services.catalog
+        names = moderation.parse_models(models, catalog)
+        default = self.services.jobs.service_default("generate")
+        await self._settings_changed(
+            interaction,
+            lambda s: moderation.allow_models(s, names, catalog, default),
+            "Allowed models changed.",
+        )
+
+    @settings.command(name="default-model")
+    @app_commands.describe(model="Model used when a member picks none (none: the bot's default)")
+    async def settings_default_model(self, interaction: Interaction, model: str) -> None:
+        """Choose the model members get when they pick none."""
+        catalog, default = self.services.catalog, self.services.jobs.service_default("generate")
+        await self._settings_changed(
+            interaction,
+            lambda s: moderation.choose_default_model(s, model, catalog, default),
+            "Default model changed.",
+        )
+
+    @settings.command(name="channels")
+    @app_commands.describe(action="add, remove or clear (clear: every channel)", channel="Channel")
+    async def settings_channels(
+        self,
+        interaction: Interaction,
+        action: ListAction,
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        """Limit the channels where members can make images."""
+        item, shown = (channel.id, channel.mention) if channel else (None, "")
+        await self._settings_changed(
+            interaction,
+            lambda s: dataclasses.replace(
+                s,
+                allowed_channel_ids=moderation.change_ids(
+                    s.allowed_channel_ids, action, item, shown
+                ),
+            ),
+            "Channels changed.",
+        )
+
+    @settings.command(name="moderator-role")
+    @app_commands.describe(action="add, remove or clear", role="Role whose members moderate")
+    async def settings_moderator_role(
+        self, interaction: Interaction, action: ListAction, role: discord.Role | None = None
+    ) -> None:
+        """Count a role's members as moderators of the image bot."""
+        if role is not None and role.is_default():
+            raise ValidationError(["@everyone can't be a moderator role."])
+        item, shown = (role.id, role.mention) if role else (None, "")
+        await self._settings_changed(
+            interaction,
+            lambda s: dataclasses.replace(
+                s,
+                moderator_role_ids=moderation.change_ids(s.moderator_role_ids, action, item, shown),
+            ),
+            "Moderator roles changed.",
+        )
+
+    @settings.command(name="log-channel")
+    @app_commands.describe(channel="Where refused prompts and quota blocks go (empty: log off)")
+    async def settings_log_channel(
+        self, interaction: Interaction, channel: discord.TextChannel | None = None
+    ) -> None:
+        """Set or turn off the moderation log channel."""
+        me = channel.guild.me if channel else None
+        if channel and me and not channel.permissions_for(me).send_messages:
+            raise NotAllowed(f"I can't send messages in {channel.mention}; allow me first.")
+        await self._settings_changed(
+            interaction,
+            lambda s: dataclasses.replace(s, mod_log_channel_id=channel.id if channel else None),
+            "Moderation log changed.",
+        )
+
+    @settings_default_model.autocomplete("model")
+    async def _default_model(self, i: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        names = [*self.services.catalog.names("generate"), "none"]
+        return [app_commands.Choice(name=n, value=n) for n in names if current in n][:25]
+
+
+async def setup(bot: ImageBot) -> None:
+    await bot.add_cog(Settings(bot))
