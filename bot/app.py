@@ -255,16 +255,31 @@ class ImageBot(commands.Bot):
 
     async def post_notice(self, guild_id: int, key: str, text: str) -> None:
         """Post ``text`` to the server's moderation log, once per ``key`` (across restarts)."""
+        embed = discord.Embed(title="Models", description=text, colour=NOTICE_COLOUR)
+        await self.mod_log(guild_id, embed, once=key)
+
+    async def mod_log(
+        self, guild_id: int, embed: discord.Embed, *, once: str | None = None
+    ) -> bool:
+        """Post ``embed`` to the server's moderation log, if it has one, pinging nobody.
+
+        With ``once``, only the first post under that key is made (across restarts and
+        processes). Every post to a moderation log goes through here. True when it was posted.
+        """
         store = self.services.store
         channel_id = (await store.get_guild_settings(guild_id)).mod_log_channel_id
-        if channel_id is None or not await store.claim_notice(guild_id, key):
-            return
+        if channel_id is None or (
+            once is not None and not await store.claim_notice(guild_id, once)
+        ):
+            return False
         channel = self.get_partial_messageable(channel_id, guild_id=guild_id)
-        embed = discord.Embed(title="Models", description=text, colour=NOTICE_COLOUR)
         try:
             await channel.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
         except discord.HTTPException as exc:
-            log.warning("guild %s: could not post a notice (HTTP %s)", guild_id, exc.status)
+            log.warning("guild %s: could not post to the moderation log (HTTP %s)",
+                        guild_id, exc.status)  # fmt: skip
+            return False
+        return True
 
     async def on_message(self, message: discord.Message) -> None:
         """Prefix commands are not used; the reply cog listens for mentions itself."""

@@ -60,7 +60,7 @@ class Reports(commands.Cog):
     def __init__(self, bot: ImageBot) -> None:
         self.bot = bot
         self.services = bot.services
-        self._posts: set[asyncio.Task[None]] = set()
+        self._posts: set[asyncio.Task[bool]] = set()
         self._quota_log = usage_text.Throttle(QUOTA_LOG_QUIET)
 
     # /usage -----------------------------------------------------------------------------------
@@ -183,37 +183,18 @@ class Reports(commands.Cog):
         entry = usage_text.log_entry(job, exc)
         if entry is None:
             return
-        settings = await self.services.store.get_guild_settings(job.guild_id)
-        if settings.mod_log_channel_id is None:
-            return
         if isinstance(exc, QuotaExceeded) and not self._quota_log.allow(
             (job.guild_id, job.user_id)
         ):
             return
-        channel = self.bot.get_partial_messageable(
-            settings.mod_log_channel_id, guild_id=job.guild_id
-        )
         embed = discord.Embed(
             title=entry.title, description=shorten(entry.description, DESCRIPTION_LIMIT)
         )
         embed.colour = LOG_COLOUR if isinstance(exc, ContentRejected) else OK_COLOUR
         # In the background: the member's own error reply shouldn't wait for the log.
-        task = asyncio.create_task(self._post(channel, embed, job))
+        task = asyncio.create_task(self.bot.mod_log(job.guild_id, embed))
         self._posts.add(task)
         task.add_done_callback(self._posts.discard)
-
-    async def _post(
-        self, channel: discord.PartialMessageable, embed: discord.Embed, job: Job
-    ) -> None:
-        try:
-            await channel.send(embed=embed, allowed_mentions=NO_PINGS)
-        except discord.HTTPException as exc:
-            log.warning(
-                "guild %s: could not post job %s to the moderation log (HTTP %s)",
-                job.guild_id,
-                job.id,
-                exc.status,
-            )
 
 
 async def setup(bot: ImageBot) -> None:
