@@ -129,6 +129,10 @@ class JobRunner:
     def provider(self) -> Provider:
         return self.service.provider
 
+    async def provider_for(self, guild_id: int) -> Provider:
+        """The provider a server's jobs go to (today: the operator's, for every server)."""
+        return self.service.provider
+
     async def resolve_model(self, who: Requester, spec_model: str | None, op: Operation) -> str:
         """The model a job uses: the member's choice, else the server's default, else the bot's."""
         settings = await self.store.get_guild_settings(who.guild_id)
