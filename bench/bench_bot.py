@@ -195,7 +195,7 @@ async def run_load(
     """Fire N interactions at once and wait until every job was delivered (or failed)."""
     opts = figures.opts
     load = prepare_load(harness, members, photo, opts.edits)
-    sampler = Sampler(bot.services.scheduler, fakes.bot_pids)
+    sampler = Sampler(bot.services.providers.operator.queue, fakes.bot_pids)
     peak_reset = reset_peak_rss(os.getpid())
     figures.rss["idle"] = sampler.measure()
     figures.rss["main idle"] = proc_rss(os.getpid())

@@ -17,15 +17,15 @@ from discord.ext import commands
 
 from bot import views
 from bot.core import open_core
-from bot.errors import ConfigError
+from bot.errors import ConfigError, NotAllowed
 from bot.fetch import DISCORD_MEDIA_HOSTS, Downloader
 from bot.images.client import ImagesClient
 from bot.jobs import JobRunner
 from bot.models import Catalog
 from bot.offload import Offloader
-from bot.provider import Provider, utc_today
+from bot.provider import utc_today
+from bot.providers import Providers
 from bot.quotas import QuotaEngine
-from bot.scheduler import Scheduler
 from bot.service import ImageService
 from bot.settings import Settings
 from bot.store import Store, open_store
@@ -66,12 +66,11 @@ class Services:
     settings: Settings
     catalog: Catalog
     session: aiohttp.ClientSession
-    client: ImagesClient
-    provider: Provider
+    client: ImagesClient  # the operator's
+    providers: Providers  # the operator's and every server's own
     service: ImageService
     store: Store
     quotas: QuotaEngine
-    scheduler: Scheduler
     jobs: JobRunner
     offload: Offloader
     downloader: Downloader
@@ -144,6 +143,7 @@ class ImageBot(commands.Bot):
             asyncio.create_task(self._watch_models(), name="imagebot-models"),
         ]
         self.services.jobs.notice_listeners.append(self.post_notice)
+        await self.services.providers.reseal()
         await tell_interrupted(self, await self._recover())
         guild_id = self.services.settings.dev_guild_id
         if guild_id:
@@ -223,13 +223,14 @@ class ImageBot(commands.Bot):
         await super().close()
 
     async def _watch_models(self) -> None:
-        """Re-read the provider's models every few hours; announce shutdowns that come near."""
-        provider, every = self.services.provider, self.services.settings.models_refresh_hours
-        refresh = False  # the first read happened while the core was built
+        """Re-read every provider's models every few hours; announce shutdowns that come near."""
+        providers, every = self.services.providers, self.services.settings.models_refresh_hours
+        refresh = False  # the first read happened when each provider was built
         while True:
             try:
                 if refresh:
-                    await provider.refresh()
+                    for provider in providers.all():
+                        await provider.refresh()
                 await self.announce_shutdowns()
             except Exception:
                 log.warning("Could not check the provider's models; will try again", exc_info=True)
@@ -237,17 +238,19 @@ class ImageBot(commands.Bot):
             await asyncio.sleep(every * 3600)
 
     async def announce_shutdowns(self) -> None:
-        """Tell each server with a moderation log, once, of allowed models shutting down soon."""
-        soon = self.services.provider.soon_shut()
-        if not soon:
-            return
+        """Tell each server with a moderation log, once, of allowed models its provider shuts
+        down soon."""
         store = self.services.store
         for guild_id in await store.mod_log_channels():
+            try:
+                provider = await self.services.providers.for_guild(guild_id)
+            except NotAllowed:
+                continue  # no provider it may use: nothing shuts down for it
             allowed = (await store.get_guild_settings(guild_id)).allowed_models
-            for state in soon:
+            for state in provider.soon_shut():
                 if (allowed is not None and state.name not in allowed) or state.shutdown is None:
                     continue
-                instead = self.services.provider.replacement(state.spec, "generate")
+                instead = provider.replacement(state.spec, "generate")
                 hint = f" Use {instead} instead." if instead else ""
                 text = f"{state.name} shuts down on {state.shutdown.isoformat()}.{hint}"
                 key = f"shutdown:{state.name}:{state.shutdown.isoformat()}"
@@ -306,23 +309,19 @@ async def create_bot(
             catalog, session, offload = core.catalog, core.session, core.offload
             client, service = core.client, core.service
             quotas = QuotaEngine(store)
-            scheduler = Scheduler(
-                settings.max_concurrent_requests,
-                queue_size=settings.queue_size,
-            )
+            providers = Providers(core.provider, store, settings, core.build_provider)
             jobs = JobRunner(
-                service, store, quotas, scheduler, default_model=settings.default_model
+                service, store, quotas, providers, default_model=settings.default_model
             )
             services = Services(
                 settings,
                 catalog,
                 session,
                 client,
-                core.provider,
+                providers,
                 service,
                 store,
                 quotas,
-                scheduler,
                 jobs,
                 offload,
                 Downloader(session, attachment_hosts),

@@ -14,14 +14,16 @@ from bot.images.preview import PREVIEW_SIDE
 from bot.models import Catalog
 from bot.offload import Offloader
 from bot.provider import Provider, utc_today
+from bot.providers import OPERATORS, GuardedResolver
+from bot.scheduler import Scheduler
 from bot.service import ImageService
 from bot.settings import Settings
 
 
 @dataclass
 class Core:
-    """Catalog, provider (Images API client + what it offers) and image service, on one HTTP
-    session and one worker pool."""
+    """Catalog, the operator's provider (Images API client + what it offers + its queue) and the
+    image service, on one HTTP session and one worker pool."""
 
     settings: Settings
     catalog: Catalog
@@ -30,6 +32,42 @@ class Core:
     client: ImagesClient
     provider: Provider
     service: ImageService
+    today: Callable[[], datetime.date] = utc_today
+    # Servers' own providers connect through this session: its resolver refuses inward addresses.
+    guarded: aiohttp.ClientSession | None = None
+
+    def build_provider(self, name: str, base_url: str, api_key: str, guild_id: int) -> Provider:
+        """A server's provider: its own client and queue under the operator's limits, connecting
+        only where servers' providers may (the guarded session)."""
+        return _provider(
+            self.settings, self.guarded or self.session, self.offload, self.catalog, self.today,
+            name, base_url, api_key, guild_id,
+        )  # fmt: skip
+
+
+def _provider(
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    offload: Offloader,
+    catalog: Catalog,
+    today: Callable[[], datetime.date],
+    name: str,
+    base_url: str,
+    api_key: str,
+    guild_id: int | None,
+) -> Provider:
+    client = ImagesClient(
+        session,
+        base_url=base_url,
+        api_key=api_key,
+        timeout=settings.request_timeout,
+        max_retries=settings.max_retries,
+        max_wait=settings.max_wait,
+        offload=offload,
+        preview_side=PREVIEW_SIDE,
+    )
+    queue = Scheduler(settings.max_concurrent_requests, queue_size=settings.queue_size)
+    return Provider(name, client, catalog, today=today, queue=queue, own=guild_id is not None)
 
 
 @contextlib.asynccontextmanager
@@ -47,18 +85,16 @@ async def open_core(
     offload = Offloader(processes)
     try:
         await offload.start()  # the worker processes start now, off the loop, not in a job
-        async with aiohttp.ClientSession() as session:
-            client = ImagesClient(
-                session,
-                base_url=settings.openai_base_url,
-                api_key=settings.openai_api_key,
-                timeout=settings.request_timeout,
-                max_retries=settings.max_retries,
-                max_wait=settings.max_wait,
-                offload=offload,
-                preview_side=PREVIEW_SIDE,
-            )
-            provider = Provider("the image service", client, catalog, today=today)
+        resolver = GuardedResolver(private_ok=settings.private_providers)
+        async with (
+            aiohttp.ClientSession() as session,
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=resolver)) as guarded,
+        ):
+            provider = _provider(
+                settings, session, offload, catalog, today,
+                OPERATORS, settings.openai_base_url, settings.openai_api_key, None,
+            )  # fmt: skip
+            client = provider.client
             await provider.refresh()
             service = ImageService(
                 provider,
@@ -67,6 +103,8 @@ async def open_core(
                 safety_salt=settings.safety_key(),
                 partial_images=settings.partial_images,
             )
-            yield Core(settings, catalog, session, offload, client, provider, service)
+            yield Core(
+                settings, catalog, session, offload, client, provider, service, today, guarded
+            )  # fmt: skip
     finally:
         offload.close()

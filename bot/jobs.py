@@ -18,11 +18,12 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.errors import BotError, NotAllowed, RateLimited
+from bot.errors import AuthenticationFailed, BotError, NotAllowed, QuotaExhausted, RateLimited
 from bot.images.types import Operation, PartialImage
 from bot.provider import Provider
+from bot.providers import Providers
 from bot.quotas import QuotaEngine
-from bot.scheduler import JobCancelled, Scheduler
+from bot.scheduler import JobCancelled
 from bot.service import ImageService, JobSpec, Outcome
 from bot.settlement import Delivered, Settlement
 from bot.store import Reservation, Store
@@ -64,6 +65,7 @@ class Admission:
     spec: JobSpec
     who: Requester
     reservation: Reservation
+    provider: Provider  # where it goes: the server's own, or the operator's
 
 
 class Refused(Exception):
@@ -90,7 +92,7 @@ class JobRunner:
         service: ImageService,
         store: Store,
         quotas: QuotaEngine,
-        scheduler: Scheduler,
+        providers: Providers,
         *,
         default_model: str | None = None,
     ) -> None:
@@ -100,10 +102,11 @@ class JobRunner:
         self.service = service
         self.store = store
         self.quotas = quotas
-        self.scheduler = scheduler
+        self.providers = providers
         self.settlement = Settlement(quotas, store)
         self._durations: deque[float] = deque(maxlen=RECENT_JOBS)
-        self._to_start: set[int] = set()  # admitted jobs that have not reached the queue yet
+        # Admitted jobs that have not reached their provider's queue yet.
+        self._to_start: dict[int, Provider] = {}
 
     @property
     def settle_retry_delays(self) -> tuple[float, ...]:
@@ -114,30 +117,34 @@ class JobRunner:
     def settle_retry_delays(self, delays: tuple[float, ...]) -> None:
         self.settlement.retry_delays = delays
 
-    def estimate(self, position: int) -> float | None:
-        """Seconds until a job at ``position`` in the queue is done, from recent jobs' times.
+    def estimate(self, position: int, provider: Provider) -> float | None:
+        """Seconds until a job at ``position`` in ``provider``'s queue is done, from recent jobs'
+        times.
 
         None until a job has finished here: a guess from nothing would only mislead.
         """
         if not self._durations:
             return None
         typical = sorted(self._durations)[len(self._durations) // 2]
-        rounds = math.ceil(position / max(self.scheduler.max_concurrent, 1)) + 1
+        rounds = math.ceil(position / max(provider.queue.max_concurrent, 1)) + 1
         return typical * rounds
 
     @property
     def provider(self) -> Provider:
-        return self.service.provider
+        """The operator's provider (the bot's own defaults are worked out from it)."""
+        return self.providers.operator
 
     async def provider_for(self, guild_id: int) -> Provider:
-        """The provider a server's jobs go to (today: the operator's, for every server)."""
-        return self.service.provider
+        """The provider a server's jobs go to; NotAllowed when it has none it may use."""
+        return await self.providers.for_guild(guild_id)
 
-    async def resolve_model(self, who: Requester, spec_model: str | None, op: Operation) -> str:
+    async def resolve_model(
+        self, who: Requester, spec_model: str | None, op: Operation, provider: Provider
+    ) -> str:
         """The model a job uses: the member's choice, else the server's default, else the bot's."""
         settings = await self.store.get_guild_settings(who.guild_id)
         allowed = settings.allowed_models
-        model = spec_model or self.server_default(op, settings)
+        model = spec_model or self.server_default(op, settings, provider)
         if model is None:
             raise NotAllowed("No model here can do that right now; tell a moderator.")
         if allowed is not None and model not in allowed:
@@ -147,21 +154,33 @@ class JobRunner:
             channels = " ".join(f"<#{c}>" for c in settings.allowed_channel_ids)
             raise NotAllowed(f"I can only be used in {channels} on this server.")
         if not spec_model and settings.default_model and model != settings.default_model:
-            await self._default_gone(who.guild_id, settings.default_model, model, op)
+            await self._default_gone(who.guild_id, settings.default_model, model, op, provider)
         return model
 
-    def server_default(self, op: Operation, settings: GuildSettings) -> str | None:
-        """The model a member of this server gets for ``op`` when they pick none."""
-        return self._default(op, settings.default_model, settings.allowed_models)
+    def server_default(
+        self, op: Operation, settings: GuildSettings, provider: Provider | None = None
+    ) -> str | None:
+        """The model a member of this server gets for ``op`` when they pick none, on
+        ``provider`` (the server's; default: the operator's)."""
+        return self._default(op, settings.default_model, settings.allowed_models, provider)
 
-    def service_default(self, op: Operation, allowed: Collection[str] | None = None) -> str:
+    def service_default(
+        self,
+        op: Operation,
+        allowed: Collection[str] | None = None,
+        provider: Provider | None = None,
+    ) -> str:
         """The bot's default for ``op``: the operator's while usable, else the catalog's first."""
-        return self._default(op, None, allowed) or "no model"
+        return self._default(op, None, allowed, provider) or "no model"
 
     def _default(
-        self, op: Operation, server: str | None, allowed: Collection[str] | None
+        self,
+        op: Operation,
+        server: str | None,
+        allowed: Collection[str] | None,
+        provider: Provider | None,
     ) -> str | None:
-        provider = self.provider
+        provider = provider or self.provider
         wanted = (server, self.default_model, *provider.catalog.preferences.get(op, ()))
         wanted += tuple(spec.name for spec in provider.usable(op))
         for name in wanted:
@@ -169,20 +188,38 @@ class JobRunner:
                 return name
         return None
 
-    async def _default_gone(self, guild_id: int, old: str, new: str, op: Operation) -> None:
+    async def _default_gone(
+        self, guild_id: int, old: str, new: str, op: Operation, provider: Provider
+    ) -> None:
         """Tell the server's moderators, once, that its default model is no longer usable."""
-        provider = self.provider
         spec = provider.spec(old)
         if spec is None or not spec.can(op) or provider.is_usable(old, op):
             return  # a default that can't do this operation (dall-e-3 and edits) isn't gone
         why = provider.state(spec).why_not or "isn't usable here"
         text = (f"This server's default model, {old}, {why}. Until a moderator picks another "
                 f"with `/settings default-model`, members get {new}.")  # fmt: skip
+        await self._notice(guild_id, f"default-gone:{old}", text)
+
+    async def _notice(self, guild_id: int, key: str, text: str) -> None:
+        """Tell the server's moderators ``text``, once per ``key``."""
         for listener in self.notice_listeners:
             try:
-                await listener(guild_id, f"default-gone:{old}", text)
+                await listener(guild_id, key, text)
             except Exception:
                 log.warning("A notice listener failed for guild %s", guild_id, exc_info=True)
+
+    async def _own_provider_failed(self, guild_id: int, exc: BaseException) -> None:
+        """A server's own provider refused its key or ran out of credit: its moderators hear it,
+        once a day (the members are told at every job)."""
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        if isinstance(exc, AuthenticationFailed):
+            text = ("This server's image service refused its API key, so members' images fail. "
+                    "Set a new key with `/settings provider`.")  # fmt: skip
+        else:
+            text = ("This server's image service says its credit has run out, so members' "
+                    "images fail. Add credit with the provider, or connect another with "
+                    "`/settings provider`.")  # fmt: skip
+        await self._notice(guild_id, f"provider-{type(exc).__name__}:{day}", text)
 
     async def admit(self, who: Requester, spec: JobSpec) -> Admission:
         """Every check that can refuse a job, and its credits reserved, before anything is shown.
@@ -192,10 +229,11 @@ class JobRunner:
         """
         job: Job | None = None
         try:
-            model = await self.resolve_model(who, spec.model or None, spec.operation)
+            provider = await self.provider_for(who.guild_id)
+            model = await self.resolve_model(who, spec.model or None, spec.operation, provider)
             spec = dataclasses.replace(spec, model=model)
             if spec.images_found:
-                limit = self.provider.require(model, spec.operation).input.max_images
+                limit = provider.require(model, spec.operation).input.max_images
                 spec = dataclasses.replace(spec, images=spec.images[: max(limit, 1)])
             job = await self.store.create_job(
                 NewJob(
@@ -210,18 +248,18 @@ class JobRunner:
                     requester_name=who.display_name,
                 )
             )
-            self.service.check(spec)
+            self.service.check(spec, provider)
             reservation = await self.quotas.reserve(
                 guild_id=who.guild_id,
                 user_id=who.user_id,
                 role_ids=who.role_ids,
                 is_moderator=who.is_moderator,
                 model=spec.model,
-                size=self._reserved_size(spec),
+                size=self._reserved_size(spec, provider),
                 quality=spec.params.quality,
                 n=spec.params.n,
                 job_id=job.id,
-                like=self._priced_like(spec.model),
+                like=self._priced_like(spec.model, provider),
             )
         except BaseException as exc:
             if job is not None:
@@ -229,14 +267,16 @@ class JobRunner:
             if isinstance(exc, Exception):
                 raise Refused(exc, job) from exc
             raise
-        self._to_start.add(job.id)
-        return Admission(job, spec, who, reservation)
+        self._to_start[job.id] = provider
+        return Admission(job, spec, who, reservation, provider)
 
     def starts_at_once(self, admitted: Admission) -> bool:
         """Whether an admitted job will start without waiting, counting those admitted with it
         (a burst of members all finds the queue empty before any of them has reached it)."""
-        free = self.scheduler.max_concurrent - self.scheduler.running
-        return self.scheduler.starts_now() and len(self._to_start) <= free
+        queue = admitted.provider.queue
+        free = queue.max_concurrent - queue.running
+        coming = sum(1 for p in self._to_start.values() if p is admitted.provider)
+        return queue.starts_now() and coming <= free
 
     async def execute(self, admitted: Admission, *, progress: Progress, deliver: Deliver) -> Job:
         """Queue, run and deliver an admitted job; raises ``Refused`` (credits back) when it fails."""
@@ -246,32 +286,41 @@ class JobRunner:
             admitted.who,
             admitted.reservation,
         )
+        provider = admitted.provider
         try:
-            outcome, delivered = await self._execute(job, spec, who, progress, deliver)
+            outcome, delivered = await self._execute(job, spec, who, provider, progress, deliver)
         except BaseException as exc:
             await self.abandon(admitted, exc)
+            if provider.own and isinstance(exc, AuthenticationFailed | QuotaExhausted):
+                await self._own_provider_failed(who.guild_id, exc)
             if isinstance(exc, Exception) and not isinstance(exc, JobCancelled):
                 raise Refused(exc, job) from exc
             raise
         # The member has the images: from here on they are charged, never refunded, whatever
         # fails or whoever cancels this task.
-        like = self._priced_like(job.model)
+        like = self._priced_like(job.model, provider)
         return await self.settlement.settle(job, reservation, outcome, delivered, like=like)
 
     async def abandon(self, admitted: Admission, exc: BaseException) -> None:
         """Give an admitted job's credits back and record why it never ran to delivery."""
-        self._to_start.discard(admitted.job.id)
+        self._to_start.pop(admitted.job.id, None)
         await asyncio.shield(self.quotas.refund(admitted.reservation))
         await self._fail(admitted.job, admitted.who, exc)
 
     async def _execute(
-        self, job: Job, spec: JobSpec, who: Requester, progress: Progress, deliver: Deliver
+        self,
+        job: Job,
+        spec: JobSpec,
+        who: Requester,
+        provider: Provider,
+        progress: Progress,
+        deliver: Deliver,
     ) -> tuple[Outcome, Delivered]:
         async def on_position(position: int) -> None:
             await progress.queued(job, position)
 
-        self._to_start.discard(job.id)  # it reaches the queue now: no await until it is in it
-        async with self.scheduler.slot(
+        self._to_start.pop(job.id, None)  # it reaches the queue now: no await until it is in it
+        async with provider.queue.slot(
             who.guild_id, who.user_id, ticket=str(job.id), on_position=on_position
         ):
             started = time.monotonic()
@@ -282,11 +331,15 @@ class JobRunner:
             )
             try:
                 outcome = await self.service.run(
-                    spec, member=who.user_id, on_partial=lambda image: progress.partial(job, image)
+                    spec,
+                    member=who.user_id,
+                    on_partial=lambda image: progress.partial(job, image),
+                    provider=provider,
                 )
             except RateLimited as exc:
-                # The API is saturated for everyone: hold the queue instead of failing job after job.
-                self.scheduler.backoff(exc.retry_after or DEFAULT_BACKOFF)
+                # The provider is saturated for everyone it serves: hold its queue instead of
+                # failing job after job.
+                provider.queue.backoff(exc.retry_after or DEFAULT_BACKOFF)
                 raise
             finally:
                 await beside
@@ -301,24 +354,24 @@ class JobRunner:
             outcome.size,
             outcome.quality,
             len(outcome.result.images),
-            like=self._priced_like(spec.model),
+            like=self._priced_like(spec.model, provider),
         )
         return outcome, await deliver(job, outcome, credits)
 
-    def _reserved_size(self, spec: JobSpec) -> str | None:
+    def _reserved_size(self, spec: JobSpec, provider: Provider) -> str | None:
         """The size credits are held for: an edit with no size follows its photo's shape, so it
         holds the dearest listed size (the charge, at the size made, gives the rest back)."""
         if spec.params.size or spec.operation == "generate":
             return spec.params.size
-        model = self.provider.spec(spec.model)
+        model = provider.spec(spec.model)
         listed = [s for s in (model.sizes(spec.operation) if model else ()) if "x" in s]
         if len(listed) < 2:
             return None
         return max(listed, key=lambda s: math.prod(int(side) for side in s.split("x")))
 
-    def _priced_like(self, model: str) -> tuple[str, ...]:
+    def _priced_like(self, model: str, provider: Provider) -> tuple[str, ...]:
         """The models ``model`` is like, nearest first: its prices follow theirs when it has none."""
-        spec = self.provider.spec(model)
+        spec = provider.spec(model)
         return spec.lineage if spec else ()
 
     async def _fail(self, job: Job, who: Requester, exc: BaseException) -> None:
@@ -335,7 +388,7 @@ class JobRunner:
 
     def cancel(self, job_id: int) -> bool:
         """Cancel a queued job (its credits are refunded by the job's own task)."""
-        return self.scheduler.cancel(str(job_id))
+        return any(provider.queue.cancel(str(job_id)) for provider in self.providers.all())
 
     async def recover(self) -> list[Job]:
         """Close the jobs that processes which are gone left queued or running; return them."""

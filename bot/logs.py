@@ -9,6 +9,7 @@ from collections.abc import Iterable
 REDACTED = "[redacted]"
 # The password of any URL with credentials (postgresql://user:pw@host, https://u:pw@gateway):
 # caught even when it is shorter than the secrets matched literally, or not known to the bot.
+_LEARNT: set[str] = set()  # secrets met while running (servers' own API keys)
 _URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@")
 
 
@@ -22,7 +23,7 @@ class RedactSecrets(logging.Filter):
 
     def redact(self, text: str) -> str:
         """``text`` with every secret and URL password replaced by a placeholder."""
-        for secret in self._secrets:
+        for secret in (*self._secrets, *_LEARNT):
             text = text.replace(secret, REDACTED)
         return _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
 
@@ -36,6 +37,12 @@ class RedactSecrets(logging.Filter):
         if text != message or record.args:
             record.msg, record.args = text, None
         return True
+
+
+def redact_also(secret: str) -> None:
+    """Keep ``secret`` out of every log line from now on (a server's own API key, once known)."""
+    if len(secret) >= 8:
+        _LEARNT.add(secret)
 
 
 def setup_logging(level: str, secrets: Iterable[str]) -> None:

@@ -25,6 +25,7 @@ from bot.images.client import ImagesClient
 from bot.images.types import ModelListing, Operation
 from bot.models import Catalog, ModelSpec
 from bot.models.families import assumed, nearest_known
+from bot.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 SOON_DAYS = 30
@@ -51,7 +52,12 @@ class ModelState:
 
 
 class Provider:
-    """A base URL and key (inside ``client``) with the models it offers, learnt live."""
+    """A base URL and key (inside ``client``), the models it offers, learnt live, and its queue.
+
+    ``queue`` holds this provider's concurrency limit and its rate-limit pause: a provider that
+    is slow or asks to slow down holds up only its own jobs. ``own``: a server brought it (else it
+    is the operator's, shared by the servers without their own).
+    """
 
     def __init__(
         self,
@@ -60,11 +66,15 @@ class Provider:
         catalog: Catalog,
         *,
         today: Callable[[], datetime.date] = utc_today,
+        queue: Scheduler | None = None,
+        own: bool = False,
     ) -> None:
         self.name = name
         self.client = client
         self.catalog = catalog
         self.today = today
+        self.queue = queue or Scheduler(4)
+        self.own = own
         self.listing: dict[str, ModelListing] | None = None  # None: the catalog's dates decide
         self.listed_at: float | None = None
         self.has_model_route: bool | None = None  # None: not asked yet, or the asking failed

@@ -10,7 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.errors import EndpointMissing, ImageInputError, ModelUnavailable, StreamRefused
+from bot.errors import (
+    AuthenticationFailed,
+    EndpointMissing,
+    ImageInputError,
+    ModelUnavailable,
+    QuotaExhausted,
+    StreamRefused,
+)
 from bot.fetch import ImageSource
 from bot.images import processing
 from bot.images.codec import EXTENSIONS
@@ -26,6 +33,14 @@ from bot.provider import Provider
 _DOES = {"generate": "create images", "edit": "edit images", "variation": "make variations"}
 
 _NOT_STREAMED = frozenset({"gif", "svg"})  # formats the API makes in one piece
+# A server's own provider failing: its moderators can fix it, not the bot's operator.
+OWN_KEY_REFUSED = (
+    "This server's image service refused its API key. The moderators have been told; "
+    "one of them can set a new key with /settings provider."
+)
+OWN_CREDIT_GONE = (
+    "This server's image service says its credit has run out. The moderators have been told."
+)
 
 Fit = Literal["crop", "pad"]
 Strength = Literal["subtle", "strong"]
@@ -101,25 +116,36 @@ class ImageService:
     def catalog(self) -> Catalog:
         return self.provider.catalog
 
-    def check(self, job: JobSpec) -> ModelSpec:
-        """Everything that can be refused before a download or a credit is spent."""
-        spec = self.provider.require(job.model, job.operation)
+    def check(self, job: JobSpec, provider: Provider | None = None) -> ModelSpec:
+        """Everything that can be refused before a download or a credit is spent.
+
+        ``provider``: where the job goes (default: the operator's).
+        """
+        provider = provider or self.provider
+        spec = provider.require(job.model, job.operation)
         request = _request(job, spec, self.catalog, images=(), mask=None)
-        others = self.provider.usable()
+        others = provider.usable()
         self.catalog.precheck(request, image_count=len(job.images), spec=spec, others=others)
         for source in (*job.images, *([job.mask] if job.mask else [])):
             source.check_declared_size(self.max_input_bytes)
         return spec
 
     async def run(
-        self, job: JobSpec, *, member: int | None = None, on_partial: OnPartial | None = None
+        self,
+        job: JobSpec,
+        *,
+        member: int | None = None,
+        on_partial: OnPartial | None = None,
+        provider: Provider | None = None,
     ) -> Outcome:
-        """Run a job end to end and return its images; ``member`` is hashed for the provider.
+        """Run a job end to end on ``provider`` (default: the operator's) and return its images;
+        ``member`` is hashed for the provider.
 
         With ``on_partial``, a model that streams here sends previews of its image while it
         draws it, each handed to ``on_partial`` as it arrives.
         """
-        spec = self.check(job)
+        provider = provider or self.provider
+        spec = self.check(job, provider)
         notes: list[str] = []
         images: tuple[InputImage, ...] = ()
         mask: InputImage | None = None
@@ -142,17 +168,21 @@ class ImageService:
             notes.extend(prepared.notes)
         request = _request(job, spec, self.catalog, images=images, mask=mask)
         request = dataclasses.replace(request, safety_identifier=self._safety_id(member))
-        plan = self.catalog.plan(request, spec, self.provider.usable())
+        plan = self.catalog.plan(request, spec, provider.usable())
         notes.extend(plan.notes)
         if job.operation == "variation" and request.operation == "edit":
             notes.append(f"{spec.name} has no variations endpoint, so I asked it for a "
                          f"{job.strength} variation through an edit.")  # fmt: skip
-        requests = self._streamed(spec, plan) if on_partial is not None else plan.requests
-        sent = await asyncio.gather(*(self._call(spec, job, r, on_partial) for r in requests))
+        requests = self._streamed(provider, spec, plan) if on_partial is not None else plan.requests
+        sent = await asyncio.gather(
+            *(self._call(provider, spec, job, r, on_partial) for r in requests)
+        )
         results = [result for result, _ in sent]
         return Outcome(_merge(results), tuple(request for _, request in sent), tuple(notes))
 
-    def _streamed(self, spec: ModelSpec, plan: Plan) -> tuple[ImageRequest, ...]:
+    def _streamed(
+        self, provider: Provider, spec: ModelSpec, plan: Plan
+    ) -> tuple[ImageRequest, ...]:
         """The plan's requests, asking for previews where they can have them.
 
         Only a lone request for one image streams: partial image events carry no index of the
@@ -164,7 +194,7 @@ class ImageService:
             or len(plan.requests) != 1
             or plan.requests[0].n != 1
             or plan.requests[0].params.output_format in _NOT_STREAMED
-            or not self.provider.streams(spec.name)
+            or not provider.streams(spec.name)
         ):
             return plan.requests
         return (dataclasses.replace(plan.requests[0], partial_images=self.partial_images),)
@@ -198,35 +228,55 @@ class ImageService:
         return RawImage(data, source.filename)
 
     async def _call(
-        self, spec: ModelSpec, job: JobSpec, request: ImageRequest, on_partial: OnPartial | None
+        self,
+        provider: Provider,
+        spec: ModelSpec,
+        job: JobSpec,
+        request: ImageRequest,
+        on_partial: OnPartial | None,
     ) -> tuple[ImageResult, ImageRequest]:
         """The result, and the request that got it (without ``stream`` if that was refused)."""
         try:
-            return await self._send(spec, job, request, on_partial), request
+            return await self._send(provider, spec, job, request, on_partial), request
         except StreamRefused:
             if not request.streams:
                 raise
             # A refused parameter made and billed nothing: ask once more, plainly.
-            self.provider.mark_no_stream(spec.name)
+            provider.mark_no_stream(spec.name)
             request = dataclasses.replace(request, partial_images=0)
-            return await self._send(spec, job, request, None), request
+            return await self._send(provider, spec, job, request, None), request
 
     async def _send(
-        self, spec: ModelSpec, job: JobSpec, request: ImageRequest, on_partial: OnPartial | None
+        self,
+        provider: Provider,
+        spec: ModelSpec,
+        job: JobSpec,
+        request: ImageRequest,
+        on_partial: OnPartial | None,
     ) -> ImageResult:
         try:
-            return await self.provider.client.call(request, on_partial=on_partial)
+            return await provider.client.call(request, on_partial=on_partial)
         except ModelUnavailable as err:
-            self.provider.mark_gone(spec.name)
-            instead = self.provider.replacement(spec, job.operation)
+            provider.mark_gone(spec.name)
+            instead = provider.replacement(spec, job.operation)
             hint = f" Use {instead} instead." if instead else ""
-            err.message = f"{spec.name} isn't offered by the image service any more.{hint}"
+            err.message = f"{spec.name} isn't offered by {provider.name} any more.{hint}"
             raise
         except EndpointMissing as err:
-            self.provider.mark_missing(request.operation)
-            instead = self.provider.default(job.operation)
+            provider.mark_missing(request.operation)
+            instead = provider.default(job.operation)
             hint = f" Try again: I'll use {instead}." if instead else ""
-            err.message = f"The image service has no endpoint to {_DOES[request.operation]}.{hint}"
+            err.message = (
+                f"{provider.name.capitalize()} has no endpoint to {_DOES[request.operation]}.{hint}"
+            )
+            raise
+        except AuthenticationFailed as err:
+            if provider.own:
+                err.message = OWN_KEY_REFUSED
+            raise
+        except QuotaExhausted as err:
+            if provider.own:
+                err.message = OWN_CREDIT_GONE
             raise
 
     def _safety_id(self, member: int | None) -> str | None:

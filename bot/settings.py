@@ -43,6 +43,10 @@ class Settings:
     safety_identifier: bool = True
     safety_salt: str = field(default="", repr=False)  # "": derived from the API key
     partial_images: int = 2  # previews streamed per image by models that stream; 0: none
+    # Servers that may use the operator's provider: None every server, () none, else these ids.
+    shared_provider: tuple[int, ...] | None = None
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)  # seal servers' own API keys
+    private_providers: bool = False  # may a server's provider be on a loopback/private address
 
     @property
     def max_input_bytes(self) -> int:
@@ -61,7 +65,17 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """Every value the logs must never show: token, key, the database password (both spellings)."""
         password = urlsplit(self.database_url).password or ""
-        return (self.discord_token, self.openai_api_key, password, unquote(password))
+        return (
+            self.discord_token,
+            self.openai_api_key,
+            password,
+            unquote(password),
+            *self.secret_keys,
+        )
+
+    def shares_provider_with(self, guild_id: int) -> bool:
+        """Whether a server without its own provider may use the operator's."""
+        return self.shared_provider is None or guild_id in self.shared_provider
 
     @classmethod
     def from_env(
@@ -120,7 +134,8 @@ def _snowflake(raw: str) -> int:
     return int(raw)
 
 
-def _base_url(raw: str) -> str:
+def check_base_url(raw: str) -> str:
+    """An API base URL without a trailing slash; ValueError saying what is wrong."""
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an http(s) URL such as https://api.openai.com/v1")
@@ -150,6 +165,31 @@ def _database_url(raw: str) -> str:
     return raw
 
 
+def _servers(raw: str) -> tuple[int, ...] | None:
+    value = raw.lower()
+    if value == "all":
+        return None
+    if value == "none":
+        return ()
+    ids = [part.strip() for part in raw.split(",") if part.strip()]
+    if not ids or not all(part.isdigit() for part in ids):
+        raise ValueError("must be all, none, or comma-separated server ids")
+    return tuple(int(part) for part in ids)
+
+
+def _secret_keys(raw: str) -> tuple[str, ...]:
+    keys = tuple(part.strip() for part in raw.split(",") if part.strip())
+    from bot.keys import KeyBox
+
+    try:
+        KeyBox(keys)
+    except ConfigError:
+        raise ValueError(
+            "must be Fernet keys: make one with ./scripts/run new-secret-key"
+        ) from None
+    return keys
+
+
 def _existing_file(raw: str) -> Path:
     path = Path(raw).expanduser()
     if not path.is_file():
@@ -158,7 +198,7 @@ def _existing_file(raw: str) -> Path:
 
 
 _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "OPENAI_BASE_URL": ("openai_base_url", _base_url),
+    "OPENAI_BASE_URL": ("openai_base_url", check_base_url),
     "IMAGEBOT_DEFAULT_MODEL": ("default_model", str.strip),
     "IMAGEBOT_MODELS_FILE": ("models_file", _existing_file),
     "IMAGEBOT_DATA_DIR": ("data_dir", lambda raw: Path(raw).expanduser()),
@@ -176,6 +216,9 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "IMAGEBOT_SAFETY_IDENTIFIER": ("safety_identifier", _switch),
     "IMAGEBOT_SAFETY_SALT": ("safety_salt", str.strip),
     "IMAGEBOT_PARTIAL_IMAGES": ("partial_images", _partial_images),
+    "IMAGEBOT_SHARED_PROVIDER": ("shared_provider", _servers),
+    "IMAGEBOT_SECRET_KEYS": ("secret_keys", _secret_keys),
+    "IMAGEBOT_PRIVATE_PROVIDERS": ("private_providers", _switch),
 }
 
 

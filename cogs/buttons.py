@@ -116,7 +116,8 @@ class VaryButton(JobButton, template=views.VARY_RE):
     async def act(self, interaction: Interaction, job: Job) -> None:
         services = interaction.client.services
         source = attachment_source(result_image(interaction, self.index), services)
-        model = job.model if services.provider.is_usable(job.model, "variation") else ""
+        provider = await services.jobs.provider_for(job.guild_id)
+        model = job.model if provider.is_usable(job.model, "variation") else ""
         await run_interaction_job(interaction, JobSpec("variation", model, images=(source,)))
 
 

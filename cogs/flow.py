@@ -29,6 +29,7 @@ from bot import render, views
 from bot.errors import BotError
 from bot.images.types import PartialImage
 from bot.jobs import Admission, Refused, Requester
+from bot.provider import Provider
 from bot.render import ProgressInfo, ResultInfo, Stage
 from bot.scheduler import JobCancelled
 from bot.service import JobSpec, Outcome
@@ -139,6 +140,7 @@ class JobFlow:
         self.info: ProgressInfo | None = None
         self.stage = Stage()
         self.updates = Updates(self._apply)
+        self.provider: Provider | None = None  # where the job goes, once admitted
 
     async def run(self) -> None:
         """The whole job; never raises for a refusal or failure (the member is told instead)."""
@@ -148,7 +150,7 @@ class JobFlow:
         except Refused as refused:
             await self._failed(refused.error, refused.job)
             return
-        self.spec = admitted.spec
+        self.spec, self.provider = admitted.spec, admitted.provider
         try:
             await self._show_first(admitted)
         except InteractionGone as gone:
@@ -203,7 +205,8 @@ class JobFlow:
     async def queued(self, job: Job, position: int) -> None:
         if self.stage.running:
             return
-        estimate = self.services.jobs.estimate(position)
+        assert self.provider is not None
+        estimate = self.services.jobs.estimate(position, self.provider)
         done_at = time.time() + estimate if estimate is not None else None
         self.stage = Stage(position=position, done_at=done_at)
         # The scheduler already paces places (bot/scheduler.py, _every): shown as they come.
@@ -241,7 +244,8 @@ class JobFlow:
         return delivered
 
     async def _send(self, info: ResultInfo, images: Images, job: Job) -> Delivered:
-        view = result_view(self.services, job, len(images))
+        assert self.provider is not None
+        view = result_view(self.provider, job, len(images))
         message = await self.surface.post_result(
             render.ready_text(self.surface.member.mention, len(images)),
             render.result_embed(info, images),

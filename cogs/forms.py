@@ -108,7 +108,8 @@ class EditModal(discord.ui.Modal, title="Edit this image"):
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
         services = interaction.client.services
         model = self.job.model
-        if not services.provider.is_usable(model, "edit"):
+        provider = await services.jobs.provider_for(interaction.guild_id or 0)
+        if not provider.is_usable(model, "edit"):
             model = ""  # run_interaction_job picks the server's default edit model
         source = attachment_source(self.chosen(), services)
         spec = JobSpec("edit", model, self.prompt.value.strip(), images=(source,))

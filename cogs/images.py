@@ -9,9 +9,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import help_text
+from bot.errors import NotAllowed
 from bot.images.params import CHOICE_BY_NAME, Params
 from bot.images.types import Operation
 from bot.models import ModelSpec
+from bot.provider import Provider
 from bot.render import shorten
 from bot.service import JobSpec
 from cogs.common import moderates, role_ids
@@ -40,24 +42,37 @@ def _choices(values: list[tuple[str, str]], current: str) -> Choices:
 async def model_autocomplete(interaction: Interaction, current: str, op: Operation) -> Choices:
     """The models this server allows that the provider offers today and can do ``op``."""
     services = interaction.client.services
+    provider = await _provider(interaction)
+    if provider is None:
+        return []
     settings = await services.store.get_guild_settings(interaction.guild_id or 0)
     allowed = settings.allowed_models
-    specs = [s for s in services.provider.usable(op) if allowed is None or s.name in allowed]
+    specs = [s for s in provider.usable(op) if allowed is None or s.name in allowed]
     preferred = services.catalog.preferences.get(op, ())
     # The catalog's preferred models first (newest first), the rest in catalog order.
     specs.sort(key=lambda s: preferred.index(s.name) if s.name in preferred else len(preferred))
-    provider = services.provider
     return _choices([(help_text.title_of(spec, provider), spec.name) for spec in specs], current)
+
+
+async def _provider(interaction: Interaction) -> Provider | None:
+    """The provider of the interaction's server, or None when it has none it may use."""
+    try:
+        return await interaction.client.services.jobs.provider_for(interaction.guild_id or 0)
+    except NotAllowed:
+        return None
 
 
 async def _chosen(interaction: Interaction, op: Operation) -> ModelSpec | None:
     """The model picked so far in the command, else the one the member would get."""
     services = interaction.client.services
+    provider = await _provider(interaction)
+    if provider is None:
+        return None
     chosen = getattr(interaction.namespace, "model", None)
     if not chosen:
         settings = await services.store.get_guild_settings(interaction.guild_id or 0)
-        chosen = services.jobs.server_default(op, settings)
-    return services.provider.spec(chosen) if chosen else None
+        chosen = services.jobs.server_default(op, settings, provider)
+    return provider.spec(chosen) if chosen else None
 
 
 async def size_autocomplete(interaction: Interaction, current: str, op: Operation) -> Choices:
@@ -213,8 +228,11 @@ class Images(commands.Cog):
         usage = await services.quotas.member_usage(
             gid, member.id, role_ids(member), is_moderator=moderator
         )
-        defaults = {op: services.jobs.server_default(op, settings) for op in help_text.OPERATIONS}
-        entries = help_text.server_models(services.provider, settings.allowed_models, defaults)
+        provider = await services.jobs.provider_for(gid)
+        defaults = {
+            op: services.jobs.server_default(op, settings, provider) for op in help_text.OPERATIONS
+        }
+        entries = help_text.server_models(provider, settings.allowed_models, defaults)
         prices = {e.spec.name: await _price(self.bot, gid, e) for e in entries}
         first = entries[0].spec.name if entries else None
         wallet = help_text.Wallet(

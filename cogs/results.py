@@ -17,6 +17,7 @@ import discord
 from bot import views
 from bot.errors import BotError
 from bot.images.types import GeneratedImage
+from bot.provider import Provider
 from bot.render import ResultInfo
 from bot.service import JobSpec, Outcome
 from bot.settlement import Delivered
@@ -32,9 +33,9 @@ TOO_LARGE = 40005
 UPLOAD_TRIES = 3
 
 
-def result_view(services: Services, job: Job, count: int) -> discord.ui.View:
-    """The result's buttons; Vary only when some model here can make variations."""
-    return views.result_view(job.id, count, can_vary=bool(services.provider.usable("variation")))
+def result_view(provider: Provider, job: Job, count: int) -> discord.ui.View:
+    """The result's buttons; Vary only when some model of the job's provider can make variations."""
+    return views.result_view(job.id, count, can_vary=bool(provider.usable("variation")))
 
 
 def result_info(

@@ -102,8 +102,11 @@ class Reports(commands.Cog):
         # The model a member here really gets, priced as a job of it is charged (its lineage).
         jobs = self.services.jobs
         settings = await self.services.store.get_guild_settings(gid)
-        model = jobs.server_default("generate", settings) or jobs.service_default("generate")
-        spec = self.services.provider.spec(model)
+        provider = await jobs.provider_for(gid)
+        model = jobs.server_default("generate", settings, provider) or jobs.service_default(
+            "generate", provider=provider
+        )
+        spec = provider.spec(model)
         like = spec.lineage if spec else ()
         return model, await self.services.quotas.price(gid, model, None, None, like=like)
 

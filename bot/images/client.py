@@ -95,6 +95,11 @@ class ImagesClient:
             return self._body.decode
         return lambda text: self._body.preview(text, side)
 
+    @property
+    def base_url(self) -> str:
+        """Where this client sends its requests (no key in it)."""
+        return self._base
+
     def __repr__(self) -> str:
         return f"ImagesClient(base_url={self._base!r}, timeout={self._timeout.total})"
 

@@ -278,3 +278,26 @@ RETURNING guild_id
 MOD_LOG_CHANNELS = """
 SELECT guild_id, mod_log_channel_id FROM guild_settings WHERE mod_log_channel_id IS NOT NULL
 """
+
+# --- servers' own providers ----------------------------------------------------------------------
+
+GET_GUILD_PROVIDER = """
+SELECT guild_id, base_url, sealed_key, key_hint, set_by, set_at FROM guild_providers
+WHERE guild_id = $1
+"""
+UPSERT_GUILD_PROVIDER = """
+INSERT INTO guild_providers (guild_id, base_url, sealed_key, key_hint, set_by, set_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (guild_id) DO UPDATE SET base_url = excluded.base_url,
+    sealed_key = excluded.sealed_key, key_hint = excluded.key_hint, set_by = excluded.set_by,
+    set_at = excluded.set_at
+"""
+DELETE_GUILD_PROVIDER = "DELETE FROM guild_providers WHERE guild_id = $1"
+# Spans guilds: re-encrypting every stored key with the operator's newest key.
+ALL_GUILD_PROVIDERS = """
+SELECT guild_id, base_url, sealed_key, key_hint, set_by, set_at FROM guild_providers
+ORDER BY guild_id
+"""
+RESEAL_GUILD_PROVIDER = """
+UPDATE guild_providers SET sealed_key = $2 WHERE guild_id = $1 AND sealed_key = $3
+"""

@@ -13,10 +13,16 @@ from bot.store.ledger import LedgerRepository
 from bot.store.migrate import apply_migrations
 from bot.store.notices import NoticesRepository
 from bot.store.processes import ProcessesRepository
+from bot.store.providers import ProvidersRepository
 
 
 class Store(
-    JobsRepository, GuildsRepository, LedgerRepository, NoticesRepository, ProcessesRepository
+    JobsRepository,
+    GuildsRepository,
+    LedgerRepository,
+    NoticesRepository,
+    ProcessesRepository,
+    ProvidersRepository,
 ):
     """Jobs, guild settings, quota policy and the credit ledger, per guild.
 
