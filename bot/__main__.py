@@ -25,6 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="log in to Discord and serve members (the default)")
     sub.add_parser("sync", help="publish the slash commands to every server (global sync)")
+    sub.add_parser(
+        "new-secret-key",
+        help="print a new key for IMAGEBOT_SECRET_KEYS (seals servers' own API keys)",
+    )
     add_subcommands(sub)
     return parser
 
@@ -46,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line, load settings and run the chosen command."""
     args = build_parser().parse_args(argv)
     command = args.command or "run"
+    if command == "new-secret-key":
+        from bot.keys import new_secret_key
+
+        print(new_secret_key())
+        return 0
     try:
         settings = Settings.from_env(require_discord=command in ("run", "sync"))
     except ConfigError as exc:

@@ -55,4 +55,7 @@ def setup_logging(level: str, secrets: Iterable[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("discord.http").setLevel(max(logging.getLevelName(level), logging.INFO))
+    # Their DEBUG lines are whole payloads: member content, and a server's API key as typed into
+    # /settings provider, before anyone could know to redact it.
+    for name in ("discord.http", "discord.gateway"):
+        logging.getLogger(name).setLevel(max(logging.getLevelName(level), logging.INFO))

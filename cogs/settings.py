@@ -14,6 +14,7 @@ from bot import moderation
 from bot.errors import NotAllowed, ValidationError
 from bot.moderation import ListAction
 from bot.store import GuildSettings
+from cogs import provider
 from cogs.moderation import (
     MODERATOR_PERMISSIONS,
     Interaction,
@@ -60,21 +61,37 @@ class Settings(commands.Cog):
 
         # Applied to a fresh, locked read; only the fields ``change`` changes are written.
         settings = await self.services.store.change_guild_settings(guild_id(interaction), apply)
-        text = moderation.describe_settings(
-            settings, self.services.jobs.service_default("generate")
-        )
+        text = await self._describe(settings)
         heading = "\n".join([f"✅ {done}", *notes])
         await reply(interaction, f"{heading}\n\n{text}", title="Server settings")
+
+    async def _describe(self, settings: GuildSettings) -> str:
+        """The settings as moderators read them, with the server's image service."""
+        try:
+            where = await self.services.jobs.provider_for(settings.guild_id)
+        except NotAllowed:
+            default = "no model"
+        else:
+            default = self.services.jobs.service_default("generate", provider=where)
+        line = await provider.provider_line(self.services, settings.guild_id)
+        return f"{line}\n{moderation.describe_settings(settings, default)}"
 
     @settings.command(name="show")
     async def settings_show(self, interaction: Interaction) -> None:
         """Show this server's image bot settings."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         settings = await self.services.store.get_guild_settings(guild_id(interaction))
-        default = self.services.jobs.service_default("generate")
-        await reply(
-            interaction, moderation.describe_settings(settings, default), title="Server settings"
-        )
+        await reply(interaction, await self._describe(settings), title="Server settings")
+
+    @settings.command(name="provider")
+    async def settings_provider(self, interaction: Interaction) -> None:
+        """Connect this server's own image service: its base URL and API key."""
+        await provider.open_form(interaction)
+
+    @settings.command(name="provider-remove")
+    async def settings_provider_remove(self, interaction: Interaction) -> None:
+        """Remove this server's own image service and its key."""
+        await provider.remove(interaction)
 
     @settings.command(name="models")
     @app_commands.describe(models="Comma-separated model names, or all")

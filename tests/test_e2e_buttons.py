@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import io
 import json
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from tests.fakes.bot_env import DISCORD_TOKEN, BotEnv, bot_env
 from tests.fakes.discord_harness import InteractionRecord
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeImagesServer
+from tests.waiting import wait_until
 
 JSON = dict[str, Any]
 
@@ -56,16 +55,6 @@ async def imagine(env: BotEnv, **options: Any) -> JSON:
     result = record.result
     assert result is not None and "img:reroll:" in " ".join(custom_ids(result)), record.text
     return result
-
-
-async def wait_until(condition: Callable[[], Any], seconds: float = 2.0) -> Any:
-    """Poll ``condition`` while jobs run in the background (never a fixed sleep)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not (value := condition()):
-        assert loop.time() < deadline, "condition never came true"
-        await asyncio.sleep(0.01)
-    return value
 
 
 async def test_reroll_runs_the_same_job_again_and_the_clicker_pays(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import asyncio
 import datetime
 import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from tests.fakes.bot_env import DISCORD_TOKEN, BotEnv, bot_env
 from tests.fakes.discord_harness import InteractionRecord
 from tests.fakes.discord_server import FakeDiscord, RecordedRequest
 from tests.fakes.openai_server import FakeImagesServer
+from tests.waiting import wait_until
 
 ATTACH_FILES = discord.Permissions(attach_files=True).value
 IMAGINE_PRICE = 4  # gpt-image-1, 1024x1024, medium: what a delivered /imagine costs by default
@@ -81,14 +81,6 @@ async def assert_serves_next(env: BotEnv) -> None:
     job = await last_job(env)
     assert job.status == "succeeded"
     assert await used_credits(env) == before + IMAGINE_PRICE
-
-
-async def wait_until(predicate: Callable[[], bool], seconds: float = 3.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not predicate():
-        assert loop.time() < deadline, "timed out waiting"
-        await asyncio.sleep(0.005)
 
 
 async def start_slow_job(env: BotEnv, latency: float = 0.2, **options: Any) -> InteractionRecord:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +15,13 @@ from bot.store import QuotaPolicy
 from tests.fakes.bot_env import DISCORD_TOKEN, BotEnv, bot_env
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeImagesServer
+from tests.waiting import wait_until
 
 JSON = dict[str, Any]
 
 
 def custom_ids(message: JSON) -> list[str]:
     return [c["custom_id"] for row in message.get("components", []) for c in row["components"]]
-
-
-async def wait_until(condition: Callable[[], Any], seconds: float = 5.0) -> Any:
-    for _ in range(int(seconds / 0.01)):
-        if value := condition():
-            return value
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition never held")
 
 
 async def used(env: BotEnv) -> tuple[int, int]:

@@ -23,6 +23,7 @@ from tests.fakes.bot_env import DISCORD_TOKEN, BotEnv, bot_env
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeImagesServer
 from tests.fakes.stores import BACKENDS, ManualClock, fresh_postgres_database, held_job
+from tests.waiting import wait_until
 
 IMAGINE_PRICE = 4  # gpt-image-1, 1024x1024, medium
 
@@ -54,14 +55,6 @@ async def member_state(env: BotEnv, guild: int, user: int) -> tuple[int, int]:
 
 def notices(fake: FakeDiscord, channel: int) -> list[str]:
     return [r.json["content"] for r in fake.requests_to("POST", f"/channels/{channel}/messages")]
-
-
-async def wait_until(predicate: Callable[[], bool], seconds: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not predicate():
-        assert loop.time() < deadline, "timed out waiting"
-        await asyncio.sleep(0.02)
 
 
 async def test_a_restart_makes_a_killed_processes_member_whole_and_spares_a_live_process(

@@ -516,8 +516,14 @@ class BotHarness:
         locale: str = "en-US",
         attachment_size_limit: int = DEFAULT_UPLOAD_LIMIT,
         dm: bool = False,
+        guild: int | None = None,
     ) -> JSON:
-        """An INTERACTION_CREATE payload shaped like the examples Discord documents."""
+        """An INTERACTION_CREATE payload shaped like the examples Discord documents.
+
+        ``guild``: another server's id (one the bot is in but hasn't cached: it has no roles,
+        and the test channel stands in for its channel), to drive several servers at once.
+        """
+        guild_id = guild or self.guild_id
         iid = self.fake.snowflake()
         member = self._member(user or self.user_id)
         uid = int(member["user"]["id"])
@@ -548,14 +554,14 @@ class BotHarness:
             if channel_id not in self.fake.channels:
                 raise HarnessError(f"no channel {channel_id} in the test guild")
             payload.update(
-                guild_id=str(self.guild_id),
-                guild={"id": str(self.guild_id), "locale": "en-US", "features": []},
+                guild_id=str(guild_id),
+                guild={"id": str(guild_id), "locale": "en-US", "features": []},
                 channel_id=str(channel_id),
                 channel={**self.fake.channels[channel_id], "permissions": permissions},
                 member={**member, "permissions": permissions},
                 app_permissions=str(self.permissions_of(self.bot_id)),
                 guild_locale="en-US",
-                authorizing_integration_owners={"0": str(self.guild_id)},
+                authorizing_integration_owners={"0": str(guild_id)},
                 context=0,
             )
         if message is not None:
