@@ -278,3 +278,12 @@ RETURNING guild_id
 MOD_LOG_CHANNELS = """
 SELECT guild_id, mod_log_channel_id FROM guild_settings WHERE mod_log_channel_id IS NOT NULL
 """
+
+# --- the audit trail of moderator changes --------------------------------------------------------
+
+INSERT_CHANGE = """
+INSERT INTO audit_log (guild_id, actor_id, at, what, before, after)
+VALUES ($1, CAST($2 AS BIGINT), $3, $4, $5, $6)
+RETURNING *
+"""
+RECENT_CHANGES = "SELECT * FROM audit_log WHERE guild_id = $1 ORDER BY id DESC LIMIT $2"
