@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.moderation import MODERATORS_ONLY
 from cogs.moderation import CHANGE_TITLE, NOTHING_CHANGED
 from tests.fakes.bot_env import BotEnv, bot_env
 from tests.fakes.discord_harness import InteractionRecord
@@ -242,4 +243,5 @@ async def test_an_ordinary_member_cannot_list_the_changes(tmp_path):
 
         record = await env.harness.slash("settings changes")
 
-        assert record.ephemeral and "cooldown" not in record.text
+        assert record.ephemeral and MODERATORS_ONLY in record.text
+        assert "cooldown" not in record.text
