@@ -13,6 +13,7 @@ from bot.errors import ValidationError
 from bot.models import Catalog
 from bot.quotas.costs import ANY, price_table
 from bot.store import CostKey, GuildSettings, QuotaPolicy, RoleRule, Window
+from bot.store.changes import describe_cost_key as describe_cost_key  # the audit trail's too
 
 MODERATORS_ONLY = "Only moderators can use this command."
 ListAction = Literal["add", "remove", "clear"]
@@ -181,14 +182,6 @@ def cost_key(catalog: Catalog, model: str, size: str | None, quality: str | None
         listed = ", ".join(sorted(qualities)) or "none (leave it empty)"
         raise _refuse(f"{spec.name} has no quality {quality}. Qualities: {listed}.")
     return (spec.name, size, quality)
-
-
-def describe_cost_key(key: CostKey) -> str:
-    """A price key as words: "gpt-image-1, any size, high quality"."""
-    model, size, quality = key
-    size_text = "any size" if size == ANY else size
-    quality_text = "any quality" if quality == ANY else f"{quality} quality"
-    return f"{model}, {size_text}, {quality_text}"
 
 
 def describe_rule(rule: RoleRule | None, window: Window) -> str:

@@ -3,7 +3,8 @@
 Every moderator command is checked on the bot's side (``moderators_only``, each cog's
 ``interaction_check``), whatever the client shows; ``default_permissions`` only hides the groups
 from members without Manage Server. Replies are ephemeral and never ping. The commands live in
-``cogs/quota.py`` (/quota), ``cogs/settings.py`` (/settings) and ``cogs/usage.py``.
+``cogs/quota.py`` (/quota), ``cogs/settings.py`` (/settings) and ``cogs/usage.py``. Every change
+they make is posted to the moderation log through ``announce_change``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from bot import audit_text, usage_text
 from bot.errors import NotAllowed
 from bot.moderation import MAX_CREDITS, MODERATORS_ONLY
 from bot.render import DESCRIPTION_LIMIT, OK_COLOUR, shorten
+from bot.store import Change
 from cogs.common import member_is_moderator
 
 if TYPE_CHECKING:
@@ -26,6 +29,9 @@ Interaction = discord.Interaction["ImageBot"]
 Credits = app_commands.Range[int, 0, MAX_CREDITS]
 MODERATOR_PERMISSIONS = discord.Permissions(manage_guild=True)
 NO_PINGS = discord.AllowedMentions.none()
+PAGED_MESSAGES = 5  # a listing answers in at most this many ephemeral messages
+CHANGE_TITLE = "⚙️ Settings changed"
+NOTHING_CHANGED = "Nothing changed: it was already set that way."
 
 
 class ModeratorsOnly(app_commands.CheckFailure, NotAllowed):
@@ -62,3 +68,31 @@ async def reply(
     await interaction.edit_original_response(
         embed=embed, attachments=list(files), allowed_mentions=NO_PINGS
     )
+
+
+def confirmation(done: str, changed: bool) -> str:
+    """The first line of a change's answer: what was done, or that nothing needed doing."""
+    return f"✅ {done}" if changed else NOTHING_CHANGED
+
+
+async def reply_pages(interaction: Interaction, title: str, lines: Sequence[str]) -> None:
+    """Answer a deferred command with a listing: embeds paged to Discord's limits, no pings."""
+    messages = usage_text.pages(lines)
+    for number, descriptions in enumerate(messages[:PAGED_MESSAGES]):
+        embeds = [discord.Embed(description=d, colour=OK_COLOUR) for d in descriptions]
+        if number == 0:
+            embeds[0].title = title
+            await interaction.edit_original_response(embeds=embeds, allowed_mentions=NO_PINGS)
+        else:
+            await interaction.followup.send(
+                embeds=embeds, ephemeral=True, allowed_mentions=NO_PINGS
+            )
+
+
+async def announce_change(interaction: Interaction, change: Change | None) -> None:
+    """Post a moderator's change to the moderation log; a change that changed nothing isn't."""
+    if change is None:
+        return
+    text = shorten(audit_text.change_post(change), DESCRIPTION_LIMIT)
+    embed = discord.Embed(title=CHANGE_TITLE, description=text, colour=OK_COLOUR)
+    await interaction.client.mod_log(change.guild_id, embed)

@@ -1,4 +1,8 @@
-"""/quota: credits per member, role and server, cooldowns, requests at a time, prices."""
+"""/quota: credits per member, role and server, cooldowns, requests at a time, prices.
+
+Every change is recorded with who made it and posted to the moderation log (``announce_change``);
+changes to the policy go through ``_policy_changed``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import moderation, usage_text
+from bot import audit_text, moderation, usage_text
 from bot.errors import ValidationError
 from bot.moderation import RuleChoice
 from bot.store import QuotaPolicy, Window
@@ -19,6 +23,8 @@ from cogs.moderation import (
     MODERATOR_PERMISSIONS,
     Credits,
     Interaction,
+    announce_change,
+    confirmation,
     guild_id,
     moderators_only,
     reply,
@@ -49,13 +55,19 @@ class Quota(commands.Cog):
         self, interaction: Interaction, change: Callable[[QuotaPolicy], QuotaPolicy], done: str
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        # Applied to a fresh, locked read; only the fields ``change`` changes are written.
-        await self.services.store.change_quota_policy(guild_id(interaction), change)
-        await self._show_policy(interaction, done)
+        # Applied to a fresh, locked read; only the fields ``change`` changes are written, and
+        # recorded with who changed them.
+        changed = await self.services.store.change_quota_policy(
+            guild_id(interaction), change, actor=interaction.user.id
+        )
+        await self._show_policy(interaction, done, changed=changed is not None)
+        await announce_change(interaction, changed)
 
-    async def _show_policy(self, interaction: Interaction, done: str | None = None) -> None:
+    async def _show_policy(
+        self, interaction: Interaction, done: str | None = None, *, changed: bool = True
+    ) -> None:
         text = await self.services.quotas.describe_policy(guild_id(interaction))
-        await reply(interaction, f"✅ {done}\n\n{text}" if done else text)
+        await reply(interaction, f"{confirmation(done, changed)}\n\n{text}" if done else text)
 
     @quota.command(name="show")
     async def quota_show(self, interaction: Interaction) -> None:
@@ -99,12 +111,12 @@ class Quota(commands.Cog):
             raise ValidationError(["For everyone, use /quota user-limit."])
         new_rule = moderation.role_rule(rule, credits)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        gid = guild_id(interaction)
-        await self.services.store.set_role_rule(gid, role.id, new_rule)
+        gid, actor = guild_id(interaction), interaction.user.id
+        changed = await self.services.store.set_role_rule(gid, role.id, new_rule, actor=actor)
         window = (await self.services.store.get_quota_policy(gid)).window
-        await self._show_policy(
-            interaction, f"{role.mention} {moderation.describe_rule(new_rule, window)}."
-        )
+        done = f"{role.mention} {moderation.describe_rule(new_rule, window)}."
+        await self._show_policy(interaction, done, changed=changed is not None)
+        await announce_change(interaction, changed)
 
     @quota.command(name="server-budget")
     @app_commands.describe(
@@ -172,23 +184,35 @@ class Quota(commands.Cog):
         if clear == (credits is not None):
             raise ValidationError(["Give either credits per image or `clear: True`."])
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.services.store.set_cost_override(guild_id(interaction), key, credits)
+        changed = await self.services.store.set_cost_override(
+            guild_id(interaction), key, credits, actor=interaction.user.id
+        )
         price = "the default price" if credits is None else f"{credits} credits per image"
-        await self._show_policy(interaction, f"{moderation.describe_cost_key(key)}: {price}.")
+        done = f"{moderation.describe_cost_key(key)}: {price}."
+        await self._show_policy(interaction, done, changed=changed is not None)
+        await announce_change(interaction, changed)
 
     @quota.command(name="reset")
     @app_commands.describe(member="Whose usage in the current window to zero")
     async def quota_reset(self, interaction: Interaction, member: discord.Member) -> None:
         """Give a member their credits for this window back and lift their cooldown."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        gid = guild_id(interaction)
-        await self.services.quotas.reset_member(gid, member.id)
+        gid, quotas = guild_id(interaction), self.services.quotas
         roles = [r.id for r in member.roles if not r.is_default()]
-        usage = await self.services.quotas.member_usage(
-            gid, member.id, roles, is_moderator=await member_is_moderator(interaction, member)
-        )
-        text = f"✅ Usage of {member.mention} reset.\n\n{usage_text.member_usage_text(usage)}"
-        await reply(interaction, text)
+        is_moderator = await member_is_moderator(interaction, member)
+        before = await quotas.member_usage(gid, member.id, roles, is_moderator=is_moderator)
+        await quotas.reset_member(gid, member.id)
+        usage = await quotas.member_usage(gid, member.id, roles, is_moderator=is_moderator)
+        old, new = audit_text.usage_value(before), audit_text.usage_value(usage)
+        changed = None
+        if old != new:
+            what = f"usage reset for {member.mention}"
+            changed = await self.services.store.record_change(
+                gid, interaction.user.id, what, old, new
+            )
+        done = confirmation(f"Usage of {member.mention} reset.", changed is not None)
+        await reply(interaction, f"{done}\n\n{usage_text.member_usage_text(usage)}")
+        await announce_change(interaction, changed)
 
     @quota.command(name="exempt-moderators")
     @app_commands.describe(enabled="True: moderators have no member limit or cooldown")

@@ -1,4 +1,8 @@
-"""/settings: the models, channels, moderator roles and moderation log of a server."""
+"""/settings: the models, channels, moderator roles and moderation log of a server.
+
+Every change goes through ``_settings_changed``, which records who made it and posts it to the
+moderation log; ``/settings changes`` lists the latest, /quota's included.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import moderation
+from bot import audit_text, moderation
 from bot.errors import NotAllowed, ValidationError
 from bot.moderation import ListAction
 from bot.store import GuildSettings
@@ -18,9 +22,12 @@ from cogs import provider
 from cogs.moderation import (
     MODERATOR_PERMISSIONS,
     Interaction,
+    announce_change,
+    confirmation,
     guild_id,
     moderators_only,
     reply,
+    reply_pages,
 )
 
 if TYPE_CHECKING:
@@ -32,7 +39,7 @@ class Settings(commands.Cog):
 
     settings = app_commands.Group(
         name="settings",
-        description="Moderators: models, channels, moderator roles, moderation log",
+        description="Moderators: models, channels, moderator roles, moderation log, changes",
         guild_only=True,
         default_permissions=MODERATOR_PERMISSIONS,
     )
@@ -59,11 +66,14 @@ class Settings(commands.Cog):
             notes[:] = found
             return new
 
-        # Applied to a fresh, locked read; only the fields ``change`` changes are written.
-        settings = await self.services.store.change_guild_settings(guild_id(interaction), apply)
-        text = await self._describe(settings)
-        heading = "\n".join([f"✅ {done}", *notes])
+        # Applied to a fresh, locked read; only the fields ``change`` changes are written, and
+        # recorded with who changed them.
+        gid, store = guild_id(interaction), self.services.store
+        changed = await store.change_guild_settings(gid, apply, actor=interaction.user.id)
+        text = await self._describe(await store.get_guild_settings(gid))
+        heading = "\n".join([confirmation(done, changed is not None), *notes])
         await reply(interaction, f"{heading}\n\n{text}", title="Server settings")
+        await announce_change(interaction, changed)
 
     async def _describe(self, settings: GuildSettings) -> str:
         """The settings as moderators read them, with the server's image service."""
@@ -170,6 +180,20 @@ class Settings(commands.Cog):
             lambda s: dataclasses.replace(s, mod_log_channel_id=channel.id if channel else None),
             "Moderation log changed.",
         )
+
+    @settings.command(name="changes")
+    @app_commands.describe(limit="How many (up to 50)")
+    async def settings_changes(
+        self, interaction: Interaction, limit: app_commands.Range[int, 1, 50] = 10
+    ) -> None:
+        """List the latest changes to settings and quotas, who made them and when."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        changes = await self.services.store.recent_changes(guild_id(interaction), limit)
+        if not changes:
+            await reply(interaction, "No changes yet.", title="Recent changes")
+            return
+        lines = [audit_text.change_line(c) for c in changes]
+        await reply_pages(interaction, f"Recent changes ({len(changes)})", lines)
 
     @settings_default_model.autocomplete("model")
     async def _default_model(self, i: Interaction, current: str) -> list[app_commands.Choice[str]]:

@@ -21,12 +21,12 @@ from bot.reports import members_csv, usage_chart_png, usage_csv
 from bot.store import Job, Window
 from cogs.common import member_is_moderator
 from cogs.moderation import (
-    NO_PINGS,
     Interaction,
     ModeratorsOnly,
     guild_id,
     moderators_only,
     reply,
+    reply_pages,
 )
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 LOG_COLOUR = discord.Colour.from_rgb(237, 66, 69)
 QUOTA_LOG_QUIET = 600.0  # one quota post per member per ten minutes: blocked members retry
-HISTORY_MESSAGES = 5  # /history answers in at most this many ephemeral messages
 
 
 def _names(
@@ -159,16 +158,7 @@ class Reports(commands.Cog):
             return
         cached = _names(interaction.guild, {j.user_id for j in jobs if not j.requester_name}, {})
         lines = [usage_text.history_line(j, fallback_name=cached.get(j.user_id, "")) for j in jobs]
-        messages = usage_text.pages(lines)
-        for number, descriptions in enumerate(messages[:HISTORY_MESSAGES]):
-            embeds = [discord.Embed(description=d, colour=OK_COLOUR) for d in descriptions]
-            if number == 0:
-                embeds[0].title = f"Recent requests ({len(jobs)})"
-                await interaction.edit_original_response(embeds=embeds, allowed_mentions=NO_PINGS)
-            else:
-                await interaction.followup.send(
-                    embeds=embeds, ephemeral=True, allowed_mentions=NO_PINGS
-                )
+        await reply_pages(interaction, f"Recent requests ({len(jobs)})", lines)
 
     # the moderation log -----------------------------------------------------------------------
 

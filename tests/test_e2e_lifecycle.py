@@ -69,7 +69,7 @@ async def test_a_server_default_that_shut_down_falls_back_and_moderators_hear_on
             record = await env.harness.slash("imagine", {"prompt": prompt})
             assert record.result["attachments"]
         assert [r.json["model"] for r in api.image_requests] == ["gpt-image-2.6-sunburst"] * 2
-        (post,) = env.discord.bot_messages(h.other_channel_id)
+        _log_set, post = env.discord.bot_messages(h.other_channel_id)  # first: the change itself
         text = post["embeds"][0]["description"]
         assert "gpt-image-1.5, was shut down on 2026-12-01" in text
         assert "members get gpt-image-2.6-sunburst" in text
@@ -85,7 +85,7 @@ async def test_models_shutting_down_within_30_days_are_announced_once(tmp_path: 
         await mod(env, "settings log-channel", {"channel": h.other_channel_id})
         await env.bot.announce_shutdowns()
         await env.bot.announce_shutdowns()  # a restart, or the next refresh: said already
-        (post,) = env.discord.bot_messages(h.other_channel_id)
+        _log_set, post = env.discord.bot_messages(h.other_channel_id)  # first: the change itself
         assert "gpt-image-2 shuts down on 2026-12-20" in post["embeds"][0]["description"]
         helped = await env.harness.slash("help")
         assert "shuts down on 2026-12-20" in helped.text

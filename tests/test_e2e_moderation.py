@@ -457,14 +457,14 @@ async def test_safety_refusals_are_posted_to_the_log_without_pinging(tmp_path):
         refused = await imagine(env, "a forbidden thing @everyone <@&123>")
 
         assert "safety system" in refused.text
-        (post,) = env.discord.bot_messages(h.other_channel_id)
+        _log_set, post = env.discord.bot_messages(h.other_channel_id)  # first: the change itself
         (embed,) = post["embeds"]
         assert "safety system" in embed["title"]
         assert f"<@{h.user_id}>" in embed["description"]
         assert "`a forbidden thing @everyone <@&123>`" in embed["description"]
         assert "gpt-image-1" in embed["description"]
-        (request,) = env.discord.requests_to("POST", f"/channels/{h.other_channel_id}/messages")
-        assert request.json["allowed_mentions"] == NO_PINGS
+        posted = env.discord.requests_to("POST", f"/channels/{h.other_channel_id}/messages")
+        assert [r.json["allowed_mentions"] for r in posted] == [NO_PINGS, NO_PINGS]
         (job,) = await env.store.recent_jobs(h.guild_id)
         assert (job.status, job.error_kind) == ("failed", "content_rejected")
         assert await env.store.charges(h.guild_id, 0, 2**40) == []
@@ -479,7 +479,8 @@ async def test_quota_blocks_are_posted_to_the_log_once(tmp_path):
         await imagine(env, "a second fox")
         await imagine(env, "a third fox")  # the same member again: no second post
 
-        (post,) = env.discord.bot_messages(h.other_channel_id)
+        # The first two posts are the moderators' own changes (the log channel, the limit).
+        _log_set, _limit_set, post = env.discord.bot_messages(h.other_channel_id)
         (embed,) = post["embeds"]
         assert "Quota reached" in embed["title"]
         assert f"<@{h.user_id}>" in embed["description"]
@@ -497,7 +498,8 @@ async def test_no_log_channel_means_no_posts_and_clearing_turns_it_off(tmp_path)
 
         await imagine(env, "a forbidden thing")
 
-        assert env.discord.bot_messages(h.other_channel_id) == []
+        (log_set,) = env.discord.bot_messages(h.other_channel_id)  # only turning the log on
+        assert "**moderation log**" in log_set["embeds"][0]["description"]
 
 
 async def test_the_log_listener_goes_away_with_the_cog(tmp_path):

@@ -76,7 +76,7 @@ async def test_history_and_the_moderation_log_name_the_member_without_markdown(
 
         shown = "`**bold** ˋtickˋ @everyone`"
         assert f"<@{h.user_id}> {shown}" in history.text
-        (post,) = env.discord.bot_messages(h.other_channel_id)
+        _log_set, post = env.discord.bot_messages(h.other_channel_id)  # first: the change itself
         assert (
             f"**Member:** <@{h.user_id}> {shown} in <#{h.channel_id}>"
             in (post["embeds"][0]["description"])

@@ -373,8 +373,9 @@ async def test_another_process_with_a_warm_cache_does_not_undo_a_change(
         await one.set_cost_override(GUILD, ("dall-e-3", "*", "*"), 2)
 
         # The other process changes other fields while its cache still shows the old values.
-        changed = await other.change_guild_settings(GUILD, set_fields(mod_log_channel_id=8))
-        policy = await other.change_quota_policy(GUILD, set_fields(cooldown_seconds=60))
+        await other.change_guild_settings(GUILD, set_fields(mod_log_channel_id=8))
+        await other.change_quota_policy(GUILD, set_fields(cooldown_seconds=60))
+        changed, policy = await other.get_guild_settings(GUILD), await other.get_quota_policy(GUILD)
 
         assert changed == GuildSettings(GUILD, default_model="dall-e-3", mod_log_channel_id=8)
         assert policy == QuotaPolicy(

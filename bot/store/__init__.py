@@ -1,4 +1,4 @@
-"""Persistent store: jobs audit log, guild settings, quota policy and the credit ledger.
+"""Persistent store: jobs, guild settings, quota policy, the credit ledger and the audit trail.
 
 Open it with ``await open_store(database_url)``: ``sqlite:///path/to/file.sqlite3`` (four slashes
 for an absolute path) or ``postgresql://user@host:port/db``. Migrations run on open.
@@ -13,6 +13,7 @@ from bot.errors import ConfigError
 from bot.store.db import Database, PostgresDatabase, SqliteDatabase
 from bot.store.models import (
     WINDOWS,
+    Change,
     CostKey,
     GuildSettings,
     Job,
@@ -36,6 +37,7 @@ from bot.store.repository import Store
 
 __all__ = [
     "WINDOWS",
+    "Change",
     "CostKey",
     "GuildSettings",
     "Job",

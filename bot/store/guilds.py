@@ -5,19 +5,26 @@ a moderator changes something. A change locks the guild's row, reads it fresh (n
 cache), applies a pure function and writes only the columns and rule rows that differ, so two
 moderators, or two processes, can't undo each other. Reads are cached per process and the entry
 is dropped on every write through this store; ``cache_ttl`` bounds how stale another process's
-view can be.
+view can be. Every change that changes something is recorded in the audit trail in the same
+transaction, in words (``bot.store.changes``), with the moderator who made it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from bot.store import queries as q
+from bot.store.audit import insert_change
+from bot.store.changes import Diff, describe_change
 from bot.store.db import Database, Executor, Row
-from bot.store.models import CostKey, GuildSettings, QuotaPolicy, RoleRule, RuleKind, Window
+from bot.store.models import Change, CostKey, GuildSettings, QuotaPolicy, RoleRule, RuleKind, Window
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class _TTLCache:
@@ -82,6 +89,12 @@ async def _lock_row(
     row = await tx.fetchrow(sql, guild_id, *(defaults[c] for c in columns), now)
     assert row is not None
     return row
+
+
+async def _record(
+    tx: Executor, guild_id: int, actor: int | None, now: float, diff: Diff | None
+) -> Change | None:
+    return None if diff is None else await insert_change(tx, guild_id, actor, now, diff)
 
 
 async def _write_changed(
@@ -157,19 +170,22 @@ class GuildsRepository:
         return settings
 
     async def change_guild_settings(
-        self, guild_id: int, change: Callable[[GuildSettings], GuildSettings]
-    ) -> GuildSettings:
+        self,
+        guild_id: int,
+        change: Callable[[GuildSettings], GuildSettings],
+        *,
+        actor: int | None = None,
+    ) -> Change | None:
         """Apply ``change`` to the guild's fresh settings and store only what it changed.
 
         ``change`` runs inside the transaction with the row locked: keep it pure and quick. An
-        exception from it (a refused change) rolls everything back. Returns the new settings.
+        exception from it (a refused change) rolls everything back. Returns the audit record of
+        the change ``actor`` made (None when nothing changed, and then nothing is recorded).
         """
-        columns = q.SETTINGS_COLUMNS
+        columns, now = q.SETTINGS_COLUMNS, float(self._clock())
         async with self._db.transaction() as tx:
             defaults = _settings_columns(GuildSettings(guild_id))
-            row = await _lock_row(
-                tx, q.LOCK_GUILD_SETTINGS, guild_id, columns, defaults, float(self._clock())
-            )
+            row = await _lock_row(tx, q.LOCK_GUILD_SETTINGS, guild_id, columns, defaults, now)
             old = _settings_from_row(guild_id, row)
             new = change(old)
             if new.guild_id != guild_id:
@@ -177,8 +193,10 @@ class GuildsRepository:
             await _write_changed(
                 tx, q.SET_GUILD_SETTING, guild_id, _settings_columns(old), _settings_columns(new)
             )
+            diff = describe_change("settings", old, new)
+            recorded = await _record(tx, guild_id, actor, now, diff)
         self._settings_cache.drop(guild_id)
-        return new
+        return recorded
 
     async def save_guild_settings(self, settings: GuildSettings) -> None:
         """Make the guild's settings exactly ``settings`` (writes only the fields that differ)."""
@@ -198,19 +216,21 @@ class GuildsRepository:
         return policy
 
     async def change_quota_policy(
-        self, guild_id: int, change: Callable[[QuotaPolicy], QuotaPolicy]
-    ) -> QuotaPolicy:
+        self,
+        guild_id: int,
+        change: Callable[[QuotaPolicy], QuotaPolicy],
+        *,
+        actor: int | None = None,
+    ) -> Change | None:
         """Apply ``change`` to the guild's fresh policy; store only the columns and rules it changed.
 
         Same contract as ``change_guild_settings``. Role rules and prices are written per row,
         so a change of the member limit never touches a rule another moderator just set.
         """
-        columns = q.POLICY_COLUMNS
+        columns, now = q.POLICY_COLUMNS, float(self._clock())
         async with self._db.transaction() as tx:
             defaults = _policy_columns(QuotaPolicy(guild_id))
-            row = await _lock_row(
-                tx, q.LOCK_QUOTA_POLICY, guild_id, columns, defaults, float(self._clock())
-            )
+            row = await _lock_row(tx, q.LOCK_QUOTA_POLICY, guild_id, columns, defaults, now)
             rules = await tx.fetch(q.GET_ROLE_RULES, guild_id)
             costs = await tx.fetch(q.GET_COST_OVERRIDES, guild_id)
             old = _policy_from_rows(guild_id, row, rules, costs)
@@ -221,24 +241,45 @@ class GuildsRepository:
                 tx, q.SET_POLICY_COLUMN, guild_id, _policy_columns(old), _policy_columns(new)
             )
             await _write_rules(tx, guild_id, old, new)
+            # In a policy, None means no limit: a new limit field reads "unlimited" by itself.
+            diff = describe_change("quota", old, new, none="unlimited")
+            recorded = await _record(tx, guild_id, actor, now, diff)
         self._policy_cache.drop(guild_id)
-        return new
+        return recorded
 
     async def save_quota_policy(self, policy: QuotaPolicy) -> None:
         """Make the guild's policy exactly ``policy``: rules and prices not in it are removed."""
         await self.change_quota_policy(policy.guild_id, lambda _: policy)
 
-    async def set_role_rule(self, guild_id: int, role_id: int, rule: RoleRule | None) -> None:
-        """Set one role's override, or remove it with ``None``."""
-        await _set_role_rule(self._db, guild_id, role_id, rule)
-        self._policy_cache.drop(guild_id)
+    async def set_role_rule(
+        self, guild_id: int, role_id: int, rule: RoleRule | None, *, actor: int | None = None
+    ) -> Change | None:
+        """Set one role's override, or remove it with ``None``; returns the audit record."""
+        return await self.change_quota_policy(
+            guild_id,
+            lambda p: dataclasses.replace(p, roles=_with_entry(p.roles, role_id, rule)),
+            actor=actor,
+        )
 
-    async def set_cost_override(self, guild_id: int, key: CostKey, credits: int | None) -> None:
+    async def set_cost_override(
+        self, guild_id: int, key: CostKey, credits: int | None, *, actor: int | None = None
+    ) -> Change | None:
         """Set the credits per image of (model, size, quality) ("*" matches any), or remove."""
         if credits is not None and credits < 0:
             raise ValueError("a price can't be negative")
-        await _set_cost_override(self._db, guild_id, key, credits)
-        self._policy_cache.drop(guild_id)
+        return await self.change_quota_policy(
+            guild_id,
+            lambda p: dataclasses.replace(p, costs=_with_entry(p.costs, key, credits)),
+            actor=actor,
+        )
+
+
+def _with_entry(entries: Mapping[K, V], key: K, value: V | None) -> dict[K, V]:
+    """``entries`` with ``key`` set to ``value``, or removed with None; the rest untouched."""
+    changed = {k: v for k, v in entries.items() if k != key}
+    if value is not None:
+        changed[key] = value
+    return changed
 
 
 async def _write_rules(tx: Executor, guild_id: int, old: QuotaPolicy, new: QuotaPolicy) -> None:

@@ -182,6 +182,19 @@ class Reservation:
     settled_at: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One moderator change in the audit log: who, when, what, and readable before and after."""
+
+    id: int
+    guild_id: int
+    actor_id: int | None  # None: made outside Discord (the CLI, a test), so nobody is known
+    at: float
+    what: str
+    before: str
+    after: str
+
+
 ReserveFailure = Literal["in_flight", "cooldown", "member_quota", "server_quota"]
 
 

@@ -301,3 +301,12 @@ ORDER BY guild_id
 RESEAL_GUILD_PROVIDER = """
 UPDATE guild_providers SET sealed_key = $2 WHERE guild_id = $1 AND sealed_key = $3
 """
+
+# --- the audit trail of moderator changes --------------------------------------------------------
+
+INSERT_CHANGE = """
+INSERT INTO audit_log (guild_id, actor_id, at, what, before, after)
+VALUES ($1, CAST($2 AS BIGINT), $3, $4, $5, $6)
+RETURNING *
+"""
+RECENT_CHANGES = "SELECT * FROM audit_log WHERE guild_id = $1 ORDER BY id DESC LIMIT $2"

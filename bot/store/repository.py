@@ -6,6 +6,7 @@ import secrets
 import time
 from collections.abc import Callable
 
+from bot.store.audit import AuditRepository
 from bot.store.db import Database, Dialect
 from bot.store.guilds import GuildsRepository
 from bot.store.jobs import JobsRepository
@@ -23,8 +24,9 @@ class Store(
     NoticesRepository,
     ProcessesRepository,
     ProvidersRepository,
+    AuditRepository,
 ):
-    """Jobs, guild settings, quota policy and the credit ledger, per guild.
+    """Jobs, guild settings, quota policy, the credit ledger and the audit trail, per guild.
 
     Every method that reads or writes guild data takes the guild id; the only ones that span
     guilds are recovery (``fail_stale_jobs``, ``orphan_reservations``) and the process leases.

@@ -1,0 +1,162 @@
+"""What a moderator's change reads as: the changed fields of settings or a policy, in words.
+
+Pure, and driven by the dataclass fields: a field added to ``GuildSettings`` or ``QuotaPolicy``
+is described without new code. Known fields have their words below; any other reads as its name
+with spaces and its value (tuples joined with commas, a bool as on or off, None as "none", or
+"unlimited" in a policy, where None means no limit). Fields kept out of ``repr`` are secrets and
+only ever read as "hidden".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from bot.store.models import CostKey, RoleRule
+
+Words = Callable[[Any], str]
+ANY = "*"  # a CostKey's size or quality that matches any value (bot.quotas.costs.ANY)
+
+
+class Diff(NamedTuple):
+    """One change as it is recorded: what changed, and its words before and after."""
+
+    what: str
+    before: str
+    after: str
+
+
+def count(n: int, one: str, many: str) -> str:
+    """ "1 credit", "2 credits": the count with the right form of the noun."""
+    return f"{n} {one if n == 1 else many}"
+
+
+def _listed(values: tuple[object, ...] | list[object], empty: str = "none") -> str:
+    return ", ".join(str(v) for v in values) or empty
+
+
+def _mentions(prefix: str, empty: str) -> Words:
+    return lambda ids: ", ".join(f"<{prefix}{i}>" for i in ids) or empty
+
+
+def _per(credits: int | None, window: str, none: str) -> str:
+    return none if credits is None else f"{count(credits, 'credit', 'credits')} per {window}"
+
+
+def describe_cost_key(key: CostKey) -> str:
+    """A price key as words: "gpt-image-1, any size, high quality"."""
+    model, size, quality = key
+    size_text = "any size" if size == ANY else size
+    quality_text = "any quality" if quality == ANY else f"{quality} quality"
+    return f"{model}, {size_text}, {quality_text}"
+
+
+def _rule_words(rule: RoleRule | None) -> str:
+    if rule is None:
+        return "the member limit"
+    if rule.kind == "limit" and rule.limit is not None:
+        return f"a limit of {count(rule.limit, 'credit', 'credits')}"
+    return rule.kind
+
+
+def _price_words(credits: int | None) -> str:
+    return (
+        "the default price"
+        if credits is None
+        else f"{count(credits, 'credit', 'credits')} per image"
+    )
+
+
+# field -> (label, words of its value)
+FIELDS: Mapping[str, tuple[str, Words]] = {
+    "allowed_models": ("allowed models", lambda v: "all" if v is None else _listed(v)),
+    "default_model": ("default model", lambda v: v or "the bot's default"),
+    "allowed_channel_ids": ("channels", _mentions("#", "every channel")),
+    "moderator_role_ids": ("moderator roles", _mentions("@&", "none")),
+    "mod_log_channel_id": ("moderation log", lambda v: "off" if v is None else f"<#{v}>"),
+    "cooldown_seconds": ("cooldown", lambda v: count(v, "second", "seconds") if v else "none"),
+    "max_in_flight": ("requests at a time", lambda v: "no limit" if v is None else str(v)),
+    "moderators_unlimited": (
+        "moderators",
+        lambda v: "no member limit" if v else "the same limits as everyone",
+    ),
+}
+# Fields read together, as the command that sets them does: (label, fields, words of the object)
+GROUPS: tuple[tuple[str, tuple[str, ...], Words], ...] = (
+    ("member limit", ("user_limit", "window"), lambda p: _per(p.user_limit, p.window, "no limit")),
+    (
+        "server budget",
+        ("server_budget", "server_window"),
+        lambda p: _per(p.server_budget, p.server_window, "none"),
+    ),
+)
+# Mapping fields, one change per key: field -> (label of a key, words of its value)
+KEYED: Mapping[str, tuple[Callable[[Any], str], Words]] = {
+    "roles": (lambda role_id: f"role rule for <@&{role_id}>", _rule_words),
+    "costs": (lambda key: f"price for {describe_cost_key(key)}", _price_words),
+}
+
+
+def _fallback(none: str) -> Words:
+    def words(value: Any) -> str:
+        if value is None:
+            return none
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if isinstance(value, tuple | list):
+            return _listed(value)
+        return str(value)
+
+    return words
+
+
+def _hidden(value: object) -> str:
+    return "none" if value is None else "hidden"
+
+
+def _field_diffs(field: dataclasses.Field[Any], old: Any, new: Any, none: str) -> list[Diff]:
+    label, words = FIELDS.get(field.name, (field.name.replace("_", " "), _fallback(none)))
+    if not field.repr:
+        words = _hidden
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        key_label, words = KEYED.get(field.name, (lambda k: f"{label} {k}", words))
+        return [
+            Diff(key_label(k), words(old.get(k)), words(new.get(k)))
+            for k in sorted(old.keys() | new.keys())
+            if old.get(k) != new.get(k)
+        ]
+    return [Diff(label, words(old), words(new))]
+
+
+def field_diffs(old: Any, new: Any, *, none: str = "none") -> list[Diff]:
+    """Each changed thing of two dataclasses of one type, in field order (``none``: None's word)."""
+    diffs: list[Diff] = []
+    done: set[str] = set()
+    for field in dataclasses.fields(old):
+        name = field.name
+        if name == "guild_id" or name in done or getattr(old, name) == getattr(new, name):
+            continue
+        group = next((g for g in GROUPS if name in g[1]), None)
+        if group is not None and (words := group[2])(old) != words(new):
+            diffs.append(Diff(group[0], words(old), words(new)))
+            done.update(group[1])
+            continue
+        diffs += _field_diffs(field, getattr(old, name), getattr(new, name), none)
+    return diffs
+
+
+def describe_change(kind: str, old: Any, new: Any, *, none: str = "none") -> Diff | None:
+    """The change from ``old`` to ``new`` as one record, or None when nothing changed.
+
+    One changed thing is named by itself ("cooldown": "none" -> "30 seconds"); several are named
+    by ``kind`` ("settings", "quota") with each labelled on both sides.
+    """
+    diffs = field_diffs(old, new, none=none)
+    if not diffs:
+        return None
+    if len(diffs) == 1:
+        return diffs[0]
+    before = "; ".join(f"{d.what}: {d.before}" for d in diffs)
+    after = "; ".join(f"{d.what}: {d.after}" for d in diffs)
+    return Diff(kind, before, after)
