@@ -178,11 +178,16 @@ def given_limit(
     """What a moderator gave, checked for what goes with what (before anything is looked up)."""
     if credits is not None and images is not None:
         raise _refuse("Give the limit either in credits or in images, not both.")
-    if images is not None and not (model and model.strip()):
+    model, size, quality = (_blank_is_none(text) for text in (model, size, quality))
+    if images is not None and model is None:
         raise _refuse("Say which model the images are of: `images` needs a `model`.")
     if images is None and (model or size or quality):
         raise _refuse("`model`, `size` and `quality` say which images: give `images` too.")
-    return GivenLimit(credits, images, model and model.strip(), size, quality)
+    return GivenLimit(credits, images, model, size, quality)
+
+
+def _blank_is_none(text: str | None) -> str | None:
+    return (text or "").strip() or None
 
 
 def limit_in_credits(
@@ -196,9 +201,8 @@ def limit_in_credits(
     if given.images is None or given.model is None:
         return Limit(given.credits)
     spec = image_model(provider, allowed, given.model)
-    size = (given.size or "").strip() or None
-    quality = (given.quality or "").strip() or None
-    quality = None if quality == "auto" else quality  # "auto" is what members get: the default
+    size = given.size
+    quality = None if given.quality == "auto" else given.quality  # what members get: the default
     _check_size_quality(spec, size or ANY, quality or ANY)
     count = count_of(given.images, default_kind(spec, size, quality), overrides)
     if count.price.credits == 0 and count.images:

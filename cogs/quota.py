@@ -66,7 +66,7 @@ class Quota(commands.Cog):
     async def _policy_changed(
         self, interaction: Interaction, change: Callable[[QuotaPolicy], QuotaPolicy], done: str
     ) -> None:
-        if not interaction.response.is_done():  # a limit in images was priced first
+        if not interaction.response.is_done():  # the limit commands defer before pricing
             await interaction.response.defer(ephemeral=True, thinking=True)
         # Applied to a fresh, locked read; only the fields ``change`` changes are written.
         await self.services.store.change_quota_policy(guild_id(interaction), change)
@@ -271,8 +271,7 @@ class Quota(commands.Cog):
 
     @quota_cost.autocomplete("model")
     async def _cost_model(self, i: Interaction, current: str) -> Choices:
-        names = self.services.catalog.names()
-        return [app_commands.Choice(name=n, value=n) for n in names if current in n][:25]
+        return _choices(list(self.services.catalog.names()), current)
 
     @quota_user_limit.autocomplete("model")
     @quota_role.autocomplete("model")
