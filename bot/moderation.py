@@ -6,12 +6,16 @@ Pure functions; the cogs fetch, call, save and render. Usage and history text: b
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
+from bot import words
 from bot.errors import ValidationError
-from bot.models import Catalog
+from bot.models import Catalog, ModelSpec
+from bot.provider import Provider
 from bot.quotas.costs import ANY, price_table
+from bot.quotas.pricing import ImageCount, count_of, default_kind, offered
 from bot.store import CostKey, GuildSettings, QuotaPolicy, RoleRule, Window
 from bot.store.changes import describe_cost_key as describe_cost_key  # the audit trail's too
 
@@ -58,7 +62,8 @@ def parse_models(text: str, catalog: Catalog) -> tuple[str, ...] | None:
     unknown = [n for n in names if n not in catalog]
     if unknown:
         raise _refuse(
-            f"Unknown model(s): {', '.join(unknown)}. Available: {', '.join(catalog.names())}."
+            f"Unknown {words.listed('model', 'models', unknown)}. "
+            f"Available: {', '.join(catalog.names())}."
         )
     return names
 
@@ -93,9 +98,13 @@ def choose_default_model(
     if not spec.supports("generate"):
         raise _refuse(f"{spec.name} can't create images from a prompt, so it can't be the default.")
     if allowed is not None and spec.name not in allowed:
-        listed = ", ".join(allowed) or "none"
-        raise _refuse(f"{spec.name} isn't allowed on this server. Allowed models: {listed}.")
+        raise _not_allowed(spec.name, allowed)
     return dataclasses.replace(settings, default_model=spec.name)
+
+
+def _not_allowed(model: str, allowed: Sequence[str]) -> ValidationError:
+    listed = ", ".join(allowed) or "none"
+    return _refuse(f"{model} isn't allowed on this server. Allowed models: {listed}.")
 
 
 def change_ids(
@@ -134,12 +143,107 @@ def describe_settings(settings: GuildSettings, bot_default: str) -> str:
 # --- quota policy ----------------------------------------------------------------------------
 
 
+MAX_IMAGES = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class GivenLimit:
+    """A limit as a moderator typed it: credits, or a number of images of a model."""
+
+    credits: int | None = None
+    images: int | None = None
+    model: str | None = None
+    size: str | None = None
+    quality: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """A limit in credits, as it is stored, and the images it was given in (None: in credits)."""
+
+    credits: int | None
+    images: ImageCount | None = None
+
+    def confirm(self, who: str, window: Window, otherwise: str) -> str:
+        """ "Each member may now make 10 images of gpt-image-2 per day (...): 40 credits."."""
+        return f"{who} may now make {self.images.describe(window)}." if self.images else otherwise
+
+
+def given_limit(
+    credits: int | None,
+    images: int | None,
+    model: str | None,
+    size: str | None = None,
+    quality: str | None = None,
+) -> GivenLimit:
+    """What a moderator gave, checked for what goes with what (before anything is looked up)."""
+    if credits is not None and images is not None:
+        raise _refuse("Give the limit either in credits or in images, not both.")
+    model, size, quality = (_blank_is_none(text) for text in (model, size, quality))
+    if images is not None and model is None:
+        raise _refuse("Say which model the images are of: `images` needs a `model`.")
+    if images is None and (model or size or quality):
+        raise _refuse("`model`, `size` and `quality` say which images: give `images` too.")
+    return GivenLimit(credits, images, model, size, quality)
+
+
+def _blank_is_none(text: str | None) -> str | None:
+    return (text or "").strip() or None
+
+
+def limit_in_credits(
+    given: GivenLimit,
+    provider: Provider,
+    allowed: Sequence[str] | None,
+    overrides: Mapping[CostKey, int],
+) -> Limit:
+    """The limit in credits: images are priced like a job of that model, size and quality with
+    the server's prices (what a member gets when they pick nothing, unless size/quality say)."""
+    if given.images is None or given.model is None:
+        return Limit(given.credits)
+    spec = image_model(provider, allowed, given.model)
+    size = given.size
+    quality = None if given.quality == "auto" else given.quality  # what members get: the default
+    _check_size_quality(spec, size or ANY, quality or ANY)
+    count = count_of(given.images, default_kind(spec, size, quality), overrides)
+    if count.price.credits == 0 and count.images:
+        raise _refuse(
+            f"{spec.name} images cost nothing on this server, so they can't measure a limit: "
+            "give it in credits."
+        )
+    if count.credits > MAX_CREDITS:
+        raise _refuse(
+            f"{words.plural(count.images, 'image', 'images')} of {spec.name} come to "
+            f"{words.credits(count.credits)}, more than the {MAX_CREDITS} a limit can be."
+        )
+    return Limit(count.credits, count)
+
+
+def image_model(provider: Provider, allowed: Sequence[str] | None, name: str) -> ModelSpec:
+    """The model a limit in images is of: one the server allows and its provider can use."""
+    spec = provider.spec(name.strip())
+    here = [m.name for m in offered(provider.usable(), allowed)]
+    hint = f"Models here: {', '.join(here)}." if here else "No model can be used here right now."
+    if spec is None:
+        raise _refuse(f"Unknown model '{name.strip()}'. {hint}")
+    if allowed is not None and spec.name not in allowed:
+        raise _not_allowed(spec.name, allowed)
+    state = provider.state(spec)
+    if not state.usable:
+        raise _refuse(f"{spec.name} {state.why_not}. {hint}")
+    return spec
+
+
 def set_user_limit(
     policy: QuotaPolicy, credits: int | None, window: Window | None, unlimited: bool
 ) -> QuotaPolicy:
     """The policy with a new per-member limit (None when ``unlimited``) and window."""
-    if unlimited == (credits is not None):
-        raise _refuse("Give either a number of credits or `unlimited: True`.")
+    if unlimited and credits is not None:
+        raise _refuse("Give either a limit or `unlimited: True`, not both.")
+    if not unlimited and credits is None:
+        raise _refuse(
+            "Give a number of credits, a number of images of a model, or `unlimited: True`."
+        )
     return dataclasses.replace(policy, user_limit=credits, window=window or policy.window)
 
 
@@ -147,8 +251,10 @@ def set_server_budget(
     policy: QuotaPolicy, credits: int | None, window: Window | None, clear: bool
 ) -> QuotaPolicy:
     """The policy with a new server budget and window, or none when ``clear``."""
-    if clear == (credits is not None):
-        raise _refuse("Give either a number of credits or `clear: True`.")
+    if clear and credits is not None:
+        raise _refuse("Give either a budget or `clear: True`, not both.")
+    if not clear and credits is None:
+        raise _refuse("Give a number of credits, a number of images of a model, or `clear: True`.")
     return dataclasses.replace(
         policy, server_budget=credits, server_window=window or policy.server_window
     )
@@ -158,10 +264,10 @@ def role_rule(rule: RuleChoice, credits: int | None) -> RoleRule | None:
     """The role override a moderator asked for (None: remove it)."""
     if rule == "limit":
         if credits is None:
-            raise _refuse("A `limit` rule needs a number of credits.")
+            raise _refuse("A `limit` rule needs a number of credits, or of images of a model.")
         return RoleRule("limit", credits)
     if credits is not None:
-        raise _refuse(f"Credits only go with the `limit` rule, not `{rule}`.")
+        raise _refuse(f"Credits and images only go with the `limit` rule, not `{rule}`.")
     return None if rule == "clear" else RoleRule(rule)
 
 
@@ -169,6 +275,12 @@ def cost_key(catalog: Catalog, model: str, size: str | None, quality: str | None
     """A checked (model, size, quality) price key; an omitted size or quality means any."""
     spec = catalog.get(model.strip())
     size, quality = (size or ANY).strip(), (quality or ANY).strip()
+    _check_size_quality(spec, size, quality)
+    return (spec.name, size, quality)
+
+
+def _check_size_quality(spec: ModelSpec, size: str, quality: str) -> None:
+    """Refuse a size or quality ``spec`` doesn't have ("*": any passes)."""
     sizes = {s for op in spec.operations for s in spec.sizes(op)} - {"auto"}
     if (
         size != ANY
@@ -181,15 +293,16 @@ def cost_key(catalog: Catalog, model: str, size: str | None, quality: str | None
     if quality != ANY and quality not in qualities:
         listed = ", ".join(sorted(qualities)) or "none (leave it empty)"
         raise _refuse(f"{spec.name} has no quality {quality}. Qualities: {listed}.")
-    return (spec.name, size, quality)
 
 
-def describe_rule(rule: RoleRule | None, window: Window) -> str:
-    """What a role override means, for a confirmation."""
+def describe_rule(rule: RoleRule | None, window: Window, images: ImageCount | None = None) -> str:
+    """What a role override means, for a confirmation (in images too when it was given so)."""
     if rule is None:
         return "follows the member limit again"
     if rule.kind == "limit":
-        return f"may use {rule.limit} credits per {window}"
+        if images is not None:
+            return f"may now make {images.describe(window)}"
+        return f"may use {words.credits(rule.limit or 0)} per {window}"
     return "is unlimited" if rule.kind == "unlimited" else "is blocked from making images"
 
 

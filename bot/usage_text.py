@@ -14,7 +14,8 @@ from bot.moderation import COMMAND_OF, quoted
 from bot.quotas import MemberUsage, UsageSummary, relative_time
 from bot.quotas.policy import requests
 from bot.quotas.windows import period_words
-from bot.store import Job
+from bot.store import Job, Spend
+from bot.words import credits, noun, plural
 
 STATUS_MARK = {
     "succeeded": "✅",
@@ -43,25 +44,27 @@ def member_usage_text(usage: MemberUsage, price: tuple[str, int] | None = None) 
     window = usage.member
     period = period_words(window.window)
     if window.limit is None:
-        lines = [f"Used {period}: **{window.used}** credits · no limit"]
+        lines = [
+            f"Used {period}: **{window.used}** {noun(window.used, 'credit', 'credits')} · no limit"
+        ]
     else:
         lines = [
-            f"Used {period}: **{window.used}** of {window.limit} credits · "
+            f"Used {period}: **{window.used}** of {credits(window.limit)} · "
             f"**{window.remaining}** left",
             f"Resets {relative_time(window.resets_at)}",
         ]
     if price is not None and window.remaining and price[1] > 0:
-        model, credits = price
+        model, each = price
         lines.append(
-            f"A {model} image costs {credits} credits by default: "
-            f"about {window.remaining // credits} more."
+            f"A {model} image costs {credits(each)} by default: "
+            f"about {window.remaining // each} more."
         )
     if usage.limit.role_id is not None:
         lines.append(f"Limit set by the role <@&{usage.limit.role_id}>.")
     server = usage.server
     if server.limit is not None:
         lines.append(
-            f"Server budget: {server.used} of {server.limit} credits used "
+            f"Server budget: {server.used} of {credits(server.limit)} used "
             f"{period_words(server.window)}, resets {relative_time(server.resets_at)}"
         )
     if usage.in_flight:
@@ -80,7 +83,8 @@ def server_usage_text(
     """
     names = names or {}
     lines = [
-        f"**{summary.total_credits}** credits, **{summary.total_images}** images "
+        f"**{summary.total_credits}** {noun(summary.total_credits, 'credit', 'credits')}, "
+        f"**{summary.total_images}** {noun(summary.total_images, 'image', 'images')} "
         f"{period_words(summary.window)} (since <t:{summary.start}:D>)"
     ]
     if budget_line:
@@ -88,18 +92,21 @@ def server_usage_text(
     if summary.top_members:
         lines.append("**Top members**")
         lines += [
-            f"{rank}. {member_label(int(s.key), names.get(int(s.key), ''))} — "
-            f"{s.credits} credits, {s.images} images"
+            f"{rank}. {member_label(int(s.key), names.get(int(s.key), ''))} — {_spent(s)}"
             for rank, s in enumerate(summary.top_members, start=1)
         ]
     if summary.by_model:
         lines.append("**By model**")
-        lines += [f"- {s.key} — {s.credits} credits, {s.images} images" for s in summary.by_model]
-    days = [(day, credits) for day, credits in summary.by_day if credits][-7:]
+        lines += [f"- {s.key} — {_spent(s)}" for s in summary.by_model]
+    days = [(day, spent) for day, spent in summary.by_day if spent][-7:]
     if days:
         lines.append("**By day** (latest; all days in the chart)")
-        lines += [f"- {day}: {credits} credits" for day, credits in days]
+        lines += [f"- {day}: {credits(spent)}" for day, spent in days]
     return "\n".join(lines)
+
+
+def _spent(spend: Spend) -> str:
+    return f"{credits(spend.credits)}, {plural(spend.images, 'image', 'images')}"
 
 
 # --- history and the moderation log ----------------------------------------------------------
@@ -124,7 +131,7 @@ def history_line(job: Job, prompt_limit: int = 90, fallback_name: str = "") -> s
         f"{mark} {status}",
     ]
     if job.credits:
-        parts.append(f"{job.credits} credits")
+        parts.append(credits(job.credits))
     if job.result_channel_id and job.result_message_id:
         url = jump_url(job.guild_id, job.result_channel_id, job.result_message_id)
         parts.append(f"[result]({url})")

@@ -1,7 +1,9 @@
 """/quota: credits per member, role and server, cooldowns, requests at a time, prices.
 
 Every change is recorded with who made it and posted to the moderation log (``announce_change``);
-changes to the policy go through ``_policy_changed``.
+changes to the policy go through ``_policy_changed``. A limit can be given in images of a model
+instead of credits: it is converted with the server's prices (``moderation.limit_in_credits``) and
+stored in credits, like any other.
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import audit_text, moderation, usage_text
-from bot.errors import ValidationError
-from bot.moderation import RuleChoice
+from bot.errors import NotAllowed, ValidationError
+from bot.models import ModelSpec
+from bot.moderation import MAX_IMAGES, RuleChoice
+from bot.quotas.pricing import main_operation, offered
+from bot.render import OK_COLOUR
 from bot.store import QuotaPolicy, Window
 from cogs.common import member_is_moderator
 from cogs.moderation import (
     MODERATOR_PERMISSIONS,
+    NO_PINGS,
     Credits,
     Interaction,
     announce_change,
@@ -32,6 +38,16 @@ from cogs.moderation import (
 
 if TYPE_CHECKING:
     from bot.app import ImageBot
+
+Images = app_commands.Range[int, 0, MAX_IMAGES]
+Choices = list[app_commands.Choice[str]]
+# What the three limit commands say about a limit given in images.
+IN_IMAGES = {
+    "images": "Instead of credits: this many images of `model`",
+    "model": "For images: the model they are of",
+    "size": "For images: their size (default: the model's default size)",
+    "quality": "For images: their quality (default: what members get when they pick none)",
+}
 
 
 class Quota(commands.Cog):
@@ -54,7 +70,8 @@ class Quota(commands.Cog):
     async def _policy_changed(
         self, interaction: Interaction, change: Callable[[QuotaPolicy], QuotaPolicy], done: str
     ) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        if not interaction.response.is_done():  # the limit commands defer before pricing
+            await interaction.response.defer(ephemeral=True, thinking=True)
         # Applied to a fresh, locked read; only the fields ``change`` changes are written, and
         # recorded with who changed them.
         changed = await self.services.store.change_quota_policy(
@@ -66,8 +83,40 @@ class Quota(commands.Cog):
     async def _show_policy(
         self, interaction: Interaction, done: str | None = None, *, changed: bool = True
     ) -> None:
-        text = await self.services.quotas.describe_policy(guild_id(interaction))
-        await reply(interaction, f"{confirmation(done, changed)}\n\n{text}" if done else text)
+        gid = guild_id(interaction)
+        text = await self.services.quotas.describe_policy(gid, await self._models(gid))
+        head = [confirmation(done, changed), ""] if done else []
+        lines = [*head, *text.split("\n")]
+        # A long price list goes over several embeds and messages, split between lines.
+        for number, descriptions in enumerate(usage_text.pages(lines)):
+            embeds = [discord.Embed(description=d, colour=OK_COLOUR) for d in descriptions]
+            if number == 0:
+                await interaction.edit_original_response(embeds=embeds, allowed_mentions=NO_PINGS)
+            else:
+                await interaction.followup.send(
+                    embeds=embeds, ephemeral=True, allowed_mentions=NO_PINGS
+                )
+
+    async def _models(self, gid: int) -> tuple[ModelSpec, ...]:
+        """The models the server allows that its provider can use today (none without one)."""
+        try:
+            provider = await self.services.jobs.provider_for(gid)
+        except NotAllowed:
+            return ()
+        allowed = (await self.services.store.get_guild_settings(gid)).allowed_models
+        return offered(provider.usable(), allowed)
+
+    async def _limit(
+        self, interaction: Interaction, given: moderation.GivenLimit
+    ) -> tuple[moderation.Limit, QuotaPolicy]:
+        """The limit in credits, priced with this server's prices, and the policy it was priced
+        under; the interaction is deferred first."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        gid = guild_id(interaction)
+        provider = await self.services.jobs.provider_for(gid)
+        allowed = (await self.services.store.get_guild_settings(gid)).allowed_models
+        policy = await self.services.store.get_quota_policy(gid)
+        return moderation.limit_in_credits(given, provider, allowed, policy.costs), policy
 
     @quota.command(name="show")
     async def quota_show(self, interaction: Interaction) -> None:
@@ -80,24 +129,35 @@ class Quota(commands.Cog):
         credits="Credits per member per window (0 = no images)",
         window="hour, day, week or month (default: keep the current one)",
         unlimited="True: no per-member limit",
+        **IN_IMAGES,
     )
     async def quota_user_limit(
         self,
         interaction: Interaction,
         credits: Credits | None = None,
+        images: Images | None = None,
+        model: str | None = None,
+        size: str | None = None,
+        quality: str | None = None,
         window: Window | None = None,
         unlimited: bool = False,
     ) -> None:
-        """Set how many credits each member may spend per window."""
+        """Set how many credits, or images of a model, each member may use per window."""
+        given = moderation.given_limit(credits, images, model, size, quality)
+        limit, policy = await self._limit(interaction, given)
+        done = limit.confirm("Each member", window or policy.window, "Member limit changed.")
         await self._policy_changed(
             interaction,
-            lambda p: moderation.set_user_limit(p, credits, window, unlimited),
-            "Member limit changed.",
+            lambda p: moderation.set_user_limit(p, limit.credits, window, unlimited),
+            done,
         )
 
     @quota.command(name="role")
     @app_commands.describe(
-        role="The role", rule="limit, unlimited, blocked, or clear", credits="For limit"
+        role="The role",
+        rule="limit, unlimited, blocked, or clear",
+        credits="For limit: credits per window",
+        **IN_IMAGES,
     )
     async def quota_role(
         self,
@@ -105,16 +165,20 @@ class Quota(commands.Cog):
         role: discord.Role,
         rule: RuleChoice,
         credits: Credits | None = None,
+        images: Images | None = None,
+        model: str | None = None,
+        size: str | None = None,
+        quality: str | None = None,
     ) -> None:
         """Give a role its own limit, no limit, or block it (the most generous role wins)."""
         if role.is_default():
             raise ValidationError(["For everyone, use /quota user-limit."])
-        new_rule = moderation.role_rule(rule, credits)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        given = moderation.given_limit(credits, images, model, size, quality)
+        limit, policy = await self._limit(interaction, given)
+        new_rule = moderation.role_rule(rule, limit.credits)
         gid, actor = guild_id(interaction), interaction.user.id
         changed = await self.services.store.set_role_rule(gid, role.id, new_rule, actor=actor)
-        window = (await self.services.store.get_quota_policy(gid)).window
-        done = f"{role.mention} {moderation.describe_rule(new_rule, window)}."
+        done = f"{role.mention} {moderation.describe_rule(new_rule, policy.window, limit.images)}."
         await self._show_policy(interaction, done, changed=changed is not None)
         await announce_change(interaction, changed)
 
@@ -123,19 +187,27 @@ class Quota(commands.Cog):
         credits="Credits the whole server may spend per window",
         window="hour, day, week or month (default: keep the current one)",
         clear="True: no server budget",
+        **IN_IMAGES,
     )
     async def quota_server_budget(
         self,
         interaction: Interaction,
         credits: Credits | None = None,
+        images: Images | None = None,
+        model: str | None = None,
+        size: str | None = None,
+        quality: str | None = None,
         window: Window | None = None,
         clear: bool = False,
     ) -> None:
-        """Set (or clear) a budget for the whole server."""
+        """Set (or clear) a budget in credits, or images of a model, for the whole server."""
+        given = moderation.given_limit(credits, images, model, size, quality)
+        limit, policy = await self._limit(interaction, given)
+        done = limit.confirm("The server", window or policy.server_window, "Server budget changed.")
         await self._policy_changed(
             interaction,
-            lambda p: moderation.set_server_budget(p, credits, window, clear),
-            "Server budget changed.",
+            lambda p: moderation.set_server_budget(p, limit.credits, window, clear),
+            done,
         )
 
     @quota.command(name="cooldown")
@@ -225,9 +297,40 @@ class Quota(commands.Cog):
         )
 
     @quota_cost.autocomplete("model")
-    async def _cost_model(self, i: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        names = self.services.catalog.names()
-        return [app_commands.Choice(name=n, value=n) for n in names if current in n][:25]
+    async def _cost_model(self, i: Interaction, current: str) -> Choices:
+        return _choices(list(self.services.catalog.names()), current)
+
+    @quota_user_limit.autocomplete("model")
+    @quota_role.autocomplete("model")
+    @quota_server_budget.autocomplete("model")
+    async def _limit_model(self, i: Interaction, current: str) -> Choices:
+        models = await self._models(guild_id(i))
+        return _choices([spec.name for spec in models], current)
+
+    @quota_user_limit.autocomplete("size")
+    @quota_role.autocomplete("size")
+    @quota_server_budget.autocomplete("size")
+    async def _limit_size(self, i: Interaction, current: str) -> Choices:
+        spec = await self._chosen(i)
+        op = main_operation(spec) if spec else None
+        return _choices(list(spec.sizes(op)) if spec and op else [], current)
+
+    @quota_user_limit.autocomplete("quality")
+    @quota_role.autocomplete("quality")
+    @quota_server_budget.autocomplete("quality")
+    async def _limit_quality(self, i: Interaction, current: str) -> Choices:
+        spec = await self._chosen(i)
+        return _choices(list(spec.values("quality")) if spec else [], current)
+
+    async def _chosen(self, interaction: Interaction) -> ModelSpec | None:
+        """The model typed so far in a limit command, if the provider knows it."""
+        name = getattr(interaction.namespace, "model", None)
+        provider = await self.services.jobs.provider_for(guild_id(interaction))
+        return provider.spec(name) if isinstance(name, str) else None
+
+
+def _choices(values: list[str], current: str) -> Choices:
+    return [app_commands.Choice(name=v, value=v) for v in values if current in v][:25]
 
 
 async def setup(bot: ImageBot) -> None:

@@ -194,10 +194,10 @@ async def test_role_rules_unlimited_passes_the_limit_and_blocked_is_refused(tmp_
 @pytest.mark.parametrize(
     ("command", "options", "words"),
     [
-        ("quota user-limit", {}, "Give either a number of credits or `unlimited: True`"),
+        ("quota user-limit", {}, "a number of images of a model, or `unlimited: True`"),
         ("quota user-limit", {"credits": 3, "unlimited": True}, "Give either"),
         ("quota role", {"rule": "limit"}, "A `limit` rule needs a number of credits"),
-        ("quota role", {"rule": "blocked", "credits": 3}, "Credits only go with the `limit`"),
+        ("quota role", {"rule": "blocked", "credits": 3}, "images only go with the `limit`"),
         ("quota server-budget", {}, "`clear: True`"),
         ("quota cost", {"model": "no-such-model", "credits": 1}, "Unknown model 'no-such-model'"),
         ("quota cost", {"model": "dall-e-3", "size": "999x999", "credits": 1}, "no size 999x999"),
@@ -415,7 +415,7 @@ async def test_unknown_models_are_refused_and_listed(tmp_path):
     async with bot_env(tmp_path) as env:
         record = await mod(env, "settings models", {"models": "dall-e-3, dalle-9, flux"})
 
-        assert_refused(record, "Unknown model(s): dalle-9, flux. Available:")
+        assert_refused(record, "Unknown models: dalle-9, flux. Available:")
         assert "gpt-image-1" in record.text
         settings = await env.store.get_guild_settings(env.harness.guild_id)
         assert settings.allowed_models is None

@@ -85,6 +85,19 @@ def price_table(model: str | None) -> PriceTable | None:
     return DEFAULT_PRICES.get(ALIASES.get(model, model))
 
 
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """The price of one image as a guild pays it: credits, and whether the guild set it.
+
+    ``size``/``quality`` are what was priced: "auto" or nothing become the model's defaults.
+    """
+
+    credits: int
+    set_here: bool
+    size: str | None
+    quality: str | None
+
+
 def cost_per_image(
     model: str,
     size: str | None,
@@ -97,6 +110,18 @@ def cost_per_image(
 
     ``like`` are the models the catalog says this one is like, nearest first (its lineage).
     """
+    return quote(model, size, quality, overrides=overrides, like=like).credits
+
+
+def quote(
+    model: str,
+    size: str | None,
+    quality: str | None,
+    *,
+    overrides: Mapping[CostKey, int] | None = None,
+    like: Sequence[str] = (),
+) -> Quote:
+    """``cost_per_image`` with what decided it: a guild's override, or the default prices."""
     table = price_table(model) or next(filter(None, map(price_table, like)), None)
     if table is not None:
         if size is None or size == "auto":
@@ -105,10 +130,10 @@ def cost_per_image(
             quality = table.auto_quality
     found = _override(overrides or {}, model, size or ANY, quality or ANY)
     if found is not None:
-        return found
+        return Quote(found, True, size, quality)
     if table is None or size is None or quality is None:
-        return FALLBACK_CREDITS
-    return table.price(quality, size)
+        return Quote(FALLBACK_CREDITS, False, size, quality)
+    return Quote(table.price(quality, size), False, size, quality)
 
 
 def _override(overrides: Mapping[CostKey, int], model: str, size: str, quality: str) -> int | None:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 from bot.errors import Busy, NotAllowed, QuotaExceeded
+from bot.models import ModelSpec
 from bot.quotas.costs import cost_per_image
 from bot.quotas.policy import MemberLimit, describe_policy, in_flight_refusal, member_limit
 from bot.quotas.usage import MemberUsage, UsageSummary, member_usage, usage_summary
@@ -28,6 +29,7 @@ from bot.store import (
 )
 from bot.store.ledger import Charge
 from bot.store.models import token_usage
+from bot.words import credits, noun
 
 # Only reservations written before owners were recorded still expire (see bot.store.processes).
 DEFAULT_RESERVATION_TTL = 30 * 60.0
@@ -214,9 +216,10 @@ class QuotaEngine:
         """Spend in the current window: top members, by model, by UTC day."""
         return await usage_summary(self._store, guild_id, window, float(self._clock()))
 
-    async def describe_policy(self, guild_id: int) -> str:
-        """The guild's policy as text for members and moderators."""
-        return describe_policy(await self._store.get_quota_policy(guild_id))
+    async def describe_policy(self, guild_id: int, models: Sequence[ModelSpec] = ()) -> str:
+        """The guild's policy as text for members and moderators, with the prices of ``models``
+        (the ones the server allows that its provider can use: ``pricing.offered``)."""
+        return describe_policy(await self._store.get_quota_policy(guild_id), models)
 
     async def _refusal(
         self,
@@ -260,10 +263,12 @@ def _quota_error(
         text = f"{owner} is 0 credits {period}, so no images can be made for now."
     elif remaining == 0:
         of_whose = "its" if whose == "this server's" else whose
-        text = f"{who_used} {used} of {of_whose} {limit} credits {period}. {resets}"
+        text = f"{who_used} {used} of {of_whose} {credits(limit)} {period}. {resets}"
     else:
+        left = noun(remaining, "is", "are")
         text = (
-            f"This needs {req.credits} credits but only {remaining} of {whose} {limit} "
-            f"credits are left {period}. Try fewer images or a cheaper size or quality. {resets}"
+            f"This needs {credits(req.credits)} but only {remaining} of {whose} "
+            f"{credits(limit)} {left} left {period}. Try fewer images or a cheaper size or "
+            f"quality. {resets}"
         )
     return QuotaExceeded(text, remaining=remaining, resets_at=float(resets_at))
