@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Literal, TypeVar
 
+from bot import blocklist
 from bot.errors import ValidationError
 from bot.models import Catalog
 from bot.quotas.costs import ANY, price_table
@@ -16,6 +17,7 @@ from bot.store import CostKey, GuildSettings, QuotaPolicy, RoleRule, Window
 
 MODERATORS_ONLY = "Only moderators can use this command."
 ListAction = Literal["add", "remove", "clear"]
+T = TypeVar("T")
 RuleChoice = Literal["limit", "unlimited", "blocked", "clear"]
 MAX_CREDITS = 1_000_000
 # The names members know the operations by: the commands that start them.
@@ -98,9 +100,9 @@ def choose_default_model(
 
 
 def change_ids(
-    current: Sequence[int], action: ListAction, item: int | None, shown: str
-) -> tuple[int, ...]:
-    """Add, remove or clear an id in a list; ``shown`` names the item in refusals."""
+    current: Sequence[T], action: ListAction, item: T | None, shown: str
+) -> tuple[T, ...]:
+    """Add, remove or clear an item (an id, a word) in a list; ``shown`` names it in refusals."""
     if action == "clear":
         return ()
     if item is None:
@@ -119,6 +121,8 @@ def describe_settings(settings: GuildSettings, bot_default: str) -> str:
     channels = " ".join(f"<#{c}>" for c in settings.allowed_channel_ids) or "every channel"
     roles = " ".join(f"<@&{r}>" for r in settings.moderator_role_ids)
     log = f"<#{settings.mod_log_channel_id}>" if settings.mod_log_channel_id else "off"
+    low = "in age-restricted channels" if settings.low_moderation else "never"
+    spoilers = "outside age-restricted channels" if settings.spoilers else "off"
     return "\n".join(
         [
             f"**Allowed models:** {models or 'none'}",
@@ -126,6 +130,10 @@ def describe_settings(settings: GuildSettings, bot_default: str) -> str:
             f"**Channels:** {channels}",
             f"**Moderators:** members with Manage Server{' and ' + roles if roles else ''}",
             f"**Moderation log:** {log}",
+            f"**Less strict filtering (moderation low):** {low}",
+            f"**Results as spoilers:** {spoilers}",
+            f"**Prompt check:** {'on' if settings.prompt_check else 'off'}",
+            f"**Blocked words:** {blocklist.shown(settings.blocked_words)}",
         ]
     )
 
