@@ -175,6 +175,23 @@ class NotAllowed(BotError):
     kind = "not_allowed"
 
 
+class SafetyRefused(BotError):
+    """The server's safety settings refuse this request (e.g. less strict filtering outside an
+    age-restricted channel); told to the member and to the moderation log."""
+
+    kind = "safety"
+
+    def __init__(self, message: str, *, rule: str = "") -> None:
+        super().__init__(message)
+        self.rule = rule  # what refused it, for moderators ("blocked word `cat*`"); "" if plain
+
+
+class PromptBlocked(SafetyRefused):
+    """A blocked word or the prompt check refused the prompt, before anything was spent."""
+
+    kind = "blocked"
+
+
 class Busy(BotError):
     """The job queue is full, a member has too many jobs in flight, or is cooling down."""
 

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot import safety
 from bot.errors import AuthenticationFailed, BotError, NotAllowed, QuotaExhausted, RateLimited
 from bot.images.types import Operation, PartialImage
 from bot.provider import Provider
@@ -45,6 +46,9 @@ class Requester:
     is_moderator: bool = False
     interaction_expires_at: float | None = None
     display_name: str = ""  # the member's name as the request carried it (no member cache needed)
+    age_restricted: bool = False  # the channel (a thread: its parent) is age-restricted
+    spoiler: bool = False  # the server wants results here posted as spoilers
+    jump_url: str = ""  # where the request was made: the channel, or the member's message
 
 
 class Progress(Protocol):
@@ -248,6 +252,7 @@ class JobRunner:
                     requester_name=who.display_name,
                 )
             )
+            spec = await safety.admit(self, who, spec)  # the server's safety settings
             self.service.check(spec, provider)
             reservation = await self.quotas.reserve(
                 guild_id=who.guild_id,

@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
-from bot import words
+from bot import blocklist, words
 from bot.errors import ValidationError
 from bot.models import Catalog, ModelSpec
 from bot.provider import Provider
@@ -21,6 +21,7 @@ from bot.store.changes import describe_cost_key as describe_cost_key  # the audi
 
 MODERATORS_ONLY = "Only moderators can use this command."
 ListAction = Literal["add", "remove", "clear"]
+T = TypeVar("T")
 RuleChoice = Literal["limit", "unlimited", "blocked", "clear"]
 MAX_CREDITS = 1_000_000
 # The names members know the operations by: the commands that start them.
@@ -108,9 +109,9 @@ def _not_allowed(model: str, allowed: Sequence[str]) -> ValidationError:
 
 
 def change_ids(
-    current: Sequence[int], action: ListAction, item: int | None, shown: str
-) -> tuple[int, ...]:
-    """Add, remove or clear an id in a list; ``shown`` names the item in refusals."""
+    current: Sequence[T], action: ListAction, item: T | None, shown: str
+) -> tuple[T, ...]:
+    """Add, remove or clear an item (an id, a word) in a list; ``shown`` names it in refusals."""
     if action == "clear":
         return ()
     if item is None:
@@ -129,6 +130,8 @@ def describe_settings(settings: GuildSettings, bot_default: str) -> str:
     channels = " ".join(f"<#{c}>" for c in settings.allowed_channel_ids) or "every channel"
     roles = " ".join(f"<@&{r}>" for r in settings.moderator_role_ids)
     log = f"<#{settings.mod_log_channel_id}>" if settings.mod_log_channel_id else "off"
+    low = "in age-restricted channels" if settings.low_moderation else "never"
+    spoilers = "outside age-restricted channels" if settings.spoilers else "off"
     return "\n".join(
         [
             f"**Allowed models:** {models or 'none'}",
@@ -136,6 +139,10 @@ def describe_settings(settings: GuildSettings, bot_default: str) -> str:
             f"**Channels:** {channels}",
             f"**Moderators:** members with Manage Server{' and ' + roles if roles else ''}",
             f"**Moderation log:** {log}",
+            f"**Less strict filtering (moderation low):** {low}",
+            f"**Results as spoilers:** {spoilers}",
+            f"**Prompt check:** {'on' if settings.prompt_check else 'off'}",
+            f"**Blocked words:** {blocklist.shown(settings.blocked_words)}",
         ]
     )
 

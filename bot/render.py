@@ -32,6 +32,7 @@ OPERATION_TITLES: dict[Operation, str] = {
 }
 
 PREVIEW_NAME = "preview"
+SPOILER = "SPOILER_"  # Discord blurs an attachment whose name starts with this until clicked
 # A prompt longer than this is shortened in the failure message and attached whole as a file.
 QUOTED_PROMPT_LIMIT = 3500
 
@@ -62,6 +63,12 @@ class ResultInfo:
     credits: int | None
     requester: str
     notes: tuple[str, ...] = ()
+    spoiler: bool = False  # the files are posted as spoilers
+
+
+def spoiler_name(filename: str, spoiler: bool) -> str:
+    """``filename`` as Discord shows it blurred when ``spoiler``, else as it is."""
+    return f"{SPOILER}{filename}" if spoiler else filename
 
 
 def result_embed(info: ResultInfo, images: Sequence[GeneratedImage]) -> discord.Embed:
@@ -94,9 +101,9 @@ def result_embed(info: ResultInfo, images: Sequence[GeneratedImage]) -> discord.
 def result_files(info: ResultInfo, images: Sequence[GeneratedImage]) -> list[discord.File]:
     """The images as uploads, named after the job so members can tell them apart."""
     return [
-        ImageFile(ImageBytes(image.data), filename=f"{info.operation}-{info.job_id}-{n}.{ext}")
+        ImageFile(ImageBytes(image.data), filename=spoiler_name(name, info.spoiler))
         for n, image in enumerate(images[:FILES_PER_MESSAGE], start=1)
-        for ext in [("jpg" if image.format == "jpeg" else image.format)]
+        for name in [f"{info.operation}-{info.job_id}-{n}.{_extension(image.format)}"]
     ]
 
 
@@ -180,20 +187,25 @@ def progress_embed(info: ProgressInfo, stage: Stage) -> discord.Embed:
     embed.add_field(name="Model", value=info.model)
     embed.add_field(name="Size", value=info.size or "auto")
     embed.add_field(name="Images", value=str(info.n))
-    if stage.preview:
+    if stage.preview and not stage.preview.startswith(SPOILER):
+        # A spoiler stays an attachment under the embed: Discord never blurs an embed's image.
         embed.set_image(url=f"attachment://{stage.preview}")
     embed.set_footer(text=shorten(f"Requested by {info.requester} · job {info.job_id}", 2048))
     return embed
 
 
-def preview_file(image: PartialImage) -> discord.File:
+def preview_file(image: PartialImage, *, spoiler: bool = False) -> discord.File:
     """A partial image as the progress message's attachment (named as the embed shows it)."""
-    ext = "jpg" if image.format == "jpeg" else image.format
-    return ImageFile(ImageBytes(image.data), filename=f"{PREVIEW_NAME}.{ext}")
+    return ImageFile(ImageBytes(image.data), filename=preview_name(image.format, spoiler=spoiler))
 
 
-def preview_name(image_format: str) -> str:
-    return f"{PREVIEW_NAME}.{'jpg' if image_format == 'jpeg' else image_format}"
+def preview_name(image_format: str, *, spoiler: bool = False) -> str:
+    """The file name of a preview: the embed shows it, unless it is a spoiler."""
+    return spoiler_name(f"{PREVIEW_NAME}.{_extension(image_format)}", spoiler)
+
+
+def _extension(image_format: str) -> str:
+    return "jpg" if image_format == "jpeg" else image_format
 
 
 def status_embed(text: str) -> discord.Embed:

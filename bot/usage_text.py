@@ -9,7 +9,7 @@ import time
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.errors import ContentRejected, QuotaExceeded
+from bot.errors import ContentRejected, QuotaExceeded, SafetyRefused
 from bot.moderation import COMMAND_OF, quoted
 from bot.quotas import MemberUsage, UsageSummary, relative_time
 from bot.quotas.policy import requests
@@ -112,9 +112,10 @@ def _spent(spend: Spend) -> str:
 # --- history and the moderation log ----------------------------------------------------------
 
 
-def jump_url(guild_id: int, channel_id: int, message_id: int) -> str:
-    """A link that opens a message in Discord."""
-    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+def jump_url(guild_id: int, channel_id: int, message_id: int | None = None) -> str:
+    """A link that opens a message (or, without one, a channel) in Discord."""
+    channel = f"https://discord.com/channels/{guild_id}/{channel_id}"
+    return channel if message_id is None else f"{channel}/{message_id}"
 
 
 def history_line(job: Job, prompt_limit: int = 90, fallback_name: str = "") -> str:
@@ -174,22 +175,28 @@ class LogEntry:
     description: str
 
 
-def log_entry(job: Job, exc: BaseException) -> LogEntry | None:
-    """What the moderation log says about a failed job (None: not worth a post)."""
+def log_entry(job: Job, exc: BaseException, link: str = "") -> LogEntry | None:
+    """What the moderation log says about a failed job (None: not worth a post); ``link``
+    opens where it was asked for (the channel, or the member's message)."""
     if isinstance(exc, ContentRejected):
         title = "🚫 Request refused by the image service's safety system"
+    elif isinstance(exc, SafetyRefused):
+        title = "🚫 Request refused by this server's safety settings"
     elif isinstance(exc, QuotaExceeded):
         title = "⛔ Quota reached"
     else:
         return None
+    where = f"<#{job.channel_id}>" + (f" ([jump]({link}))" if link else "")
     lines = [
-        f"**Member:** {member_label(job.user_id, job.requester_name)} in <#{job.channel_id}>",
+        f"**Member:** {member_label(job.user_id, job.requester_name)} in {where}",
         f"**Request:** {COMMAND_OF.get(job.operation, job.operation)} with {job.model} "
         f"(job #{job.id})",
     ]
     if job.prompt:
         lines.append(f"**Prompt:** {quoted(job.prompt, 1000)}")
-    if isinstance(exc, QuotaExceeded):
+    if isinstance(exc, SafetyRefused) and exc.rule:
+        lines.append(f"**Refused by:** {exc.rule}")
+    if isinstance(exc, QuotaExceeded | SafetyRefused):
         lines.append(f"**Told the member:** {exc.message}")
     return LogEntry(title, "\n".join(lines))
 

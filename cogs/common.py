@@ -21,6 +21,8 @@ from bot.errors import BotError
 from bot.jobs import Requester
 from bot.moderation import is_moderator
 from bot.render import error_embed, only_requester
+from bot.safety import spoilered
+from bot.usage_text import jump_url
 
 if TYPE_CHECKING:
     from bot.app import ImageBot
@@ -135,18 +137,30 @@ async def member_is_moderator(
     return moderates(member or interaction.user, settings.moderator_role_ids)
 
 
+def age_restricted(channel: object) -> bool:
+    """Whether a channel is age-restricted (Discord's "nsfw"); a thread is if its parent is, and
+    a thread whose parent isn't known, or a channel of unknown kind, is not."""
+    is_nsfw = getattr(channel, "is_nsfw", None)  # Thread.is_nsfw asks its parent
+    return bool(callable(is_nsfw) and is_nsfw())
+
+
 async def requester(interaction: discord.Interaction[ImageBot]) -> Requester:
     """Who is asking through this interaction, with whether they moderate this server."""
     member = interaction.user
-    settings = await interaction.client.services.store.get_guild_settings(interaction.guild_id or 0)
+    guild_id, channel_id = interaction.guild_id or 0, interaction.channel_id or 0
+    settings = await interaction.client.services.store.get_guild_settings(guild_id)
+    restricted = age_restricted(interaction.channel)
     return Requester(
-        guild_id=interaction.guild_id or 0,
-        channel_id=interaction.channel_id or 0,
+        guild_id=guild_id,
+        channel_id=channel_id,
         user_id=member.id,
         role_ids=role_ids(member),
         is_moderator=moderates(member, settings.moderator_role_ids),
         interaction_expires_at=(interaction.created_at + INTERACTION_LIFETIME).timestamp(),
         display_name=member.display_name,
+        age_restricted=restricted,
+        spoiler=spoilered(settings, restricted),
+        jump_url=jump_url(guild_id, channel_id),
     )
 
 
@@ -155,6 +169,7 @@ async def message_requester(message: discord.Message, store: Store) -> Requester
     assert message.guild is not None
     author = message.author
     settings = await store.get_guild_settings(message.guild.id)
+    restricted = age_restricted(message.channel)
     return Requester(
         guild_id=message.guild.id,
         channel_id=message.channel.id,
@@ -162,4 +177,7 @@ async def message_requester(message: discord.Message, store: Store) -> Requester
         role_ids=role_ids(author),
         is_moderator=moderates(author, settings.moderator_role_ids),
         display_name=author.display_name,
+        age_restricted=restricted,
+        spoiler=spoilered(settings, restricted),
+        jump_url=jump_url(message.guild.id, message.channel.id, message.id),
     )

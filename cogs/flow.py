@@ -221,11 +221,12 @@ class JobFlow:
     async def partial(self, job: Job, image: PartialImage) -> None:
         if len(image.data) > self.surface.filesize_limit:
             return  # a preview is a courtesy; the result gets the care of shrinking
-        name = render.preview_name(image.format)
+        spoiler = self.who.spoiler
+        name = render.preview_name(image.format, spoiler=spoiler)
         self.stage = dataclasses.replace(
             self.stage, running=True, started_at=self.stage.started_at or time.time(), preview=name
         )
-        self.updates.push(_Update(self.stage, [render.preview_file(image)]))
+        self.updates.push(_Update(self.stage, [render.preview_file(image, spoiler=spoiler)]))
 
     async def _apply(self, update: _Update) -> None:
         assert self.info is not None
@@ -236,7 +237,8 @@ class JobFlow:
 
     async def deliver(self, job: Job, outcome: Outcome, credits: int) -> Delivered:
         await self.updates.close()
-        info = result_info(job, self.spec, outcome, credits, self.who.display_name)
+        who = self.who
+        info = result_info(job, self.spec, outcome, credits, who.display_name, spoiler=who.spoiler)
         delivered = await upload_shrinking(
             self.services, job, outcome, info, self.surface.filesize_limit, self._send
         )

@@ -110,6 +110,7 @@ class Images(commands.Cog):
         n="How many images",
         background="Transparent, opaque or auto (GPT image models)",
         complexity="How much planning goes into the image (newer GPT image models)",
+        moderation="Filtering: auto, or low where the server allows it (GPT image models)",
     )
     async def imagine(
         self,
@@ -122,6 +123,7 @@ class Images(commands.Cog):
         n: Count = 1,
         background: str | None = None,
         complexity: str | None = None,
+        moderation: str | None = None,
     ) -> None:
         """Create images from a description."""
         params = Params(
@@ -131,6 +133,7 @@ class Images(commands.Cog):
             style=style,
             background=background,
             complexity=complexity,
+            moderation=moderation,
         )
         await run_interaction_job(interaction, JobSpec("generate", model or "", prompt, params))
 
@@ -273,6 +276,7 @@ class Images(commands.Cog):
     @imagine.autocomplete("style")
     @imagine.autocomplete("background")
     @imagine.autocomplete("complexity")
+    @imagine.autocomplete("moderation")
     async def _imagine_option(self, i: Interaction, current: str) -> Choices:
         return await option_autocomplete(i, current, "generate", _focused(i))
 

@@ -39,9 +39,15 @@ def result_view(provider: Provider, job: Job, count: int) -> discord.ui.View:
 
 
 def result_info(
-    job: Job, spec: JobSpec, outcome: Outcome, credits: int | None, requester_name: str
+    job: Job,
+    spec: JobSpec,
+    outcome: Outcome,
+    credits: int | None,
+    requester_name: str,
+    *,
+    spoiler: bool = False,
 ) -> ResultInfo:
-    """What the result embed says about a job."""
+    """What the result embed says about a job (``spoiler``: its files are posted as spoilers)."""
     first = outcome.requests[0] if outcome.requests else None
     return ResultInfo(
         job_id=job.id,
@@ -54,6 +60,7 @@ def result_info(
         credits=credits,
         requester=requester_name,
         notes=outcome.notes,
+        spoiler=spoiler,
     )
 
 

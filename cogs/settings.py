@@ -1,4 +1,4 @@
-"""/settings: the models, channels, moderator roles and moderation log of a server.
+"""/settings: the models, channels, moderator roles, moderation log and safety of a server.
 
 Every change goes through ``_settings_changed``, which records who made it and posts it to the
 moderation log; ``/settings changes`` lists the latest, /quota's included.
@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import audit_text, moderation
+from bot import audit_text, blocklist, moderation, safety
 from bot.errors import NotAllowed, ValidationError
 from bot.moderation import ListAction
 from bot.store import GuildSettings
@@ -39,7 +39,7 @@ class Settings(commands.Cog):
 
     settings = app_commands.Group(
         name="settings",
-        description="Moderators: models, channels, moderator roles, moderation log, changes",
+        description="Moderators: models, channels, roles, log, safety, image service, changes",
         guild_only=True,
         default_permissions=MODERATOR_PERMISSIONS,
     )
@@ -199,6 +199,44 @@ class Settings(commands.Cog):
     async def _default_model(self, i: Interaction, current: str) -> list[app_commands.Choice[str]]:
         names = [*self.services.catalog.names("generate"), "none"]
         return [app_commands.Choice(name=n, value=n) for n in names if current in n][:25]
+
+    @settings.command(name="safety")
+    @app_commands.describe(
+        low_moderation="Allow less strict filtering (moderation low) in age-restricted channels",
+        spoilers="Post results as spoilers outside age-restricted channels",
+        prompt_check="Check prompts with the image service's moderation endpoint first",
+    )
+    async def settings_safety(
+        self,
+        interaction: Interaction,
+        low_moderation: bool | None = None,
+        spoilers: bool | None = None,
+        prompt_check: bool | None = None,
+    ) -> None:
+        """Choose how strict image making is: filtering, spoilers and the prompt check."""
+        await self._settings_changed(
+            interaction,
+            lambda s: safety.set_switches(s, low_moderation, spoilers, prompt_check),
+            "Safety settings changed.",
+        )
+
+    @settings.command(name="blocked-words")
+    @app_commands.describe(
+        action="add, remove or clear",
+        word="A word or phrase; * stands for any letters (cat* blocks cats and catnip)",
+    )
+    async def settings_blocked_words(
+        self,
+        interaction: Interaction,
+        action: ListAction,
+        word: app_commands.Range[str, 1, blocklist.MAX_LENGTH] | None = None,
+    ) -> None:
+        """Refuse prompts with these words in them (up to 100 words or phrases)."""
+        await self._settings_changed(
+            interaction,
+            lambda s: safety.change_blocked_words(s, action, word),
+            "Blocked words changed.",
+        )
 
 
 async def setup(bot: ImageBot) -> None:

@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import usage_text
-from bot.errors import ContentRejected, QuotaExceeded
+from bot.errors import ContentRejected, QuotaExceeded, SafetyRefused
 from bot.jobs import Requester
 from bot.quotas import relative_time
 from bot.quotas.windows import period_words
@@ -172,8 +172,9 @@ class Reports(commands.Cog):
             task.cancel()
 
     async def on_job_failed(self, job: Job, who: Requester, exc: BaseException) -> None:
-        """Post refused prompts and quota blocks to the guild's moderation log, if it has one."""
-        entry = usage_text.log_entry(job, exc)
+        """Post refused prompts and quota blocks to the guild's moderation log, if it has one,
+        each with a link to where it was asked for."""
+        entry = usage_text.log_entry(job, exc, who.jump_url)
         if entry is None:
             return
         if isinstance(exc, QuotaExceeded) and not self._quota_log.allow(
@@ -183,7 +184,8 @@ class Reports(commands.Cog):
         embed = discord.Embed(
             title=entry.title, description=shorten(entry.description, DESCRIPTION_LIMIT)
         )
-        embed.colour = LOG_COLOUR if isinstance(exc, ContentRejected) else OK_COLOUR
+        refused = isinstance(exc, ContentRejected | SafetyRefused)
+        embed.colour = LOG_COLOUR if refused else OK_COLOUR
         # In the background: the member's own error reply shouldn't wait for the log.
         task = asyncio.create_task(self.bot.mod_log(job.guild_id, embed))
         self._posts.add(task)

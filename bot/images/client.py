@@ -1,7 +1,7 @@
 """Async client for any OpenAI-compatible Images API, on the bot's one shared aiohttp session.
 
-``ImagesClient`` is the public calls (generate, edit, create_variation, call, list_models) and the
-one retry policy around each request. How a body is read and decoded is ``bot.images.body``; the
+``ImagesClient`` is the public calls (generate, edit, create_variation, call, list_models,
+moderate) and the one retry policy around each request. How a body is read and decoded is ``bot.images.body``; the
 multipart forms are ``bot.images.forms``; a streamed answer is ``bot.images.stream``.
 """
 
@@ -24,6 +24,7 @@ from bot.images.errors_map import (
     parse_error_body,
 )
 from bot.images.forms import FormBuilder, edit_form, variation_form
+from bot.images.moderations import MODERATION_MODEL, Moderation, parse_moderation
 from bot.images.results import Parsed, build_result
 from bot.images.stream import OnPartial, Previews, read_stream
 from bot.images.types import ImageRequest, ImageResult, ModelListing
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 TIMED_OUT = "The image service did not answer in time; try again later."
+MODERATION_TIMEOUT = 10.0  # seconds a prompt check may hold a job up, retries included
 # Success bodies read and parsed at once. Answers to parallel requests land together; the others
 # wait unread in their sockets instead of each holding several MB of the bot's memory.
 _PARSING_AT_ONCE = 4
@@ -88,6 +90,9 @@ class ImagesClient:
         self._max_wait = max_wait
         self._stream_gap = timeout if stream_gap is None else stream_gap
         self._preview_side = preview_side
+        # None: not asked yet; False: the provider has no /moderations (404/405), never asked again.
+        self.has_moderations: bool | None = None
+        self._moderation_warned = False
 
     def _preview_decoder(self) -> Callable[[memoryview | str], Awaitable[bytes]]:
         side = self._preview_side
@@ -148,6 +153,43 @@ class ImagesClient:
             for m in data
             if isinstance(m, dict) and isinstance(m.get("id"), str)
         ]
+
+    async def moderate(self, text: str) -> Moderation | None:
+        """``POST /moderations`` on ``text``: the provider's verdict, or None when it can't give
+        one (no such endpoint, an error, no answer in time). A check that can't be made never
+        blocks a job, so every failure is a warning in the log, once per client."""
+        if self.has_moderations is False:
+            return None
+        body = {"model": MODERATION_MODEL, "input": text}
+        try:
+            async with asyncio.timeout(MODERATION_TIMEOUT):
+                payload = await self._send(
+                    "POST", "moderations", json_body=body, idempotent=True,
+                    parse=self._body.json_chunks,
+                )  # fmt: skip
+        except APIError as err:
+            if err.status in (404, 405):
+                self.has_moderations = False
+                log.warning("The image service has no moderation endpoint (HTTP %s): prompt "
+                            "checks are skipped", err.status)  # fmt: skip
+                return None
+            self._moderation_failed(f"{err.kind}, status {err.status}")
+            return None
+        except TimeoutError:
+            self._moderation_failed("no answer in time")
+            return None
+        verdict = parse_moderation(payload)
+        if verdict is None:
+            self._moderation_failed("an answer the bot could not read")
+            return None
+        self.has_moderations = True
+        return verdict
+
+    def _moderation_failed(self, why: str) -> None:
+        if not self._moderation_warned:
+            self._moderation_warned = True
+            log.warning("A prompt check failed (%s); prompts it can't check are sent unchecked "
+                        "(said once)", why)  # fmt: skip
 
     # --- one call ---------------------------------------------------------------------------
 

@@ -63,6 +63,10 @@ def _settings_columns(settings: GuildSettings) -> dict[str, object]:
         "allowed_channel_ids": json.dumps([int(c) for c in settings.allowed_channel_ids]),
         "moderator_role_ids": json.dumps([int(r) for r in settings.moderator_role_ids]),
         "mod_log_channel_id": settings.mod_log_channel_id,
+        "low_moderation": settings.low_moderation,
+        "spoilers": settings.spoilers,
+        "prompt_check": settings.prompt_check,
+        "blocked_words": json.dumps(list(settings.blocked_words)),
     }
 
 
@@ -120,6 +124,10 @@ def _settings_from_row(guild_id: int, row: Row | None) -> GuildSettings:
         allowed_channel_ids=tuple(json.loads(row["allowed_channel_ids"])),
         moderator_role_ids=tuple(json.loads(row["moderator_role_ids"])),
         mod_log_channel_id=row["mod_log_channel_id"],
+        low_moderation=bool(row["low_moderation"]),
+        spoilers=bool(row["spoilers"]),
+        prompt_check=bool(row["prompt_check"]),
+        blocked_words=tuple(json.loads(row["blocked_words"])),
     )
 
 

@@ -87,6 +87,10 @@ class GuildSettings:
     allowed_channel_ids: tuple[int, ...] = ()  # empty: every channel
     moderator_role_ids: tuple[int, ...] = ()
     mod_log_channel_id: int | None = None
+    low_moderation: bool = False  # moderation "low" in age-restricted channels (and only there)
+    spoilers: bool = False  # results outside age-restricted channels are posted as spoilers
+    prompt_check: bool = False  # prompts go through the provider's moderation endpoint first
+    blocked_words: tuple[str, ...] = ()  # lower-case words or phrases; "*" is a wildcard
 
 
 @dataclass(frozen=True, slots=True)

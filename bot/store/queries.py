@@ -91,6 +91,10 @@ SETTINGS_COLUMNS = (
     "allowed_channel_ids",
     "moderator_role_ids",
     "mod_log_channel_id",
+    "low_moderation",
+    "spoilers",
+    "prompt_check",
+    "blocked_words",
 )
 POLICY_COLUMNS = (
     "window_kind",

@@ -471,6 +471,32 @@ class BotHarness:
         await self.inject("GUILD_MEMBER_ADD", {**member, "guild_id": str(self.guild_id)})
         return int(member["user"]["id"])
 
+    async def add_channel(self, name: str, *, nsfw: bool = False) -> int:
+        """Create a text channel (CHANNEL_CREATE), age-restricted when ``nsfw``; return its id."""
+        channel = _text_channel(self.fake.snowflake(), str(self.guild_id), name, 2)
+        channel["nsfw"] = nsfw
+        channel = self.fake.add_channel(self.guild_id, channel)
+        await self.inject("CHANNEL_CREATE", channel)
+        return int(channel["id"])
+
+    async def add_thread(self, parent: int, name: str = "thread", *, cached: bool = True) -> int:
+        """Create a public thread of ``parent`` and return its id. Thread payloads carry no
+        ``nsfw``: a thread is age-restricted when its parent is. With ``cached=False`` the bot
+        never heard of it (no THREAD_CREATE): interactions in it bring the thread's payload."""
+        tid = self.fake.snowflake()
+        thread = {
+            "id": str(tid), "type": 11, "guild_id": str(self.guild_id), "parent_id": str(parent),
+            "owner_id": str(self.user_id), "name": name, "last_message_id": None,
+            "message_count": 0, "member_count": 1, "rate_limit_per_user": 0, "flags": 0,
+            "total_message_sent": 0,
+            "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                "archive_timestamp": iso(tid), "locked": False},
+        }  # fmt: skip
+        thread = self.fake.add_channel(self.guild_id, thread)
+        if cached:
+            await self.inject("THREAD_CREATE", {**thread, "newly_created": True})
+        return tid
+
     def permissions_of(self, user: UserLike) -> int:
         """Guild-level permissions of a member, computed from its roles as Discord does."""
         uid = _id(user)

@@ -466,6 +466,13 @@ class FakeDiscord:
             for member in guild.get("members", []):
                 self.add_member(gid, member)
 
+    def add_channel(self, guild_id: int, channel: JSON) -> JSON:
+        """Register a channel or thread payload of a guild (fetchable, postable to)."""
+        with self._lock:
+            stored = {**channel, "guild_id": str(guild_id)}
+            self.channels[int(channel["id"])] = stored
+            return stored
+
     def add_member(self, guild_id: int, member: JSON) -> None:
         with self._lock:
             uid = int(member["user"]["id"])

@@ -43,6 +43,12 @@ given, e.g. LiteLLM's ``fail_next("raw", status=404, body='{"detail":"Not Found"
 ``non_json`` answers an HTML 502, ``reset`` drops the connection; the ``_LATE`` kinds spoil a
 successful answer.
 
+Moderations (``POST /moderations``; ``moderations_endpoint=False``: OpenAI's 404 for an unknown
+route, "Invalid URL"): needs
+``model`` (one of ``MODERATION_MODELS``) and ``input`` (a string or a list of strings), 401
+without a key like every route; an input with a word of ``flag_words`` in it (e.g. "murder") is
+flagged for that word's categories. ``fail_next(kind, on="moderations")`` injects failures.
+
 Streaming (``stream=true``, GPT image models only; see ``openai_stream``): ``stream_mode`` is
 "sse" (OpenAI: server-sent events, partials ``partial_delay`` seconds apart), "json" (a gateway
 that ignores ``stream``) or "refuse" (a relay that can't stream: 400 naming ``stream``, counted in
@@ -148,7 +154,23 @@ _LATE = frozenset({
 _EARLY = frozenset(_ERRORS) | {"non_json", "reset", "raw"}
 FAIL_KINDS = _EARLY | _LATE
 IMAGE_ENDPOINTS = frozenset(FIELDS)  # generations, edits, variations
-_FAULT_TARGETS = IMAGE_ENDPOINTS | {"models"}
+_FAULT_TARGETS = IMAGE_ENDPOINTS | {"models", "moderations"}
+_NOT_IMAGES = frozenset({"models", "moderations"})  # endpoints only early faults can spoil
+MODERATION_MODELS = {  # what each name answers as in the response's "model"
+    "omni-moderation-latest": "omni-moderation-2024-09-26",
+    "omni-moderation-2024-09-26": "omni-moderation-2024-09-26",
+    "text-moderation-latest": "text-moderation-007",
+    "text-moderation-stable": "text-moderation-007",
+}
+MODERATION_CATEGORIES = (
+    "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit",
+    "illicit/violent", "self-harm", "self-harm/intent", "self-harm/instructions", "sexual",
+    "sexual/minors", "violence", "violence/graphic",
+)  # fmt: skip
+FLAG_WORDS: dict[str, tuple[str, ...]] = {
+    "murder": ("violence", "violence/graphic"),
+    "hurtmyself": ("self-harm", "self-harm/intent"),
+}
 _DEFAULT_MODEL = {"generations": "dall-e-2", "edits": "gpt-image-1.5", "variations": "dall-e-2"}
 _RETIRED_VARIATIONS = (
     "This endpoint no longer accepts requests. Use POST /v1/images/edits with a GPT image model "
@@ -191,6 +213,7 @@ class FakeImagesServer:
         prefix: str = "/v1",
         extra_models: Mapping[str, str] | None = None,
         models_endpoint: bool = True,
+        moderations_endpoint: bool = True,
         noisy: bool = False,
         world: World = "gateway",
         today: date | Callable[[], date] = OPENAI_SNAPSHOT_DATE,
@@ -222,6 +245,8 @@ class FakeImagesServer:
         self.sent_events: list[tuple[str, float]] = []
         self._today = today if callable(today) else (lambda: today)
         self._models_endpoint = models_endpoint
+        self._moderations_endpoint = moderations_endpoint
+        self.flag_words = dict(FLAG_WORDS)  # word -> categories a moderation input is flagged for
         self._failures: list[_Failure] = []
         self._files: dict[str, tuple[bytes, str, str, dict[str, Any]]] = {}
         self._closing = asyncio.Event()
@@ -232,6 +257,11 @@ class FakeImagesServer:
     def base_url(self) -> str:
         """What to give the client, e.g. ``http://127.0.0.1:PORT/v1``."""
         return f"http://127.0.0.1:{self.port}{self.prefix}"
+
+    @property
+    def moderation_requests(self) -> list[RecordedRequest]:
+        """Requests to ``POST /moderations``."""
+        return [r for r in self.requests if r.endpoint == "moderations"]
 
     @property
     def image_requests(self) -> list[RecordedRequest]:
@@ -257,8 +287,9 @@ class FakeImagesServer:
             raise ValueError(f"unknown failure kind {kind!r}; one of {sorted(FAIL_KINDS)}")
         if not targets <= _FAULT_TARGETS:
             raise ValueError(f"unknown endpoint in {sorted(targets)}; {sorted(_FAULT_TARGETS)}")
-        if "models" in targets and kind not in _EARLY | {"slow"}:
-            raise ValueError(f"{kind!r} spoils an image answer; GET /models takes {sorted(_EARLY)}")
+        if targets & _NOT_IMAGES and kind not in _EARLY | {"slow"}:
+            raise ValueError(f"{kind!r} spoils an image answer; {sorted(targets & _NOT_IMAGES)} "
+                             f"take {sorted(_EARLY)}")  # fmt: skip
         self._failures.append(_Failure(kind, times, opts, targets))
 
     def fail_always(self, kind: str, **opts: Any) -> None:
@@ -291,6 +322,7 @@ class FakeImagesServer:
         if self._models_endpoint:
             app.router.add_get(f"{self.prefix}/models", self._list_models)
             app.router.add_get(f"{self.prefix}/models/{{model}}", self._get_model)
+        app.router.add_post(f"{self.prefix}/moderations", self._moderate)
         app.router.add_get("/files/{name}", self._file)
         self._runner = web.AppRunner(app, shutdown_timeout=0.5, handler_cancellation=True)
         await self._runner.setup()
@@ -386,11 +418,12 @@ class FakeImagesServer:
 
         return handle
 
-    async def _models_preamble(self, request: web.Request) -> web.StreamResponse | None:
-        await self._record(request, "models")
+    async def _preamble(self, request: web.Request, endpoint: str) -> web.StreamResponse | None:
+        """Record, check the key, answer an injected early failure (None: go on)."""
+        await self._record(request, endpoint)
         if (denied := self._check_auth(request)) is not None:
             return denied
-        failure = self._take_failure("models")
+        failure = self._take_failure(endpoint)
         if failure is not None and failure.kind == "slow":
             await self._sleep(failure.opts.get("seconds", 5.0))
         elif failure is not None:
@@ -398,12 +431,12 @@ class FakeImagesServer:
         return None
 
     async def _list_models(self, request: web.Request) -> web.StreamResponse:
-        if (early := await self._models_preamble(request)) is not None:
+        if (early := await self._preamble(request, "models")) is not None:
             return early
         return self._json({"object": "list", "data": self.listing})
 
     async def _get_model(self, request: web.Request) -> web.StreamResponse:
-        if (early := await self._models_preamble(request)) is not None:
+        if (early := await self._preamble(request, "models")) is not None:
             return early
         model = request.match_info["model"]
         for entry in self.listing:
@@ -411,6 +444,42 @@ class FakeImagesServer:
                 return self._json(entry)
         message = f"The model `{model}` does not exist or you do not have access to it."
         return self.error_response(404, message, param="model", code="model_not_found")
+
+    async def _moderate(self, request: web.Request) -> web.StreamResponse:
+        if not self._moderations_endpoint:  # OpenAI's answer to a route it doesn't have
+            await self._record(request, "moderations")
+            return self.error_response(404, f"Invalid URL (POST {request.path})")
+        if (early := await self._preamble(request, "moderations")) is not None:
+            return early
+        body = self.requests[-1].json
+        if not isinstance(body, dict):
+            return self.error_response(400, "We could not parse the JSON body of your request.")
+        model, given = body.get("model"), body.get("input")
+        for name, value in (("model", model), ("input", given)):
+            if value is None:
+                reject = missing(name)
+                return self.error_response(400, reject.message, param=name, code=reject.code)
+        if model not in MODERATION_MODELS:
+            reject = invalid("model", model, MODERATION_MODELS)
+            return self.error_response(400, reject.message, param="model", code=reject.code)
+        texts = [given] if isinstance(given, str) else given
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            reject = invalid("input", type(given).__name__)
+            return self.error_response(400, reject.message, param="input", code=reject.code)
+        results = [self._verdict(text) for text in texts]
+        answer = {"id": f"modr-{uuid.uuid4().hex}", "model": MODERATION_MODELS[model]}
+        return self._json(answer | {"results": results})
+
+    def _verdict(self, text: str) -> dict[str, Any]:
+        """One moderation result in the spec's shape: flagged by the flag words in ``text``."""
+        lowered = text.lower()
+        hits = {c for word, cats in self.flag_words.items() if word in lowered for c in cats}
+        return {
+            "flagged": bool(hits),
+            "categories": {c: c in hits for c in MODERATION_CATEGORIES},
+            "category_scores": {c: 0.97 if c in hits else 0.0001 for c in MODERATION_CATEGORIES},
+            "category_applied_input_types": {c: ["text"] for c in MODERATION_CATEGORIES},
+        }
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         await self._record(request, "files")

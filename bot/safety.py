@@ -1,0 +1,185 @@
+"""A server's safety settings, applied to a job before anything is spent, and how they read.
+
+- Less strict filtering (``moderation=low``) only where the server turned it on *and* the channel
+  is age-restricted (a thread counts as its parent): there, a job that didn't choose gets "low";
+  anywhere else a member's "low" is refused.
+- Blocked words (``bot.blocklist``) in the prompt the member typed are refused, naming the word.
+- The prompt check asks the provider's moderation endpoint; a flagged prompt is refused with the
+  categories in plain words. A check that can't be made never blocks: the moderators are told
+  once that prompts go unchecked.
+- Spoilers: results outside age-restricted channels are posted as spoilers when the server wants.
+
+``screen`` and the wording are pure; ``admit`` is the one step ``JobRunner.admit`` takes (it reads
+the settings and asks the provider). Every refusal is a ``SafetyRefused``: stored as the job's
+failure and posted to the moderation log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from bot import blocklist
+from bot.errors import PromptBlocked, SafetyRefused, ValidationError
+from bot.images.params import CHOICE_BY_NAME
+from bot.moderation import ListAction, change_ids, quoted
+
+if TYPE_CHECKING:
+    from bot.jobs import NoticeListener, Requester
+    from bot.provider import Provider
+    from bot.service import JobSpec
+    from bot.store import Store
+    from bot.store.models import GuildSettings
+
+log = logging.getLogger(__name__)
+
+LOW = "low"
+MODERATION = CHOICE_BY_NAME["moderation"]
+LOW_ONLY_AGE_RESTRICTED = (
+    "Less strict filtering (moderation low) is only allowed in age-restricted channels on this "
+    "server."
+)
+LOW_NOT_ALLOWED = "This server doesn't allow less strict filtering (moderation low)."
+BLOCKED = 'Your prompt has "{word}" in it, which is blocked on this server.'
+FLAGGED = "This server's prompt check flagged your prompt{why}, so I didn't send it."
+CHECK_MISSING = (
+    "The prompt check is on, but the image service has no moderation endpoint, so prompts go "
+    "unchecked. Turn it off with `/settings safety prompt_check:False`."
+)
+# The moderation endpoint's categories as members read them.
+CATEGORY_WORDS = {
+    "harassment": "harassment",
+    "harassment/threatening": "threats",
+    "hate": "hate",
+    "hate/threatening": "threatening hate",
+    "illicit": "illegal activity",
+    "illicit/violent": "violent wrongdoing or weapons",
+    "self-harm": "self-harm",
+    "self-harm/intent": "intent of self-harm",
+    "self-harm/instructions": "self-harm instructions",
+    "sexual": "sexual content",
+    "sexual/minors": "sexual content involving minors",
+    "violence": "violence",
+    "violence/graphic": "graphic violence",
+}
+
+
+def spoilered(settings: GuildSettings, age_restricted: bool) -> bool:
+    """Whether results in a channel are posted as spoilers (never in age-restricted channels)."""
+    return settings.spoilers and not age_restricted
+
+
+def screen(
+    settings: GuildSettings, who: Requester, spec: JobSpec, moderations: Collection[str] = ()
+) -> JobSpec:
+    """``spec`` as the server's settings allow it, or a ``SafetyRefused`` saying why not.
+
+    ``moderations``: the model's moderation values (empty: it takes no moderation parameter).
+    """
+    low_here = settings.low_moderation and who.age_restricted
+    chosen = spec.params.moderation
+    if chosen == LOW and not low_here:
+        why = LOW_ONLY_AGE_RESTRICTED if settings.low_moderation else LOW_NOT_ALLOWED
+        raise SafetyRefused(why, rule="moderation low outside an age-restricted channel")
+    found = blocklist.find(settings.blocked_words, spec.prompt)
+    if found is not None:
+        raise PromptBlocked(
+            BLOCKED.format(word=blocklist.plain(found.matched)),
+            rule=f"blocked word {quoted(found.entry, 64)}",
+        )
+    if (
+        chosen is None
+        and low_here
+        and LOW in moderations
+        and spec.operation in MODERATION.operations
+    ):
+        spec = dataclasses.replace(spec, params=spec.params.replace(moderation=LOW))
+    return spec
+
+
+def flagged(categories: Sequence[str]) -> PromptBlocked:
+    """The refusal of a prompt the moderation endpoint flagged for ``categories``."""
+    words = listed(
+        [CATEGORY_WORDS.get(c, c.replace("/", " ").replace("-", " ")) for c in categories]
+    )
+    why = f" for {words}" if words else ""
+    return PromptBlocked(FLAGGED.format(why=why), rule=f"prompt check: {words or 'flagged'}")
+
+
+def listed(words: Sequence[str]) -> str:
+    """Words as a sentence lists them: "a", "a and b", "a, b and c"."""
+    unique = list(dict.fromkeys(words))
+    return (
+        " and ".join(unique) if len(unique) < 3 else ", ".join(unique[:-1]) + " and " + unique[-1]
+    )
+
+
+# --- moderators' changes ---------------------------------------------------------------------
+
+
+def set_switches(
+    settings: GuildSettings,
+    low_moderation: bool | None,
+    spoilers: bool | None,
+    prompt_check: bool | None,
+) -> GuildSettings:
+    """The settings with each switch that was given set (None: left as it is)."""
+    if low_moderation is None and spoilers is None and prompt_check is None:
+        raise ValidationError(["Choose at least one of low_moderation, spoilers or prompt_check."])
+    return dataclasses.replace(
+        settings,
+        low_moderation=settings.low_moderation if low_moderation is None else low_moderation,
+        spoilers=settings.spoilers if spoilers is None else spoilers,
+        prompt_check=settings.prompt_check if prompt_check is None else prompt_check,
+    )
+
+
+def change_blocked_words(
+    settings: GuildSettings, action: ListAction, word: str | None
+) -> GuildSettings:
+    """The settings with ``word`` added to or removed from the blocked words, or none left."""
+    item = blocklist.entry(word) if word is not None and action != "clear" else None
+    shown = f'"{blocklist.plain(item)}"' if item else "That word"
+    words = change_ids(settings.blocked_words, action, item, shown)
+    if len(words) > blocklist.MAX_ENTRIES:
+        raise ValidationError([f"The list already has {blocklist.MAX_ENTRIES} blocked words; "
+                               "remove one before adding another."])  # fmt: skip
+    return dataclasses.replace(settings, blocked_words=words)
+
+
+# --- the step of JobRunner.admit -------------------------------------------------------------
+
+
+class Runner(Protocol):
+    """What ``admit`` needs of the job runner."""
+
+    store: Store
+    notice_listeners: list[NoticeListener]
+
+    async def provider_for(self, guild_id: int) -> Provider: ...
+
+
+async def admit(runner: Runner, who: Requester, spec: JobSpec) -> JobSpec:
+    """``screen`` with the server's settings, then, when it is on, the provider's prompt check;
+    before a credit is reserved or anything is sent to make images."""
+    settings = await runner.store.get_guild_settings(who.guild_id)
+    provider = await runner.provider_for(who.guild_id)
+    model = provider.spec(spec.model)
+    spec = screen(settings, who, spec, model.values(MODERATION.name) if model else ())
+    if settings.prompt_check and spec.prompt.strip():
+        verdict = await provider.client.moderate(spec.prompt)
+        if verdict is not None and verdict.flagged:
+            raise flagged(verdict.categories)
+        if verdict is None and provider.client.has_moderations is False:
+            await _tell(runner, who.guild_id, f"prompt-check-missing:{provider.name}")
+    return spec
+
+
+async def _tell(runner: Runner, guild_id: int, key: str) -> None:
+    for listener in runner.notice_listeners:
+        try:
+            await listener(guild_id, key, CHECK_MISSING)
+        except Exception:
+            log.warning("A notice listener failed for guild %s", guild_id, exc_info=True)
