@@ -16,7 +16,7 @@ import discord
 from bot.providers import OWN
 from bot.render import error_embed
 from cogs.common import report
-from cogs.moderation import Interaction, guild_id, moderators_only, reply
+from cogs.moderation import Interaction, announce_change, guild_id, moderators_only, reply
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -57,6 +57,7 @@ class ProviderModal(discord.ui.Modal, title="Connect an image service"):
         if not trial.saved:
             await interaction.edit_original_response(embed=error_embed(trial.text))
             return
+        before = await provider_words(interaction.client.services, gid)
         hint = await providers.set(gid, base_url, key, interaction.user.id)
         shown = ", ".join(trial.models[:MODELS_SHOWN]) or "none yet"
         more = len(trial.models) - MODELS_SHOWN
@@ -67,6 +68,7 @@ class ProviderModal(discord.ui.Modal, title="Connect an image service"):
             f"**Models offered:** {shown}\n\nMembers' images here now go to {OWN}."
         )
         await reply(interaction, text, title="Image service")
+        await _record(interaction, gid, before)
 
     async def on_error(self, interaction: Interaction, error: Exception) -> None:  # type: ignore[override]
         await report(interaction, error, "Provider form")
@@ -84,6 +86,7 @@ async def remove(interaction: Interaction) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
     services = interaction.client.services
     gid = guild_id(interaction)
+    before = await provider_words(services, gid)
     if not await services.providers.clear(gid):
         await reply(interaction, "This server has no image service of its own.")
         return
@@ -93,6 +96,27 @@ async def remove(interaction: Interaction) -> None:
         else "Members can't make images until a moderator connects one with /settings provider."
     )
     await reply(interaction, f"✅ This server's image service and its key were removed. {after}")
+    await _record(interaction, gid, before)
+
+
+async def provider_words(services: Services, gid: int) -> str:
+    """The server's image service in a few words, for the audit trail (the key as …abcd)."""
+    stored = await services.store.get_guild_provider(gid)
+    if stored is not None:
+        return f"{stored.base_url} (key {stored.key_hint})"
+    return "the bot's own" if services.settings.shares_provider_with(gid) else "none"
+
+
+async def _record(interaction: Interaction, gid: int, before: str) -> None:
+    """Record and announce a change of the server's image service."""
+    services = interaction.client.services
+    after = await provider_words(services, gid)
+    if after == before and "key" not in after:
+        return
+    change = await services.store.record_change(
+        gid, interaction.user.id, "image service", before, after
+    )
+    await announce_change(interaction, change)
 
 
 async def provider_line(services: Services, gid: int) -> str:

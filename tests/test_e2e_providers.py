@@ -218,3 +218,20 @@ async def test_removing_the_provider_goes_back_to_the_operators(tmp_path: Path) 
         await imagine(env, "a fox")
         assert own_a.image_requests == []
         assert len(env.api.image_requests) == 1
+
+
+async def test_provider_changes_are_audited_without_the_key(tmp_path: Path) -> None:
+    async with servers(tmp_path) as (env, own_a, _):
+        harness = env.harness
+        await harness.slash(
+            "settings log-channel", {"channel": harness.other_channel_id}, user=harness.moderator_id
+        )
+        await connect(env, own_a.base_url, KEY_A)
+        await harness.slash("settings provider-remove", user=harness.moderator_id)
+        changes = await env.store.recent_changes(harness.guild_id)
+        removed, added = changes[0], changes[1]
+        assert (added.what, added.after) == ("image service", f"{own_a.base_url} (key …1111)")
+        assert (removed.before, removed.after) == (added.after, "none")
+        assert added.actor_id == harness.moderator_id
+        posts = str(env.discord.bot_messages(harness.other_channel_id))
+        assert "image service" in posts and "…1111" in posts and KEY_A not in posts
