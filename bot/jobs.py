@@ -26,7 +26,7 @@ from bot.providers import Providers
 from bot.quotas import QuotaEngine
 from bot.scheduler import JobCancelled
 from bot.service import ImageService, JobSpec, Outcome
-from bot.settlement import Delivered, Settlement
+from bot.settlement import Delivered, SettledListener, Settlement
 from bot.store import Reservation, Store
 from bot.store.models import GuildSettings, Job, NewJob
 
@@ -103,11 +103,12 @@ class JobRunner:
         self.default_model = default_model
         self.failure_listeners: list[FailureListener] = []
         self.notice_listeners: list[NoticeListener] = []
+        self.settled_listeners: list[SettledListener] = []  # each job whose charge settled
         self.service = service
         self.store = store
         self.quotas = quotas
         self.providers = providers
-        self.settlement = Settlement(quotas, store)
+        self.settlement = Settlement(quotas, store, listeners=self.settled_listeners)
         self._durations: deque[float] = deque(maxlen=RECENT_JOBS)
         # Admitted jobs that have not reached their provider's queue yet.
         self._to_start: dict[int, Provider] = {}

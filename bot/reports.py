@@ -30,6 +30,7 @@ CSV_HEADER = (
     "input_tokens",
     "output_tokens",
     "total_tokens",
+    "cost_usd",  # at list prices when settled (bot/prices.toml); empty: no price known
 )
 MEMBERS_HEADER = ("user_id", "member", "credits", "images", "requests")
 UNKNOWN_MEMBER = "(unknown)"  # no request of theirs carried a name and they aren't cached
@@ -148,6 +149,7 @@ def _ledger_row(row: Reservation) -> tuple[object, ...]:
         row.usage.input_tokens,
         row.usage.output_tokens,
         row.usage.total_tokens,
+        "" if row.cost_usd is None else str(row.cost_usd),
     )
 
 

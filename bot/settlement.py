@@ -4,6 +4,7 @@ Once delivered, the job is recorded with its charge first and the charge settled
 retried: if settling still fails, or the process dies, recovery commits the recorded charge; a
 delivered job is never refunded. The settling runs as its own task, shielded from the job's: a
 member who cancels, or a task torn down, after delivery cannot undo the charge half way.
+Once settled, the settled listeners hear of it (budget alerts, metrics).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from bot.store.models import Job
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# Told about every job whose charge settled: the finished job and its ledger entry (credits,
+# money, the windows charged), e.g. to alert moderators as the server budget runs low.
+SettledListener = Callable[[Job, Reservation], Awaitable[None]]
 # Pauses between attempts to record and settle a delivered job: about 5 s in all, well inside the
 # lease (bot.store.processes), after which recovery settles a recorded charge itself.
 SETTLE_RETRY_DELAYS = (0.2, 1.0, 4.0)
@@ -44,10 +48,12 @@ class Settlement:
         store: Store,
         *,
         retry_delays: tuple[float, ...] = SETTLE_RETRY_DELAYS,
+        listeners: list[SettledListener] | None = None,
     ) -> None:
         self.quotas = quotas
         self.store = store
         self.retry_delays = retry_delays
+        self.listeners = [] if listeners is None else listeners
         self._settling: set[asyncio.Future[Job]] = set()
 
     async def settle(
@@ -113,11 +119,21 @@ class Settlement:
             log.warning("job %s: delivered after recovery had closed it (lease lapsed)", job.id)
             return job
         try:
-            await self._retrying(lambda: self.quotas.settle(reservation, charge))
+            settled = await self._retrying(lambda: self.quotas.settle(reservation, charge))
         except Exception:
             log.error("job %s: delivered, but its charge failed to settle; recovery will",
                       job.id, exc_info=True)  # fmt: skip
+            return finished
+        if settled is not None:
+            await self._tell(finished, settled)
         return finished
+
+    async def _tell(self, job: Job, settled: Reservation) -> None:
+        for listener in self.listeners:
+            try:
+                await listener(job, settled)
+            except Exception:
+                log.warning("A settled listener failed for job %s", job.id, exc_info=True)
 
     async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run ``attempt``, retrying on errors after each of ``retry_delays``."""

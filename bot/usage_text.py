@@ -5,13 +5,17 @@ Pure functions (``Throttle`` keeps a little memory); the cogs fetch, call and re
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from bot.errors import ContentRejected, QuotaExceeded, SafetyRefused
 from bot.moderation import COMMAND_OF, quoted
 from bot.quotas import MemberUsage, UsageSummary, relative_time
+from bot.quotas.budget import BudgetAlert
+from bot.quotas.money import PRICES, Spent, dollars
 from bot.quotas.policy import requests
 from bot.quotas.windows import period_words
 from bot.store import Job, Spend
@@ -74,12 +78,34 @@ def member_usage_text(usage: MemberUsage, price: tuple[str, int] | None = None) 
     return "\n".join(lines)
 
 
-def server_usage_text(
-    summary: UsageSummary, budget_line: str | None = None, names: Mapping[int, str] | None = None
+def money_text(
+    spent: Spent, *, own_provider: bool = False, taken: datetime.date = PRICES.taken
 ) -> str:
-    """A guild's spend in a window: totals, top members, by model, the busiest days.
+    """The money beside the credits, as an estimate at list prices and saying who pays it: a
+    server on its own image service pays that service, not the bot's operator."""
+    amount = dollars(spent.usd)
+    if own_provider:
+        text = (f"About **{amount}** at list prices of {taken.isoformat()}, billed to this "
+                "server by its own image service, not paid by the bot's operator.")  # fmt: skip
+    else:
+        text = f"About **{amount}** at the provider's list prices of {taken.isoformat()}."
+    if spent.unpriced:
+        jobs = plural(spent.unpriced, "job", "jobs")
+        text += f" Not counted: {jobs} of models without a known price."
+    return text
 
-    ``names``: user id -> display name for the top members (see ``member_label``).
+
+def server_usage_text(
+    summary: UsageSummary,
+    budget_line: str | None = None,
+    names: Mapping[int, str] | None = None,
+    *,
+    own_provider: bool = False,
+) -> str:
+    """A guild's spend in a window: totals and their money, top members, by model, busiest days.
+
+    ``names``: user id -> display name for the top members (see ``member_label``);
+    ``own_provider``: the server pays its own image service (see ``money_text``).
     """
     names = names or {}
     lines = [
@@ -87,6 +113,8 @@ def server_usage_text(
         f"**{summary.total_images}** {noun(summary.total_images, 'image', 'images')} "
         f"{period_words(summary.window)} (since <t:{summary.start}:D>)"
     ]
+    if summary.total_images:
+        lines.append(money_text(summary.spent, own_provider=own_provider))
     if budget_line:
         lines.append(budget_line)
     if summary.top_members:
@@ -97,7 +125,10 @@ def server_usage_text(
         ]
     if summary.by_model:
         lines.append("**By model**")
-        lines += [f"- {s.key} — {_spent(s)}" for s in summary.by_model]
+        lines += [
+            f"- {s.key} — {_spent(s)}" + _about(summary.model_usd.get(str(s.key)))
+            for s in summary.by_model
+        ]
     days = [(day, spent) for day, spent in summary.by_day if spent][-7:]
     if days:
         lines.append("**By day** (latest; all days in the chart)")
@@ -107,6 +138,10 @@ def server_usage_text(
 
 def _spent(spend: Spend) -> str:
     return f"{credits(spend.credits)}, {plural(spend.images, 'image', 'images')}"
+
+
+def _about(usd: Decimal | None) -> str:
+    return "" if usd is None else f", about {dollars(usd)}"
 
 
 # --- history and the moderation log ----------------------------------------------------------
@@ -199,6 +234,22 @@ def log_entry(job: Job, exc: BaseException, link: str = "") -> LogEntry | None:
     if isinstance(exc, QuotaExceeded | SafetyRefused):
         lines.append(f"**Told the member:** {exc.message}")
     return LogEntry(title, "\n".join(lines))
+
+
+def budget_entry(alert: BudgetAlert, spent: Spent, *, own_provider: bool = False) -> LogEntry:
+    """The moderation log's post when the server budget reaches 80 % or 100 % in a window;
+    ``spent``: the window's money so far."""
+    resets = relative_time(alert.resets_at)
+    if alert.percent >= 100:
+        title = "⛔ The server budget is used up"
+        then = (f"Members can't make images until it resets {resets}, unless a moderator "
+                "raises it with `/quota server-budget`.")  # fmt: skip
+    else:
+        title = f"💰 {alert.percent} % of the server budget is used"
+        then = f"It resets {resets}; `/quota server-budget` changes it."
+    used = (f"This server has used **{alert.used}** of its {credits(alert.budget)} "
+            f"{period_words(alert.window)} ({alert.used_percent} %).")  # fmt: skip
+    return LogEntry(title, "\n".join((used, money_text(spent, own_provider=own_provider), then)))
 
 
 class Throttle:

@@ -5,20 +5,23 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot import usage_text
-from bot.errors import ContentRejected, QuotaExceeded, SafetyRefused
+from bot.errors import ContentRejected, NotAllowed, QuotaExceeded, SafetyRefused
 from bot.jobs import Requester
 from bot.quotas import relative_time
+from bot.quotas.budget import budget_alert
+from bot.quotas.money import spent
 from bot.quotas.windows import period_words
 from bot.render import DESCRIPTION_LIMIT, OK_COLOUR, shorten
 from bot.reports import members_csv, usage_chart_png, usage_csv
-from bot.store import Job, Window
+from bot.store import Job, Reservation, Window
 from cogs.common import member_is_moderator
 from cogs.moderation import (
     Interaction,
@@ -36,6 +39,7 @@ log = logging.getLogger(__name__)
 
 LOG_COLOUR = discord.Colour.from_rgb(237, 66, 69)
 QUOTA_LOG_QUIET = 600.0  # one quota post per member per ten minutes: blocked members retry
+BUDGET_COLOUR = discord.Colour.gold()
 
 
 def _names(
@@ -61,6 +65,8 @@ class Reports(commands.Cog):
         self.services = bot.services
         self._posts: set[asyncio.Task[bool]] = set()
         self._quota_log = usage_text.Throttle(QUOTA_LOG_QUIET)
+        # Budget alerts this process has seen claimed: no claim per job once a threshold is past.
+        self._budget_seen: set[str] = set()
 
     # /usage -----------------------------------------------------------------------------------
 
@@ -132,8 +138,16 @@ class Reports(commands.Cog):
             discord.File(io.BytesIO(members), filename=f"usage-members-{stamp}.csv"),
             discord.File(io.BytesIO(ledger), filename=f"usage-ledger-{stamp}.csv"),
         ]
-        text = usage_text.server_usage_text(summary, budget, names)
+        own = await self._own_provider(gid)
+        text = usage_text.server_usage_text(summary, budget, names, own_provider=own)
         await reply(interaction, text, title="Server usage", files=files)
+
+    async def _own_provider(self, gid: int) -> bool:
+        """Whether the server's jobs go to (and are billed by) its own image service."""
+        try:
+            return (await self.services.jobs.provider_for(gid)).own
+        except NotAllowed:
+            return False
 
     # /history ---------------------------------------------------------------------------------
 
@@ -164,12 +178,48 @@ class Reports(commands.Cog):
 
     async def cog_load(self) -> None:
         self.services.jobs.failure_listeners.append(self.on_job_failed)
+        self.services.jobs.settled_listeners.append(self.on_job_settled)
 
     async def cog_unload(self) -> None:
-        if self.on_job_failed in self.services.jobs.failure_listeners:
-            self.services.jobs.failure_listeners.remove(self.on_job_failed)
+        jobs = self.services.jobs
+        if self.on_job_failed in jobs.failure_listeners:
+            jobs.failure_listeners.remove(self.on_job_failed)
+        if self.on_job_settled in jobs.settled_listeners:
+            jobs.settled_listeners.remove(self.on_job_settled)
         for task in list(self._posts):
             task.cancel()
+
+    def _post(self, posting: Coroutine[Any, Any, bool]) -> None:
+        """Post in the background: a member's reply or delivery shouldn't wait for the log."""
+        task = asyncio.create_task(posting)
+        self._posts.add(task)
+        task.add_done_callback(self._posts.discard)
+
+    async def on_job_settled(self, job: Job, settled: Reservation) -> None:
+        """Check the server budget after each charge; alert the log at 80 % and 100 %."""
+        self._post(self._budget_alert(job.guild_id, settled))
+
+    async def _budget_alert(self, gid: int, settled: Reservation) -> bool:
+        store = self.services.store
+        policy = await store.get_quota_policy(gid)
+        if policy.server_budget is None:
+            return False
+        if (await store.get_guild_settings(gid)).mod_log_channel_id is None:
+            return False  # not marked seen: a log channel set later still hears this window
+        window, start = settled.server_window, settled.server_window_start
+        used = await store.bucket_used(gid, "server", 0, window, start)
+        alert = budget_alert(policy, settled, used)
+        if alert is None or alert.key in self._budget_seen:
+            return False
+        if len(self._budget_seen) > 10_000:
+            self._budget_seen.clear()  # a memory only: the claim in the store is what counts
+        self._budget_seen.add(alert.key)
+        charges = await store.charges(gid, alert.window_start, alert.resets_at)
+        own = await self._own_provider(gid)
+        entry = usage_text.budget_entry(alert, spent(charges), own_provider=own)
+        embed = discord.Embed(title=entry.title, description=entry.description)
+        embed.colour = BUDGET_COLOUR
+        return await self.bot.mod_log(gid, embed, once=alert.key)
 
     async def on_job_failed(self, job: Job, who: Requester, exc: BaseException) -> None:
         """Post refused prompts and quota blocks to the guild's moderation log, if it has one,
@@ -186,10 +236,7 @@ class Reports(commands.Cog):
         )
         refused = isinstance(exc, ContentRejected | SafetyRefused)
         embed.colour = LOG_COLOUR if refused else OK_COLOUR
-        # In the background: the member's own error reply shouldn't wait for the log.
-        task = asyncio.create_task(self.bot.mod_log(job.guild_id, embed))
-        self._posts.add(task)
-        task.add_done_callback(self._posts.discard)
+        self._post(self.bot.mod_log(job.guild_id, embed))
 
 
 async def setup(bot: ImageBot) -> None:

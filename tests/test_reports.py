@@ -115,12 +115,15 @@ async def test_the_csv_holds_the_ledger_rows(store: Store, clock: ManualClock) -
         "input_tokens": "10",
         "output_tokens": "4160",
         "total_tokens": "4170",
+        # 4160 output tokens at $40 per 1M, 10 input tokens the answer didn't split at $10
+        "cost_usd": "0.166500",
     }
     assert (records[1]["model"], records[1]["credits"], records[1]["job_id"]) == (
         "dall-e-3",
         "4",
         "",
     )
+    assert records[1]["cost_usd"] == "0.040000"  # no usage: dall-e-3's price per image
     assert records[1]["user_id"] == str(OTHER_USER)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from bot.errors import Busy, NotAllowed, QuotaExceeded
 from bot.models import ModelSpec
 from bot.quotas.costs import cost_per_image
+from bot.quotas.money import cost_usd
 from bot.quotas.policy import MemberLimit, describe_policy, in_flight_refusal, member_limit
 from bot.quotas.usage import MemberUsage, UsageSummary, member_usage, usage_summary
 from bot.quotas.windows import period_words, relative_time, window_end, window_start
@@ -127,7 +128,9 @@ class QuotaEngine:
 
         ``size``/``quality`` are what the API reports it made (GPT image models answer "auto"
         with the real values); when they differ from the request the images are re-priced, so
-        the ledger holds what was really spent. No images at all is a refund.
+        the ledger holds what was really spent. No images at all is a refund. The money at list
+        prices (``money.cost_usd``) goes with it: usage still carries its input's text/image split
+        here, and the ledger keeps the price of the day.
         """
         images = reservation.n if actual_n is None else max(0, actual_n)
         per_image = reservation.cost_per_image
@@ -143,7 +146,11 @@ class QuotaEngine:
                 overrides=policy.costs,
                 like=like,
             )
-        return Charge(per_image * images, images, token_usage(usage), size, quality)
+        cost = cost_usd(
+            reservation.model, usage, size or reservation.size, quality or reservation.quality,
+            images, like=like,
+        )  # fmt: skip
+        return Charge(per_image * images, images, token_usage(usage), size, quality, cost)
 
     async def settle(self, reservation: Reservation, charge: Charge) -> Reservation | None:
         """Settle a reservation with its charge; None if it was no longer pending."""
@@ -155,6 +162,7 @@ class QuotaEngine:
             usage=charge.usage,
             size=charge.size,
             quality=charge.quality,
+            cost_usd=charge.cost_usd,
         )
 
     async def commit(

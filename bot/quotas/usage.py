@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
+from types import MappingProxyType
 
+from bot.quotas.money import Spent, spent
 from bot.quotas.policy import MemberLimit, member_limit
 from bot.quotas.windows import window_end, window_start
 from bot.store import Spend, Store, Window
@@ -54,6 +57,8 @@ class UsageSummary:
     top_members: tuple[Spend, ...]
     by_model: tuple[Spend, ...]
     by_day: tuple[tuple[str, int], ...]  # ("YYYY-MM-DD", credits) for every UTC day so far
+    spent: Spent = field(default_factory=Spent)  # the money, at list prices when jobs settled
+    model_usd: Mapping[str, Decimal] = field(default_factory=dict)  # the money per model
 
 
 async def member_usage(
@@ -105,9 +110,13 @@ async def usage_summary(
     while day < min(end, now + 1):
         per_day[_day_label(day)] = 0
         day += _DAY
-    for charge in await store.charges(guild_id, start, end):
+    charges = await store.charges(guild_id, start, end)
+    model_usd: dict[str, Decimal] = {}
+    for charge in charges:
         label = _day_label(charge.created_at)
         per_day[label] = per_day.get(label, 0) + charge.charged
+        if charge.cost_usd is not None:
+            model_usd[charge.model] = model_usd.get(charge.model, Decimal(0)) + charge.cost_usd
     return UsageSummary(
         guild_id=guild_id,
         window=window,
@@ -118,6 +127,8 @@ async def usage_summary(
         top_members=tuple(members),
         by_model=tuple(models),
         by_day=tuple(sorted(per_day.items())),
+        spent=spent(charges),
+        model_usd=MappingProxyType(model_usd),
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import cast
 
 from bot.store import queries as q
@@ -44,6 +45,7 @@ class Charge:
     usage: TokenUsage = field(default_factory=TokenUsage)
     size: str | None = None  # what the API reports it made, when it says
     quality: str | None = None
+    cost_usd: Decimal | None = None  # at list prices (bot.quotas.money); None: no price known
 
     @property
     def status(self) -> ReservationStatus:
@@ -54,7 +56,7 @@ class Charge:
     def recorded(cls, reservation: Reservation) -> Charge:
         """The charge ``record_delivery`` wrote onto a reservation."""
         r = reservation
-        return cls(r.charged, r.images, r.usage, r.size, r.quality)
+        return cls(r.charged, r.images, r.usage, r.size, r.quality, r.cost_usd)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ def reservation_from_row(row: Row) -> Reservation:
         images=row["images"],
         usage=TokenUsage(row["input_tokens"], row["output_tokens"], row["total_tokens"]),
         settled_at=row["settled_at"],
+        cost_usd=None if row["cost_usd"] is None else Decimal(str(row["cost_usd"])),
     )
 
 
@@ -133,10 +136,12 @@ class LedgerRepository:
         usage: TokenUsage | None = None,
         size: str | None = None,
         quality: str | None = None,
+        cost_usd: Decimal | None = None,
     ) -> Reservation | None:
         """Commit or refund a pending reservation, moving buckets by ``charged - credits``.
 
-        ``size``/``quality`` record what the API reports it really made, when it says. Returns
+        ``size``/``quality`` record what the API reports it really made, when it says;
+        ``cost_usd`` what that cost at list prices. Returns
         None when it was no longer pending (already committed, refunded or recovered).
         """
         tokens = usage or TokenUsage()
@@ -145,7 +150,7 @@ class LedgerRepository:
             row = await tx.fetchrow(
                 q.SETTLE_RESERVATION, r.guild_id, r.id, status, charged, images, size, quality,
                 tokens.input_tokens, tokens.output_tokens, tokens.total_tokens,
-                float(self._clock()),
+                float(self._clock()), _text(cost_usd),
             )  # fmt: skip
             if row is None:
                 return None
@@ -191,7 +196,7 @@ class LedgerRepository:
                 pending = await tx.fetchrow(
                     q.RECORD_DELIVERY, r.guild_id, r.id, charge.charged, charge.images,
                     charge.size, charge.quality, tokens.input_tokens, tokens.output_tokens,
-                    tokens.total_tokens, now,
+                    tokens.total_tokens, now, _text(charge.cost_usd),
                 )  # fmt: skip
                 job = await tx.fetchrow(
                     q.MARK_JOB_SUCCEEDED, r.guild_id, r.job_id, now, revised_prompt,
@@ -262,6 +267,11 @@ class LedgerRepository:
         """The ledger: committed reservations in [since, until), oldest first."""
         rows = await self._db.fetch(q.CHARGES_BETWEEN, guild_id, since, until)
         return [reservation_from_row(row) for row in rows]
+
+
+def _text(amount: Decimal | None) -> str | None:
+    """Money as decimal text: SQLite keeps it exactly as TEXT, PostgreSQL parses it as NUMERIC."""
+    return None if amount is None else str(amount)
 
 
 def _first(rows: list[Row]) -> Row | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
@@ -184,6 +185,7 @@ class Reservation:
     images: int = 0
     usage: TokenUsage = TokenUsage()
     settled_at: float | None = None
+    cost_usd: Decimal | None = None  # at list prices when settled (bot.quotas.money); None: unknown
 
 
 @dataclass(frozen=True, slots=True)

@@ -209,7 +209,7 @@ SETTLE_RESERVATION = """
 UPDATE reservations
 SET status = $3, charged = $4, images = $5, size = COALESCE($6, size),
     quality = COALESCE($7, quality), input_tokens = $8,
-    output_tokens = $9, total_tokens = $10, settled_at = $11
+    output_tokens = $9, total_tokens = $10, settled_at = $11, cost_usd = $12
 WHERE guild_id = $1 AND id = $2 AND status = 'pending'
 RETURNING *
 """
@@ -218,7 +218,8 @@ RETURNING *
 RECORD_DELIVERY = """
 UPDATE reservations
 SET charged = $3, images = $4, size = COALESCE($5, size), quality = COALESCE($6, quality),
-    input_tokens = $7, output_tokens = $8, total_tokens = $9, delivered_at = $10
+    input_tokens = $7, output_tokens = $8, total_tokens = $9, delivered_at = $10,
+    cost_usd = $11
 WHERE guild_id = $1 AND id = $2 AND status = 'pending'
 RETURNING *
 """
