@@ -104,7 +104,7 @@ def _model(name: str, row: dict[str, Any]) -> ModelPrices:
 
 
 def _usd(name: str, key: str, value: object) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"prices: {name} {key} must be a number")
     amount = Decimal(str(value))  # str: 0.011 stays 0.011, not its binary neighbour
     if not amount.is_finite() or amount < 0:
