@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot import safety
+from bot import safety, settlement
 from bot.errors import AuthenticationFailed, BotError, NotAllowed, QuotaExhausted, RateLimited
 from bot.images.types import Operation, PartialImage
 from bot.provider import Provider
@@ -26,7 +26,7 @@ from bot.providers import Providers
 from bot.quotas import QuotaEngine
 from bot.scheduler import JobCancelled
 from bot.service import ImageService, JobSpec, Outcome
-from bot.settlement import Delivered, SettledListener, Settlement
+from bot.settlement import Delivered, Settlement
 from bot.store import Reservation, Store
 from bot.store.models import GuildSettings, Job, NewJob
 
@@ -103,12 +103,11 @@ class JobRunner:
         self.default_model = default_model
         self.failure_listeners: list[FailureListener] = []
         self.notice_listeners: list[NoticeListener] = []
-        self.settled_listeners: list[SettledListener] = []  # each job whose charge settled
         self.service = service
         self.store = store
         self.quotas = quotas
         self.providers = providers
-        self.settlement = Settlement(quotas, store, listeners=self.settled_listeners)
+        self.settlement = Settlement(quotas, store)
         self._durations: deque[float] = deque(maxlen=RECENT_JOBS)
         # Admitted jobs that have not reached their provider's queue yet.
         self._to_start: dict[int, Provider] = {}
@@ -121,6 +120,11 @@ class JobRunner:
     @settle_retry_delays.setter
     def settle_retry_delays(self, delays: tuple[float, ...]) -> None:
         self.settlement.retry_delays = delays
+
+    @property
+    def settled_listeners(self) -> list[settlement.SettledListener]:
+        """Told about each job whose charge settled, with its ledger entry (credits, money)."""
+        return self.settlement.listeners
 
     def estimate(self, position: int, provider: Provider) -> float | None:
         """Seconds until a job at ``position`` in ``provider``'s queue is done, from recent jobs'
