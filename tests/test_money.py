@@ -4,6 +4,7 @@ kept with its charge on both databases; budget alerts' thresholds and keys."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,7 @@ from bot.images.types import Usage
 from bot.models import Catalog
 from bot.quotas import QuotaEngine
 from bot.quotas.budget import budget_alert
+from bot.quotas.costs import quote
 from bot.quotas.money import PRICES, Spent, cost_usd, dollars, load_prices, spent
 from bot.store import QuotaPolicy, Reservation, Store
 from bot.store.ledger import Charge
@@ -62,8 +64,10 @@ def test_auto_or_missing_size_and_quality_are_priced_as_the_models_defaults() ->
 
 
 def test_a_size_or_quality_without_a_price_is_priced_at_the_dearest_that_could_apply() -> None:
-    # A free size of gpt-image-2 (priced like gpt-image-1): the dearest listed size of its quality.
-    assert cost_usd("gpt-image-1", None, "2560x1440", "low", 1) == Decimal("0.016")
+    # A free size of gpt-image-2 (priced like gpt-image-1) no larger than the dearest listed one.
+    assert cost_usd("gpt-image-1", None, "1536x864", "low", 1) == Decimal("0.016")
+    # Larger: in proportion to its pixels, as credits are (3840x2160 is 5.27 x 1536x1024).
+    assert cost_usd("gpt-image-1", None, "3840x2160", "low", 1) == Decimal("0.084375")
     # xhigh is a 2.5 model's: dearer than any quality in the row, so the dearest of all.
     assert cost_usd("gpt-image-1", None, "1024x1024", "xhigh", 1) == Decimal("0.25")
 
@@ -215,3 +219,34 @@ async def test_a_delivered_job_settled_by_recovery_keeps_the_cost_recorded_at_de
         assert (ledger.status, ledger.cost_usd) == ("committed", Decimal("0.042245"))
     finally:
         await restarted.close()
+
+
+# --- the operator's manual shows the data --------------------------------------------------------
+
+
+def token_table() -> str:
+    rows = ["| model | text input | image input | image output |", "|---|---|---|---|"]
+    for name, row in PRICES.models.items():
+        if row.bills_tokens:
+            rates = (row.text_input, row.image_input, row.image_output)
+            rows.append(f"| {name} | " + " | ".join(f"${rate:.2f}" for rate in rates) + " |")
+    return "\n".join(rows)
+
+
+def image_table() -> str:
+    catalog = Catalog.load()
+    rows = ["| model | quality | size | credits | list price |", "|---|---|---|---|---|"]
+    for name, row in PRICES.models.items():
+        lineage = catalog.get(name).lineage
+        for quality, sizes in row.per_image.items():
+            for size, usd in sizes.items():
+                credits = quote(name, size, quality, like=lineage).credits
+                rows.append(f"| {name} | {quality} | {size} | {credits} | ${usd:.3f} |")
+    return "\n".join(rows)
+
+
+def test_the_operators_manual_lists_the_prices_of_the_data() -> None:
+    manual = (Path(__file__).resolve().parent.parent / "docs" / "operators.md").read_text()
+    assert token_table() in manual
+    assert image_table() in manual
+    assert f"taken {PRICES.taken.isoformat()}" in manual

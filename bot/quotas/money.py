@@ -10,6 +10,7 @@ first, as credits are; one with neither has no price (None), never a made-up $0.
 from __future__ import annotations
 
 import datetime
+import math
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
+from bot.models.spec import parse_size
 from bot.store.models import Reservation, UsageLike
 
 MILLION = Decimal(1_000_000)
@@ -45,15 +47,24 @@ class ModelPrices:
         return self.image_output is not None
 
     def image_price(self, quality: str | None, size: str | None) -> Decimal | None:
-        """One image: exact, else the dearest size of that quality, else the dearest of all."""
+        """One image: exact, else the dearest size of that quality (of all, for a quality the
+        table lacks), and more in proportion to the pixels a size has beyond that one's: what
+        GPT image models bill grows with the pixels they make, as credits do."""
         if not self.per_image:
             return None
         quality = self.auto_quality if quality in (None, "auto") else quality
         size = self.default_size if size in (None, "auto") else size
         by_size = self.per_image.get(quality or "")
-        if by_size is None:
-            return max(max(sizes.values()) for sizes in self.per_image.values())
-        return by_size.get(size or "", max(by_size.values()))
+        if by_size is not None and size in by_size:
+            return by_size[size]
+        rows = [by_size] if by_size is not None else list(self.per_image.values())
+        dearest, price = max(
+            ((listed, usd) for row in rows for listed, usd in row.items()), key=lambda kv: kv[1]
+        )
+        pixels, base = parse_size(size or ""), parse_size(dearest)
+        if pixels is None or base is None or math.prod(pixels) <= math.prod(base):
+            return price
+        return price * math.prod(pixels) / math.prod(base)
 
 
 @dataclass(frozen=True, slots=True)
