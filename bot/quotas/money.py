@@ -53,7 +53,7 @@ class ModelPrices:
         if not self.per_image:
             return None
         quality = self.auto_quality if quality in (None, "auto") else quality
-        size = self.default_size if size in (None, "auto") else size
+        size = (self.default_size if size in (None, "auto") else size) or ""
         by_size = self.per_image.get(quality or "")
         if by_size is not None and size in by_size:
             return by_size[size]
@@ -61,7 +61,7 @@ class ModelPrices:
         dearest, price = max(
             ((listed, usd) for row in rows for listed, usd in row.items()), key=lambda kv: kv[1]
         )
-        pixels, base = parse_size(size or ""), parse_size(dearest)
+        pixels, base = parse_size(size), parse_size(dearest)
         if pixels is None or base is None or math.prod(pixels) <= math.prod(base):
             return price
         return price * math.prod(pixels) / math.prod(base)
