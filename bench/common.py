@@ -164,7 +164,19 @@ class BenchImagesServer(FakeImagesServer):
     at the same moment would reach the bot up to a third of a second late, which is not the bot's
     doing. The answers are the same bytes each time (the fake's images are cached already); only
     the prompt's length shows in them (token usage) unless the model revises prompts.
+    ``fail_markers``: a prompt containing a marker fails as its kind (``bench/soak.py``).
     """
+
+    def __init__(self, *, fail_markers: dict[str, str] | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        self.fail_markers = dict(fail_markers or {})
+
+    def _take_failure(self, endpoint: str) -> Any:
+        prompt = _PROMPT.get()  # this request's: no await between here and taking the failure
+        kind = next((k for marker, k in self.fail_markers.items() if marker in prompt), None)
+        if kind is not None:
+            self.fail_next(kind)
+        return super()._take_failure(endpoint)
 
     async def _record(self, request: Any, endpoint: str) -> Any:
         rec = await super()._record(request, endpoint)
@@ -333,6 +345,11 @@ class DiscordProcess:
         with fake._lock:
             state = {name: getattr(fake, name) for name in _STATE}
             self.call("state", state)
+
+    def register(self, payload: dict[str, Any]) -> None:
+        """Make one interaction known to the child only: a long load must not grow the harness's
+        own fake, which lives in the bot's process."""
+        self._conn.send(("interaction", payload))
 
     def forward_interactions(self, fake: FakeDiscord) -> None:
         """From now on, each interaction the harness registers in ``fake`` reaches the child too."""
