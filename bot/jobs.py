@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot import safety, settlement
+from bot import safety
 from bot.errors import AuthenticationFailed, BotError, NotAllowed, QuotaExhausted, RateLimited
 from bot.images.types import Operation, PartialImage
 from bot.provider import Provider
@@ -120,11 +120,6 @@ class JobRunner:
     @settle_retry_delays.setter
     def settle_retry_delays(self, delays: tuple[float, ...]) -> None:
         self.settlement.retry_delays = delays
-
-    @property
-    def settled_listeners(self) -> list[settlement.SettledListener]:
-        """Told about each job whose charge settled, with its ledger entry (credits, money)."""
-        return self.settlement.listeners
 
     def estimate(self, position: int, provider: Provider) -> float | None:
         """Seconds until a job at ``position`` in ``provider``'s queue is done, from recent jobs'

@@ -178,14 +178,14 @@ class Reports(commands.Cog):
 
     async def cog_load(self) -> None:
         self.services.jobs.failure_listeners.append(self.on_job_failed)
-        self.services.jobs.settled_listeners.append(self.on_job_settled)
+        self.services.jobs.settlement.listeners.append(self.on_job_settled)
 
     async def cog_unload(self) -> None:
         jobs = self.services.jobs
         if self.on_job_failed in jobs.failure_listeners:
             jobs.failure_listeners.remove(self.on_job_failed)
-        if self.on_job_settled in jobs.settled_listeners:
-            jobs.settled_listeners.remove(self.on_job_settled)
+        if self.on_job_settled in jobs.settlement.listeners:
+            jobs.settlement.listeners.remove(self.on_job_settled)
         for task in list(self._posts):
             task.cancel()
 

@@ -175,3 +175,12 @@ async def test_a_server_on_its_own_image_service_sees_the_estimate_as_its_own_bi
                 "image service, not paid by the bot's operator."
             ) in record.text
             assert OWN_KEY not in record.text
+
+
+async def test_the_budget_listener_goes_away_with_the_cog(tmp_path):
+    async with bot_env(tmp_path) as env:
+        listeners = env.bot.services.jobs.settlement.listeners
+        cog = env.bot.get_cog("Reports")
+        assert cog is not None and cog.on_job_settled in listeners
+        await env.bot.unload_extension("cogs.usage")
+        assert cog.on_job_settled not in listeners
