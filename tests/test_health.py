@@ -15,12 +15,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import create_bot
 from bot.errors import ConfigError
+from bot.health import health
 from bot.metrics import Metrics
 from bot.settings import Settings
 from tests.fakes.bot_env import DISCORD_TOKEN, SNAPSHOT_DAY, bot_env, make_settings
 from tests.fakes.discord_harness import BotHarness
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import TEST_API_KEY, FakeImagesServer
+from tests.fakes.stores import StoreTarget, store_target_fixture  # noqa: F401
 from tests.waiting import wait_until
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -81,6 +83,16 @@ async def test_healthz_follows_discord_and_the_store(tmp_path: Path) -> None:
             # A closed bot stops listening.
             with pytest.raises(aiohttp.ClientConnectionError):
                 await get(port, "/healthz")
+
+
+async def test_the_health_check_asks_the_store_on_both_databases(store_target: StoreTarget) -> None:
+    store = await store_target.open()
+    try:
+        assert await health(lambda: True, store.ping) == ""
+        assert await health(lambda: False, store.ping) == "not connected to Discord"
+    finally:
+        await store.close()
+    assert await health(lambda: True, store.ping) == "the store does not answer"
 
 
 async def test_metrics_parse_and_count_the_jobs_that_ran(tmp_path: Path) -> None:
