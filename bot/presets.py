@@ -137,8 +137,8 @@ def check_quality(
         return quality
     known = sorted({v for m in models for v in m.values(QUALITY.name)})
     listed = ", ".join(known) or "none (leave it empty)"
-    whose = f"{model} has" if match else "No model here has"
-    raise _refuse(f"{whose} no quality {quality}. Qualities: {listed}.")
+    lacks = f"{model} has no quality" if match else "No model here has the quality"
+    raise _refuse(f"{lacks} {quality}. Qualities: {listed}.")
 
 
 def describe(preset: Preset | None) -> str:
@@ -238,6 +238,7 @@ def apply(
     operation. Pure."""
     notes: list[Note] = []
     name = wanted(spec, prefs)
+    preset = preset if name is not None else None
     if name is not None and preset is None:
         notes.append(_preset_missing(spec, name))
     spec = dataclasses.replace(
@@ -313,7 +314,7 @@ def _with_quality(
 def with_aspect(params: Params, aspect: str) -> Params:
     """The params with a preferred shape, unless a size or shape was chosen; unchanged while
     ``Params`` has no ``aspect`` (bot/images/params.py)."""
-    if "aspect" not in {f.name for f in dataclasses.fields(Params)}:
+    if "aspect" not in {f.name for f in dataclasses.fields(params)}:
         return params
     if params.size is not None or params.as_dict().get("aspect") is not None:
         return params
