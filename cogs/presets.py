@@ -79,6 +79,7 @@ class Presets(commands.Cog):
         saved = await store.save_preset(wanted, limit=presets.MAX_PRESETS)
         if saved.after is None:
             raise ValidationError([FULL])
+        name = saved.after.name
         done = f"Preset {presets.shown(name)} {'changed' if saved.before else 'added'}."
         await self._changed(interaction, name, saved.before, saved.after, done)
 

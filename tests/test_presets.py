@@ -351,8 +351,8 @@ async def test_presets_are_stored_per_server_and_found_whatever_the_case(
         preset("watercolour", "{prompt}, in ink", quality="low"), limit=25
     )
     assert again.before == saved.after
-    assert again.after == Preset(
-        GUILD, "watercolour", "{prompt}, in ink", None, "low", None, clock()
+    assert again.after == Preset(  # the name it was added under stays
+        GUILD, "Watercolour", "{prompt}, in ink", None, "low", None, clock()
     )
     assert await store.presets(GUILD) == [again.after]  # replaced, not added
 
@@ -368,7 +368,7 @@ async def test_a_server_has_at_most_its_limit_of_presets(store: Store) -> None:
     changed = await store.save_preset(preset("P1", "{prompt}!"), limit=3)  # a change still fits
     assert changed.after is not None and changed.after.template == "{prompt}!"
     assert (await store.save_preset(Preset(OTHER_GUILD, "p3", WATERCOLOUR), limit=3)).after
-    assert [p.name for p in await store.presets(GUILD)] == ["p0", "P1", "p2"]
+    assert [p.name for p in await store.presets(GUILD)] == ["p0", "p1", "p2"]
 
 
 async def test_preferences_change_one_at_a_time_and_clear(store: Store) -> None:

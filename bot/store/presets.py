@@ -47,8 +47,8 @@ class PresetsRepository:
         return _preset(row) if row is not None else None
 
     async def save_preset(self, preset: Preset, *, limit: int) -> Saved:
-        """Store ``preset``, replacing one of the same name; a new one only while the server has
-        fewer than ``limit``. ``created_at`` is now."""
+        """Store ``preset``, replacing one of the same name (whose name stays as it was); a new one
+        only while the server has fewer than ``limit``. ``created_at`` is now."""
         now = float(self._clock())
         values = (preset.name, preset.template, preset.model, preset.quality, preset.created_by)
         async with self._db.transaction() as tx:

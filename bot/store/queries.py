@@ -316,13 +316,13 @@ RETURNING *
 RECENT_CHANGES = "SELECT * FROM audit_log WHERE guild_id = $1 ORDER BY id DESC LIMIT $2"
 
 # --- servers' presets and members' preferences ---------------------------------------------------
-# Preset names are matched whatever their case (a unique index on lower(name)).
+# Preset names are matched whatever their case (a unique index on lower(name)); a changed preset
+# keeps the name it was added under.
 
 LIST_PRESETS = "SELECT * FROM presets WHERE guild_id = $1 ORDER BY lower(name)"
 GET_PRESET = "SELECT * FROM presets WHERE guild_id = $1 AND lower(name) = lower($2)"
 UPDATE_PRESET = """
-UPDATE presets SET name = $2, template = $3, model = $4, quality = $5, created_by = $6,
-    created_at = $7
+UPDATE presets SET template = $3, model = $4, quality = $5, created_by = $6, created_at = $7
 WHERE guild_id = $1 AND lower(name) = lower($2)
 RETURNING *
 """
