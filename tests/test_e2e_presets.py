@@ -207,10 +207,12 @@ async def test_preferences_apply_and_explicit_options_win(tmp_path: Path) -> Non
         h = env.harness
         await add_preset(env)
         shown = await h.slash(
-            "preferences", {"model": "dall-e-3", "quality": "hd", "preset": "watercolour"}
+            "preferences",
+            {"model": "dall-e-3", "quality": "hd", "preset": "watercolour", "aspect": "16:9"},
         )
         assert_private_and_silent(shown)
         assert "**Model**: `dall-e-3`" in shown.text and "**Preset**: `Watercolour`" in shown.text
+        assert "**Shape**: `16:9`" in shown.text
 
         record = await imagine(env, "a fox")
         sent = last_sent(env)
