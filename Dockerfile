@@ -4,7 +4,7 @@
 # other state live in the /data volume unless DATABASE_URL names PostgreSQL.
 #
 #   docker build -t imagebot .
-#   docker run --env-file .env -v imagebot-data:/data imagebot
+#   docker run --env-file .env -v imagebot-data:/data --stop-timeout 90 imagebot
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

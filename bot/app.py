@@ -359,6 +359,7 @@ async def create_bot(
             metrics = Metrics(providers.all)
             jobs.finished_listeners.append(metrics.job_finished)
             jobs.call_listeners.append(metrics.api_call)
+            jobs.settlement.listeners.append(metrics.job_settled)
             services = Services(
                 settings,
                 catalog,

@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 
 from bot.errors import RateLimited
 from bot.provider import Provider
-from bot.store.models import Job
+from bot.store.models import Job, Reservation
 
 LAG_EVERY = 0.5  # seconds the loop watcher sleeps; what it oversleeps is the loop's lag
 API_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0)
@@ -96,6 +96,11 @@ class Metrics:
         self.jobs.labels(job.operation, job.model, outcome).inc()
         if outcome == "delivered":
             self.spent(job.credits)
+
+    async def job_settled(self, job: Job, settled: Reservation) -> None:
+        """Add a settled job's money at list prices (its credits count when it is delivered)."""
+        if settled.cost_usd is not None:
+            self.spent(0, float(settled.cost_usd))
 
     def spent(self, credits: float, usd: float = 0.0) -> None:
         """Add what a delivered job cost: its credits and, when known, its money."""

@@ -121,7 +121,9 @@ async def test_metrics_parse_and_count_the_jobs_that_ran(tmp_path: Path) -> None
         charged = [await env.store.get_job(h.guild_id, job_id) for job_id in (1, 2)]
         credits = sum(job.credits for job in charged if job is not None)
         assert credits > 0 and value(samples, "imagebot_credits_spent_total") == credits
-        assert value(samples, "imagebot_money_spent_usd_total") == 0
+        ledger = await env.store.charges(h.guild_id, 0, 2**40)
+        usd = float(sum(charge.cost_usd or 0 for charge in ledger))
+        assert usd > 0 and value(samples, "imagebot_money_spent_usd_total") == pytest.approx(usd)
         assert value(samples, "imagebot_queue_depth", provider="operator") == 0
         assert ("imagebot_event_loop_lag_seconds", frozenset()) in samples
         # Nothing secret or identifying in what anyone on the port may read.
