@@ -30,7 +30,8 @@ VOLUME ["/data"]
 
 # Inside the container, so 127.0.0.1 is right (the port stays private unless published).
 # No curl in a slim image: Python's own urllib asks /healthz, which answers 503 when the bot
-# has lost Discord or its database.
+# has lost Discord or its database. An env file with an empty IMAGEBOT_HTTP_PORT= (as
+# .env.example has) turns the port off and the container shows unhealthy: compose.yaml sets it.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('IMAGEBOT_HTTP_PORT', '8080') + '/healthz', timeout=4)"]
 

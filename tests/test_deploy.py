@@ -139,6 +139,9 @@ def test_compose_runs_the_bot_with_postgres_16_and_a_volume() -> None:
     assert re.fullmatch(rf"postgresql://{user}:\S+@postgres:5432/{db}", url), url
     assert "condition: service_healthy" in bot  # migrations need the database up
     assert_known(set(bot_env))
+    # .env.example leaves the port empty, which would turn off what the health check asks.
+    image_port = re.search(r"\bIMAGEBOT_HTTP_PORT=(\d+)", DOCKERFILE)
+    assert image_port and bot_env["IMAGEBOT_HTTP_PORT"] == f'"{image_port.group(1)}"'
 
 
 def test_compose_and_the_unit_wait_longer_than_the_shutdown_grace() -> None:
