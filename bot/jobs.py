@@ -88,6 +88,13 @@ FailureListener = Callable[[Job, Requester, BaseException], Awaitable[None]]
 NoticeListener = Callable[[int, str, str], Awaitable[None]]
 
 
+def require_channel(settings: GuildSettings, channel_id: int) -> None:
+    """Refuse a channel the server didn't allow the bot in (when it named any)."""
+    if settings.allowed_channel_ids and channel_id not in settings.allowed_channel_ids:
+        channels = " ".join(f"<#{c}>" for c in settings.allowed_channel_ids)
+        raise NotAllowed(f"I can only be used in {channels} on this server.")
+
+
 class JobRunner:
     """Runs jobs through policy, quotas, the scheduler and the image service."""
 
@@ -154,9 +161,7 @@ class JobRunner:
         if allowed is not None and model not in allowed:
             listed = ", ".join(allowed) or "none"
             raise NotAllowed(f"{model} isn't allowed on this server. Allowed models: {listed}.")
-        if settings.allowed_channel_ids and who.channel_id not in settings.allowed_channel_ids:
-            channels = " ".join(f"<#{c}>" for c in settings.allowed_channel_ids)
-            raise NotAllowed(f"I can only be used in {channels} on this server.")
+        require_channel(settings, who.channel_id)
         if not spec_model and settings.default_model and model != settings.default_model:
             await self._default_gone(who.guild_id, settings.default_model, model, op, provider)
         return model

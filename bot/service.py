@@ -60,6 +60,7 @@ class JobSpec:
     mask: ImageSource | None = None
     # The images were found on a message rather than picked: use as many as the model takes.
     images_found: bool = False
+    notes: tuple[str, ...] = ()  # what admitting it changed, said with the result
 
     def stored(self) -> dict[str, object]:
         """The parameters worth storing and showing (no image bytes, no None values)."""
@@ -68,11 +69,20 @@ class JobSpec:
             values["strength"] = self.strength
         values["images"] = [source.filename for source in self.images]
         values["image_urls"] = [source.url for source in self.images if source.url]
+        # Where each image is on Discord, to read a fresh link once the stored one expires.
+        if any(source.message for source in self.images):
+            values["image_messages"] = [_message(source) for source in self.images]
         if self.mask is not None:
             values["mask"] = self.mask.filename
             if self.mask.url:
                 values["mask_url"] = self.mask.url
+            if self.mask.message:
+                values["mask_message"] = _message(self.mask)
         return {k: v for k, v in values.items() if v not in (None, [])}
+
+
+def _message(source: ImageSource) -> list[int] | None:
+    return list(source.message) if source.message else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +156,7 @@ class ImageService:
         """
         provider = provider or self.provider
         spec = self.check(job, provider)
-        notes: list[str] = []
+        notes: list[str] = list(job.notes)
         images: tuple[InputImage, ...] = ()
         mask: InputImage | None = None
         if job.operation != "generate":
