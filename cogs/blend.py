@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 Interaction = discord.Interaction["ImageBot"]
 Attachment = discord.Attachment | None
+# The channels whose messages can hold images.
+MessageChannel = discord.TextChannel | discord.Thread | discord.VoiceChannel | discord.StageChannel
 
 NOT_HERE = "I can only use messages from this server."
 NO_CHANNEL = "I can't see the channel of {link}."
@@ -147,28 +149,24 @@ async def _images_of(interaction: Interaction, link: MessageLink) -> tuple[Image
     return images
 
 
-async def _channel(
-    interaction: Interaction, channel_id: int, url: str
-) -> discord.TextChannel | discord.Thread | discord.VoiceChannel | discord.StageChannel:
+async def _channel(interaction: Interaction, channel_id: int, url: str) -> MessageChannel:
     """The linked channel of this server, when the member may read its history."""
     guild = interaction.guild
-    channel = guild.get_channel_or_thread(channel_id) if guild else None
-    if channel is None:
+    found: object = guild.get_channel_or_thread(channel_id) if guild else None
+    if found is None:
         try:
-            channel = await interaction.client.fetch_channel(channel_id)  # type: ignore[assignment]
+            found = await interaction.client.fetch_channel(channel_id)
         except discord.HTTPException as exc:
             raise ImageInputError(NO_CHANNEL.format(link=url)) from exc
-    if getattr(getattr(channel, "guild", None), "id", None) != interaction.guild_id:
+    if getattr(getattr(found, "guild", None), "id", None) != interaction.guild_id:
         raise ImageInputError(NOT_HERE)
     member = interaction.user
-    if not isinstance(
-        channel, discord.TextChannel | discord.Thread | discord.VoiceChannel | discord.StageChannel
-    ) or not isinstance(member, discord.Member):
-        raise ImageInputError(NO_IMAGE.format(link=url))
-    perms = channel.permissions_for(member)
+    if not isinstance(found, MessageChannel) or not isinstance(member, discord.Member):
+        raise ImageInputError(NO_IMAGE.format(link=url))  # a category or forum holds no images
+    perms = found.permissions_for(member)
     if not (perms.view_channel and perms.read_message_history):
         raise ImageInputError(MEMBER_CANT_READ.format(link=url))
-    return channel
+    return found
 
 
 async def setup(bot: ImageBot) -> None:
