@@ -275,3 +275,16 @@ async def test_reroll_weeks_later_after_the_photo_was_deleted_says_so(
         assert len(env.api.image_requests) == 1
         job = await env.store.get_job(h.guild_id, 2)
         assert job is not None and (job.status, job.error_kind) == ("failed", "bad_image")
+
+
+async def test_show_that_cant_download_the_images_tells_only_the_member(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        first = (await h.slash("imagine", {"prompt": "a fox"})).result
+        env.discord.fail_next("GET", "/attachments/*", status=404)
+
+        record = await h.slash("show", {"job": 1})
+
+        assert "I couldn't download generate-1-1.png" in record.failure_text
+        assert [m["id"] for m in env.discord.bot_messages() if m["attachments"]] == [first["id"]]
+        assert record.original is None  # the public "thinking…" was taken away
