@@ -44,6 +44,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.quota",
     "cogs.settings",
     "cogs.usage",
+    "cogs.presets",
+    "cogs.preferences",
     "cogs.blend",
     "cogs.library",
 )

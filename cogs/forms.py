@@ -81,7 +81,8 @@ def _where(value: object) -> Where | None:
 
 
 def rerun_spec(job: Job, services: Services, refresh: Refresh | None = None) -> JobSpec:
-    """The stored job as a new request: same operation, model, prompt, parameters and inputs.
+    """The stored job as a new request: same operation, model, prompt, parameters, preset (by
+    name) and inputs.
 
     ``refresh`` reads fresh links for inputs whose stored ones have expired (see ``refresher``).
     """
@@ -118,6 +119,8 @@ def rerun_spec(job: Job, services: Services, refresh: Refresh | None = None) -> 
         strength="strong" if params.get("strength") == "strong" else "subtle",
         images=images,
         mask=mask,
+        preset=str(params["preset"]) if params.get("preset") else None,
+        rerun=True,
     )
 
 
