@@ -1,15 +1,19 @@
 """/blend: several images made into one picture, as an edit that sends them all.
 
-Which images a blend sends is decided here, from the model it will use: at least two, at most as
-many as the model takes (the rest left out, with a note the member reads under the result), and
-never to a model that takes one image at a time.
+Which images a blend sends is decided here, once the job's model is known (the member's choice,
+preset, preference or the server's default; ``JobRunner.admit``): at least two, at most as many
+as the model takes (the rest left out, with a note the member reads under the result), and never
+to a model that takes one image at a time.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from bot.errors import ImageInputError, NotAllowed
 from bot.fetch import ImageSource
 from bot.models import ModelSpec
+from bot.service import JobSpec
 from bot.words import plural
 
 # Sent when the member gives no prompt of their own.
@@ -24,20 +28,24 @@ NO_IMAGES = (
 ONE_IMAGE = "Blending needs at least two images, and you gave one. To change one image, use /edit."
 
 
-def fit_blend(
-    spec: ModelSpec | None, images: tuple[ImageSource, ...]
-) -> tuple[tuple[ImageSource, ...], tuple[str, ...]]:
-    """The images a blend sends to ``spec`` (the model it will use), and notes for the member.
+def fitted(job: JobSpec, model: ModelSpec) -> JobSpec:
+    """The blend ``job`` with the images ``model`` (the one it will use) takes, a note when some
+    were left out, and the default instruction when the member gave no prompt (a refusal before
+    this quotes back only what the member wrote)."""
+    images, notes = fit_blend(model, job.images)
+    return dataclasses.replace(
+        job, prompt=job.prompt or BLEND_PROMPT, images=images, notes=(*job.notes, *notes)
+    )
 
-    ``spec`` None, or a model that can't edit at all: the job's admission refuses it, naming what
-    to use instead.
-    """
+
+def fit_blend(
+    spec: ModelSpec, images: tuple[ImageSource, ...]
+) -> tuple[tuple[ImageSource, ...], tuple[str, ...]]:
+    """The images a blend sends to ``spec`` (the model it will use), and notes for the member."""
     if not images:
         raise ImageInputError(NO_IMAGES)
     if len(images) == 1:
         raise ImageInputError(ONE_IMAGE)
-    if spec is None or not spec.can("edit"):
-        return images, ()
     most = spec.input.max_images
     if most < 2:
         raise NotAllowed(

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot import presets, safety
+from bot import blend, presets, safety
 from bot.errors import AuthenticationFailed, BotError, NotAllowed, QuotaExhausted, RateLimited
 from bot.images.types import Operation, PartialImage
 from bot.provider import Provider
@@ -242,7 +242,9 @@ class JobRunner:
             spec = await presets.admit(self, who, spec, provider)  # preset, then preferences
             model = await self.resolve_model(who, spec.model or None, spec.operation, provider)
             spec = dataclasses.replace(spec, model=model)
-            if spec.images_found:
+            if spec.blend:
+                spec = blend.fitted(spec, provider.require(model, spec.operation))
+            elif spec.images_found:
                 limit = provider.require(model, spec.operation).input.max_images
                 spec = dataclasses.replace(spec, images=spec.images[: max(limit, 1)])
             job = await self.store.create_job(

@@ -65,6 +65,7 @@ class JobSpec:
     template: str | None = None  # the preset's template, filled in by JobRunner.admit
     rerun: bool = False  # a stored job asked for again: as it was, the member's defaults left out
     notes: tuple[str, ...] = ()  # what admitting it changed, said with the result
+    blend: bool = False  # /blend: several images made into one (bot.blend decides which)
 
     def sent_prompt(self) -> str:
         """The prompt the API gets: the member's, inside the preset's template when there is one

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.blend import BLEND_PROMPT, MAX_LINKS, fit_blend
+from bot.blend import MAX_LINKS
 from bot.errors import ImageInputError, NotAllowed
 from bot.fetch import ImageSource
 from bot.images.params import Params
@@ -88,25 +88,15 @@ class Blend(commands.Cog):
         attached = tuple(attachment_source(a, services) for a in given if a is not None)
         surface = InteractionSurface(interaction)  # answers in time if reading links is slow
         linked = await surface.in_time(linked_images(interaction, messages)) if messages else ()
-        images, notes = fit_blend(await self._model(interaction, model), attached + linked)
         spec = JobSpec(
             "edit",
             model or "",
-            prompt or BLEND_PROMPT,
+            prompt or "",  # none: the blend instruction (bot/blend.py)
             Params(size=size),
-            images=images,
-            notes=notes,
+            images=attached + linked,
+            blend=True,  # which of them it sends is the admission's, once the model is known
         )
         await JobFlow(surface, services, await requester(interaction), spec).run()
-
-    async def _model(self, interaction: Interaction, model: str | None) -> ModelSpec | None:
-        """The model the blend will use: the member's choice, else the server's edit default."""
-        jobs = self.bot.services.jobs
-        guild_id = interaction.guild_id or 0
-        provider = await jobs.provider_for(guild_id)
-        settings = await self.bot.services.store.get_guild_settings(guild_id)
-        chosen = model or jobs.server_default("edit", settings, provider)
-        return provider.spec(chosen) if chosen else None
 
     @blend.autocomplete("model")
     async def _blend_model(self, interaction: Interaction, current: str) -> Choices:

@@ -124,12 +124,28 @@ async def test_a_model_that_takes_one_image_is_refused_before_anything_is_spent(
         assert record.ephemeral
         assert "dall-e-2 takes one image at a time, so it can't blend images." in record.text
         assert "GPT image model" in record.text
+        assert "Your prompt" not in record.text  # the member wrote none: nothing to quote back
 
         await env.store.save_guild_settings(GuildSettings(h.guild_id, default_model="dall-e-2"))
         by_default = await h.slash("blend", attachments=attachments(0, 2))
         assert by_default.ephemeral and "dall-e-2 takes one image" in by_default.text
         assert env.api.image_requests == []
         assert await env.store.recent_jobs(h.guild_id) == []
+
+
+async def test_the_members_preferred_model_is_the_one_a_blend_is_fitted_to(
+    tmp_path: Path,
+) -> None:
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        await env.store.set_preferences(h.guild_id, h.user_id, {"model": "dall-e-2"})
+        refused = await h.slash("blend", attachments=attachments(0, 3))
+        assert refused.ephemeral and "dall-e-2 takes one image at a time" in refused.text
+
+        chosen = await h.slash("blend", {"model": "gpt-image-1"}, attachments=attachments(0, 3))
+        (request,) = env.api.image_requests
+        assert request.form["model"] == "gpt-image-1" and len(request.files("image[]")) == 3
+        assert chosen.result["attachments"]
 
 
 async def test_fewer_than_two_images_are_refused(tmp_path: Path) -> None:
