@@ -51,6 +51,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.usage",
     "cogs.presets",
     "cogs.preferences",
+    "cogs.blend",
+    "cogs.library",
 )
 SWEEP_SECONDS = 5.0  # how soon what a dead process left is made good, once its lease lapsed
 INTERRUPTED = (
