@@ -132,8 +132,8 @@ async def test_a_waiter_cancelled_as_a_slot_frees_is_skipped_not_admitted() -> N
     gone = asyncio.create_task(_job(scheduler, 1, 200, log, gate, "gone"))
     later = asyncio.create_task(_job(scheduler, 1, 300, log, gate, "later"))
     await _settle()
-    gone.cancel()
-    gate.set()  # first ends at once; gone's clean-up hasn't run yet
+    gate.set()  # first wakes first and ends, freeing its slot ...
+    gone.cancel()  # ... after gone's future was cancelled, before gone's clean-up runs
     await asyncio.gather(first, later)
     with pytest.raises(asyncio.CancelledError):
         await gone
