@@ -325,8 +325,11 @@ class JobRunner:
             await progress.queued(job, position)
 
         self._to_start.pop(job.id, None)  # it reaches the queue now: no await until it is in it
-        async with provider.queue.slot(
-            who.guild_id, who.user_id, ticket=str(job.id), on_position=on_position
+        async with (
+            provider.queue.slot(
+                who.guild_id, who.user_id, ticket=str(job.id), on_position=on_position
+            ),
+            provider.gate.slot(),
         ):
             started = time.monotonic()
             # The status write and the "working on it" edit run beside the API call rather than
@@ -342,9 +345,9 @@ class JobRunner:
                     provider=provider,
                 )
             except RateLimited as exc:
-                # The provider is saturated for everyone it serves: hold its queue instead of
-                # failing job after job.
-                provider.queue.backoff(exc.retry_after or DEFAULT_BACKOFF)
+                # The provider is saturated for everyone it serves: pause it (for every process
+                # sending to it) instead of failing job after job.
+                await provider.gate.pause(exc.retry_after or DEFAULT_BACKOFF)
                 raise
             finally:
                 await beside

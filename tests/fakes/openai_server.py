@@ -43,6 +43,10 @@ given, e.g. LiteLLM's ``fail_next("raw", status=404, body='{"detail":"Not Found"
 ``non_json`` answers an HTML 502, ``reset`` drops the connection; the ``_LATE`` kinds spoil a
 successful answer.
 
+Load: ``in_flight`` counts the image requests being answered now and ``max_in_flight`` the most at
+once so far (reset it by hand between phases); ``image_times`` has each image request's arrival,
+answer and status on ``time.monotonic``. ``latency`` adds seconds to every image request.
+
 Moderations (``POST /moderations``; ``moderations_endpoint=False``: OpenAI's 404 for an unknown
 route, "Invalid URL"): needs
 ``model`` (one of ``MODERATION_MODELS``) and ``input`` (a string or a list of strings), 401
@@ -239,6 +243,11 @@ class FakeImagesServer:
         self.latency = 0.0  # seconds added to every image request
         self.json_content_type = "application/json; charset=utf-8"
         self.requests: list[RecordedRequest] = []
+        self.in_flight = 0  # image requests being answered right now
+        self.max_in_flight = 0  # the most image requests answered at once so far
+        # (arrived, answered, status) of each image request, on time.monotonic (one clock for
+        # every process of the machine); status 0: the client went away before the answer.
+        self.image_times: list[tuple[float, float, int]] = []
         self.stream_mode = stream_mode
         self.partial_delay = partial_delay
         self.stream_refusals = 0
@@ -391,6 +400,18 @@ class FakeImagesServer:
 
     def _image_handler(self, endpoint: str) -> Any:
         async def handle(request: web.Request) -> web.StreamResponse:
+            arrived, status = time.monotonic(), 0
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                response = await answer(request)
+                status = response.status
+                return response
+            finally:
+                self.in_flight -= 1
+                self.image_times.append((arrived, time.monotonic(), status))
+
+        async def answer(request: web.Request) -> web.StreamResponse:
             rec = await self._record(request, endpoint)
             await self._sleep(self.latency)
             if (denied := self._check_auth(request)) is not None:
