@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,6 +29,7 @@ from bot.store.gates import SharedGate, SharedGates
 from tests.fakes.bot_env import bot_env
 from tests.fakes.headless import (
     GUILD,
+    ROOT,
     HeadlessProcess,
     allow_everything,
     headless_bot,
@@ -35,7 +38,7 @@ from tests.fakes.headless import (
     run_jobs,
 )
 from tests.fakes.openai_server import FakeImagesServer
-from tests.fakes.stores import fresh_postgres_database
+from tests.fakes.stores import fresh_postgres_database, postgres_url
 from tests.waiting import wait_until
 
 CONCURRENCY = 4
@@ -66,7 +69,7 @@ async def two_bots(
 
 
 def _answered_429(api: FakeImagesServer) -> float:
-    return next(answered for _, answered, status in api.image_times if status == 429)
+    return next(a.answered for a in api.image_times if a.status == 429)
 
 
 # --- one process: nothing changes ------------------------------------------------------------------
@@ -110,7 +113,7 @@ async def test_a_429_seen_by_one_process_pauses_the_other(
         assert not await run_job(first)  # refused by the 429 (no retries in these bots)
         paused_at = _answered_429(api)
         assert await run_job(second)
-    second_sent = api.image_times[-1][0]
+    second_sent = api.image_times[-1].arrived
     assert second_sent - paused_at >= 1.4  # it waited out the other process's pause
 
 
@@ -126,7 +129,7 @@ async def test_a_pause_reaches_requests_already_waiting_in_the_other_process(
         results = [await run_jobs(second, 12), await refused]
     assert results == [(12, 0), (0, 1)]
     paused_at = _answered_429(api)
-    during = [a for a, _, _ in api.image_times if paused_at + 0.1 < a < paused_at + 1.0]
+    during = [a for a in api.image_times if paused_at + 0.1 < a.arrived < paused_at + 1.0]
     assert during == []  # requests in flight at the 429 are let be; no new one started
 
 
@@ -236,3 +239,24 @@ async def test_a_sharded_bot_runs_the_shards_it_was_given(
     async with create_bot(alone, processes=0) as bot:
         assert not isinstance(bot, discord.AutoShardedClient)
         assert bot.shard_count is None
+
+
+# --- the benchmark -------------------------------------------------------------------------------
+
+
+def test_bench_processes_prints_each_figure_beside_its_target() -> None:
+    postgres_url()  # skips without PostgreSQL
+    run = subprocess.run(
+        [sys.executable, "bench/bench_processes.py", "--jobs", "8", "--latency", "0.05",
+         "--pause", "0.5"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    for row in (
+        "1 process: most requests at once",
+        "2 processes: wall time",
+        "requests started in the 0.5 s pause",
+        "slot release after SIGKILL",
+    ):
+        assert row in run.stdout
+    assert "target" in run.stdout and "8/8" in run.stdout
