@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import discord
 import pytest
 
@@ -198,6 +199,33 @@ async def test_gates_of_different_providers_dont_share_slots(database_url: str) 
         await gates.close()
 
 
+async def test_the_limit_holds_after_the_database_dropped_the_gates_connection(
+    database_url: str,
+) -> None:
+    await (await open_store(database_url)).close()
+    here, there = await SharedGates.open(database_url), await SharedGates.open(database_url)
+    try:
+        ours = here.gate("http://a.example/v1", "key", Scheduler(2))
+        theirs = there.gate("http://a.example/v1", "key", Scheduler(2))
+        async with ours.slot():
+            admin = await asyncpg.connect(database_url)
+            try:  # e.g. a restarted PostgreSQL or a cut connection
+                await admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                )
+            finally:
+                await admin.close()
+            async with asyncio.timeout(5), ours.slot():  # reconnected, the running one retaken
+                with pytest.raises(TimeoutError):
+                    async with asyncio.timeout(0.5), theirs.slot():
+                        pass  # both slots are still ours
+        async with asyncio.timeout(2), theirs.slot():
+            pass
+    finally:
+        await here.close()
+        await there.close()
+
+
 # --- sharding ----------------------------------------------------------------------------------------
 
 
@@ -228,13 +256,15 @@ def test_shard_settings_that_cant_work_are_refused(extra: dict[str, str], proble
 
 
 async def test_a_sharded_bot_runs_the_shards_it_was_given(
-    api: FakeImagesServer, tmp_path: Path
+    api: FakeImagesServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
     sharded = headless_settings(url, api.base_url, tmp_path, shard_count=4, shard_ids=(2, 3))
     async with create_bot(sharded, processes=0) as bot:
         assert isinstance(bot, discord.AutoShardedClient) and isinstance(bot, ImageBot)
         assert (bot.shard_count, bot.shard_ids) == (4, [2, 3])
+    # Other processes run shards 0 and 1, and SQLite can't share the provider's limits with them.
+    assert "use PostgreSQL to share them" in caplog.text
     alone = headless_settings(url, api.base_url, tmp_path)
     async with create_bot(alone, processes=0) as bot:
         assert not isinstance(bot, discord.AutoShardedClient)

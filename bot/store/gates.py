@@ -180,8 +180,7 @@ class SharedGates:
         async with self._lock:
             try:
                 return await self._look(await self._connection(), limit, count)
-            except LOST:
-                log.warning("Lost the connection holding the providers' shared slots; again")
+            except LOST:  # it went just now: once more, on a new one
                 return await self._look(await self._reconnect(), limit, count)
 
     async def _look(
@@ -220,6 +219,7 @@ class SharedGates:
         conn.add_termination_listener(self._terminated)
         self._conn = conn
         if lost is not None:
+            log.warning("The connection holding the providers' shared slots was lost; reconnected")
             await self._retake(conn)
         return conn
 
