@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import help_text
+from bot import help_text, presets
 from bot.errors import NotAllowed
 from bot.images.params import CHOICE_BY_NAME, Params
 from bot.images.types import Operation
@@ -28,6 +28,7 @@ Count = app_commands.Range[int, 1, 10]
 Fit = Literal["crop", "pad"]
 Strength = Literal["subtle", "strong"]
 Choices = list[app_commands.Choice[str]]
+PRESET_OPTION = "A style preset of this server (/preset list); none: not even your preferred one"
 
 
 def _choices(values: list[tuple[str, str]], current: str) -> Choices:
@@ -52,6 +53,17 @@ async def model_autocomplete(interaction: Interaction, current: str, op: Operati
     # The catalog's preferred models first (newest first), the rest in catalog order.
     specs.sort(key=lambda s: preferred.index(s.name) if s.name in preferred else len(preferred))
     return _choices([(help_text.title_of(spec, provider), spec.name) for spec in specs], current)
+
+
+async def preset_autocomplete(interaction: Interaction, current: str) -> Choices:
+    """The server's presets, each with the start of its template; and "none" for a member who
+    has a preferred one."""
+    store, gid = interaction.client.services.store, interaction.guild_id or 0
+    found = [(presets.choice_label(p), p.name) for p in await store.presets(gid)]
+    preferred = (await store.get_preferences(gid, interaction.user.id)).preset
+    if preferred:
+        found.append((f"none — not even your preferred {preferred}", presets.NO_PRESET))
+    return _choices(found, current)
 
 
 async def _provider(interaction: Interaction) -> Provider | None:
@@ -104,6 +116,7 @@ class Images(commands.Cog):
     @app_commands.describe(
         prompt="What to draw",
         model="Image model (default: the server's)",
+        preset=PRESET_OPTION,
         size="Image size, e.g. 1024x1024",
         quality="Quality (the choices depend on the model)",
         style="dall-e-3 only: vivid or natural",
@@ -117,6 +130,7 @@ class Images(commands.Cog):
         interaction: Interaction,
         prompt: Prompt,
         model: str | None = None,
+        preset: str | None = None,
         size: str | None = None,
         quality: str | None = None,
         style: str | None = None,
@@ -135,7 +149,8 @@ class Images(commands.Cog):
             complexity=complexity,
             moderation=moderation,
         )
-        await run_interaction_job(interaction, JobSpec("generate", model or "", prompt, params))
+        spec = JobSpec("generate", model or "", prompt, params, preset=preset)
+        await run_interaction_job(interaction, spec)
 
     @app_commands.command(name="edit")
     @app_commands.guild_only()
@@ -147,6 +162,7 @@ class Images(commands.Cog):
         image3="Another image",
         image4="Another image",
         model="Image model",
+        preset=PRESET_OPTION,
         size="Output size",
         n="How many results",
         fit="When a square is needed: crop the middle or pad the sides",
@@ -164,6 +180,7 @@ class Images(commands.Cog):
         image3: discord.Attachment | None = None,
         image4: discord.Attachment | None = None,
         model: str | None = None,
+        preset: str | None = None,
         size: str | None = None,
         n: Count = 1,
         fit: Fit = "crop",
@@ -182,6 +199,7 @@ class Images(commands.Cog):
             fit=fit,
             images=tuple(attachment_source(a, services) for a in attachments),
             mask=attachment_source(mask, services) if mask else None,
+            preset=preset,
         )
         await run_interaction_job(interaction, spec)
 
@@ -259,6 +277,14 @@ class Images(commands.Cog):
     @vary.autocomplete("model")
     async def _vary_model(self, i: Interaction, current: str) -> Choices:
         return await model_autocomplete(i, current, "variation")
+
+    @imagine.autocomplete("preset")
+    async def _imagine_preset(self, i: Interaction, current: str) -> Choices:
+        return await preset_autocomplete(i, current)
+
+    @edit.autocomplete("preset")
+    async def _edit_preset(self, i: Interaction, current: str) -> Choices:
+        return await preset_autocomplete(i, current)
 
     @imagine.autocomplete("size")
     async def _imagine_size(self, i: Interaction, current: str) -> Choices:

@@ -315,6 +315,62 @@ RETURNING *
 """
 RECENT_CHANGES = "SELECT * FROM audit_log WHERE guild_id = $1 ORDER BY id DESC LIMIT $2"
 
+# --- servers' presets and members' preferences ---------------------------------------------------
+# Preset names are matched whatever their case (a unique index on lower(name)); a changed preset
+# keeps the name it was added under.
+
+LIST_PRESETS = "SELECT * FROM presets WHERE guild_id = $1 ORDER BY lower(name)"
+GET_PRESET = "SELECT * FROM presets WHERE guild_id = $1 AND lower(name) = lower($2)"
+UPDATE_PRESET = """
+UPDATE presets SET template = $3, model = $4, quality = $5, created_by = $6, created_at = $7
+WHERE guild_id = $1 AND lower(name) = lower($2)
+RETURNING *
+"""
+# Inserts only while the server has fewer than $8 presets.
+INSERT_PRESET_UNDER_LIMIT = """
+INSERT INTO presets (guild_id, name, template, model, quality, created_by, created_at)
+SELECT CAST($1 AS BIGINT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT),
+       CAST($5 AS TEXT), CAST($6 AS BIGINT), CAST($7 AS DOUBLE PRECISION)
+WHERE (SELECT COUNT(*) FROM presets WHERE guild_id = $1) < $8
+RETURNING *
+"""
+DELETE_PRESET = "DELETE FROM presets WHERE guild_id = $1 AND lower(name) = lower($2) RETURNING *"
+PREFERENCE_COLUMNS = ("model", "aspect", "quality", "preset")
+GET_PREFERENCES = "SELECT * FROM preferences WHERE guild_id = $1 AND user_id = $2"
+# One statement per preference, so setting one never writes back another read earlier.
+SET_PREFERENCE = {
+    column: f"""
+INSERT INTO preferences (guild_id, user_id, {column}) VALUES ($1, $2, $3)
+ON CONFLICT (guild_id, user_id) DO UPDATE SET {column} = excluded.{column}
+"""
+    for column in PREFERENCE_COLUMNS
+}
+
+# --- favourites: jobs members saved with the ⭐ button -------------------------------------------
+
+ADD_FAVOURITE = """
+INSERT INTO favourites (guild_id, user_id, job_id, created_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (guild_id, user_id, job_id) DO NOTHING
+RETURNING job_id
+"""
+REMOVE_FAVOURITE = """
+DELETE FROM favourites WHERE guild_id = $1 AND user_id = $2 AND job_id = $3 RETURNING job_id
+"""
+IS_FAVOURITE = "SELECT job_id FROM favourites WHERE guild_id = $1 AND user_id = $2 AND job_id = $3"
+COUNT_FAVOURITES = """
+SELECT COUNT(*) AS saved FROM favourites
+JOIN jobs ON jobs.guild_id = favourites.guild_id AND jobs.id = favourites.job_id
+WHERE favourites.guild_id = $1 AND favourites.user_id = $2
+"""
+# Newest saved first; a job no longer stored drops out of the list.
+FAVOURITE_JOBS = """
+SELECT jobs.*, favourites.created_at AS saved_at FROM favourites
+JOIN jobs ON jobs.guild_id = favourites.guild_id AND jobs.id = favourites.job_id
+WHERE favourites.guild_id = $1 AND favourites.user_id = $2
+ORDER BY favourites.created_at DESC, favourites.job_id DESC
+LIMIT $3 OFFSET $4
+"""
+
 # --- shared provider limits (PostgreSQL only: bot/store/gates.py) --------------------------------
 # A slot is the session advisory lock (provider key $1, slot number $2) held by the gates'
 # connection; giving it back tells the processes waiting on the provider's channel ($3).

@@ -7,12 +7,14 @@ import time
 from collections.abc import Callable
 
 from bot.store.audit import AuditRepository
-from bot.store.db import Database, Dialect
+from bot.store.db import PING, Database, Dialect
+from bot.store.favourites import FavouritesRepository
 from bot.store.guilds import GuildsRepository
 from bot.store.jobs import JobsRepository
 from bot.store.ledger import LedgerRepository
 from bot.store.migrate import apply_migrations
 from bot.store.notices import NoticesRepository
+from bot.store.presets import PresetsRepository
 from bot.store.processes import ProcessesRepository
 from bot.store.providers import ProvidersRepository
 
@@ -25,6 +27,8 @@ class Store(
     ProcessesRepository,
     ProvidersRepository,
     AuditRepository,
+    PresetsRepository,
+    FavouritesRepository,
 ):
     """Jobs, guild settings, quota policy, the credit ledger and the audit trail, per guild.
 
@@ -54,6 +58,10 @@ class Store(
     async def migrate(self) -> list[int]:
         """Apply pending migrations (idempotent, safe with several processes)."""
         return await apply_migrations(self._db, now=float(self._clock()))
+
+    async def ping(self) -> None:
+        """Ask the database the cheapest question; raises when it doesn't answer (health checks)."""
+        await self._db.fetchrow(PING)
 
     async def close(self) -> None:
         """Close the connection or pool."""
