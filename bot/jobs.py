@@ -358,8 +358,11 @@ class JobRunner:
 
         self._to_start.pop(job.id, None)  # it reaches the queue now: no await until it is in it
         self.drain.may_queue(job.id)
-        async with provider.queue.slot(
-            who.guild_id, who.user_id, ticket=str(job.id), on_position=on_position
+        async with (
+            provider.queue.slot(
+                who.guild_id, who.user_id, ticket=str(job.id), on_position=on_position
+            ),
+            provider.gate.slot(),
         ):
             started = time.monotonic()
             # The status write and the "working on it" edit run beside the API call rather than
@@ -378,9 +381,9 @@ class JobRunner:
             except BaseException as exc:
                 error = exc
                 if isinstance(exc, RateLimited):
-                    # The provider is saturated for everyone it serves: hold its queue instead
-                    # of failing job after job.
-                    provider.queue.backoff(exc.retry_after or DEFAULT_BACKOFF)
+                    # The provider is saturated for everyone it serves: pause it (for every
+                    # process sending to it) instead of failing job after job.
+                    await provider.gate.pause(exc.retry_after or DEFAULT_BACKOFF)
                 raise
             finally:
                 if not isinstance(error, asyncio.CancelledError):  # a stopped call isn't timed
