@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import discord
@@ -21,6 +22,7 @@ from bot import views
 from bot.core import open_core
 from bot.errors import ConfigError, NotAllowed
 from bot.fetch import DISCORD_MEDIA_HOSTS, Downloader
+from bot.gate import local_gate
 from bot.health import HealthServer, health_app
 from bot.images.client import ImagesClient
 from bot.jobs import JobRunner
@@ -34,6 +36,7 @@ from bot.service import ImageService
 from bot.settings import Settings
 from bot.shutdown import on_signals, stop_jobs
 from bot.store import Store, open_store
+from bot.store.gates import SharedGates
 from bot.store.lease import ProcessLease
 from bot.store.models import Job
 from bot.store.processes import HEARTBEAT_SECONDS
@@ -51,6 +54,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.usage",
     "cogs.presets",
     "cogs.preferences",
+    "cogs.blend",
+    "cogs.library",
 )
 SWEEP_SECONDS = 5.0  # how soon what a dead process left is made good, once its lease lapsed
 INTERRUPTED = (
@@ -124,7 +129,7 @@ async def tell_interrupted(bot: ImageBot, jobs: Sequence[Job]) -> None:
 class ImageBot(commands.Bot):
     """The bot: cogs from an explicit list, services injected, no prefix commands."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, **options: Any) -> None:
         # An image bot never joins voice: skip discord.py's warnings about voice libraries.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()  # mentions carry content without the privileged intent
@@ -134,6 +139,7 @@ class ImageBot(commands.Bot):
             tree_cls=ImageTree,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            **options,
         )
         self.services = services
         self._lease = ProcessLease(services.store, services.settings.data_dir)
@@ -331,6 +337,38 @@ class ImageBot(commands.Bot):
         """Prefix commands are not used; the reply cog listens for mentions itself."""
 
 
+class ShardedImageBot(ImageBot, commands.AutoShardedBot):
+    """The bot on some of the shards (``IMAGEBOT_SHARD_COUNT``, ``IMAGEBOT_SHARD_IDS``).
+
+    Each process of several runs its own range of shards; one database (PostgreSQL, for the
+    providers' shared limits) makes them one bot.
+    """
+
+    def __init__(self, services: Services) -> None:
+        ids = services.settings.shard_ids
+        super().__init__(
+            services,
+            shard_count=services.settings.shard_count,
+            shard_ids=list(ids) if ids is not None else None,
+        )
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        except AttributeError as exc:
+            # discord.py's sharded client makes its event queue when it logs in and, closed
+            # before that, fails on its very last step, after everything else was closed.
+            if "_AutoShardedClient__queue" not in str(exc):
+                raise
+
+
+def make_bot(services: Services) -> ImageBot:
+    """The sharded bot when shards are set, else discord.py's plain one."""
+    if services.settings.shard_count is None:
+        return ImageBot(services)
+    return ShardedImageBot(services)
+
+
 @contextlib.asynccontextmanager
 async def create_bot(
     settings: Settings,
@@ -346,9 +384,17 @@ async def create_bot(
     if settings.database_url.startswith("sqlite:///"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = await open_store(settings.database_url)
+    gates: SharedGates | None = None
     try:
+        if store.dialect == "postgres":  # several processes may share it: so do their providers
+            gates = await SharedGates.open(settings.database_url)
+        elif settings.other_shards:
+            log.warning("Several processes on SQLite each keep their own provider limits; "
+                        "use PostgreSQL to share them")  # fmt: skip
         workers = settings.worker_processes if processes is None else processes
-        async with open_core(settings, processes=workers, today=today) as core:
+        async with open_core(
+            settings, processes=workers, today=today, gates=gates.gate if gates else local_gate
+        ) as core:
             catalog, session, offload = core.catalog, core.session, core.offload
             client, service = core.client, core.service
             quotas = QuotaEngine(store)
@@ -374,13 +420,15 @@ async def create_bot(
                 Downloader(session, attachment_hosts),
                 metrics,
             )
-            bot = ImageBot(services)
+            bot = make_bot(services)
             try:
                 await bot.open_http()  # answers 503 until logged in and ready
                 yield bot
             finally:
                 await bot.close()
     finally:
+        if gates is not None:
+            await gates.close()
         await store.close()
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from bot.gate import GateFactory, local_gate
 from bot.images.client import ImagesClient
 from bot.images.preview import PREVIEW_SIDE
 from bot.models import Catalog
@@ -35,13 +36,14 @@ class Core:
     today: Callable[[], datetime.date] = utc_today
     # Servers' own providers connect through this session: its resolver refuses inward addresses.
     guarded: aiohttp.ClientSession | None = None
+    gates: GateFactory = local_gate  # each provider's gate: local, or shared by processes
 
     def build_provider(self, name: str, base_url: str, api_key: str, guild_id: int) -> Provider:
         """A server's provider: its own client and queue under the operator's limits, connecting
         only where servers' providers may (the guarded session)."""
         return _provider(
             self.settings, self.guarded or self.session, self.offload, self.catalog, self.today,
-            name, base_url, api_key, guild_id,
+            name, base_url, api_key, guild_id, self.gates,
         )  # fmt: skip
 
 
@@ -55,6 +57,7 @@ def _provider(
     base_url: str,
     api_key: str,
     guild_id: int | None,
+    gates: GateFactory,
 ) -> Provider:
     client = ImagesClient(
         session,
@@ -67,7 +70,10 @@ def _provider(
         preview_side=PREVIEW_SIDE,
     )
     queue = Scheduler(settings.max_concurrent_requests, queue_size=settings.queue_size)
-    return Provider(name, client, catalog, today=today, queue=queue, own=guild_id is not None)
+    gate = gates(base_url, api_key, queue)
+    return Provider(
+        name, client, catalog, today=today, queue=queue, gate=gate, own=guild_id is not None
+    )
 
 
 @contextlib.asynccontextmanager
@@ -76,10 +82,13 @@ async def open_core(
     *,
     processes: int | None = 0,
     today: Callable[[], datetime.date] = utc_today,
+    gates: GateFactory = local_gate,
 ) -> AsyncIterator[Core]:
     """Build the core (``processes`` worker processes; 0 = threads); close everything on exit.
 
     The provider's model list is read once here; ``today`` is the clock of its shutdown dates.
+    ``gates`` makes each provider's gate: shared with the other processes on PostgreSQL
+    (``bot.store.gates``), else local.
     """
     catalog = Catalog.load(settings.models_file)
     offload = Offloader(processes)
@@ -92,7 +101,7 @@ async def open_core(
         ):
             provider = _provider(
                 settings, session, offload, catalog, today,
-                OPERATORS, settings.openai_base_url, settings.openai_api_key, None,
+                OPERATORS, settings.openai_base_url, settings.openai_api_key, None, gates,
             )  # fmt: skip
             client = provider.client
             await provider.refresh()
@@ -104,7 +113,8 @@ async def open_core(
                 partial_images=settings.partial_images,
             )
             yield Core(
-                settings, catalog, session, offload, client, provider, service, today, guarded
+                settings, catalog, session, offload, client, provider, service, today, guarded,
+                gates,
             )  # fmt: skip
     finally:
         offload.close()

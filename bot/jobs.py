@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot import presets, safety
+from bot import blend, presets, safety
 from bot.errors import AuthenticationFailed, BotError, NotAllowed, QuotaExhausted, RateLimited
 from bot.images.types import Operation, PartialImage
 from bot.provider import Provider
@@ -94,6 +94,13 @@ FinishedListener = Callable[[Job, str], None]
 CallListener = Callable[[Job, float, BaseException | None], None]
 
 
+def require_channel(settings: GuildSettings, channel_id: int) -> None:
+    """Refuse a channel the server didn't allow the bot in (when it named any)."""
+    if settings.allowed_channel_ids and channel_id not in settings.allowed_channel_ids:
+        channels = " ".join(f"<#{c}>" for c in settings.allowed_channel_ids)
+        raise NotAllowed(f"I can only be used in {channels} on this server.")
+
+
 class JobRunner:
     """Runs jobs through policy, quotas, the scheduler and the image service."""
 
@@ -163,9 +170,7 @@ class JobRunner:
         if allowed is not None and model not in allowed:
             listed = ", ".join(allowed) or "none"
             raise NotAllowed(f"{model} isn't allowed on this server. Allowed models: {listed}.")
-        if settings.allowed_channel_ids and who.channel_id not in settings.allowed_channel_ids:
-            channels = " ".join(f"<#{c}>" for c in settings.allowed_channel_ids)
-            raise NotAllowed(f"I can only be used in {channels} on this server.")
+        require_channel(settings, who.channel_id)
         if not spec_model and settings.default_model and model != settings.default_model:
             await self._default_gone(who.guild_id, settings.default_model, model, op, provider)
         return model
@@ -248,7 +253,9 @@ class JobRunner:
             spec = await presets.admit(self, who, spec, provider)  # preset, then preferences
             model = await self.resolve_model(who, spec.model or None, spec.operation, provider)
             spec = dataclasses.replace(spec, model=model)
-            if spec.images_found:
+            if spec.blend:
+                spec = blend.fitted(spec, provider.require(model, spec.operation))
+            elif spec.images_found:
                 limit = provider.require(model, spec.operation).input.max_images
                 spec = dataclasses.replace(spec, images=spec.images[: max(limit, 1)])
             job = await self.store.create_job(
@@ -351,8 +358,11 @@ class JobRunner:
 
         self._to_start.pop(job.id, None)  # it reaches the queue now: no await until it is in it
         self.drain.may_queue(job.id)
-        async with provider.queue.slot(
-            who.guild_id, who.user_id, ticket=str(job.id), on_position=on_position
+        async with (
+            provider.queue.slot(
+                who.guild_id, who.user_id, ticket=str(job.id), on_position=on_position
+            ),
+            provider.gate.slot(),
         ):
             started = time.monotonic()
             # The status write and the "working on it" edit run beside the API call rather than
@@ -371,9 +381,9 @@ class JobRunner:
             except BaseException as exc:
                 error = exc
                 if isinstance(exc, RateLimited):
-                    # The provider is saturated for everyone it serves: hold its queue instead
-                    # of failing job after job.
-                    provider.queue.backoff(exc.retry_after or DEFAULT_BACKOFF)
+                    # The provider is saturated for everyone it serves: pause it (for every
+                    # process sending to it) instead of failing job after job.
+                    await provider.gate.pause(exc.retry_after or DEFAULT_BACKOFF)
                 raise
             finally:
                 if not isinstance(error, asyncio.CancelledError):  # a stopped call isn't timed

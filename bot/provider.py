@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.errors import APIError, ValidationError
+from bot.gate import Gate, LocalGate
 from bot.images.client import ImagesClient
 from bot.images.types import ModelListing, Operation
 from bot.models import Catalog, ModelSpec
@@ -55,8 +56,9 @@ class Provider:
     """A base URL and key (inside ``client``), the models it offers, learnt live, and its queue.
 
     ``queue`` holds this provider's concurrency limit and its rate-limit pause: a provider that
-    is slow or asks to slow down holds up only its own jobs. ``own``: a server brought it (else it
-    is the operator's, shared by the servers without their own).
+    is slow or asks to slow down holds up only its own jobs. ``gate`` holds them for every bot
+    process sending to it (``bot.gate``; one process alone: the queue is enough). ``own``: a
+    server brought it (else it is the operator's, shared by the servers without their own).
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class Provider:
         *,
         today: Callable[[], datetime.date] = utc_today,
         queue: Scheduler | None = None,
+        gate: Gate | None = None,
         own: bool = False,
     ) -> None:
         self.name = name
@@ -74,6 +77,7 @@ class Provider:
         self.catalog = catalog
         self.today = today
         self.queue = queue or Scheduler(4)
+        self.gate = gate or LocalGate(self.queue)
         self.own = own
         self.listing: dict[str, ModelListing] | None = None  # None: the catalog's dates decide
         self.listed_at: float | None = None

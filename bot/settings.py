@@ -50,6 +50,10 @@ class Settings:
     http_port: int | None = None  # /healthz and /metrics; None: no HTTP port
     http_host: str = "127.0.0.1"  # only this machine, unless the operator says otherwise
     shutdown_grace: float = 60.0  # seconds running jobs get to finish on SIGTERM
+    # Sharding: the shards of every process together, and those this process runs (None: all).
+    # Unset: one process on discord.py's plain client.
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
 
     @property
     def max_input_bytes(self) -> int:
@@ -75,6 +79,11 @@ class Settings:
             unquote(password),
             *self.secret_keys,
         )
+
+    @property
+    def other_shards(self) -> bool:
+        """Whether other processes run some of the shards (this one was given only some)."""
+        return self.shard_ids is not None and len(self.shard_ids) < (self.shard_count or 0)
 
     def shares_provider_with(self, guild_id: int) -> bool:
         """Whether a server without its own provider may use the operator's."""
@@ -207,6 +216,20 @@ def _secret_keys(raw: str) -> tuple[str, ...]:
     return keys
 
 
+def _shard_ids(raw: str) -> tuple[int, ...]:
+    """ "0-3" or "0,1" or "0-3,8": sorted, each once."""
+    ids: set[int] = set()
+    for part in (p.strip() for p in raw.split(",")):
+        first, dash, last = part.partition("-")
+        if not first.strip().isdigit() or (dash and not last.strip().isdigit()):
+            raise ValueError("must be shard numbers such as 0-3 or 0,1")
+        low, high = int(first), int(last) if dash else int(first)
+        if high < low:
+            raise ValueError("must give each range low to high, such as 0-3")
+        ids.update(range(low, high + 1))
+    return tuple(sorted(ids))
+
+
 def _existing_file(raw: str) -> Path:
     path = Path(raw).expanduser()
     if not path.is_file():
@@ -239,6 +262,8 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "IMAGEBOT_HTTP_PORT": ("http_port", _port),
     "IMAGEBOT_HTTP_HOST": ("http_host", str.strip),
     "IMAGEBOT_SHUTDOWN_GRACE": ("shutdown_grace", _non_negative_float),
+    "IMAGEBOT_SHARD_COUNT": ("shard_count", _positive_int),
+    "IMAGEBOT_SHARD_IDS": ("shard_ids", _shard_ids),
 }
 
 
@@ -275,9 +300,22 @@ def _parse(env: Mapping[str, str], *, require_discord: bool) -> Settings:
             # The reason never quotes the value: a misplaced secret must not be echoed.
             reason = str(exc) if not str(exc).startswith(("invalid literal", "could not")) else ""
             problems.append(f"{name} {reason or 'is not a valid value'}")
+    problems.extend(_shard_problems(values.get("shard_count"), values.get("shard_ids")))
     if problems:
         raise ConfigError(problems)
     data_dir: Path = values.setdefault("data_dir", home / "data")
     values.setdefault("database_url", f"sqlite:///{data_dir / 'imagebot.sqlite3'}")
     known = {f.name for f in fields(Settings)}
     return Settings(**{k: v for k, v in values.items() if k in known})
+
+
+def _shard_problems(count: int | None, ids: tuple[int, ...] | None) -> list[str]:
+    if ids is None:
+        return []
+    if count is None:
+        return ["IMAGEBOT_SHARD_IDS needs IMAGEBOT_SHARD_COUNT (the shards of all processes)"]
+    if ids[-1] >= count:
+        return [
+            f"IMAGEBOT_SHARD_IDS must be below IMAGEBOT_SHARD_COUNT ({count}): shards count from 0"
+        ]
+    return []

@@ -3,7 +3,7 @@
 Placeholders are ``$1``-style (rewritten for SQLite). Parameters whose type PostgreSQL can't infer
 are wrapped in ``CAST(... AS BIGINT)``, which SQLite also understands. Every statement that touches
 guild data is scoped by ``guild_id``; the only unscoped ones are recovery (``FAIL_STALE_JOBS``,
-``ORPHAN_RESERVATIONS``), the process leases and migrations.
+``ORPHAN_RESERVATIONS``), the process leases, the providers' shared limits and migrations.
 """
 
 from __future__ import annotations
@@ -346,3 +346,51 @@ ON CONFLICT (guild_id, user_id) DO UPDATE SET {column} = excluded.{column}
 """
     for column in PREFERENCE_COLUMNS
 }
+
+# --- favourites: jobs members saved with the ⭐ button -------------------------------------------
+
+ADD_FAVOURITE = """
+INSERT INTO favourites (guild_id, user_id, job_id, created_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (guild_id, user_id, job_id) DO NOTHING
+RETURNING job_id
+"""
+REMOVE_FAVOURITE = """
+DELETE FROM favourites WHERE guild_id = $1 AND user_id = $2 AND job_id = $3 RETURNING job_id
+"""
+IS_FAVOURITE = "SELECT job_id FROM favourites WHERE guild_id = $1 AND user_id = $2 AND job_id = $3"
+COUNT_FAVOURITES = """
+SELECT COUNT(*) AS saved FROM favourites
+JOIN jobs ON jobs.guild_id = favourites.guild_id AND jobs.id = favourites.job_id
+WHERE favourites.guild_id = $1 AND favourites.user_id = $2
+"""
+# Newest saved first; a job no longer stored drops out of the list.
+FAVOURITE_JOBS = """
+SELECT jobs.*, favourites.created_at AS saved_at FROM favourites
+JOIN jobs ON jobs.guild_id = favourites.guild_id AND jobs.id = favourites.job_id
+WHERE favourites.guild_id = $1 AND favourites.user_id = $2
+ORDER BY favourites.created_at DESC, favourites.job_id DESC
+LIMIT $3 OFFSET $4
+"""
+
+# --- shared provider limits (PostgreSQL only: bot/store/gates.py) --------------------------------
+# A slot is the session advisory lock (provider key $1, slot number $2) held by the gates'
+# connection; giving it back tells the processes waiting on the provider's channel ($3).
+
+TAKE_SHARED_SLOT = "SELECT pg_try_advisory_lock($1, $2)"
+GIVE_BACK_SHARED_SLOT = "SELECT pg_advisory_unlock($1, $2), pg_notify($3, 'free')"
+# The pause after a 429 ends at the later of the stored end and now + $2 (the database's clock).
+PAUSE_PROVIDER = """
+WITH paused AS (
+    INSERT INTO provider_pauses (provider_key, until)
+    VALUES ($1, EXTRACT(EPOCH FROM clock_timestamp())::DOUBLE PRECISION
+                + CAST($2 AS DOUBLE PRECISION))
+    ON CONFLICT (provider_key) DO UPDATE
+    SET until = GREATEST(provider_pauses.until, excluded.until)
+    RETURNING until
+)
+SELECT pg_notify($3, 'pause') FROM paused
+"""
+PROVIDER_PAUSE_LEFT = """
+SELECT until - EXTRACT(EPOCH FROM clock_timestamp())::DOUBLE PRECISION
+FROM provider_pauses WHERE provider_key = $1
+"""

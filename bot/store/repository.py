@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from bot.store.audit import AuditRepository
 from bot.store.db import PING, Database, Dialect
+from bot.store.favourites import FavouritesRepository
 from bot.store.guilds import GuildsRepository
 from bot.store.jobs import JobsRepository
 from bot.store.ledger import LedgerRepository
@@ -27,6 +28,7 @@ class Store(
     ProvidersRepository,
     AuditRepository,
     PresetsRepository,
+    FavouritesRepository,
 ):
     """Jobs, guild settings, quota policy, the credit ledger and the audit trail, per guild.
 

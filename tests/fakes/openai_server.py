@@ -43,6 +43,11 @@ given, e.g. LiteLLM's ``fail_next("raw", status=404, body='{"detail":"Not Found"
 ``non_json`` answers an HTML 502, ``reset`` drops the connection; the ``_LATE`` kinds spoil a
 successful answer.
 
+Load: ``in_flight`` counts the image requests being answered now and ``max_in_flight`` the most at
+once so far (reset it by hand between phases); ``image_times`` has each image request's arrival,
+answer, status and request (``Answered``, on ``time.monotonic``). ``latency`` adds seconds to every
+image request.
+
 Moderations (``POST /moderations``; ``moderations_endpoint=False``: OpenAI's 404 for an unknown
 route, "Invalid URL"): needs
 ``model`` (one of ``MODERATION_MODELS``) and ``input`` (a string or a list of strings), 401
@@ -70,7 +75,7 @@ from datetime import date
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from aiohttp import BodyPartReader, web
 from multidict import CIMultiDict
@@ -195,6 +200,19 @@ def _gated(grant: bool | Iterable[str]) -> frozenset[str]:
     return granted
 
 
+class Answered(NamedTuple):
+    """When one image request arrived and was answered (``time.monotonic``), and how."""
+
+    arrived: float
+    answered: float
+    status: int  # 0: the client went away before the answer
+    request: RecordedRequest
+
+    @property
+    def prompt(self) -> str:
+        return str((self.request.json or self.request.form).get("prompt", ""))
+
+
 @dataclass
 class _Failure:
     kind: str
@@ -239,6 +257,10 @@ class FakeImagesServer:
         self.latency = 0.0  # seconds added to every image request
         self.json_content_type = "application/json; charset=utf-8"
         self.requests: list[RecordedRequest] = []
+        self.in_flight = 0  # image requests being answered right now
+        self.max_in_flight = 0  # the most image requests answered at once so far
+        # Each image request's times, on time.monotonic (one clock for every process here).
+        self.image_times: list[Answered] = []
         self.stream_mode = stream_mode
         self.partial_delay = partial_delay
         self.stream_refusals = 0
@@ -391,7 +413,20 @@ class FakeImagesServer:
 
     def _image_handler(self, endpoint: str) -> Any:
         async def handle(request: web.Request) -> web.StreamResponse:
-            rec = await self._record(request, endpoint)
+            arrived, status, rec = time.monotonic(), 0, None
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                rec = await self._record(request, endpoint)
+                response = await answer(request, rec)
+                status = response.status
+                return response
+            finally:
+                self.in_flight -= 1
+                if rec is not None:
+                    self.image_times.append(Answered(arrived, time.monotonic(), status, rec))
+
+        async def answer(request: web.Request, rec: RecordedRequest) -> web.StreamResponse:
             await self._sleep(self.latency)
             if (denied := self._check_auth(request)) is not None:
                 return denied
