@@ -44,6 +44,7 @@ TIERS: tuple[Tier, ...] = (
     Tier("2K", 2048, "long side up to 2048 pixels, costs more"),
     Tier("4K", 3840, "long side up to 3840 pixels, costs the most"),
 )
+_STANDARD_EDGE = (TIERS[1].long_edge or 0) - 1  # a standard free size's longest side
 # The ratios members pick from (landscape, then their portrait twins), with what they are for.
 RATIOS: Mapping[str, str] = MappingProxyType(
     {
@@ -153,7 +154,7 @@ def _at_tier(spec: ModelSpec, op: Operation, shape: float, tier: Tier, label: st
     if found is None or _side(_ratio(found)) != _side(shape):
         able = [r for r in RATIOS if _fits_side(spec, op, ratio_value(r))]
         only = f"; it makes {_and(able)}" if able else ""
-        raise ValidationError([f"{spec.name} can't make {label} images{only}."])
+        raise ValidationError([f"{spec.name} can't make {label} images at any detail{only}."])
     below = TIERS[TIERS.index(tier) - 1] if tier in TIERS[1:] else None
     lower = _pick(spec, op, shape, below) if below is not None else None
     if below is not None and lower is not None and _area(found) <= _area(lower):
@@ -209,7 +210,9 @@ def _closest(spec: ModelSpec, op: Operation, ratio: float, max_pixels: int) -> S
     )
     if best is not None and (free is None or _distance(_ratio(best), ratio) <= _SAME_SHAPE):
         return best
-    return (_free_size(free, ratio, max_pixels) if free is not None else None) or best
+    # Shorter than the 2K tier's long side, so that 2K is larger whatever the shape.
+    made = _free_size(free, ratio, max_pixels, max_edge=_STANDARD_EDGE) if free else None
+    return made or best
 
 
 def _free_size(
@@ -224,8 +227,14 @@ def _free_size(
     budget = min(filter(None, (max_pixels, rules.max_pixels)), default=None)
     step = rules.multiple
     candidates: list[tuple[tuple[int, float], Size]] = []
-    for height in range(step, rules.max_long + 1, step):
-        width = max(step, round(height * ratio / step) * step)
+    sizes = [
+        (max(step, round(h * ratio / step) * step), h)
+        for h in range(step, rules.max_long + 1, step)
+    ]
+    if max_edge:  # the long side right at the edge, which rounding from the short side can miss
+        long = max_edge // step * step
+        sizes.append((long, max(step, round(long / ratio / step) * step)))
+    for width, height in sizes:
         if budget is not None and width * height > budget:
             continue
         if (max_edge and max(width, height) > max_edge) or rules.problems(width, height):

@@ -15,6 +15,7 @@ from bot.images.types import ImageRequest, Operation
 from bot.models.aspect import (
     RATIOS,
     STANDARD,
+    TIERS,
     ratio_text,
     ratio_value,
     same_shape,
@@ -52,6 +53,20 @@ def shaped(
     if params.size is not None and (photo or params.size != size):
         raise ValidationError([_both(params)])
     return params if photo else params.replace(size=size)
+
+
+def tier_sizes(spec: ModelSpec, op: Operation, aspect: str | None) -> list[tuple[str, str]]:
+    """Each detail tier ``spec`` makes in ``aspect`` (its default shape when None), with the size
+    it becomes, for autocomplete; an edit without a ratio keeps its image's shape."""
+    photo = op == "edit" and aspect is None
+    found = []
+    for tier in TIERS:
+        try:
+            size = size_for_shape(spec, op, aspect or _default_ratio(spec, op), tier.name)
+        except ValidationError:
+            continue
+        found.append((tier.name, "your image's shape" if photo else size))
+    return found
 
 
 def shape_note(spec: ModelSpec, request: ImageRequest) -> str | None:
