@@ -44,6 +44,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.quota",
     "cogs.settings",
     "cogs.usage",
+    "cogs.presets",
+    "cogs.preferences",
 )
 SWEEP_SECONDS = 5.0  # how soon what a dead process left is made good, once its lease lapsed
 INTERRUPTED = (

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot import safety
+from bot import presets, safety
 from bot.errors import AuthenticationFailed, BotError, NotAllowed, QuotaExhausted, RateLimited
 from bot.images.types import Operation, PartialImage
 from bot.models.aspect import largest_size
@@ -235,6 +235,7 @@ class JobRunner:
         job: Job | None = None
         try:
             provider = await self.provider_for(who.guild_id)
+            spec = await presets.admit(self, who, spec, provider)  # preset, then preferences
             model = await self.resolve_model(who, spec.model or None, spec.operation, provider)
             spec = dataclasses.replace(spec, model=model)
             if spec.images_found:

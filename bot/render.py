@@ -64,6 +64,7 @@ class ResultInfo:
     requester: str
     notes: tuple[str, ...] = ()
     spoiler: bool = False  # the files are posted as spoilers
+    preset: str | None = None  # the server preset the prompt was sent in
 
 
 def spoiler_name(filename: str, spoiler: bool) -> str:
@@ -89,6 +90,8 @@ def result_embed(info: ResultInfo, images: Sequence[GeneratedImage]) -> discord.
         embed.add_field(name="Quality", value=info.quality)
     if info.style:
         embed.add_field(name="Style", value=info.style)
+    if info.preset:
+        embed.add_field(name="Preset", value=info.preset)
     if info.credits is not None:
         embed.add_field(name="Credits", value=str(info.credits))
     if info.notes:

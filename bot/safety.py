@@ -169,7 +169,7 @@ async def admit(runner: Runner, who: Requester, spec: JobSpec) -> JobSpec:
     model = provider.spec(spec.model)
     spec = screen(settings, who, spec, model.values(MODERATION.name) if model else ())
     if settings.prompt_check and spec.prompt.strip():
-        verdict = await provider.client.moderate(spec.prompt)
+        verdict = await provider.client.moderate(spec.sent_prompt())  # the preset included
         if verdict is not None and verdict.flagged:
             raise flagged(verdict.categories)
         if verdict is None and provider.client.has_moderations is False:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot import presets
 from bot.errors import (
     AuthenticationFailed,
     EndpointMissing,
@@ -61,12 +62,23 @@ class JobSpec:
     mask: ImageSource | None = None
     # The images were found on a message rather than picked: use as many as the model takes.
     images_found: bool = False
+    preset: str | None = None  # the server preset's name; "none": none, not even a preferred one
+    template: str | None = None  # the preset's template, filled in by JobRunner.admit
+    rerun: bool = False  # a stored job asked for again: as it was, the member's defaults left out
+    notes: tuple[str, ...] = ()  # what admitting it changed, said with the result
+
+    def sent_prompt(self) -> str:
+        """The prompt the API gets: the member's, inside the preset's template when there is one
+        (stored and shown is always the member's own)."""
+        return presets.fill(self.template, self.prompt) if self.template else self.prompt
 
     def stored(self) -> dict[str, object]:
         """The parameters worth storing and showing (no image bytes, no None values)."""
         values: dict[str, object] = {**self.params.stored(), "fit": self.fit}
         if self.operation == "variation":
             values["strength"] = self.strength
+        if self.preset and self.template:
+            values["preset"] = self.preset
         values["images"] = [source.filename for source in self.images]
         values["image_urls"] = [source.url for source in self.images if source.url]
         if self.mask is not None:
@@ -150,7 +162,7 @@ class ImageService:
         provider = provider or self.provider
         job = self.check(job, provider)
         spec = provider.require(job.model, job.operation)
-        notes: list[str] = []
+        notes: list[str] = list(job.notes)
         images: tuple[InputImage, ...] = ()
         mask: InputImage | None = None
         if job.operation != "generate":
@@ -304,7 +316,7 @@ def _request(
 ) -> ImageRequest:
     """The API request a job stands for (images filled in once prepared)."""
     endpoint = spec.endpoint(job.operation)
-    prompt = job.prompt
+    prompt = job.sent_prompt()
     if job.operation == "variation" and endpoint == "edit":
         instruction = catalog.vary_prompts.get(job.strength, "")
         prompt = f"{instruction} {job.prompt}".strip()

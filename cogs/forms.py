@@ -40,7 +40,8 @@ def stored_source(services: Services, filename: str, url: str, op: Operation) ->
 
 
 def rerun_spec(job: Job, services: Services) -> JobSpec:
-    """The stored job as a new request: same operation, model, prompt, parameters and inputs."""
+    """The stored job as a new request: same operation, model, prompt, parameters, preset (by
+    name) and inputs."""
     params = dict(job.params)
     names = [str(n) for n in params.get("images", [])]
     urls = [str(u) for u in params.get("image_urls", [])]
@@ -66,6 +67,8 @@ def rerun_spec(job: Job, services: Services) -> JobSpec:
         strength="strong" if params.get("strength") == "strong" else "subtle",
         images=images,
         mask=mask,
+        preset=str(params["preset"]) if params.get("preset") else None,
+        rerun=True,
     )
 
 

@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import help_text
+from bot import help_text, presets
 from bot.errors import NotAllowed
 from bot.images.params import CHOICE_BY_NAME, Params
 from bot.images.types import Operation
@@ -36,6 +36,7 @@ ASPECT_HELP = "Shape, e.g. 16:9; I pick the model's size for it (instead of size
 DETAIL_HELP = "standard, 2K or 4K where the model makes them (costs more)"
 FORMAT_HELP = "png, jpeg or webp (GPT image models)"
 COMPRESSION_HELP = "0-100, with jpeg or webp output: lower is smaller and rougher"
+PRESET_OPTION = "A style preset of this server (/preset list); none: not even your preferred one"
 
 
 def _choices(values: list[tuple[str, str]], current: str) -> Choices:
@@ -60,6 +61,17 @@ async def model_autocomplete(interaction: Interaction, current: str, op: Operati
     # The catalog's preferred models first (newest first), the rest in catalog order.
     specs.sort(key=lambda s: preferred.index(s.name) if s.name in preferred else len(preferred))
     return _choices([(help_text.title_of(spec, provider), spec.name) for spec in specs], current)
+
+
+async def preset_autocomplete(interaction: Interaction, current: str) -> Choices:
+    """The server's presets, each with the start of its template; and "none" for a member who
+    has a preferred one."""
+    store, gid = interaction.client.services.store, interaction.guild_id or 0
+    found = [(presets.choice_label(p), p.name) for p in await store.presets(gid)]
+    preferred = (await store.get_preferences(gid, interaction.user.id)).preset
+    if preferred:
+        found.append((f"none — not even your preferred {preferred}", presets.NO_PRESET))
+    return _choices(found, current)
 
 
 async def _provider(interaction: Interaction) -> Provider | None:
@@ -123,6 +135,7 @@ class Images(commands.Cog):
     @app_commands.describe(
         prompt="What to draw",
         model="Image model (default: the server's)",
+        preset=PRESET_OPTION,
         size="Image size, e.g. 1024x1024",
         aspect=ASPECT_HELP,
         detail=DETAIL_HELP,
@@ -141,6 +154,7 @@ class Images(commands.Cog):
         interaction: Interaction,
         prompt: Prompt,
         model: str | None = None,
+        preset: str | None = None,
         size: str | None = None,
         aspect: str | None = None,
         detail: str | None = None,
@@ -167,7 +181,8 @@ class Images(commands.Cog):
             complexity=complexity,
             moderation=moderation,
         )
-        await run_interaction_job(interaction, JobSpec("generate", model or "", prompt, params))
+        spec = JobSpec("generate", model or "", prompt, params, preset=preset)
+        await run_interaction_job(interaction, spec)
 
     @app_commands.command(name="edit")
     @app_commands.guild_only()
@@ -179,6 +194,7 @@ class Images(commands.Cog):
         image3="Another image",
         image4="Another image",
         model="Image model",
+        preset=PRESET_OPTION,
         size="Output size",
         aspect=ASPECT_HELP + " (default: your image's)",
         detail=DETAIL_HELP,
@@ -202,6 +218,7 @@ class Images(commands.Cog):
         image3: discord.Attachment | None = None,
         image4: discord.Attachment | None = None,
         model: str | None = None,
+        preset: str | None = None,
         size: str | None = None,
         aspect: str | None = None,
         detail: str | None = None,
@@ -237,6 +254,7 @@ class Images(commands.Cog):
             fit=fit,
             images=tuple(attachment_source(a, services) for a in attachments),
             mask=attachment_source(mask, services) if mask else None,
+            preset=preset,
         )
         await run_interaction_job(interaction, spec)
 
@@ -314,6 +332,14 @@ class Images(commands.Cog):
     @vary.autocomplete("model")
     async def _vary_model(self, i: Interaction, current: str) -> Choices:
         return await model_autocomplete(i, current, "variation")
+
+    @imagine.autocomplete("preset")
+    async def _imagine_preset(self, i: Interaction, current: str) -> Choices:
+        return await preset_autocomplete(i, current)
+
+    @edit.autocomplete("preset")
+    async def _edit_preset(self, i: Interaction, current: str) -> Choices:
+        return await preset_autocomplete(i, current)
 
     @imagine.autocomplete("size")
     async def _imagine_size(self, i: Interaction, current: str) -> Choices:

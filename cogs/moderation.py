@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
+from discord.ext import commands
 
 from bot import audit_text, usage_text
 from bot.errors import NotAllowed
@@ -23,7 +24,7 @@ from bot.store import Change
 from cogs.common import member_is_moderator
 
 if TYPE_CHECKING:
-    from bot.app import ImageBot  # noqa: F401 (the Interaction alias names it)
+    from bot.app import ImageBot
 
 Interaction = discord.Interaction["ImageBot"]
 Credits = app_commands.Range[int, 0, MAX_CREDITS]
@@ -96,3 +97,14 @@ async def announce_change(interaction: Interaction, change: Change | None) -> No
     text = shorten(audit_text.change_post(change), DESCRIPTION_LIMIT)
     embed = discord.Embed(title=CHANGE_TITLE, description=text, colour=OK_COLOUR)
     await interaction.client.mod_log(change.guild_id, embed)
+
+
+class ModeratorCog(commands.Cog):
+    """A cog whose every command is for moderators, checked on the bot's side."""
+
+    def __init__(self, bot: ImageBot) -> None:
+        self.bot = bot
+        self.services = bot.services
+
+    async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
+        return await moderators_only(interaction)

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot import audit_text, moderation, usage_text
 from bot.errors import NotAllowed, ValidationError
@@ -29,10 +28,10 @@ from cogs.moderation import (
     NO_PINGS,
     Credits,
     Interaction,
+    ModeratorCog,
     announce_change,
     confirmation,
     guild_id,
-    moderators_only,
     reply,
 )
 
@@ -50,7 +49,7 @@ IN_IMAGES = {
 }
 
 
-class Quota(commands.Cog):
+class Quota(ModeratorCog):
     """The server's quota policy."""
 
     quota = app_commands.Group(
@@ -59,13 +58,6 @@ class Quota(commands.Cog):
         guild_only=True,
         default_permissions=MODERATOR_PERMISSIONS,
     )
-
-    def __init__(self, bot: ImageBot) -> None:
-        self.bot = bot
-        self.services = bot.services
-
-    async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
-        return await moderators_only(interaction)
 
     async def _policy_changed(
         self, interaction: Interaction, change: Callable[[QuotaPolicy], QuotaPolicy], done: str

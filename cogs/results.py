@@ -61,6 +61,7 @@ def result_info(
         requester=requester_name,
         notes=outcome.notes,
         spoiler=spoiler,
+        preset=spec.preset if spec.template else None,
     )
 
 

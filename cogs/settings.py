@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot import audit_text, blocklist, moderation, safety
 from bot.errors import NotAllowed, ValidationError
@@ -22,10 +21,10 @@ from cogs import provider
 from cogs.moderation import (
     MODERATOR_PERMISSIONS,
     Interaction,
+    ModeratorCog,
     announce_change,
     confirmation,
     guild_id,
-    moderators_only,
     reply,
     reply_pages,
 )
@@ -34,7 +33,7 @@ if TYPE_CHECKING:
     from bot.app import ImageBot
 
 
-class Settings(commands.Cog):
+class Settings(ModeratorCog):
     """The server's settings."""
 
     settings = app_commands.Group(
@@ -43,13 +42,6 @@ class Settings(commands.Cog):
         guild_only=True,
         default_permissions=MODERATOR_PERMISSIONS,
     )
-
-    def __init__(self, bot: ImageBot) -> None:
-        self.bot = bot
-        self.services = bot.services
-
-    async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
-        return await moderators_only(interaction)
 
     async def _settings_changed(
         self,

@@ -219,14 +219,14 @@ async def test_autocomplete_offers_the_models_details_with_their_sizes(tmp_path:
         assert [c["value"] for c in fidelity] == ["high", "low"]
 
 
-async def test_the_commands_leave_room_for_more_options(tmp_path: Path) -> None:
+async def test_the_commands_fit_discords_option_limit(tmp_path: Path) -> None:
     async with bot_env(tmp_path) as env:
         for name in ("imagine", "edit"):
             command = env.bot.tree.get_command(name)
             assert command is not None
             options = command.to_dict(env.bot.tree)["options"]
-            # One more (a style preset) must still fit under Discord's limit.
-            assert len(options) < DISCORD_OPTION_LIMIT, (name, len(options))
+            assert len(options) <= DISCORD_OPTION_LIMIT, (name, len(options))
+            assert {"preset", "aspect", "detail", "output_format"} <= {o["name"] for o in options}
             aspect = next(o for o in options if o["name"] == "aspect")
             assert [c["value"] for c in aspect["choices"]][:5] == [
                 "1:1", "4:3", "3:2", "16:9", "21:9"

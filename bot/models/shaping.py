@@ -45,7 +45,7 @@ def shaped(
     try:
         size = size_for_shape(spec, op, ratio, tier)
     except ValidationError as refused:
-        able = [m for m in others if m.name != spec.name and _makes(m, op, ratio, tier)]
+        able = [m for m in others if m.name != spec.name and makes(m, op, ratio, tier)]
         what = f"{tier} images" if photo else f"{ratio} at {tier} detail"
         hint = [f"Models that make {what}: {names(able)}."] if able else []
         reasons = [f"{spec.name} can't make {tier} images."] if photo else refused.violations
@@ -106,11 +106,12 @@ def _default_ratio(spec: ModelSpec, op: Operation) -> str:
     return shape if shape in RATIOS else "1:1"
 
 
-def _makes(spec: ModelSpec, op: Operation, ratio: str, tier: str) -> bool:
+def makes(spec: ModelSpec, op: Operation, ratio: str, tier: str | None = None) -> bool:
+    """Whether ``spec`` makes ``ratio`` at ``tier`` (standard when None) for ``op``."""
     if not spec.can(op):
         return False
     try:
-        size_for_shape(spec, op, ratio, tier)
+        size_for_shape(spec, op, ratio, tier or STANDARD)
     except ValidationError:
         return False
     return True

@@ -199,6 +199,31 @@ class Change:
     after: str
 
 
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """A server's style preset: its template holds ``{prompt}`` once, where the member's goes."""
+
+    guild_id: int
+    name: str
+    template: str
+    model: str | None = None  # None: the member's or the server's model
+    quality: str | None = None  # None: the member's or the model's quality
+    created_by: int | None = None
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """A member's defaults on a server, used where a command leaves them out; None: none."""
+
+    guild_id: int
+    user_id: int
+    model: str | None = None
+    aspect: str | None = None
+    quality: str | None = None
+    preset: str | None = None
+
+
 ReserveFailure = Literal["in_flight", "cooldown", "member_quota", "server_quota"]
 
 

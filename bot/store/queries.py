@@ -314,3 +314,34 @@ VALUES ($1, CAST($2 AS BIGINT), $3, $4, $5, $6)
 RETURNING *
 """
 RECENT_CHANGES = "SELECT * FROM audit_log WHERE guild_id = $1 ORDER BY id DESC LIMIT $2"
+
+# --- servers' presets and members' preferences ---------------------------------------------------
+# Preset names are matched whatever their case (a unique index on lower(name)); a changed preset
+# keeps the name it was added under.
+
+LIST_PRESETS = "SELECT * FROM presets WHERE guild_id = $1 ORDER BY lower(name)"
+GET_PRESET = "SELECT * FROM presets WHERE guild_id = $1 AND lower(name) = lower($2)"
+UPDATE_PRESET = """
+UPDATE presets SET template = $3, model = $4, quality = $5, created_by = $6, created_at = $7
+WHERE guild_id = $1 AND lower(name) = lower($2)
+RETURNING *
+"""
+# Inserts only while the server has fewer than $8 presets.
+INSERT_PRESET_UNDER_LIMIT = """
+INSERT INTO presets (guild_id, name, template, model, quality, created_by, created_at)
+SELECT CAST($1 AS BIGINT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT),
+       CAST($5 AS TEXT), CAST($6 AS BIGINT), CAST($7 AS DOUBLE PRECISION)
+WHERE (SELECT COUNT(*) FROM presets WHERE guild_id = $1) < $8
+RETURNING *
+"""
+DELETE_PRESET = "DELETE FROM presets WHERE guild_id = $1 AND lower(name) = lower($2) RETURNING *"
+PREFERENCE_COLUMNS = ("model", "aspect", "quality", "preset")
+GET_PREFERENCES = "SELECT * FROM preferences WHERE guild_id = $1 AND user_id = $2"
+# One statement per preference, so setting one never writes back another read earlier.
+SET_PREFERENCE = {
+    column: f"""
+INSERT INTO preferences (guild_id, user_id, {column}) VALUES ($1, $2, $3)
+ON CONFLICT (guild_id, user_id) DO UPDATE SET {column} = excluded.{column}
+"""
+    for column in PREFERENCE_COLUMNS
+}

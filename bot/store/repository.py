@@ -13,6 +13,7 @@ from bot.store.jobs import JobsRepository
 from bot.store.ledger import LedgerRepository
 from bot.store.migrate import apply_migrations
 from bot.store.notices import NoticesRepository
+from bot.store.presets import PresetsRepository
 from bot.store.processes import ProcessesRepository
 from bot.store.providers import ProvidersRepository
 
@@ -25,6 +26,7 @@ class Store(
     ProcessesRepository,
     ProvidersRepository,
     AuditRepository,
+    PresetsRepository,
 ):
     """Jobs, guild settings, quota policy, the credit ledger and the audit trail, per guild.
 
