@@ -248,3 +248,17 @@ async def test_the_cli_takes_aspect_and_detail(tmp_path: Path) -> None:
             fake, tmp_path, "generate", "a fox", "--model", "gpt-image-1", "--detail", "4K"
         )
         assert code == 1 and "gpt-image-1 can't make 1:1 at 4K detail" in err
+
+
+async def test_a_preferred_shape_applies_and_never_gets_a_job_refused(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        await env.harness.slash("preferences", {"aspect": "16:9"})
+        for options in (
+            {"model": "gpt-image-2", "detail": "2K"},
+            {"model": "gpt-image-2", "size": "1024x1024"},  # an explicit size wins
+            {"model": "dall-e-2"},  # squares only: the preference is skipped
+        ):
+            record = await env.harness.slash("imagine", {"prompt": "a fox", **options})
+            assert record.result, record.text
+        sizes = [r.json["size"] for r in env.api.image_requests]
+        assert sizes == ["2048x1152", "1024x1024", "1024x1024"]
