@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
@@ -19,8 +21,10 @@ from bot import views
 from bot.core import open_core
 from bot.errors import ConfigError, NotAllowed
 from bot.fetch import DISCORD_MEDIA_HOSTS, Downloader
+from bot.health import HealthServer, health_app
 from bot.images.client import ImagesClient
 from bot.jobs import JobRunner
+from bot.metrics import Metrics
 from bot.models import Catalog
 from bot.offload import Offloader
 from bot.provider import utc_today
@@ -28,6 +32,7 @@ from bot.providers import Providers
 from bot.quotas import QuotaEngine
 from bot.service import ImageService
 from bot.settings import Settings
+from bot.shutdown import on_signals, stop_jobs
 from bot.store import Store, open_store
 from bot.store.lease import ProcessLease
 from bot.store.models import Job
@@ -46,6 +51,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.usage",
     "cogs.presets",
     "cogs.preferences",
+    "cogs.blend",
+    "cogs.library",
 )
 SWEEP_SECONDS = 5.0  # how soon what a dead process left is made good, once its lease lapsed
 INTERRUPTED = (
@@ -76,6 +83,7 @@ class Services:
     jobs: JobRunner
     offload: Offloader
     downloader: Downloader
+    metrics: Metrics
 
 
 class ImageTree(app_commands.CommandTree["ImageBot"]):
@@ -133,6 +141,7 @@ class ImageBot(commands.Bot):
         self._lease = ProcessLease(services.store, services.settings.data_dir)
         self._background: list[asyncio.Task[None]] = []
         self._announced = False  # on_ready runs again after every reconnect
+        self._http: HealthServer | None = None
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
@@ -143,6 +152,7 @@ class ImageBot(commands.Bot):
             asyncio.create_task(self._keep_lease(), name="imagebot-lease"),
             asyncio.create_task(self._sweep(), name="imagebot-sweeper"),
             asyncio.create_task(self._watch_models(), name="imagebot-models"),
+            asyncio.create_task(self.services.metrics.watch_loop(), name="imagebot-loop-lag"),
         ]
         self.services.jobs.notice_listeners.append(self.post_notice)
         await self.services.providers.reseal()
@@ -213,7 +223,40 @@ class ImageBot(commands.Bot):
             return f"commands synced to {where}"
         return f"commands not synced ({len(wanted - published)} missing): run `./scripts/run sync`"
 
+    async def open_http(self) -> None:
+        """Serve /healthz and /metrics when the operator set IMAGEBOT_HTTP_PORT."""
+        settings, services = self.services.settings, self.services
+        host, port = settings.http_host, settings.http_port
+        if port is None or self._http is not None:
+            return
+        app = health_app(self.connected, services.store.ping, services.metrics.registry)
+        server = HealthServer(app, host, port)
+        try:
+            await server.start()
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+            raise ConfigError(
+                [f"IMAGEBOT_HTTP_PORT: can't listen on {host}:{port} ({why})"]
+            ) from exc
+        self._http = server
+
+    def connected(self) -> bool:
+        """Logged in, ready and not closed: what /healthz calls connected to Discord."""
+        return self.is_ready() and not self.is_closed()
+
+    async def shutdown(self, grace: float) -> None:
+        """Stop gracefully (bot/shutdown.py): no new jobs, the queued refunded and told, the
+        running given ``grace`` seconds, then close."""
+        jobs = self.services.jobs
+        try:
+            await stop_jobs(jobs.drain, jobs.cancel, grace)
+        finally:
+            await self.close()
+
     async def close(self) -> None:
+        http, self._http = self._http, None
+        if http is not None:
+            await http.close()
         background, self._background = self._background, []
         for task in background:
             task.cancel()
@@ -315,6 +358,9 @@ async def create_bot(
             jobs = JobRunner(
                 service, store, quotas, providers, default_model=settings.default_model
             )
+            metrics = Metrics(providers.all)
+            jobs.finished_listeners.append(metrics.job_finished)
+            jobs.call_listeners.append(metrics.api_call)
             services = Services(
                 settings,
                 catalog,
@@ -327,9 +373,11 @@ async def create_bot(
                 jobs,
                 offload,
                 Downloader(session, attachment_hosts),
+                metrics,
             )
             bot = ImageBot(services)
             try:
+                await bot.open_http()  # answers 503 until logged in and ready
                 yield bot
             finally:
                 await bot.close()
@@ -340,17 +388,22 @@ async def create_bot(
 def run_bot(settings: Settings, *, sync_only: bool = False) -> int:
     """Log in and serve until stopped (or, with ``sync_only``, publish the commands and exit)."""
 
-    async def main() -> None:
-        async with create_bot(settings) as bot:
-            if sync_only:
-                await bot.login(settings.discord_token)
-                commands_ = await bot.tree.sync()
-                print(f"Published {len(commands_)} commands globally (may take up to an hour).")
-                return
+    async def sync() -> None:
+        # Publishing the commands takes seconds: no HTTP port (the running bot may hold it).
+        async with create_bot(dataclasses.replace(settings, http_port=None)) as bot:
+            await bot.login(settings.discord_token)
+            commands_ = await bot.tree.sync()
+            print(f"Published {len(commands_)} commands globally (may take up to an hour).")
+
+    async def serve() -> None:
+        async with (
+            create_bot(settings) as bot,
+            on_signals(functools.partial(bot.shutdown, settings.shutdown_grace)),
+        ):
             await bot.start(settings.discord_token)
 
     try:
-        asyncio.run(main())
+        asyncio.run(sync() if sync_only else serve())
     except discord.LoginFailure:
         print("Discord refused the token: check DISCORD_TOKEN (Developer Portal -> Bot).")
         return 2

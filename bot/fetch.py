@@ -26,6 +26,9 @@ class ImageSource:
     size: int | None
     read: Callable[[int], Awaitable[bytes]] = field(repr=False)
     url: str | None = None  # where it can be fetched again (stored so buttons can re-run a job)
+    # The Discord message it is on, (channel id, message id): where a fresh link is read once
+    # ``url`` has expired. None for files attached to a slash command: no message holds them.
+    message: tuple[int, int] | None = None
 
     def check_declared_size(self, max_bytes: int) -> None:
         """Refuse before downloading when the declared size is already over the cap."""

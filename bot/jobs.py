@@ -14,11 +14,11 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot import presets, safety
+from bot import blend, presets, safety
 from bot.errors import AuthenticationFailed, BotError, NotAllowed, QuotaExhausted, RateLimited
 from bot.images.types import Operation, PartialImage
 from bot.models.aspect import largest_size
@@ -28,6 +28,7 @@ from bot.quotas import QuotaEngine
 from bot.scheduler import JobCancelled
 from bot.service import ImageService, JobSpec, Outcome
 from bot.settlement import Delivered, Settlement
+from bot.shutdown import RESTARTING, Drain, Restarting
 from bot.store import Reservation, Store
 from bot.store.models import GuildSettings, Job, NewJob
 
@@ -87,6 +88,18 @@ Deliver = Callable[[Job, Outcome, int], Awaitable[Delivered]]
 FailureListener = Callable[[Job, Requester, BaseException], Awaitable[None]]
 # Told what a server's moderators should hear once: (guild id, key that makes it once, text).
 NoticeListener = Callable[[int, str, str], Awaitable[None]]
+# Told how every stored job ended: "delivered", "cancelled", "refused" (a check turned it away
+# before it ran) or "failed_<kind>". For counting: called on the loop, not awaited.
+FinishedListener = Callable[[Job, str], None]
+# Told how long each job's call to the Images API took and what it raised (None: it answered).
+CallListener = Callable[[Job, float, BaseException | None], None]
+
+
+def require_channel(settings: GuildSettings, channel_id: int) -> None:
+    """Refuse a channel the server didn't allow the bot in (when it named any)."""
+    if settings.allowed_channel_ids and channel_id not in settings.allowed_channel_ids:
+        channels = " ".join(f"<#{c}>" for c in settings.allowed_channel_ids)
+        raise NotAllowed(f"I can only be used in {channels} on this server.")
 
 
 class JobRunner:
@@ -104,6 +117,8 @@ class JobRunner:
         self.default_model = default_model
         self.failure_listeners: list[FailureListener] = []
         self.notice_listeners: list[NoticeListener] = []
+        self.finished_listeners: list[FinishedListener] = []
+        self.call_listeners: list[CallListener] = []
         self.service = service
         self.store = store
         self.quotas = quotas
@@ -112,6 +127,7 @@ class JobRunner:
         self._durations: deque[float] = deque(maxlen=RECENT_JOBS)
         # Admitted jobs that have not reached their provider's queue yet.
         self._to_start: dict[int, Provider] = {}
+        self.drain = Drain()  # every admitted job until it ends, for a graceful shutdown
 
     @property
     def settle_retry_delays(self) -> tuple[float, ...]:
@@ -155,9 +171,7 @@ class JobRunner:
         if allowed is not None and model not in allowed:
             listed = ", ".join(allowed) or "none"
             raise NotAllowed(f"{model} isn't allowed on this server. Allowed models: {listed}.")
-        if settings.allowed_channel_ids and who.channel_id not in settings.allowed_channel_ids:
-            channels = " ".join(f"<#{c}>" for c in settings.allowed_channel_ids)
-            raise NotAllowed(f"I can only be used in {channels} on this server.")
+        require_channel(settings, who.channel_id)
         if not spec_model and settings.default_model and model != settings.default_model:
             await self._default_gone(who.guild_id, settings.default_model, model, op, provider)
         return model
@@ -234,11 +248,15 @@ class JobRunner:
         """
         job: Job | None = None
         try:
+            if self.drain.closing:
+                raise Restarting(RESTARTING)
             provider = await self.provider_for(who.guild_id)
             spec = await presets.admit(self, who, spec, provider)  # preset, then preferences
             model = await self.resolve_model(who, spec.model or None, spec.operation, provider)
             spec = dataclasses.replace(spec, model=model)
-            if spec.images_found:
+            if spec.blend:
+                spec = blend.fitted(spec, provider.require(model, spec.operation))
+            elif spec.images_found:
                 limit = provider.require(model, spec.operation).input.max_images
                 spec = dataclasses.replace(spec, images=spec.images[: max(limit, 1)])
             job = await self.store.create_job(
@@ -270,11 +288,12 @@ class JobRunner:
             )
         except BaseException as exc:
             if job is not None:
-                await self._fail(job, who, exc)
+                await self._fail(job, who, exc, refused=True)
             if isinstance(exc, Exception):
                 raise Refused(exc, job) from exc
             raise
         self._to_start[job.id] = provider
+        self.drain.admitted(job.id)
         return Admission(job, spec, who, reservation, provider)
 
     def starts_at_once(self, admitted: Admission) -> bool:
@@ -287,6 +306,13 @@ class JobRunner:
 
     async def execute(self, admitted: Admission, *, progress: Progress, deliver: Deliver) -> Job:
         """Queue, run and deliver an admitted job; raises ``Refused`` (credits back) when it fails."""
+        self.drain.started(admitted.job.id)
+        try:
+            return await self._run(admitted, progress, deliver)
+        finally:
+            self.drain.left(admitted.job.id)
+
+    async def _run(self, admitted: Admission, progress: Progress, deliver: Deliver) -> Job:
         job, spec, who, reservation = (
             admitted.job,
             admitted.spec,
@@ -300,17 +326,22 @@ class JobRunner:
             await self.abandon(admitted, exc)
             if provider.own and isinstance(exc, AuthenticationFailed | QuotaExhausted):
                 await self._own_provider_failed(who.guild_id, exc)
+            if (restarting := self.drain.stopped(job.id, exc)) is not None:
+                raise Refused(restarting, job) from exc
             if isinstance(exc, Exception) and not isinstance(exc, JobCancelled):
                 raise Refused(exc, job) from exc
             raise
         # The member has the images: from here on they are charged, never refunded, whatever
         # fails or whoever cancels this task.
         like = self._priced_like(job.model, provider)
-        return await self.settlement.settle(job, reservation, outcome, delivered, like=like)
+        settled = await self.settlement.settle(job, reservation, outcome, delivered, like=like)
+        self._finished(settled, "delivered")
+        return settled
 
     async def abandon(self, admitted: Admission, exc: BaseException) -> None:
         """Give an admitted job's credits back and record why it never ran to delivery."""
         self._to_start.pop(admitted.job.id, None)
+        self.drain.dropped(admitted.job.id)
         await asyncio.shield(self.quotas.refund(admitted.reservation))
         await self._fail(admitted.job, admitted.who, exc)
 
@@ -327,6 +358,7 @@ class JobRunner:
             await progress.queued(job, position)
 
         self._to_start.pop(job.id, None)  # it reaches the queue now: no await until it is in it
+        self.drain.may_queue(job.id)
         async with provider.queue.slot(
             who.guild_id, who.user_id, ticket=str(job.id), on_position=on_position
         ):
@@ -336,6 +368,7 @@ class JobRunner:
             beside = asyncio.gather(
                 self.store.mark_running(who.guild_id, job.id), progress.running(job)
             )
+            error: BaseException | None = None
             try:
                 outcome = await self.service.run(
                     spec,
@@ -343,12 +376,16 @@ class JobRunner:
                     on_partial=lambda image: progress.partial(job, image),
                     provider=provider,
                 )
-            except RateLimited as exc:
-                # The provider is saturated for everyone it serves: hold its queue instead of
-                # failing job after job.
-                provider.queue.backoff(exc.retry_after or DEFAULT_BACKOFF)
+            except BaseException as exc:
+                error = exc
+                if isinstance(exc, RateLimited):
+                    # The provider is saturated for everyone it serves: hold its queue instead
+                    # of failing job after job.
+                    provider.queue.backoff(exc.retry_after or DEFAULT_BACKOFF)
                 raise
             finally:
+                if not isinstance(error, asyncio.CancelledError):  # a stopped call isn't timed
+                    self._called(job, time.monotonic() - started, error)
                 await beside
             took = time.monotonic() - started
             self._durations.append(took)
@@ -363,6 +400,7 @@ class JobRunner:
             len(outcome.result.images),
             like=self._priced_like(spec.model, provider),
         )
+        self.drain.delivering(job.id)
         return outcome, await deliver(job, outcome, credits)
 
     def _reserved_size(self, spec: JobSpec, provider: Provider) -> str | None:
@@ -378,12 +416,16 @@ class JobRunner:
         spec = provider.spec(model)
         return spec.lineage if spec else ()
 
-    async def _fail(self, job: Job, who: Requester, exc: BaseException) -> None:
+    async def _fail(
+        self, job: Job, who: Requester, exc: BaseException, *, refused: bool = False
+    ) -> None:
         if isinstance(exc, JobCancelled | asyncio.CancelledError):
             await asyncio.shield(self.store.mark_cancelled(job.guild_id, job.id))
+            self._finished(job, "cancelled")
             return
         kind = exc.kind if isinstance(exc, BotError) else "internal"
         await asyncio.shield(self.store.mark_failed(job.guild_id, job.id, kind))
+        self._finished(job, "refused" if refused else f"failed_{kind}")
         for listener in self.failure_listeners:
             try:
                 await listener(job, who, exc)
@@ -394,6 +436,21 @@ class JobRunner:
         """Cancel a queued job (its credits are refunded by the job's own task)."""
         return any(provider.queue.cancel(str(job_id)) for provider in self.providers.all())
 
+    def _finished(self, job: Job, outcome: str) -> None:
+        _tell(self.finished_listeners, job, outcome)
+
+    def _called(self, job: Job, seconds: float, error: BaseException | None) -> None:
+        _tell(self.call_listeners, job, seconds, error)
+
     async def recover(self) -> list[Job]:
         """Close the jobs that processes which are gone left queued or running; return them."""
         return await self.store.fail_stale_jobs()
+
+
+def _tell(listeners: Sequence[Callable[..., None]], job: Job, *args: object) -> None:
+    """Hand ``job`` to each counting listener; one that fails is logged, never the job's."""
+    for listener in listeners:
+        try:
+            listener(job, *args)
+        except Exception:
+            log.warning("A job listener failed for job %s", job.id, exc_info=True)

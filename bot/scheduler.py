@@ -221,6 +221,8 @@ class Scheduler:
             waiter = self._next_waiter()
             if waiter is None:
                 break
+            if waiter.future.done():
+                continue  # its task was cancelled and hasn't run its clean-up yet: no slot for it
             self._running += 1
             waiter.future.set_result(None)
             started = True

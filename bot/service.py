@@ -66,6 +66,7 @@ class JobSpec:
     template: str | None = None  # the preset's template, filled in by JobRunner.admit
     rerun: bool = False  # a stored job asked for again: as it was, the member's defaults left out
     notes: tuple[str, ...] = ()  # what admitting it changed, said with the result
+    blend: bool = False  # /blend: several images made into one (bot.blend decides which)
 
     def sent_prompt(self) -> str:
         """The prompt the API gets: the member's, inside the preset's template when there is one
@@ -81,11 +82,20 @@ class JobSpec:
             values["preset"] = self.preset
         values["images"] = [source.filename for source in self.images]
         values["image_urls"] = [source.url for source in self.images if source.url]
+        # Where each image is on Discord, to read a fresh link once the stored one expires.
+        if any(source.message for source in self.images):
+            values["image_messages"] = [_message(source) for source in self.images]
         if self.mask is not None:
             values["mask"] = self.mask.filename
             if self.mask.url:
                 values["mask_url"] = self.mask.url
+            if self.mask.message:
+                values["mask_message"] = _message(self.mask)
         return {k: v for k, v in values.items() if v not in (None, [])}
+
+
+def _message(source: ImageSource) -> list[int] | None:
+    return list(source.message) if source.message else None
 
 
 @dataclass(frozen=True, slots=True)

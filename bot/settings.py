@@ -47,6 +47,9 @@ class Settings:
     shared_provider: tuple[int, ...] | None = None
     secret_keys: tuple[str, ...] = field(default=(), repr=False)  # seal servers' own API keys
     private_providers: bool = False  # may a server's provider be on a loopback/private address
+    http_port: int | None = None  # /healthz and /metrics; None: no HTTP port
+    http_host: str = "127.0.0.1"  # only this machine, unless the operator says otherwise
+    shutdown_grace: float = 60.0  # seconds running jobs get to finish on SIGTERM
 
     @property
     def max_input_bytes(self) -> int:
@@ -125,6 +128,20 @@ def _partial_images(raw: str) -> int:
     value = int(raw)
     if not 0 <= value <= 3:
         raise ValueError("must be a whole number from 0 to 3")
+    return value
+
+
+def _port(raw: str) -> int | None:
+    value = int(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a port number from 1 to 65535 (0 or empty: off)")
+    return value or None
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError("must be a number of at least 0")
     return value
 
 
@@ -219,6 +236,9 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "IMAGEBOT_SHARED_PROVIDER": ("shared_provider", _servers),
     "IMAGEBOT_SECRET_KEYS": ("secret_keys", _secret_keys),
     "IMAGEBOT_PRIVATE_PROVIDERS": ("private_providers", _switch),
+    "IMAGEBOT_HTTP_PORT": ("http_port", _port),
+    "IMAGEBOT_HTTP_HOST": ("http_host", str.strip),
+    "IMAGEBOT_SHUTDOWN_GRACE": ("shutdown_grace", _non_negative_float),
 }
 
 

@@ -20,6 +20,7 @@ RETRY_ID = "img:retry:{job}"
 REPROMPT_ID = "img:reprompt:{job}"
 DELETE_YES_ID = "img:delete-yes:{job}:{message}"
 KEEP_ID = "img:keep:{job}"
+STAR_ID = "img:star:{job}"
 REROLL_RE = re.compile(r"img:reroll:(?P<job>\d+)")
 EDIT_RE = re.compile(r"img:edit:(?P<job>\d+)")
 DELETE_RE = re.compile(r"img:delete:(?P<job>\d+)")
@@ -29,6 +30,7 @@ RETRY_RE = re.compile(r"img:retry:(?P<job>\d+)")
 REPROMPT_RE = re.compile(r"img:reprompt:(?P<job>\d+)")
 DELETE_YES_RE = re.compile(r"img:delete-yes:(?P<job>\d+):(?P<index>\d+)")
 KEEP_RE = re.compile(r"img:keep:(?P<job>\d+)")
+STAR_RE = re.compile(r"img:star:(?P<job>\d+)")
 
 
 class ButtonsOnly(discord.ui.View):
@@ -46,10 +48,12 @@ class ButtonsOnly(discord.ui.View):
 
 
 def result_view(job_id: int, image_count: int, *, can_vary: bool) -> discord.ui.View:
-    """Re-roll, Edit, Delete, and one Vary per image; persistent through their custom ids."""
+    """Re-roll, Edit, Save, Delete, and one Vary per image (up to five, a row of their own);
+    persistent through their custom ids."""
     view = ButtonsOnly()
     view.add_item(_button("Re-roll", REROLL_ID.format(job=job_id), "🔁", row=0))
     view.add_item(_button("Edit", EDIT_ID.format(job=job_id), "✏️", row=0))
+    view.add_item(_button("Save", STAR_ID.format(job=job_id), "⭐", row=0))
     view.add_item(
         _button(
             "Delete",
@@ -75,6 +79,13 @@ def _button(
     style: discord.ButtonStyle = discord.ButtonStyle.secondary,
 ) -> discord.ui.Button[discord.ui.View]:
     return discord.ui.Button(label=label, custom_id=custom_id, emoji=emoji, row=row, style=style)
+
+
+def reroll_view(job_id: int) -> discord.ui.View:
+    """Re-roll alone: for a job whose images are gone, to make new ones with its settings."""
+    view = ButtonsOnly()
+    view.add_item(_button("Re-roll", REROLL_ID.format(job=job_id), "🔁", row=0))
+    return view
 
 
 def failure_view(job_id: int, *, has_prompt: bool) -> discord.ui.View:

@@ -1,4 +1,5 @@
-"""The persistent buttons under results: Re-roll, Vary n, Edit, Delete, and Cancel while queued.
+"""The persistent buttons under results: Re-roll, Vary n, Edit, Save (⭐), Delete, and Cancel
+while queued.
 
 Each button is a ``DynamicItem`` whose custom id (see ``bot.render``) carries the job id, so the
 buttons keep working after a restart: every click reads the job back from the store. Errors of
@@ -20,7 +21,8 @@ from bot.service import JobSpec
 from bot.store.models import IN_FLIGHT, Job
 from cogs.common import member_is_moderator, report
 from cogs.delivery import attachment_source, run_interaction_job
-from cogs.forms import EditModal, PromptModal, rerun_spec
+from cogs.forms import EditModal, PromptModal, refresher, rerun_spec
+from cogs.message_images import on_message
 
 if TYPE_CHECKING:
     from bot.app import ImageBot
@@ -44,6 +46,8 @@ IMAGE_GONE = "That image is no longer on this message."
 ONLY_RETRY = "Only the person who asked for this job can try it again."
 CONFIRM_DELETE = "Delete these images for everyone? This can't be undone."
 CANCELLED = "Cancelled. Nothing was charged."
+SAVED = "Saved to your favourites (/favourites)."
+UNSAVED = "Removed from your favourites."
 MAX_JOB_ID = 2**63 - 1  # the store's ids are signed 64-bit; anything larger can't exist
 
 
@@ -106,7 +110,8 @@ class RerollButton(JobButton, template=views.REROLL_RE):
     """Run the same job again; the member who clicks pays."""
 
     async def act(self, interaction: Interaction, job: Job) -> None:
-        await run_interaction_job(interaction, rerun_spec(job, interaction.client.services))
+        spec = rerun_spec(job, interaction.client.services, refresher(interaction))
+        await run_interaction_job(interaction, spec)
 
 
 class VaryButton(JobButton, template=views.VARY_RE):
@@ -115,7 +120,8 @@ class VaryButton(JobButton, template=views.VARY_RE):
 
     async def act(self, interaction: Interaction, job: Job) -> None:
         services = interaction.client.services
-        source = attachment_source(result_image(interaction, self.index), services)
+        image = attachment_source(result_image(interaction, self.index), services)
+        source = on_message(image, interaction.message)
         provider = await services.jobs.provider_for(job.guild_id)
         model = job.model if provider.is_usable(job.model, "variation") else ""
         await run_interaction_job(interaction, JobSpec("variation", model, images=(source,)))
@@ -181,7 +187,8 @@ class RetryButton(JobButton, template=views.RETRY_RE):
     async def act(self, interaction: Interaction, job: Job) -> None:
         if interaction.user.id != job.user_id:
             raise NotAllowed(ONLY_RETRY)
-        await run_interaction_job(interaction, rerun_spec(job, interaction.client.services))
+        spec = rerun_spec(job, interaction.client.services, refresher(interaction))
+        await run_interaction_job(interaction, spec)
 
 
 class RepromptButton(JobButton, template=views.REPROMPT_RE):
@@ -191,6 +198,17 @@ class RepromptButton(JobButton, template=views.REPROMPT_RE):
         if interaction.user.id != job.user_id:
             raise NotAllowed(ONLY_RETRY)
         await interaction.response.send_modal(PromptModal(job, interaction.id))
+
+
+class StarButton(JobButton, template=views.STAR_RE):
+    """Save the result to the clicker's favourites; a second press takes it out again."""
+
+    async def act(self, interaction: Interaction, job: Job) -> None:
+        store = interaction.client.services.store
+        saved = await store.toggle_favourite(job.guild_id, interaction.user.id, job.id)
+        await interaction.response.send_message(
+            embed=render.status_embed(SAVED if saved else UNSAVED), ephemeral=True
+        )
 
 
 class CancelButton(JobButton, template=views.CANCEL_RE):
@@ -220,6 +238,7 @@ BUTTONS: tuple[type[JobButton], ...] = (
     CancelButton,
     RetryButton,
     RepromptButton,
+    StarButton,
 )
 
 

@@ -7,12 +7,15 @@ button that opens it is persistent.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import discord
 
-from bot.errors import BotError
+from bot import links
+from bot.errors import BotError, ImageInputError
 from bot.fetch import ImageSource
 from bot.images.params import Params
 from bot.images.types import Operation
@@ -21,27 +24,68 @@ from bot.service import JobSpec
 from bot.store.models import Job
 from cogs.common import report
 from cogs.delivery import attachment_source, run_interaction_job
+from cogs.message_images import fresh_link, on_message
 
 if TYPE_CHECKING:
     from bot.app import ImageBot, Services  # noqa: F401 (ImageBot: in a string annotation)
 
 Interaction = discord.Interaction["ImageBot"]
 PROMPT_INPUT_MAX = 4000  # Discord's cap on a text input
+Where = tuple[int, int]  # (channel id, message id) of the message an image is on
+# A working link for an expired one: (filename, expired link, its message) -> fresh link.
+Refresh = Callable[[str, str, Where], Awaitable[str]]
+EXPIRED_UPLOAD = (
+    "Discord's link to {name} has expired, and it was attached to the command itself, so there "
+    "is no message to read it again from. Use /{command} with the image to start again."
+)
 
 
-def stored_source(services: Services, filename: str, url: str, op: Operation) -> ImageSource:
-    """An input image of a stored job, downloaded again from the link saved with the job."""
-    return services.downloader.source(
-        url,
-        filename,
-        on_failure="Discord's links to uploaded images expire after a while; "
-        f"use /{COMMAND_OF[op]} with the image to start again.",
-    )
+def refresher(interaction: Interaction) -> Refresh:
+    """Reads fresh links off the messages of the interaction's server."""
+    return functools.partial(fresh_link, interaction.client, interaction.guild_id or 0)
 
 
-def rerun_spec(job: Job, services: Services) -> JobSpec:
+def stored_source(
+    services: Services,
+    filename: str,
+    url: str,
+    op: Operation,
+    where: Where | None = None,
+    refresh: Refresh | None = None,
+) -> ImageSource:
+    """An input image of a stored job, downloaded again from the link saved with the job; once
+    that link has expired, from a fresh one read off the message it is on (``where``)."""
+    command = COMMAND_OF[op]
+    hint = ("Discord's links to uploaded images expire after a while; "
+            f"use /{command} with the image to start again.")  # fmt: skip
+
+    async def read(max_bytes: int) -> bytes:
+        current = url
+        if links.expired(url):
+            if where is None or refresh is None:
+                raise ImageInputError(EXPIRED_UPLOAD.format(name=filename, command=command))
+            current = await refresh(filename, url, where)
+        source = services.downloader.source(current, filename, on_failure=hint)
+        return await source.read(max_bytes)
+
+    return ImageSource(filename, None, read, url=url, message=where)
+
+
+def _where(value: object) -> Where | None:
+    """A stored (channel id, message id), or None when there is none (or it is malformed)."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        channel, message = value
+        if isinstance(channel, int) and isinstance(message, int):
+            return channel, message
+    return None
+
+
+def rerun_spec(job: Job, services: Services, refresh: Refresh | None = None) -> JobSpec:
     """The stored job as a new request: same operation, model, prompt, parameters, preset (by
-    name) and inputs."""
+    name) and inputs.
+
+    ``refresh`` reads fresh links for inputs whose stored ones have expired (see ``refresher``).
+    """
     params = dict(job.params)
     names = [str(n) for n in params.get("images", [])]
     urls = [str(u) for u in params.get("image_urls", [])]
@@ -54,10 +98,18 @@ def rerun_spec(job: Job, services: Services) -> JobSpec:
                 "I didn't keep links to the images of that job, so I can't redo it. "
                 f"Use /{COMMAND_OF[job.operation]} with the image to start again."
             )
-        pairs = zip(names, urls, strict=True)
-        images = tuple(stored_source(services, n, u, job.operation) for n, u in pairs)
+        stored = params.get("image_messages")
+        wheres = [_where(w) for w in stored] if isinstance(stored, list) else []
+        wheres += [None] * (len(names) - len(wheres))
+        images = tuple(
+            stored_source(services, n, u, job.operation, w, refresh)
+            for n, u, w in zip(names, urls, wheres, strict=False)
+        )
         if mask_name and mask_url:
-            mask = stored_source(services, str(mask_name), str(mask_url), job.operation)
+            where = _where(params.get("mask_message"))
+            mask = stored_source(
+                services, str(mask_name), str(mask_url), job.operation, where, refresh
+            )
     return JobSpec(
         job.operation,
         job.model,
@@ -114,7 +166,7 @@ class EditModal(discord.ui.Modal, title="Edit this image"):
         provider = await services.jobs.provider_for(interaction.guild_id or 0)
         if not provider.is_usable(model, "edit"):
             model = ""  # run_interaction_job picks the server's default edit model
-        source = attachment_source(self.chosen(), services)
+        source = on_message(attachment_source(self.chosen(), services), interaction.message)
         spec = JobSpec("edit", model, self.prompt.value.strip(), images=(source,))
         await run_interaction_job(interaction, spec)
 
@@ -139,7 +191,7 @@ class PromptModal(discord.ui.Modal, title="Change the prompt"):
         self.add_item(self.prompt)
 
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
-        spec = rerun_spec(self.job, interaction.client.services)
+        spec = rerun_spec(self.job, interaction.client.services, refresher(interaction))
         await run_interaction_job(interaction, replace(spec, prompt=self.prompt.value.strip()))
 
     async def on_error(self, interaction: Interaction, error: Exception) -> None:  # type: ignore[override]

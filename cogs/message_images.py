@@ -1,11 +1,14 @@
 """The images of a Discord message, as sources a job can read: attachments and image embeds.
 
-Shared by the context menus and reply-to-edit. Nothing is downloaded here; a source is read (with
-the size cap and the host allow-list) only when its job runs.
+Shared by the context menus, reply-to-edit, /blend and the buttons. Nothing is downloaded here; a
+source is read (with the size cap and the host allow-list) only when its job runs. Each source
+remembers its message, so a stored job whose links have expired can read fresh ones from it
+(``fresh_link``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -14,14 +17,21 @@ from urllib.parse import unquote, urlsplit
 
 import discord
 
+from bot import links
 from bot.errors import ImageInputError
 from bot.fetch import ImageSource
 from cogs.delivery import attachment_source
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.app import ImageBot, Services
 
 NO_IMAGE = "That message has no image I can use."
+SOURCE_DELETED = "The message {name} was on has been deleted, so I can't read it again."
+SOURCE_UNREADABLE = (
+    "I can no longer read the message {name} was on (I need View Channel and Read Message "
+    "History there), so I can't read it again."
+)
+SOURCE_CHANGED = "{name} is no longer on the message it came from, so I can't read it again."
 # What the image service can read (phone photos are converted); others (SVG...) would only fail.
 READABLE_TYPES = frozenset({
     "image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif",
@@ -59,6 +69,10 @@ class FoundImages:
         """The first ``count`` images (a model's input limit)."""
         return self.images[: max(count, 1)]
 
+    def every(self) -> tuple[ImageSource, ...]:
+        """Every image, a ``mask*`` file too (for uses that take no mask, such as a blend)."""
+        return self.images + ((self.mask,) if self.mask else ())
+
 
 def find_images(message: discord.Message, services: Services) -> FoundImages:
     """The images of ``message``: its image attachments, then its image embeds on allowed hosts."""
@@ -67,7 +81,7 @@ def find_images(message: discord.Message, services: Services) -> FoundImages:
     for attachment in message.attachments:
         if not is_image(attachment):
             continue
-        source = attachment_source(attachment, services)
+        source = on_message(attachment_source(attachment, services), message)
         if mask is None and attachment.filename.lower().startswith(MASK_PREFIX):
             mask = source
         else:
@@ -75,8 +89,34 @@ def find_images(message: discord.Message, services: Services) -> FoundImages:
     for embed in message.embeds:
         url = embed_image_url(embed, services.downloader.allowed_hosts)
         if url is not None:
-            images.append(url_source(url, services))
+            images.append(on_message(url_source(url, services), message))
     return FoundImages(tuple(images), mask)
+
+
+def on_message(source: ImageSource, message: discord.Message | None) -> ImageSource:
+    """``source`` marked as found on ``message``: where a fresh link is read once its expires."""
+    if message is None:
+        return source
+    return dataclasses.replace(source, message=(message.channel.id, message.id))
+
+
+async def fresh_link(
+    bot: ImageBot, guild_id: int, filename: str, url: str, where: tuple[int, int]
+) -> str:
+    """A working link to the file ``url`` names, read again from the message it is on (Discord
+    signs the links of every message it hands out anew)."""
+    channel_id, message_id = where
+    channel = bot.get_partial_messageable(channel_id, guild_id=guild_id)
+    try:
+        message = await channel.fetch_message(message_id)
+    except discord.NotFound as exc:
+        raise ImageInputError(SOURCE_DELETED.format(name=filename)) from exc
+    except discord.HTTPException as exc:
+        raise ImageInputError(SOURCE_UNREADABLE.format(name=filename)) from exc
+    for source in find_images(message, bot.services).every():
+        if source.url and links.same_file(source.url, url):
+            return source.url
+    raise ImageInputError(SOURCE_CHANGED.format(name=filename))
 
 
 def is_image(attachment: discord.Attachment) -> bool:

@@ -63,6 +63,7 @@ async def test_imagine_delivers_files_embed_and_buttons(tmp_path: Path) -> None:
         assert custom_ids(message) == [
             "img:reroll:1",
             "img:edit:1",
+            "img:star:1",
             "img:delete:1",
             "img:vary:1:0",
             "img:vary:1:1",

@@ -119,3 +119,23 @@ async def test_a_task_cancelled_while_waiting_leaves_no_trace() -> None:
     gate.set()
     await running
     assert log == ["r"] and scheduler.running == 0
+
+
+async def test_a_waiter_cancelled_as_a_slot_frees_is_skipped_not_admitted() -> None:
+    """The waiter's task is cancelled (its future too) but hasn't run its clean-up when the
+    running job ends in the same turn of the loop: the slot goes to the next waiter."""
+    scheduler = Scheduler(1, queue_size=10)
+    gate = asyncio.Event()
+    log: list[str] = []
+    first = asyncio.create_task(_job(scheduler, 1, 100, log, gate, "first"))
+    await _settle()
+    gone = asyncio.create_task(_job(scheduler, 1, 200, log, gate, "gone"))
+    later = asyncio.create_task(_job(scheduler, 1, 300, log, gate, "later"))
+    await _settle()
+    gate.set()  # first wakes first and ends, freeing its slot ...
+    gone.cancel()  # ... after gone's future was cancelled, before gone's clean-up runs
+    await asyncio.gather(first, later)
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert log == ["first", "later"]
+    assert scheduler.running == 0 and scheduler.queued == 0

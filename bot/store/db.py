@@ -32,6 +32,7 @@ Steps = Generator[Query, list[Row], T]
 GROUP = 32  # transactions per trip to SQLite's thread at most
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
+PING = "SELECT 1 AS ok"  # the cheapest question that proves the database answers
 
 
 @functools.lru_cache(maxsize=256)

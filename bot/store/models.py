@@ -224,6 +224,16 @@ class Preferences:
     preset: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Favourite:
+    """A job a member saved with the ⭐ button, and when they saved it."""
+
+    guild_id: int
+    user_id: int
+    job: Job
+    saved_at: float
+
+
 ReserveFailure = Literal["in_flight", "cooldown", "member_quota", "server_quota"]
 
 

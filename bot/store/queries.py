@@ -345,3 +345,28 @@ ON CONFLICT (guild_id, user_id) DO UPDATE SET {column} = excluded.{column}
 """
     for column in PREFERENCE_COLUMNS
 }
+
+# --- favourites: jobs members saved with the ⭐ button -------------------------------------------
+
+ADD_FAVOURITE = """
+INSERT INTO favourites (guild_id, user_id, job_id, created_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (guild_id, user_id, job_id) DO NOTHING
+RETURNING job_id
+"""
+REMOVE_FAVOURITE = """
+DELETE FROM favourites WHERE guild_id = $1 AND user_id = $2 AND job_id = $3 RETURNING job_id
+"""
+IS_FAVOURITE = "SELECT job_id FROM favourites WHERE guild_id = $1 AND user_id = $2 AND job_id = $3"
+COUNT_FAVOURITES = """
+SELECT COUNT(*) AS saved FROM favourites
+JOIN jobs ON jobs.guild_id = favourites.guild_id AND jobs.id = favourites.job_id
+WHERE favourites.guild_id = $1 AND favourites.user_id = $2
+"""
+# Newest saved first; a job no longer stored drops out of the list.
+FAVOURITE_JOBS = """
+SELECT jobs.*, favourites.created_at AS saved_at FROM favourites
+JOIN jobs ON jobs.guild_id = favourites.guild_id AND jobs.id = favourites.job_id
+WHERE favourites.guild_id = $1 AND favourites.user_id = $2
+ORDER BY favourites.created_at DESC, favourites.job_id DESC
+LIMIT $3 OFFSET $4
+"""

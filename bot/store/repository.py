@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable
 
 from bot.store.audit import AuditRepository
-from bot.store.db import Database, Dialect
+from bot.store.db import PING, Database, Dialect
+from bot.store.favourites import FavouritesRepository
 from bot.store.guilds import GuildsRepository
 from bot.store.jobs import JobsRepository
 from bot.store.ledger import LedgerRepository
@@ -27,6 +28,7 @@ class Store(
     ProvidersRepository,
     AuditRepository,
     PresetsRepository,
+    FavouritesRepository,
 ):
     """Jobs, guild settings, quota policy, the credit ledger and the audit trail, per guild.
 
@@ -56,6 +58,10 @@ class Store(
     async def migrate(self) -> list[int]:
         """Apply pending migrations (idempotent, safe with several processes)."""
         return await apply_migrations(self._db, now=float(self._clock()))
+
+    async def ping(self) -> None:
+        """Ask the database the cheapest question; raises when it doesn't answer (health checks)."""
+        await self._db.fetchrow(PING)
 
     async def close(self) -> None:
         """Close the connection or pool."""

@@ -3,6 +3,11 @@
 The server runs on its own thread and event loop, so its connection tasks never mix with the
 bot's tasks that the harness waits for. Every API request is recorded (``requests``), every
 error the fake produced by itself is recorded (``errors``), and faults can be injected per route.
+
+CDN links are signed as Discord signs them: ``ex`` (hex Unix time the link stops working), ``is``
+(when it was issued) and ``hm`` (a signature over the path and both). After ``ex``, or with a
+signature that doesn't match, the CDN answers 404; every read of a message (GET) hands out freshly
+signed links. ``clock`` is the fake's now for both: a test moves it weeks ahead.
 """
 
 from __future__ import annotations
@@ -12,12 +17,15 @@ import base64
 import copy
 import datetime
 import fnmatch
+import hashlib
 import io
 import json
 import mimetypes
 import re
+import secrets
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +42,9 @@ EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 COMPONENTS_V2 = 1 << 15
 SENDABLE_FLAGS = 4 | EPHEMERAL | (1 << 12) | (1 << 13) | COMPONENTS_V2
+LINK_LIFETIME = 24 * 3600.0  # how long a signed CDN link works (Discord: about a day)
+CDN_FOLDERS = ("attachments", "ephemeral-attachments")
+GONE_TEXT = "This content is no longer available."
 
 # Codes and messages as Discord documents them (JSON error codes table).
 ERROR_MESSAGES = {
@@ -319,6 +330,11 @@ class FakeDiscord:
         answer_window: float | None = 3.0,
     ) -> None:
         self.token = token
+        # The CDN's now: links are signed to expire LINK_LIFETIME after it, and refused once it
+        # has passed their ``ex``. Tests move it ahead (never the real clock).
+        self.clock: Callable[[], float] = time.time
+        self.link_lifetime = LINK_LIFETIME
+        self._cdn_key = secrets.token_hex(8)  # what the CDN signs its links with
         # Discord forgets an interaction not answered this many seconds after it was created
         # (its id's time): a later callback is 404 10062, as for real.
         self.answer_window = answer_window
@@ -514,7 +530,7 @@ class FakeDiscord:
             if content_type in (None, "application/octet-stream"):
                 content_type = mimetypes.guess_type(name)[0] or content_type
         folder = "ephemeral-attachments" if ephemeral else "attachments"
-        url = f"{self.url}/{folder}/{channel_id}/{aid}/{name}?ex=0&is=0&hm=fake&"
+        url = self.signed(f"{self.url}/{folder}/{channel_id}/{aid}/{name}")
         attachment: JSON = {
             "id": str(aid),
             "filename": name,
@@ -536,6 +552,42 @@ class FakeDiscord:
         with self._lock:
             self._blobs[aid] = UploadedFile("", name, content_type, upload.data)
         return attachment
+
+    # signed CDN links -----------------------------------------------------------------------
+
+    def _signature(self, path: str, ex: str, issued: str) -> str:
+        return hashlib.sha256(f"{self._cdn_key}|{path}|{ex}|{issued}".encode()).hexdigest()
+
+    def signed(self, url: str) -> str:
+        """``url`` (a CDN link, any old signature dropped) signed afresh at ``clock()``."""
+        base = url.split("?")[0]
+        issued = int(self.clock())
+        ex, since = f"{issued + int(self.link_lifetime):x}", f"{issued:x}"
+        path = base[len(self.url) :] if base.startswith(self.url) else base
+        return f"{base}?ex={ex}&is={since}&hm={self._signature(path, ex, since)}&"
+
+    def _is_cdn_link(self, value: object) -> bool:
+        return isinstance(value, str) and any(
+            value.startswith(f"{self.url}/{folder}/") for folder in CDN_FOLDERS
+        )
+
+    def fresh(self, payload: Any) -> Any:
+        """A copy of ``payload`` (a message, a list of them) with every CDN link signed afresh,
+        as Discord signs the links of each message it hands out."""
+        if isinstance(payload, dict):
+            return {k: self.fresh(v) for k, v in payload.items()}
+        if isinstance(payload, list):
+            return [self.fresh(v) for v in payload]
+        return self.signed(payload) if self._is_cdn_link(payload) else payload
+
+    def link_works(self, path: str, query: dict[str, str]) -> bool:
+        """Whether the CDN serves ``path`` with this query: signed by it and not yet expired."""
+        ex, issued, hm = query.get("ex", ""), query.get("is", ""), query.get("hm", "")
+        try:
+            expires = int(ex, 16)
+        except ValueError:
+            return False
+        return hm == self._signature(path, ex, issued) and self.clock() < expires
 
     def store_message(self, message: JSON) -> JSON:
         """Keep a message payload (e.g. one a user sent) so later fetches and replies find it."""
@@ -753,8 +805,8 @@ class FakeDiscord:
             and parts[2].isdigit()
         ):
             blob = self._blobs.get(int(parts[2]))
-        if blob is None:
-            return web.Response(status=404, text="This content is no longer available.")
+        if blob is None or not self.link_works(record.path, record.query):
+            return web.Response(status=404, text=GONE_TEXT)
         return web.Response(
             body=blob.data,
             headers={"Content-Type": blob.content_type or "application/octet-stream"},
@@ -1071,7 +1123,7 @@ class FakeDiscord:
         if message is None:
             raise DiscordRejection(404, 10008)
         if record.method == "GET":
-            return 200, message
+            return 200, self.fresh(message)
         if record.method == "DELETE":
             self.deleted_messages[int(message["id"])] = self.messages.pop(int(message["id"]))
             return 204, None
@@ -1107,12 +1159,12 @@ class FakeDiscord:
         self._channel(channel_id)
         limit = int(record.query.get("limit", 50))
         found = [m for m in self.messages.values() if m["channel_id"] == channel_id]
-        return 200, list(reversed(found))[:limit]
+        return 200, self.fresh(list(reversed(found))[:limit])
 
     def _get_channel_message(
         self, record: RecordedRequest, channel_id: str, message_id: str
     ) -> tuple[int, Any]:
-        return 200, self._stored(channel_id, message_id)
+        return 200, self.fresh(self._stored(channel_id, message_id))
 
     def _edit_channel_message(
         self, record: RecordedRequest, channel_id: str, message_id: str
