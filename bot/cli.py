@@ -17,6 +17,7 @@ from bot.errors import APIError, BotError
 from bot.fetch import ImageSource
 from bot.images.params import CHOICES, Params
 from bot.images.types import Operation, PartialImage
+from bot.models.aspect import RATIOS, TIERS
 from bot.provider import Provider, utc_today
 from bot.service import JobSpec
 from bot.settings import Settings
@@ -58,6 +59,10 @@ def _common(parser: argparse.ArgumentParser, op: Operation) -> None:
         if op in choice.operations:
             parser.add_argument(f"--{choice.name.replace('_', '-')}", help=choice.help)
     parser.add_argument("--output-compression", type=int, help="0-100, with jpeg or webp")
+    parser.add_argument("--aspect", choices=tuple(RATIOS), help="a shape instead of --size")
+    parser.add_argument(
+        "--detail", choices=[t.name for t in TIERS], help="how large, for the shape"
+    )
     parser.add_argument(
         "--partials",
         action="store_true",

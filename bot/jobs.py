@@ -21,6 +21,7 @@ from typing import Protocol
 from bot import blend, presets, safety
 from bot.errors import AuthenticationFailed, BotError, NotAllowed, QuotaExhausted, RateLimited
 from bot.images.types import Operation, PartialImage
+from bot.models.aspect import largest_size
 from bot.provider import Provider
 from bot.providers import Providers
 from bot.quotas import QuotaEngine
@@ -272,7 +273,7 @@ class JobRunner:
                 )
             )
             spec = await safety.admit(self, who, spec)  # the server's safety settings
-            self.service.check(spec, provider)
+            spec = self.service.check(spec, provider)  # its aspect and detail made a size
             reservation = await self.quotas.reserve(
                 guild_id=who.guild_id,
                 user_id=who.user_id,
@@ -407,14 +408,11 @@ class JobRunner:
 
     def _reserved_size(self, spec: JobSpec, provider: Provider) -> str | None:
         """The size credits are held for: an edit with no size follows its photo's shape, so it
-        holds the dearest listed size (the charge, at the size made, gives the rest back)."""
+        holds the largest that shape can get (the charge, at the size made, gives the rest back)."""
         if spec.params.size or spec.operation == "generate":
             return spec.params.size
         model = provider.spec(spec.model)
-        listed = [s for s in (model.sizes(spec.operation) if model else ()) if "x" in s]
-        if len(listed) < 2:
-            return None
-        return max(listed, key=lambda s: math.prod(int(side) for side in s.split("x")))
+        return largest_size(model, spec.operation, spec.params.detail) if model else None
 
     def _priced_like(self, model: str, provider: Provider) -> tuple[str, ...]:
         """The models ``model`` is like, nearest first: its prices follow theirs when it has none."""

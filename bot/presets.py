@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from bot.errors import ValidationError
 from bot.images.params import CHOICE_BY_NAME, Params
+from bot.models.aspect import RATIOS
+from bot.models.shaping import makes
 from bot.moderation import image_model, one_line, quoted
 from bot.quotas.pricing import offered
 from bot.store.models import GuildSettings, Preferences, Preset
@@ -42,8 +44,8 @@ NAME_LIMIT = 32
 TEMPLATE_LIMIT = 1000
 MAX_PRESETS = 25  # Discord's autocomplete shows at most 25 choices
 NO_PRESET = "none"  # a command's preset meaning "none, not even my preferred one"
-# The shapes a member can prefer (the ratios of /imagine's aspect option).
-ASPECTS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9", "9:21")
+# The shapes a member can prefer: the ratios of /imagine's aspect option.
+ASPECTS = tuple(RATIOS)
 PRESET_OPERATIONS: tuple[Operation, ...] = ("generate", "edit")  # the commands with a preset
 QUALITY = CHOICE_BY_NAME["quality"]
 _NAME = re.compile(r"\w[\w '-]*")
@@ -248,7 +250,7 @@ def apply(
     chosen = provider.spec(model or default(spec.operation) or "")
     params = _with_quality(spec, chosen, (preset.quality if preset else None, prefs.quality))
     if prefs.aspect and spec.operation == "generate":  # an edit keeps its photo's shape
-        params = with_aspect(params, prefs.aspect)
+        params = with_aspect(params, prefs.aspect, chosen)
     return dataclasses.replace(spec, model=model, params=params), notes
 
 
@@ -311,11 +313,11 @@ def _with_quality(
     return params.replace(quality=quality) if quality else params
 
 
-def with_aspect(params: Params, aspect: str) -> Params:
-    """The params with a preferred shape, unless a size or shape was chosen; unchanged while
-    ``Params`` has no ``aspect`` (bot/images/params.py)."""
-    if "aspect" not in {f.name for f in dataclasses.fields(params)}:
+def with_aspect(params: Params, aspect: str, model: ModelSpec | None = None) -> Params:
+    """The params with a preferred shape, unless a size or shape was chosen or ``model`` can't
+    make that shape (a preference never gets a job refused)."""
+    if params.size is not None or params.aspect is not None:
         return params
-    if params.size is not None or params.as_dict().get("aspect") is not None:
+    if model is not None and not makes(model, "generate", aspect, params.detail):
         return params
     return params.replace(aspect=aspect)

@@ -26,7 +26,8 @@ from bot.images.params import Params
 from bot.images.stream import OnPartial
 from bot.images.types import ImageRequest, ImageResult, InputImage, Operation, RawImage, Usage
 from bot.models import Catalog, ModelSpec
-from bot.models.aspect import size_for_aspect
+from bot.models.aspect import size_for_photo
+from bot.models.shaping import shaped
 from bot.models.spec import Plan
 from bot.offload import Offloader
 from bot.provider import Provider
@@ -74,7 +75,7 @@ class JobSpec:
 
     def stored(self) -> dict[str, object]:
         """The parameters worth storing and showing (no image bytes, no None values)."""
-        values: dict[str, object] = {**self.params.sent(), "fit": self.fit}
+        values: dict[str, object] = {**self.params.stored(), "fit": self.fit}
         if self.operation == "variation":
             values["strength"] = self.strength
         if self.preset and self.template:
@@ -138,19 +139,21 @@ class ImageService:
     def catalog(self) -> Catalog:
         return self.provider.catalog
 
-    def check(self, job: JobSpec, provider: Provider | None = None) -> ModelSpec:
-        """Everything that can be refused before a download or a credit is spent.
+    def check(self, job: JobSpec, provider: Provider | None = None) -> JobSpec:
+        """Everything that can be refused before a download or a credit is spent; returns the job
+        as it will run (its aspect ratio and detail made a size for its model).
 
         ``provider``: where the job goes (default: the operator's).
         """
         provider = provider or self.provider
         spec = provider.require(job.model, job.operation)
-        request = _request(job, spec, self.catalog, images=(), mask=None)
         others = provider.usable()
+        job = dataclasses.replace(job, params=shaped(spec, job.operation, job.params, others))
+        request = _request(job, spec, self.catalog, images=(), mask=None)
         self.catalog.precheck(request, image_count=len(job.images), spec=spec, others=others)
         for source in (*job.images, *([job.mask] if job.mask else [])):
             source.check_declared_size(self.max_input_bytes)
-        return spec
+        return job
 
     async def run(
         self,
@@ -167,7 +170,8 @@ class ImageService:
         draws it, each handed to ``on_partial`` as it arrives.
         """
         provider = provider or self.provider
-        spec = self.check(job, provider)
+        job = self.check(job, provider)
+        spec = provider.require(job.model, job.operation)
         notes: list[str] = list(job.notes)
         images: tuple[InputImage, ...] = ()
         mask: InputImage | None = None
@@ -329,7 +333,8 @@ def _request(
     params = job.params
     if endpoint == "edit" and images and params.size is None:  # keep the photo's shape
         first = images[0]
-        params = params.replace(size=size_for_aspect(spec, endpoint, first.width, first.height))
+        size = size_for_photo(spec, endpoint, first.width, first.height, params.detail)
+        params = params.replace(size=size)
     return ImageRequest(endpoint, spec.name, prompt, params, images, mask)
 
 

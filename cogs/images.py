@@ -13,6 +13,8 @@ from bot.errors import NotAllowed
 from bot.images.params import CHOICE_BY_NAME, Params
 from bot.images.types import Operation
 from bot.models import ModelSpec
+from bot.models.aspect import RATIOS, TIERS
+from bot.models.shaping import tier_sizes
 from bot.provider import Provider
 from bot.render import shorten
 from bot.service import JobSpec
@@ -28,6 +30,12 @@ Count = app_commands.Range[int, 1, 10]
 Fit = Literal["crop", "pad"]
 Strength = Literal["subtle", "strong"]
 Choices = list[app_commands.Choice[str]]
+Compression = app_commands.Range[int, 0, 100]
+ASPECTS = [app_commands.Choice(name=f"{r} — {words}", value=r) for r, words in RATIOS.items()]
+ASPECT_HELP = "Shape, e.g. 16:9; I pick the model's size for it (instead of size)"
+DETAIL_HELP = "standard, 2K or 4K where the model makes them (costs more)"
+FORMAT_HELP = "png, jpeg or webp (GPT image models)"
+COMPRESSION_HELP = "0-100, with jpeg or webp output: lower is smaller and rougher"
 PRESET_OPTION = "A style preset of this server (/preset list); none: not even your preferred one"
 
 
@@ -105,6 +113,17 @@ async def option_autocomplete(
     return _choices([(choice.describe(v), v) for v in spec.values(param)], current)
 
 
+async def detail_autocomplete(interaction: Interaction, current: str, op: Operation) -> Choices:
+    """The detail tiers the chosen model makes in the chosen shape, each with its size."""
+    spec = await _chosen(interaction, op)
+    if spec is None:
+        return []
+    aspect = getattr(interaction.namespace, "aspect", None)
+    meanings = {tier.name: tier.meaning for tier in TIERS}
+    sizes = tier_sizes(spec, op, aspect)
+    return _choices([(f"{t} — {size}, {meanings[t]}", t) for t, size in sizes], current)
+
+
 class Images(commands.Cog):
     """Create, edit and vary images."""
 
@@ -118,13 +137,18 @@ class Images(commands.Cog):
         model="Image model (default: the server's)",
         preset=PRESET_OPTION,
         size="Image size, e.g. 1024x1024",
+        aspect=ASPECT_HELP,
+        detail=DETAIL_HELP,
         quality="Quality (the choices depend on the model)",
         style="dall-e-3 only: vivid or natural",
         n="How many images",
         background="Transparent, opaque or auto (GPT image models)",
+        output_format=FORMAT_HELP,
+        output_compression=COMPRESSION_HELP,
         complexity="How much planning goes into the image (newer GPT image models)",
         moderation="Filtering: auto, or low where the server allows it (GPT image models)",
     )
+    @app_commands.choices(aspect=ASPECTS)
     async def imagine(
         self,
         interaction: Interaction,
@@ -132,10 +156,14 @@ class Images(commands.Cog):
         model: str | None = None,
         preset: str | None = None,
         size: str | None = None,
+        aspect: str | None = None,
+        detail: str | None = None,
         quality: str | None = None,
         style: str | None = None,
         n: Count = 1,
         background: str | None = None,
+        output_format: str | None = None,
+        output_compression: Compression | None = None,
         complexity: str | None = None,
         moderation: str | None = None,
     ) -> None:
@@ -143,9 +171,13 @@ class Images(commands.Cog):
         params = Params(
             n=n,
             size=size,
+            aspect=aspect,
+            detail=detail,
             quality=quality,
             style=style,
             background=background,
+            output_format=output_format,
+            output_compression=output_compression,
             complexity=complexity,
             moderation=moderation,
         )
@@ -164,12 +196,18 @@ class Images(commands.Cog):
         model="Image model",
         preset=PRESET_OPTION,
         size="Output size",
+        aspect=ASPECT_HELP + " (default: your image's)",
+        detail=DETAIL_HELP,
         n="How many results",
         fit="When a square is needed: crop the middle or pad the sides",
         quality="Quality (the choices depend on the model)",
         complexity="How much planning goes into the image (newer GPT image models)",
         background="Transparent, opaque or auto (GPT image models)",
+        input_fidelity="How closely faces and details of your image are kept (some models)",
+        output_format=FORMAT_HELP,
+        output_compression=COMPRESSION_HELP,
     )
+    @app_commands.choices(aspect=ASPECTS)
     async def edit(
         self,
         interaction: Interaction,
@@ -182,20 +220,37 @@ class Images(commands.Cog):
         model: str | None = None,
         preset: str | None = None,
         size: str | None = None,
+        aspect: str | None = None,
+        detail: str | None = None,
         n: Count = 1,
         fit: Fit = "crop",
         quality: str | None = None,
         complexity: str | None = None,
         background: str | None = None,
+        input_fidelity: str | None = None,
+        output_format: str | None = None,
+        output_compression: Compression | None = None,
     ) -> None:
         """Edit an image (or several) with a description."""
         services = self.bot.services
         attachments = [a for a in (image, image2, image3, image4) if a is not None]
+        params = Params(
+            n=n,
+            size=size,
+            aspect=aspect,
+            detail=detail,
+            quality=quality,
+            complexity=complexity,
+            background=background,
+            input_fidelity=input_fidelity,
+            output_format=output_format,
+            output_compression=output_compression,
+        )
         spec = JobSpec(
             "edit",
             model or "",
             prompt,
-            Params(n=n, size=size, quality=quality, complexity=complexity, background=background),
+            params,
             fit=fit,
             images=tuple(attachment_source(a, services) for a in attachments),
             mask=attachment_source(mask, services) if mask else None,
@@ -301,6 +356,7 @@ class Images(commands.Cog):
     @imagine.autocomplete("quality")
     @imagine.autocomplete("style")
     @imagine.autocomplete("background")
+    @imagine.autocomplete("output_format")
     @imagine.autocomplete("complexity")
     @imagine.autocomplete("moderation")
     async def _imagine_option(self, i: Interaction, current: str) -> Choices:
@@ -309,8 +365,18 @@ class Images(commands.Cog):
     @edit.autocomplete("quality")
     @edit.autocomplete("complexity")
     @edit.autocomplete("background")
+    @edit.autocomplete("input_fidelity")
+    @edit.autocomplete("output_format")
     async def _edit_option(self, i: Interaction, current: str) -> Choices:
         return await option_autocomplete(i, current, "edit", _focused(i))
+
+    @imagine.autocomplete("detail")
+    async def _imagine_detail(self, i: Interaction, current: str) -> Choices:
+        return await detail_autocomplete(i, current, "generate")
+
+    @edit.autocomplete("detail")
+    async def _edit_detail(self, i: Interaction, current: str) -> Choices:
+        return await detail_autocomplete(i, current, "edit")
 
 
 async def _price(bot: ImageBot, guild_id: int, entry: help_text.ModelEntry) -> int:

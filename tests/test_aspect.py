@@ -72,6 +72,7 @@ def test_a_free_size_costs_what_the_wide_listed_size_costs() -> None:
 
 
 def test_a_smaller_pixel_budget_is_honoured() -> None:
-    size = size_for_aspect(CATALOG.get("gpt-image-2"), "edit", 4032, 3024, max_pixels=500_000)
+    # Above gpt-image-2's floor of 655,360 pixels: below it no free size is allowed at all.
+    size = size_for_aspect(CATALOG.get("gpt-image-2"), "edit", 4032, 3024, max_pixels=800_000)
     w, h = parse_size(size or "") or (0, 0)
-    assert w * h <= 500_000 and w % 16 == 0 and h % 16 == 0 and w > h
+    assert 655_360 <= w * h <= 800_000 and w % 16 == 0 and h % 16 == 0 and w > h

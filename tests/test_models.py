@@ -601,7 +601,7 @@ def test_an_assumed_model_keeps_the_limits_not_the_lifecycle(catalog: Catalog) -
         ),
         (
             generate_request("gpt-image-1", "cat", background="transparent", output_format="jpeg"),
-            "A transparent background needs png or webp output; you chose jpeg.",
+            "A transparent background needs png or webp, not jpeg.",
         ),
         (
             generate_request("gpt-image-1", "cat", output_format="jpeg", output_compression=101),

@@ -267,26 +267,13 @@ def test_variations_take_no_preset() -> None:
     assert made.template is None and notes == []
 
 
-@dataclasses.dataclass(frozen=True)
-class ShapedParams:
-    """Stands in for Params once it has an aspect field (the shapes work)."""
-
-    size: str | None = None
-    aspect: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def replace(self, **changes: Any) -> ShapedParams:
-        return dataclasses.replace(self, **changes)
-
-
-def test_a_preferred_shape_applies_only_where_params_have_one_and_nothing_was_chosen() -> None:
-    assert presets.with_aspect(Params(), "16:9") == Params()  # no aspect field yet: unchanged
-    shaped: Any = ShapedParams()
-    assert presets.with_aspect(shaped, "16:9") == ShapedParams(aspect="16:9")
-    assert presets.with_aspect(ShapedParams(size="1024x1024"), "16:9").aspect is None  # type: ignore[arg-type]
-    assert presets.with_aspect(ShapedParams(aspect="1:1"), "16:9").aspect == "1:1"  # type: ignore[arg-type]
+def test_a_preferred_shape_applies_only_where_nothing_was_chosen_and_the_model_makes_it() -> None:
+    gpt2, dall_e_2 = CATALOG.get("gpt-image-2"), CATALOG.get("dall-e-2")
+    assert presets.with_aspect(Params(), "16:9", gpt2) == Params(aspect="16:9")
+    assert presets.with_aspect(Params(detail="2K"), "16:9", gpt2).aspect == "16:9"
+    assert presets.with_aspect(Params(size="1024x1024"), "16:9", gpt2).aspect is None
+    assert presets.with_aspect(Params(aspect="1:1"), "16:9", gpt2).aspect == "1:1"
+    assert presets.with_aspect(Params(), "16:9", dall_e_2) == Params()  # only squares: skipped
 
 
 # --- /preferences ------------------------------------------------------------------------------

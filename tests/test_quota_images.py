@@ -128,7 +128,7 @@ def test_ten_images_of_gpt_image_2_are_what_a_member_gets_when_they_pick_nothing
         (None, None, {("gpt-image-2", "*", "medium"): 2}, 20),  # the server's price
         (None, None, {("gpt-image-2", "1024x1024", "*"): 3}, 30),
         (None, None, {("gpt-image-1", "*", "*"): 1}, 40),  # another model's price: no change
-        ("2048x1152", "medium", {}, 60),  # a free size: the dearest listed of that quality
+        ("2048x1152", "medium", {}, 90),  # a free size: the dearest listed (6), by its pixels
     ],
 )
 def test_size_quality_and_the_servers_prices_decide_the_credits(
@@ -377,7 +377,7 @@ async def test_quota_show_lists_the_allowed_models_prices_and_marks_defaults(tmp
         assert (
             "**gpt-image-2** · low: 1024x1024 2 (set here, 10 images) · 1536x1024 2 (10 images) · "
             "1024x1536 2 (10 images) · 1536x864 2 (10 images) · 864x1536 2 (10 images) · "
-            "2560x1440 2 (10 images) · 1440x2560 2 (10 images)" in lines
+            "2560x1440 5 (4 images) · 1440x2560 5 (4 images)" in lines
         )
         assert any(line.startswith("**gpt-image-2** · medium (default): 1024x1024 4 (5 images)")
                    for line in lines)  # fmt: skip

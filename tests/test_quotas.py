@@ -489,7 +489,8 @@ async def test_member_usage_and_policy_text(store: Store, engine: QuotaEngine) -
         ("gpt-image-1", "auto", "auto", 4),  # auto is estimated as medium, square
         ("gpt-image-1-mini", "1024x1024", "high", 4),
         ("gpt-image-2", "1024x1024", "high", 17),  # priced like gpt-image-1
-        ("gpt-image-1", "2048x2048", "high", 25),  # unknown size: the dearest of that quality
+        ("gpt-image-1", "2048x2048", "high", 67),  # unlisted: the dearest (25), by its pixels
+        ("gpt-image-1", "1536x864", "high", 25),  # unlisted and smaller: never less
         ("gpt-image-1", "1024x1024", "ultra", 25),  # unknown quality: the dearest of the model
         ("some-gateway-model", "1024x1024", "high", 4),  # unknown model: the fallback
     ],

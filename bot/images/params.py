@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from bot.images.types import Operation
 
 
+LOCAL = frozenset({"aspect", "detail"})  # chosen by members, never sent to the API
+
+
 @dataclass(frozen=True, slots=True)
 class Params:
     """Every option of an Images API request a member may choose; ``None`` is not sent."""
@@ -34,9 +37,16 @@ class Params:
     moderation: str | None = None
     input_fidelity: str | None = None
     complexity: str | None = None
+    # The bot's own, never sent: made into ``size`` for the model (bot/models/shaping.py).
+    aspect: str | None = None  # one of bot.models.aspect.RATIOS, e.g. "16:9"
+    detail: str | None = None  # a tier: standard, 2K or 4K
 
     def sent(self) -> dict[str, Any]:
-        """The fields to send (and to store): ``None`` values left out."""
+        """The fields to send to the API: ``None`` values and the bot's own (``LOCAL``) left out."""
+        return {k: v for k, v in self.stored().items() if k not in LOCAL}
+
+    def stored(self) -> dict[str, Any]:
+        """The fields to store with a job (to run it again the same way): ``None`` values left out."""
         return {k: v for k, v in self.as_dict().items() if v is not None}
 
     def as_dict(self) -> dict[str, Any]:

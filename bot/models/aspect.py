@@ -1,19 +1,25 @@
-"""The output size that keeps an edited photo's shape, when the member chose none.
+"""Sizes from shapes: an edited photo's own shape, or an aspect ratio at a detail tier.
 
 A landscape photo edited at 1024x1024 comes back squashed or cropped; at 1536x1024 it keeps its
-shape. Pure: it reads the model's sizes from its spec, nothing else.
+shape. A member who asks for 16:9 at 2K gets 2048x1152 from a model with free sizes, and the
+nearest listed size in shape from one without (1536x1024 on gpt-image-1). Pure: it reads the
+model's sizes from its spec, nothing else.
 
-Prices are per listed size (bot/quotas/costs.py). A free size the price table doesn't list is
-priced as the dearest size of its quality, which for GPT image models is the 1536x1024 price; so
-free sizes stay at or under 1536x1024's pixels (``DEFAULT_MAX_PIXELS``), where what they really
-cost (tokens grow with pixels) is at most what is charged. A listed size of the same shape is
-preferred, as it is priced exactly.
+Prices (bot/quotas/costs.py) are per listed size; a size the price table doesn't list is priced
+as the dearest size of its quality, and in proportion to its pixels above that size's (tokens
+grow with pixels), so a 4K image costs several times a 1024 one. The standard tier and an edit's
+photo shape stay at or under 1536x1024's pixels (``DEFAULT_MAX_PIXELS``): they cost what the
+standard sizes cost. A listed size of the same shape is preferred there, as it is priced exactly.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 
+from bot.errors import ValidationError
 from bot.images.types import Operation
 from bot.models.spec import FreeSize, ModelSpec, parse_size
 
@@ -21,6 +27,38 @@ Size = tuple[int, int]
 DEFAULT_MAX_PIXELS = 1536 * 1024
 # Ratios within 1% of each other look the same; a free size may be that far off to be larger.
 _SAME_SHAPE = math.log(1.01)
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """A detail tier: how large the image is made; ``long_edge`` None is the standard size."""
+
+    name: str
+    long_edge: int | None
+    meaning: str
+
+
+STANDARD = "standard"
+TIERS: tuple[Tier, ...] = (
+    Tier(STANDARD, None, "about a megapixel, the usual price"),
+    Tier("2K", 2048, "long side up to 2048 pixels, costs more"),
+    Tier("4K", 3840, "long side up to 3840 pixels, costs the most"),
+)
+_STANDARD_EDGE = (TIERS[1].long_edge or 0) - 1  # a standard free size's longest side
+# The ratios members pick from (landscape, then their portrait twins), with what they are for.
+RATIOS: Mapping[str, str] = MappingProxyType(
+    {
+        "1:1": "square",
+        "4:3": "landscape",
+        "3:2": "landscape photo",
+        "16:9": "widescreen",
+        "21:9": "cinema",
+        "3:4": "portrait",
+        "2:3": "portrait photo",
+        "9:16": "phone screen",
+        "9:21": "tall banner",
+    }
+)
 
 
 def size_for_aspect(
@@ -38,11 +76,132 @@ def size_for_aspect(
     """
     if width <= 0 or height <= 0 or not spec.can(op):
         return None
-    listed = [size for size in map(parse_size, spec.sizes(op)) if size is not None]
-    free = spec.free_size
-    if free is None and len({_ratio(size) for size in listed}) <= 1:
+    if spec.free_size is None and len({_ratio(size) for size in _listed(spec, op)}) <= 1:
         return None
-    ratio = width / height
+    chosen = _closest(spec, op, width / height, max_pixels)
+    return _text(chosen) if chosen is not None else None
+
+
+def size_for_shape(spec: ModelSpec, op: Operation, ratio: str, tier: str = STANDARD) -> str:
+    """The size ``spec`` makes for ``op`` nearest ``ratio`` ("16:9") at ``tier`` ("2K").
+
+    A ValidationError names the model, ratio and tier and what it makes instead when it makes
+    nothing of that orientation, or nothing larger at ``tier`` than at the tier below.
+    """
+    return _text(_at_tier(spec, op, ratio_value(ratio), tier_named(tier), ratio))
+
+
+def size_for_photo(
+    spec: ModelSpec, op: Operation, width: int, height: int, tier: str | None
+) -> str | None:
+    """An edit's size when the member gave no size or ratio: the photo's shape, at ``tier``."""
+    level = tier_named(tier or STANDARD)
+    if level.long_edge is None or width <= 0 or height <= 0:
+        return size_for_aspect(spec, op, width, height)
+    return _text(_at_tier(spec, op, width / height, level, "your image's shape"))
+
+
+def largest_size(spec: ModelSpec, op: Operation, tier: str | None = None) -> str | None:
+    """The largest size an edit that follows its photo's shape can get (credits are held for it
+    until the photo is read); None when the model has one size."""
+    level = tier_named(tier or STANDARD)
+    listed = _listed(spec, op)
+    if len(listed) < 2 and spec.free_size is None:
+        return None
+    shapes = [_ratio(size) for size in listed] + [ratio_value(r) for r in RATIOS]
+    free = spec.free_size
+    if free is not None:  # the widest box the rules allow holds the most pixels
+        edge = level.long_edge or free.max_long
+        shapes.append(min(edge, free.max_long) / min(edge, free.max_short))
+    found = [size for shape in shapes if (size := _pick(spec, op, shape, level)) is not None]
+    return _text(max(found, key=_area)) if found else None
+
+
+def tier_named(name: str) -> Tier:
+    """The tier called ``name`` (any case); a ValidationError listing the tiers otherwise."""
+    for tier in TIERS:
+        if tier.name.lower() == name.strip().lower():
+            return tier
+    offered = ", ".join(t.name for t in TIERS)
+    raise ValidationError([f"Detail {name} isn't one I offer. Choose one of: {offered}."])
+
+
+def ratio_value(ratio: str) -> float:
+    """Width over height of one of ``RATIOS``; a ValidationError listing them otherwise."""
+    if ratio in RATIOS:
+        width, _, height = ratio.partition(":")
+        return int(width) / int(height)
+    offered = ", ".join(RATIOS)
+    raise ValidationError([f"Aspect ratio {ratio} isn't one I offer. Choose one of: {offered}."])
+
+
+def ratio_text(size: Size) -> str:
+    """A size's shape as members read it: 1536x1024 is 3:2, 1792x1024 is 7:4."""
+    width, height = size
+    divisor = math.gcd(width, height)
+    return f"{width // divisor}:{height // divisor}"
+
+
+def same_shape(size: Size, ratio: float) -> bool:
+    """Whether ``size`` looks like ``ratio`` (within 1%)."""
+    return _distance(_ratio(size), ratio) <= _SAME_SHAPE
+
+
+def _at_tier(spec: ModelSpec, op: Operation, shape: float, tier: Tier, label: str) -> Size:
+    """The size at ``tier``, refused when the model can't keep the orientation or gives no more
+    at ``tier`` than at the tier below it."""
+    found = _pick(spec, op, shape, tier)
+    if found is None or _side(_ratio(found)) != _side(shape):
+        able = [r for r in RATIOS if _fits_side(spec, op, ratio_value(r))]
+        only = f"; it makes {_and(able)}" if able else ""
+        raise ValidationError([f"{spec.name} can't make {label} images at any detail{only}."])
+    below = TIERS[TIERS.index(tier) - 1] if tier in TIERS[1:] else None
+    lower = _pick(spec, op, shape, below) if below is not None else None
+    if below is not None and lower is not None and _area(found) <= _area(lower):
+        best = next(t for t in TIERS if _pick(spec, op, shape, t) == lower)
+        shown = (
+            _text(lower) if same_shape(lower, shape) else f"{_text(lower)} ({ratio_text(lower)})"
+        )
+        raise ValidationError(
+            [
+                f"{spec.name} can't make {label} at {tier.name} detail; the most it makes for "
+                f"{label} is {shown}, at {best.name} detail."
+            ]
+        )
+    return found
+
+
+def _fits_side(spec: ModelSpec, op: Operation, shape: float) -> bool:
+    found = _pick(spec, op, shape, TIERS[0])
+    return found is not None and _side(_ratio(found)) == _side(shape)
+
+
+def _pick(spec: ModelSpec, op: Operation, shape: float, tier: Tier) -> Size | None:
+    """The size nearest ``shape`` at ``tier``: the largest of that shape with a long side up to
+    the tier's, from the listed sizes and the free ones."""
+    if tier.long_edge is None:
+        return _closest(spec, op, shape, DEFAULT_MAX_PIXELS)
+    edge = tier.long_edge
+    candidates = [size for size in _listed(spec, op) if max(size) <= edge]
+    if spec.free_size is not None:
+        made = _free_size(spec.free_size, shape, None, max_edge=edge)
+        candidates += [made] if made is not None else []
+    return min(candidates, key=lambda size: _rank(size, shape), default=None)
+
+
+def _rank(size: Size, shape: float) -> tuple[int, float, int]:
+    """Shape first (within what the eye can tell), then as many pixels as allowed."""
+    off = _distance(_ratio(size), shape)
+    return (0, 0.0, -_area(size)) if off <= _SAME_SHAPE else (1, off, -_area(size))
+
+
+def _closest(spec: ModelSpec, op: Operation, ratio: float, max_pixels: int) -> Size | None:
+    """The listed size closest in shape (the default's area breaking ties), unless a free size
+    under ``max_pixels`` keeps the shape better."""
+    if not spec.can(op):
+        return None
+    listed = _listed(spec, op)
+    free = spec.free_size
     reference = parse_size(spec.default_size(op) or "") or (1024, 1024)
     best = min(
         listed,
@@ -50,26 +209,56 @@ def size_for_aspect(
         default=None,
     )
     if best is not None and (free is None or _distance(_ratio(best), ratio) <= _SAME_SHAPE):
-        return _text(best)
-    chosen = (_free_size(free, ratio, max_pixels) if free is not None else None) or best
-    return _text(chosen) if chosen is not None else None
+        return best
+    # Shorter than the 2K tier's long side, so that 2K is larger whatever the shape.
+    made = _free_size(free, ratio, max_pixels, max_edge=_STANDARD_EDGE) if free else None
+    return made or best
 
 
-def _free_size(rules: FreeSize, ratio: float, max_pixels: int) -> Size | None:
-    """The largest size under ``max_pixels`` of (nearly) ``ratio`` that ``rules`` allow."""
-    ratio = min(max(ratio, 1 / rules.max_ratio), rules.max_ratio)
-    budget = min(max_pixels, rules.max_pixels or max_pixels)
+def _free_size(
+    rules: FreeSize, ratio: float, max_pixels: int | None, *, max_edge: int | None = None
+) -> Size | None:
+    """The largest size of (nearly) ``ratio`` that ``rules`` allow, under ``max_pixels`` (None:
+    the rules' own limit) and with no side over ``max_edge``."""
+    if ratio < 1:  # a portrait is the landscape turned, so twins get the same pixels
+        turned = _free_size(rules, 1 / ratio, max_pixels, max_edge=max_edge)
+        return (turned[1], turned[0]) if turned is not None else None
+    ratio = min(ratio, rules.max_ratio)
+    budget = min(filter(None, (max_pixels, rules.max_pixels)), default=None)
     step = rules.multiple
     candidates: list[tuple[tuple[int, float], Size]] = []
-    for height in range(step, rules.max_long + 1, step):
-        width = max(step, round(height * ratio / step) * step)
-        if width * height > budget or rules.problems(width, height):
+    sizes = [
+        (max(step, round(h * ratio / step) * step), h)
+        for h in range(step, rules.max_long + 1, step)
+    ]
+    if max_edge:  # the long side right at the edge, which rounding from the short side can miss
+        long = max_edge // step * step
+        sizes.append((long, max(step, round(long / ratio / step) * step)))
+    for width, height in sizes:
+        if budget is not None and width * height > budget:
+            continue
+        if (max_edge and max(width, height) > max_edge) or rules.problems(width, height):
             continue
         off = _distance(width / height, ratio)
-        # Shape first (within what the eye can tell), then as many pixels as the budget allows.
         rank = (0, -width * height) if off <= _SAME_SHAPE else (1, off)
         candidates.append((rank, (width, height)))
     return min(candidates)[1] if candidates else None
+
+
+def _listed(spec: ModelSpec, op: Operation) -> list[Size]:
+    return [size for size in map(parse_size, spec.sizes(op)) if size is not None]
+
+
+def _side(ratio: float) -> int:
+    """Landscape 1, portrait -1, square 0."""
+    if abs(math.log(ratio)) <= _SAME_SHAPE:
+        return 0
+    return 1 if ratio > 1 else -1
+
+
+def _and(items: Iterable[str]) -> str:
+    found = list(items)
+    return found[0] if len(found) == 1 else f"{', '.join(found[:-1])} and {found[-1]}"
 
 
 def _ratio(size: Size) -> float:

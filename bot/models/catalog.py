@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.errors import ConfigError, ValidationError
 from bot.images.types import ImageRequest, Operation
 from bot.models import loader
+from bot.models.shaping import shape_note
 from bot.models.spec import ModelSpec, Plan
 from bot.models.validate import names_of, normalise, split, violations
 
@@ -100,7 +101,9 @@ class Catalog:
         found = violations(spec, request, others or tuple(self), self.max_n_adapted)
         if found:
             raise ValidationError(found)
-        return split(spec, normalise(spec, request))
+        plan = split(spec, normalise(spec, request))
+        note = shape_note(spec, request)  # the size a ratio or detail became
+        return Plan(plan.requests, (note, *plan.notes)) if note else plan
 
     def precheck(
         self,

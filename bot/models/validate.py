@@ -176,7 +176,7 @@ def _output(
     found = []
     transparent = params.background == "transparent" and "transparent" in spec.values("background")
     if transparent and fmt not in TRANSPARENT_FORMATS:
-        found.append(f"A transparent background needs png or webp output; you chose {fmt}.")
+        found.append(f"A transparent background needs png or webp, not {fmt}.")
     compression = params.output_compression
     if compression is None:
         return found

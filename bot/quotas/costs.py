@@ -3,17 +3,21 @@
 Prices follow the providers' public per-image prices, rounded to the nearest cent (at least 1).
 A guild can override any (model, size, quality), with "*" matching any size or quality. A model
 missing from the table is priced like the model its catalog entry names (``like``), else at
-``FALLBACK_CREDITS`` per image. "auto" quality is priced as the model's ``auto_quality``
-(medium for GPT image models) and "auto"/missing size as its default size; ``commit`` re-prices
-with what the API says it made, so the estimate only decides whether the request may start.
+``FALLBACK_CREDITS`` per image. A size the table doesn't list costs what its dearest size costs,
+and more in proportion to its pixels beyond that size's (a 3840x2160 image about five times a
+1536x1024 one), never less. "auto" quality is priced as the model's ``auto_quality`` (medium for
+GPT image models) and "auto"/missing size as its default size; ``commit`` re-prices with what
+the API says it made, so the estimate only decides whether the request may start.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from bot.models.spec import parse_size
 from bot.store import CostKey
 
 FALLBACK_CREDITS = 4
@@ -29,11 +33,26 @@ class PriceTable:
     auto_quality: str
 
     def price(self, quality: str, size: str) -> int:
-        """Exact price, else the dearest size of that quality, else the dearest of all."""
+        """Exact price, else the dearest size of that quality (of all, for a quality the table
+        lacks), and more in proportion to the pixels a size has beyond that one's."""
         by_size = self.prices.get(quality)
-        if by_size is None:
-            return max(max(sizes.values()) for sizes in self.prices.values())
-        return by_size.get(size, max(by_size.values()))
+        if by_size is not None and size in by_size:
+            return by_size[size]
+        rows = [by_size] if by_size is not None else list(self.prices.values())
+        dearest, credits = max(
+            ((listed, price) for row in rows for listed, price in row.items()),
+            key=lambda item: item[1],
+        )
+        return _by_pixels(credits, dearest, size)
+
+
+def _by_pixels(credits: int, priced: str, size: str) -> int:
+    """``credits`` for a ``priced`` image, scaled up to ``size``'s pixels (never down): what a
+    GPT image model charges, in tokens, grows with the pixels it makes."""
+    pixels, base = parse_size(size), parse_size(priced)
+    if pixels is None or base is None or math.prod(pixels) <= math.prod(base):
+        return credits
+    return math.ceil(credits * math.prod(pixels) / math.prod(base))
 
 
 def _gpt(low: tuple[int, int], medium: tuple[int, int], high: tuple[int, int]) -> PriceTable:

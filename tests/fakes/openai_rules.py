@@ -8,7 +8,8 @@
     gpt-image-1-mini  the same, input_fidelity low only
     gpt-image       chatgpt-image-latest: a GPT image model with none of the extras below
     gpt-image-2.6   gpt-image-2.6-sunburst / -flare: the same rules as ``gpt-image``
-    gpt-image-2     gpt-image-2 (+ snapshot): free sizes
+    gpt-image-2     gpt-image-2 (+ snapshot): free sizes (multiples of 16 within 3840x2160 and 3:1,
+                    655,360 to 8,294,400 pixels)
     gpt-image-2.5   the 2.5 models (+ snapshots): free sizes, quality xhigh/max, ``markup`` edits
 
 Every GPT family takes complexity, safety_identifier, output_format (gif/svg when the server
@@ -72,6 +73,8 @@ class FreeSize:
     max_long: int = 3840
     max_short: int = 2160
     max_ratio: float = 3.0
+    min_pixels: int = 655_360
+    max_pixels: int = 8_294_400
 
     def fits(self, width: int, height: int) -> bool:
         """Whether ``width x height`` is one of these sizes."""
@@ -82,6 +85,7 @@ class FreeSize:
             and long <= self.max_ratio * short
             and long <= self.max_long
             and short <= self.max_short
+            and self.min_pixels <= width * height <= self.max_pixels
         )
 
 
