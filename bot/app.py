@@ -175,7 +175,7 @@ class ImageBot(commands.Bot):
         lapsed. Delivered jobs are charged; the rest refunded. Live processes are left alone.
         """
         await self._lease.bury_dead()
-        settled = await self.services.quotas.recover()
+        settled = await self.services.quotas.recover(self.services.jobs.settlement.recovered)
         stale = await self.services.jobs.recover()
         if settled or stale:
             log.info("Recovery: settled %d reservations, closed %d jobs", settled, len(stale))

@@ -128,6 +128,12 @@ class Settlement:
             await self._tell(finished, settled)
         return finished
 
+    async def recovered(self, settled: Reservation) -> None:
+        """A delivered job's charge settled by recovery: its listeners hear it like any other."""
+        job = await self.store.get_job(settled.guild_id, settled.job_id) if settled.job_id else None
+        if job is not None:
+            await self._tell(job, settled)
+
     async def _tell(self, job: Job, settled: Reservation) -> None:
         for listener in self.listeners:
             try:

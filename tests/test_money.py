@@ -214,9 +214,15 @@ async def test_a_delivered_job_settled_by_recovery_keeps_the_cost_recorded_at_de
         await restarted.register_process()
         clock.advance(LEASE_SECONDS + 1)
         await restarted.renew_process()
-        assert await QuotaEngine(restarted, clock=clock).recover() == 1
+        heard: list[Reservation] = []
+
+        async def on_charged(settled: Reservation) -> None:  # budget alerts, the money metric
+            heard.append(settled)
+
+        assert await QuotaEngine(restarted, clock=clock).recover(on_charged) == 1
         (ledger,) = await restarted.charges(GUILD, 0, clock.now + 1)
         assert (ledger.status, ledger.cost_usd) == ("committed", Decimal("0.042245"))
+        assert [(r.id, r.charged, r.cost_usd) for r in heard] == [(held.id, 4, Decimal("0.042245"))]
     finally:
         await restarted.close()
 

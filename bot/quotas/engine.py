@@ -10,7 +10,7 @@ settles what processes that are gone left pending.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from bot.errors import Busy, NotAllowed, QuotaExceeded
 from bot.models import ModelSpec
@@ -191,16 +191,22 @@ class QuotaEngine:
         )
         return settled is not None
 
-    async def recover(self) -> int:
+    async def recover(
+        self, on_charged: Callable[[Reservation], Awaitable[None]] | None = None
+    ) -> int:
         """Settle what processes that are gone left pending; return how many were settled.
 
-        A reservation whose images were delivered is committed with the charge recorded then;
-        any other is refunded. Live processes' reservations, this one's included, are left alone.
+        A reservation whose images were delivered is committed with the charge recorded then
+        (and handed to ``on_charged``, as a settlement tells its listeners); any other is
+        refunded. Live processes' reservations, this one's included, are left alone.
         """
         settled = 0
         for orphan in await self._store.orphan_reservations():
             if orphan.delivered is not None:
-                done = await self.settle(orphan.reservation, orphan.delivered) is not None
+                charged = await self.settle(orphan.reservation, orphan.delivered)
+                if charged is not None and on_charged is not None:
+                    await on_charged(charged)
+                done = charged is not None
             else:
                 done = await self.refund(orphan.reservation)
             settled += done
