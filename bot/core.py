@@ -99,12 +99,16 @@ async def open_core(
             aiohttp.ClientSession() as session,
             aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=resolver)) as guarded,
         ):
+            # No key: only servers' own providers serve (IMAGEBOT_SHARED_PROVIDER=none), and this
+            # placeholder is never sent (Providers never hands the operator's provider out).
+            key = settings.openai_api_key or "unset"
             provider = _provider(
                 settings, session, offload, catalog, today,
-                OPERATORS, settings.openai_base_url, settings.openai_api_key, None, gates,
+                OPERATORS, settings.openai_base_url, key, None, gates,
             )  # fmt: skip
             client = provider.client
-            await provider.refresh()
+            if settings.shared_provider != ():  # shared with no server: never asked
+                await provider.refresh()
             service = ImageService(
                 provider,
                 offload,

@@ -97,8 +97,10 @@ class Providers:
         self._locks: dict[int, asyncio.Lock] = {}
 
     def all(self) -> list[Provider]:
-        """The operator's provider and every server's provider built so far."""
-        return [self.operator, *self._built.values()]
+        """Every provider in use: the operator's (unless it serves no server) and every
+        server's provider built so far."""
+        operator = [] if self.settings.shared_provider == () else [self.operator]
+        return [*operator, *self._built.values()]
 
     async def for_guild(self, guild_id: int) -> Provider:
         """The provider a server's jobs go to; NotAllowed when it has none it may use."""

@@ -65,6 +65,9 @@ class Settings:
             return None
         if self.safety_salt:
             return self.safety_salt.encode()
+        if not self.openai_api_key:  # servers' own providers only: derive from the sealing key
+            basis = self.secret_keys[0] if self.secret_keys else self.discord_token
+            return hashlib.sha256(b"imagebot-safety-salt:" + basis.encode()).digest()
         # Derived, so it is stable across restarts and never leaves the process; not the key itself.
         return hashlib.sha256(b"imagebot-safety-salt:" + self.openai_api_key.encode()).digest()
 
@@ -279,9 +282,13 @@ _PATHS = frozenset({"data_dir", "models_file"})  # relative to IMAGEBOT_HOME whe
 def _parse(env: Mapping[str, str], *, require_discord: bool) -> Settings:
     problems: list[str] = []
     values: dict[str, Any] = {}
+    # A bot that serves only servers with their own provider needs no key of its own (the
+    # terminal commands always do: they use the operator's provider).
+    keyless = require_discord and env.get("IMAGEBOT_SHARED_PROVIDER", "").strip().lower() == "none"
     for name, attr in (("DISCORD_TOKEN", "discord_token"), ("OPENAI_API_KEY", "openai_api_key")):
         secret = env.get(name, "").strip()
-        if not secret and (require_discord or name == "OPENAI_API_KEY"):
+        needed = require_discord if name == "DISCORD_TOKEN" else not keyless
+        if not secret and needed:
             problems.append(f"{name} is not set")
         values[attr] = secret
     home = _home(env)

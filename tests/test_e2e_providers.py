@@ -235,3 +235,16 @@ async def test_provider_changes_are_audited_without_the_key(tmp_path: Path) -> N
         assert added.actor_id == harness.moderator_id
         posts = str(env.discord.bot_messages(harness.other_channel_id))
         assert "image service" in posts and "…1111" in posts and KEY_A not in posts
+
+
+async def test_a_bot_without_a_key_of_its_own_serves_servers_that_bring_one(
+    tmp_path: Path,
+) -> None:
+    async with servers(tmp_path, openai_api_key="", shared_provider=()) as (env, own_a, _):
+        await connect(env, own_a.base_url, KEY_A)
+        served = await imagine(env, "a fox on its own key")
+        assert served.result["attachments"]
+        refused = await imagine(env, "a fox without one", guild=LONE_GUILD)
+        assert "no image service connected" in refused.failure_text
+        assert env.api.requests == []  # the operator's provider was never even asked its models
+        assert env.bot.services.providers.operator not in env.bot.services.providers.all()

@@ -61,3 +61,15 @@ def test_secret_keys_are_kept_out_of_logs_and_repr() -> None:
     settings = Settings.from_env({**BASE, "IMAGEBOT_SECRET_KEYS": f"{key},{new_secret_key()}"})
     assert key in settings.secrets
     assert key not in repr(settings)
+
+
+def test_a_bot_for_servers_own_providers_only_needs_no_key_of_its_own() -> None:
+    env = {"DISCORD_TOKEN": "t" * 30, "IMAGEBOT_SHARED_PROVIDER": "none"}
+    settings = Settings.from_env({**env, "IMAGEBOT_SECRET_KEYS": new_secret_key()})
+    assert settings.openai_api_key == "" and settings.shared_provider == ()
+    salt = settings.safety_key()
+    assert salt is not None and salt != Settings.from_env(env).safety_key()  # from the sealing key
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):  # the terminal commands need it
+        Settings.from_env(env, require_discord=False)
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):  # so does sharing it
+        Settings.from_env({"DISCORD_TOKEN": "t" * 30})
