@@ -71,6 +71,11 @@ def spoilered(settings: GuildSettings, age_restricted: bool) -> bool:
     return settings.spoilers and not age_restricted
 
 
+def low_allowed(settings: GuildSettings, age_restricted: bool) -> bool:
+    """Whether ``moderation=low`` may be sent here (the one rule; menus and checks share it)."""
+    return settings.low_moderation and age_restricted
+
+
 def screen(
     settings: GuildSettings, who: Requester, spec: JobSpec, moderations: Collection[str] = ()
 ) -> JobSpec:
@@ -78,7 +83,7 @@ def screen(
 
     ``moderations``: the model's moderation values (empty: it takes no moderation parameter).
     """
-    low_here = settings.low_moderation and who.age_restricted
+    low_here = low_allowed(settings, who.age_restricted)
     chosen = spec.params.moderation
     if chosen == LOW and not low_here:
         why = LOW_ONLY_AGE_RESTRICTED if settings.low_moderation else LOW_NOT_ALLOWED

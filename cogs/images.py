@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import help_text, presets
+from bot import help_text, presets, safety
 from bot.errors import NotAllowed
 from bot.images.params import CHOICE_BY_NAME, Params
 from bot.images.types import Operation
@@ -18,7 +18,7 @@ from bot.models.shaping import tier_sizes
 from bot.provider import Provider
 from bot.render import shorten
 from bot.service import JobSpec
-from cogs.common import moderates, role_ids
+from cogs.common import age_restricted, moderates, role_ids
 from cogs.delivery import attachment_source, run_interaction_job
 
 if TYPE_CHECKING:
@@ -110,7 +110,14 @@ async def option_autocomplete(
     choice = CHOICE_BY_NAME.get(param)
     if spec is None or choice is None or op not in choice.operations:
         return []
-    return _choices([(choice.describe(v), v) for v in spec.values(param)], current)
+    values = spec.values(param)
+    if param == "moderation":  # "low" only where it would be allowed
+        settings = await interaction.client.services.store.get_guild_settings(
+            interaction.guild_id or 0
+        )
+        if not safety.low_allowed(settings, age_restricted(interaction.channel)):
+            values = tuple(v for v in values if v != safety.LOW)
+    return _choices([(choice.describe(v), v) for v in values], current)
 
 
 async def detail_autocomplete(interaction: Interaction, current: str, op: Operation) -> Choices:

@@ -359,3 +359,20 @@ async def test_a_failing_prompt_check_does_not_block(tmp_path: Path) -> None:
         assert len(made.files) == 1
         assert env.api.moderation_requests  # it was asked, and answered 500
         assert await env.store.recent_jobs(env.harness.guild_id)
+
+
+async def test_the_moderation_menu_offers_low_only_where_it_is_allowed(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        nsfw = await h.add_channel("after-dark", nsfw=True)
+
+        async def offered(channel: int | None = None) -> list[str]:
+            options = {"prompt": "a fox", "model": "gpt-image-1"}
+            extra = {"channel": channel} if channel else {}
+            choices = await h.autocomplete("imagine", options, focused="moderation", **extra)
+            return [c["value"] for c in choices]
+
+        assert await offered(nsfw) == ["auto"]  # the setting is off
+        await mod(env, "settings safety", {"low_moderation": True})
+        assert await offered() == ["auto"]  # an ordinary channel
+        assert sorted(await offered(nsfw)) == ["auto", "low"]
