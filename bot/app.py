@@ -311,15 +311,22 @@ class ImageBot(commands.Bot):
         await self.mod_log(guild_id, embed, once=key)
 
     async def mod_log(
-        self, guild_id: int, embed: discord.Embed, *, once: str | None = None
+        self,
+        guild_id: int,
+        embed: discord.Embed,
+        *,
+        once: str | None = None,
+        channel_id: int | None = None,
     ) -> bool:
         """Post ``embed`` to the server's moderation log, if it has one, pinging nobody.
 
         With ``once``, only the first post under that key is made (across restarts and
-        processes). Every post to a moderation log goes through here. True when it was posted.
+        processes); ``channel_id`` names the log when it is no longer in the settings (the
+        post saying it was turned off). Every post to a moderation log goes through here. True
+        when it was posted.
         """
         store = self.services.store
-        channel_id = (await store.get_guild_settings(guild_id)).mod_log_channel_id
+        channel_id = channel_id or (await store.get_guild_settings(guild_id)).mod_log_channel_id
         if channel_id is None or (
             once is not None and not await store.claim_notice(guild_id, once)
         ):

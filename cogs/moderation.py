@@ -90,13 +90,18 @@ async def reply_pages(interaction: Interaction, title: str, lines: Sequence[str]
             )
 
 
-async def announce_change(interaction: Interaction, change: Change | None) -> None:
-    """Post a moderator's change to the moderation log; a change that changed nothing isn't."""
+async def announce_change(
+    interaction: Interaction, change: Change | None, *, log_was: int | None = None
+) -> None:
+    """Post a moderator's change to the moderation log; a change that changed nothing isn't.
+
+    ``log_was``: the log channel before the change, where turning the log off is told.
+    """
     if change is None:
         return
     text = shorten(audit_text.change_post(change), DESCRIPTION_LIMIT)
     embed = discord.Embed(title=CHANGE_TITLE, description=text, colour=OK_COLOUR)
-    await interaction.client.mod_log(change.guild_id, embed)
+    await interaction.client.mod_log(change.guild_id, embed, channel_id=log_was)
 
 
 class ModeratorCog(commands.Cog):

@@ -61,11 +61,15 @@ class Settings(ModeratorCog):
         # Applied to a fresh, locked read; only the fields ``change`` changes are written, and
         # recorded with who changed them.
         gid, store = guild_id(interaction), self.services.store
+        log_was = (await store.get_guild_settings(gid)).mod_log_channel_id
         changed = await store.change_guild_settings(gid, apply, actor=interaction.user.id)
-        text = await self._describe(await store.get_guild_settings(gid))
+        settings = await store.get_guild_settings(gid)
+        text = await self._describe(settings)
         heading = "\n".join([confirmation(done, changed is not None), *notes])
         await reply(interaction, f"{heading}\n\n{text}", title="Server settings")
-        await announce_change(interaction, changed)
+        # The log turned off is told where it was; any other change where it is now.
+        gone = log_was if settings.mod_log_channel_id is None else None
+        await announce_change(interaction, changed, log_was=gone)
 
     async def _describe(self, settings: GuildSettings) -> str:
         """The settings as moderators read them, with the server's image service."""

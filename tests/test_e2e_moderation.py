@@ -498,8 +498,10 @@ async def test_no_log_channel_means_no_posts_and_clearing_turns_it_off(tmp_path)
 
         await imagine(env, "a forbidden thing")
 
-        (log_set,) = env.discord.bot_messages(h.other_channel_id)  # only turning the log on
+        # Only turning the log on and off; the refused job after it went nowhere.
+        log_set, log_off = env.discord.bot_messages(h.other_channel_id)
         assert "**moderation log**" in log_set["embeds"][0]["description"]
+        assert log_off["embeds"][0]["description"].endswith("**After:** off")
 
 
 async def test_the_log_listener_goes_away_with_the_cog(tmp_path):
