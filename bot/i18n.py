@@ -164,6 +164,12 @@ def tn(locale: str | None, singular: str, plural: str, n: int, **values: object)
     return text.format(**values)
 
 
+def plural_index(locale: str | None, n: int) -> int:
+    """Which plural form of ``locale`` goes with ``n`` (English: 0 for 1, 1 otherwise)."""
+    table = messages(first_locale(locale))
+    return min(table.plural_index(n), table.num_plurals - 1)
+
+
 def placeholders(text: str) -> frozenset[str]:
     """The named ``{placeholders}`` of a message (literal ``{{`` braces are not)."""
     return frozenset(

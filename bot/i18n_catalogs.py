@@ -123,14 +123,13 @@ def _entry_problems(source: Message, entry: Message, catalog: Catalog) -> list[s
         forms = entry.string if isinstance(entry.string, tuple) else (entry.string,)
         if len(forms) != catalog.num_plurals:
             return [f"has {len(forms)} plural forms, the locale has {catalog.num_plurals}"]
-        wanted = i18n.placeholders(source.id[1]) | i18n.placeholders(source.id[0])
         if not all(forms):
             return ["is not translated"]
         return [
             f"form {n} has placeholders {sorted(i18n.placeholders(f))}, not {sorted(wanted)}"
             for n, f in enumerate(forms)
-            if i18n.placeholders(f) != wanted - _droppable(catalog, n)
-            and i18n.placeholders(f) != wanted
+            for wanted in [_plural_placeholders(source.id, catalog, n)]
+            if not wanted <= i18n.placeholders(f) <= wanted | {"count"}
         ]
     text = entry.string if isinstance(entry.string, str) else ""
     if not text:
@@ -141,12 +140,15 @@ def _entry_problems(source: Message, entry: Message, catalog: Catalog) -> list[s
     return [f"{why}: {text!r}" for why in command_rules(source.context, text)]
 
 
-def _droppable(catalog: Catalog, form: int) -> frozenset[str]:
-    """Placeholders a plural form may leave out: ``{count}`` in a form used for one number only
-    (e.g. "an image" in English's singular); every other form must keep every placeholder."""
+def _plural_placeholders(msgid: tuple[str, str], catalog: Catalog, form: int) -> frozenset[str]:
+    """What a plural form must show: the English placeholders, ``{count}`` optional (``tn``
+    always supplies it) except in a form that serves several numbers when English shows it."""
+    wanted = (i18n.placeholders(msgid[0]) | i18n.placeholders(msgid[1])) - {"count"}
     expr = gettext.c2py(catalog.plural_expr)
-    numbers = [n for n in range(0, 1000) if expr(n) == form]
-    return frozenset({"count"}) if len(set(numbers)) == 1 else frozenset()
+    several = sum(1 for n in range(1000) if expr(n) == form) > 1
+    if several and "count" in i18n.placeholders(msgid[1]):
+        return wanted | {"count"}
+    return wanted
 
 
 def command_rules(context: str | None, text: str) -> list[str]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.i18n import SOURCE, tn
+from bot.i18n import SOURCE, plural_index, tn
 
 
 def noun(count: int, one: str, many: str) -> str:
     """The form of a noun that goes with ``count``: ``one`` for 1, ``many`` otherwise (0 too)."""
-    return tn(SOURCE, "{one}", "{many}", count, one=one, many=many)
+    return (one, many)[plural_index(SOURCE, count)]
 
 
 def plural(count: int, one: str, many: str) -> str:

@@ -45,7 +45,7 @@ class Settings(ModeratorCog):
 
     settings = app_commands.Group(
         name="settings",
-        description="Moderators: models, channels, roles, log, safety, image service, changes",
+        description="Moderators: models, channels, roles, log, safety, language, image service, changes",
         guild_only=True,
         default_permissions=MODERATOR_PERMISSIONS,
     )
