@@ -120,7 +120,7 @@ def messages(locale: str) -> Messages:
             forms = tuple(message.string) if isinstance(message.string, tuple) else ()
             if forms and all(forms):
                 plural[message.id[0]] = forms
-        elif isinstance(message.string, str) and message.string:
+        elif isinstance(message.id, str) and isinstance(message.string, str) and message.string:
             singular[(message.context, message.id)] = message.string
     return Messages(
         locale,

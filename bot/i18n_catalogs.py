@@ -46,7 +46,7 @@ def source_messages(root: Path = ROOT) -> list[tuple[str | tuple[str, str], str]
             comment_tags=(),
             strip_comment_tags=True,
         ):
-            msgid: str | tuple[str, str] = message if isinstance(message, str) else message[:2]
+            msgid = message if isinstance(message, str) else (message[0], message[1])
             found.append((msgid, f"{folder}/{filename}:{lineno}"))
     return found
 
@@ -112,15 +112,25 @@ def problems(source: Catalog, catalogs: Mapping[str, Catalog]) -> list[str]:
 
 
 def _name(message: Message) -> str:
-    key = message.id[0] if isinstance(message.id, tuple) else message.id
+    key = _ids(message)[0]
     return f"[{message.context}] {key!r}" if message.context else repr(key)
+
+
+def _ids(message: Message) -> tuple[str, ...]:
+    """A message's id as a tuple: (singular,) or (singular, plural)."""
+    found = message.id
+    return tuple(found) if isinstance(found, tuple | list) else (str(found or ""),)
 
 
 def _entry_problems(source: Message, entry: Message, catalog: Catalog) -> list[str]:
     if entry.fuzzy:
         return ["is fuzzy"]
-    if isinstance(source.id, tuple):
-        forms = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+    ids = _ids(source)
+    if len(ids) > 1:
+        found = entry.string
+        forms = (
+            tuple(str(f or "") for f in found) if isinstance(found, tuple) else (str(found or ""),)
+        )
         if len(forms) != catalog.num_plurals:
             return [f"has {len(forms)} plural forms, the locale has {catalog.num_plurals}"]
         if not all(forms):
@@ -128,19 +138,19 @@ def _entry_problems(source: Message, entry: Message, catalog: Catalog) -> list[s
         return [
             f"form {n} has placeholders {sorted(i18n.placeholders(f))}, not {sorted(wanted)}"
             for n, f in enumerate(forms)
-            for wanted in [_plural_placeholders(source.id, catalog, n)]
+            for wanted in [_plural_placeholders(ids, catalog, n)]
             if not wanted <= i18n.placeholders(f) <= wanted | {"count"}
         ]
     text = entry.string if isinstance(entry.string, str) else ""
     if not text:
         return ["is not translated"]
-    if i18n.placeholders(text) != i18n.placeholders(source.id):
-        wanted, got = sorted(i18n.placeholders(source.id)), sorted(i18n.placeholders(text))
+    if i18n.placeholders(text) != i18n.placeholders(ids[0]):
+        wanted, got = sorted(i18n.placeholders(ids[0])), sorted(i18n.placeholders(text))
         return [f"has placeholders {got}, not {wanted}"]
     return [f"{why}: {text!r}" for why in command_rules(source.context, text)]
 
 
-def _plural_placeholders(msgid: tuple[str, str], catalog: Catalog, form: int) -> frozenset[str]:
+def _plural_placeholders(msgid: tuple[str, ...], catalog: Catalog, form: int) -> frozenset[str]:
     """What a plural form must show: the English placeholders, ``{count}`` optional (``tn``
     always supplies it) except in a form that serves several numbers when English shows it."""
     wanted = (i18n.placeholders(msgid[0]) | i18n.placeholders(msgid[1])) - {"count"}

@@ -82,7 +82,7 @@ def _literals(tree: ast.AST) -> Iterator[tuple[str, int]]:
             continue
         if isinstance(node, ast.JoinedStr):
             text = "".join(
-                v.value if isinstance(v, ast.Constant) else "{}"
+                str(v.value) if isinstance(v, ast.Constant) else "{}"
                 for v in node.values
                 if isinstance(v, ast.Constant | ast.FormattedValue)
             )

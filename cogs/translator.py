@@ -80,7 +80,7 @@ async def command_strings(tree: app_commands.CommandTree[Any]) -> list[CommandSt
     """Every (msgctxt, English text) the command picker shows, walked as a sync walks them."""
     collector = _Collector()
     for command in tree.get_commands():
-        await command.get_translated_payload(tree, collector)  # type: ignore[arg-type]
+        await command.get_translated_payload(tree, collector)
     return list(collector.found)
 
 
