@@ -18,7 +18,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import views
+from bot import i18n, views
 from bot.core import open_core
 from bot.errors import ConfigError, NotAllowed
 from bot.fetch import DISCORD_MEDIA_HOSTS, Downloader
@@ -154,6 +154,7 @@ class ImageBot(commands.Bot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        i18n.every()  # read every catalog now, not on some member's first reply
         await self.tree.set_translator(CommandTranslator())
         # The lease first: jobs this process writes from now on must never look orphaned.
         await self._lease.start()

@@ -60,6 +60,7 @@ def N_(message: str) -> str:
     return message
 
 
+@functools.cache
 def catalog_locale(code: str | None) -> str | None:
     """The catalog for a Discord or gettext locale code ("pt-BR", "pt_BR", "de"), or None."""
     if not code:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from unittest import mock
 
 import discord
 from discord import app_commands
@@ -90,6 +89,8 @@ async def load_commands(extensions: Sequence[str]) -> list[CommandString]:
     For the translators' tools only: the cogs keep a reference to the services at load time
     without using them, so a stand-in that answers anything serves.
     """
+    from unittest import mock
+
     bot = commands.Bot(command_prefix=commands.when_mentioned, intents=discord.Intents.none())
     bot.services = mock.MagicMock()  # type: ignore[attr-defined]
     try:
