@@ -18,12 +18,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import views
+from bot import i18n, views
 from bot.core import open_core
 from bot.errors import ConfigError, NotAllowed
 from bot.fetch import DISCORD_MEDIA_HOSTS, Downloader
 from bot.gate import local_gate
 from bot.health import HealthServer, health_app
+from bot.i18n import server_locale
 from bot.images.client import ImagesClient
 from bot.jobs import JobRunner
 from bot.metrics import Metrics
@@ -41,6 +42,7 @@ from bot.store.lease import ProcessLease
 from bot.store.models import Job
 from bot.store.processes import HEARTBEAT_SECONDS
 from cogs.common import report
+from cogs.translator import CommandTranslator
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +148,14 @@ class ImageBot(commands.Bot):
         self._background: list[asyncio.Task[None]] = []
         self._announced = False  # on_ready runs again after every reconnect
         self._http: HealthServer | None = None
+        # Each server's Discord language, as the latest interaction there carried it.
+        self.guild_locales: dict[int, str] = {}
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        i18n.every()  # read every catalog now, not on some member's first reply
+        await self.tree.set_translator(CommandTranslator())
         # The lease first: jobs this process writes from now on must never look orphaned.
         await self._lease.start()
         self._background = [
@@ -309,6 +315,16 @@ class ImageBot(commands.Bot):
         """Post ``text`` to the server's moderation log, once per ``key`` (across restarts)."""
         embed = discord.Embed(title="Models", description=text, colour=NOTICE_COLOUR)
         await self.mod_log(guild_id, embed, once=key)
+
+    async def server_locale(self, guild_id: int) -> str:
+        """What posts to a server's channels for several people read in (the moderation log,
+        notices): its /settings language, else its Discord language, else the operator's."""
+        settings = await self.services.store.get_guild_settings(guild_id)
+        discord_locale = self.guild_locales.get(guild_id)
+        guild = self.get_guild(guild_id)
+        if discord_locale is None and guild is not None:
+            discord_locale = guild.preferred_locale.value
+        return server_locale(settings.language, discord_locale, self.services.settings.locale)
 
     async def mod_log(
         self,

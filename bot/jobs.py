@@ -51,6 +51,7 @@ class Requester:
     age_restricted: bool = False  # the channel (a thread: its parent) is age-restricted
     spoiler: bool = False  # the server wants results here posted as spoilers
     jump_url: str = ""  # where the request was made: the channel, or the member's message
+    locale: str = "en"  # the catalog their replies read in (bot/i18n.py): theirs, else the server's
 
 
 class Progress(Protocol):

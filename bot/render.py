@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp.payload
 import discord
 
+from bot.i18n import N_, t, tn
 from bot.images.types import GeneratedImage, Operation, PartialImage
 
 # Discord's documented limits.
@@ -25,10 +26,11 @@ OK_COLOUR = discord.Colour.from_rgb(88, 101, 242)
 ERROR_COLOUR = discord.Colour.from_rgb(237, 66, 69)
 WAIT_COLOUR = discord.Colour.from_rgb(254, 231, 92)
 
+# The result's title, with the model in it ("Imagined with gpt-image-1"), in each language.
 OPERATION_TITLES: dict[Operation, str] = {
-    "generate": "Imagined",
-    "edit": "Edited",
-    "variation": "Variations",
+    "generate": N_("Imagined with {model}"),
+    "edit": N_("Edited with {model}"),
+    "variation": N_("Variations with {model}"),
 }
 
 PREVIEW_NAME = "preview"
@@ -65,6 +67,7 @@ class ResultInfo:
     notes: tuple[str, ...] = ()
     spoiler: bool = False  # the files are posted as spoilers
     preset: str | None = None  # the server preset the prompt was sent in
+    locale: str = "en"  # the requester's language (bot/i18n.py)
 
 
 def spoiler_name(filename: str, spoiler: bool) -> str:
@@ -74,31 +77,39 @@ def spoiler_name(filename: str, spoiler: bool) -> str:
 
 def result_embed(info: ResultInfo, images: Sequence[GeneratedImage]) -> discord.Embed:
     """The embed under a result: prompt, revised prompt, model and parameters, notes."""
-    title = OPERATION_TITLES[info.operation]
+    lang = info.locale
     embed = discord.Embed(
-        title=shorten(f"{title} with {info.model}", TITLE_LIMIT),
+        title=shorten(t(lang, OPERATION_TITLES[info.operation], model=info.model), TITLE_LIMIT),
         description=shorten(info.prompt, 1500) if info.prompt else None,
         colour=OK_COLOUR,
     )
     revised = [i.revised_prompt for i in images if i.revised_prompt]
     if revised and revised[0] != info.prompt:
-        embed.add_field(name="Revised prompt", value=shorten(revised[0], FIELD_LIMIT), inline=False)
-    embed.add_field(name="Model", value=info.model)
+        embed.add_field(
+            name=t(lang, "Revised prompt"), value=shorten(revised[0], FIELD_LIMIT), inline=False
+        )
+    embed.add_field(name=t(lang, "Model"), value=info.model)
     sizes = sorted({f"{i.width}x{i.height}" for i in images})
-    embed.add_field(name="Size", value=", ".join(sizes) or info.size or "auto")
+    embed.add_field(name=t(lang, "Size"), value=", ".join(sizes) or info.size or "auto")
     if info.quality:
-        embed.add_field(name="Quality", value=info.quality)
+        embed.add_field(name=t(lang, "Quality"), value=info.quality)
     if info.style:
-        embed.add_field(name="Style", value=info.style)
+        embed.add_field(name=t(lang, "Style"), value=info.style)
     if info.preset:
-        embed.add_field(name="Preset", value=info.preset)
+        embed.add_field(name=t(lang, "Preset"), value=info.preset)
     if info.credits is not None:
-        embed.add_field(name="Credits", value=str(info.credits))
+        embed.add_field(name=t(lang, "Credits"), value=str(info.credits))
     if info.notes:
         notes = "\n".join(f"• {note}" for note in info.notes)
-        embed.add_field(name="Adjusted", value=shorten(notes, FIELD_LIMIT), inline=False)
-    embed.set_footer(text=shorten(f"Requested by {info.requester} · job {info.job_id}", 2048))
+        embed.add_field(name=t(lang, "Adjusted"), value=shorten(notes, FIELD_LIMIT), inline=False)
+    embed.set_footer(text=footer(lang, info.requester, info.job_id))
     return embed
+
+
+def footer(locale: str, requester: str, job_id: int) -> str:
+    """ "Requested by NAME · job N": under progress and results alike."""
+    text = t(locale, "Requested by {name} · job {job}", name=requester, job=job_id)
+    return shorten(text, FOOTER_LIMIT)
 
 
 def result_files(info: ResultInfo, images: Sequence[GeneratedImage]) -> list[discord.File]:
@@ -157,6 +168,7 @@ class ProgressInfo:
     size: str | None
     n: int
     requester: str
+    locale: str = "en"  # the requester's language (bot/i18n.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,25 +188,35 @@ def progress_embed(info: ProgressInfo, stage: Stage) -> discord.Embed:
     Times are Discord timestamps (``<t:…:R>``), which every client counts live: "2 minutes ago"
     moves without the bot editing the message.
     """
+    lang = info.locale
     if stage.running:
-        title = "🎨 Making your image…" if info.n == 1 else f"🎨 Making your {info.n} images…"
-        status = f"Started <t:{int(stage.started_at)}:R>" if stage.started_at else ""
+        title = tn(lang, "🎨 Making your image…", "🎨 Making your {count} images…", info.n)
+        status = (
+            t(lang, "Started {when}", when=_since(stage.started_at)) if stage.started_at else ""
+        )
     else:
-        title = "⏳ Waiting for a free slot"
+        title = t(lang, "⏳ Waiting for a free slot")
         if stage.position is not None:
-            title = f"⏳ In the queue — position {stage.position}"
-        status = f"Should be done <t:{int(stage.done_at)}:R>" if stage.done_at else ""
-        status = "\n".join(filter(None, [status, "You can cancel while it waits."]))
+            title = t(lang, "⏳ In the queue — position {position}", position=stage.position)
+        status = (
+            t(lang, "Should be done {when}", when=_since(stage.done_at)) if stage.done_at else ""
+        )
+        status = "\n".join(filter(None, [status, t(lang, "You can cancel while it waits.")]))
     description = "\n\n".join(filter(None, [shorten(info.prompt, 1000), status]))
     embed = discord.Embed(title=title, description=description or None, colour=WAIT_COLOUR)
-    embed.add_field(name="Model", value=info.model)
-    embed.add_field(name="Size", value=info.size or "auto")
-    embed.add_field(name="Images", value=str(info.n))
+    embed.add_field(name=t(lang, "Model"), value=info.model)
+    embed.add_field(name=t(lang, "Size"), value=info.size or "auto")
+    embed.add_field(name=t(lang, "Images"), value=str(info.n))
     if stage.preview and not stage.preview.startswith(SPOILER):
         # A spoiler stays an attachment under the embed: Discord never blurs an embed's image.
         embed.set_image(url=f"attachment://{stage.preview}")
-    embed.set_footer(text=shorten(f"Requested by {info.requester} · job {info.job_id}", 2048))
+    embed.set_footer(text=footer(lang, info.requester, info.job_id))
     return embed
+
+
+def _since(when: float) -> str:
+    """A Discord timestamp that every client shows as relative time, in its own language."""
+    return f"<t:{int(when)}:R>"
 
 
 def preview_file(image: PartialImage, *, spoiler: bool = False) -> discord.File:
@@ -216,26 +238,37 @@ def status_embed(text: str) -> discord.Embed:
     return discord.Embed(description=shorten(text, DESCRIPTION_LIMIT), colour=WAIT_COLOUR)
 
 
-def ready_text(mention: str, count: int) -> str:
+def ready_text(mention: str, count: int, locale: str = "en") -> str:
     """The line that pings the member when the result is posted."""
-    return (
-        f"{mention}, your image is ready." if count == 1 else f"{mention}, your images are ready."
+    return tn(
+        locale,
+        "{mention}, your image is ready.",
+        "{mention}, your images are ready.",
+        count,
+        mention=mention,
     )
 
 
-def failure_embed(message: str, prompt: str, *, charged: bool = False) -> discord.Embed:
+def failure_embed(
+    message: str, prompt: str, *, charged: bool = False, locale: str = "en"
+) -> discord.Embed:
     """A job that failed, for its member only: why, their prompt quoted back, and what it cost."""
     parts = [f"⚠️ {message}"]
     if prompt:
         quoted = shorten(prompt, QUOTED_PROMPT_LIMIT).replace("```", "`\u200b``")
         label = (
-            "Your prompt"
+            t(locale, "Your prompt")
             if len(prompt) <= QUOTED_PROMPT_LIMIT
-            else (f"Your prompt ({len(prompt)} characters, attached whole as prompt.txt)")
+            else tn(
+                locale,
+                "Your prompt ({count} character, attached whole as prompt.txt)",
+                "Your prompt ({count} characters, attached whole as prompt.txt)",
+                len(prompt),
+            )
         )
         parts.append(f"**{label}**\n```\n{quoted}\n```")
     if not charged:
-        parts.append("Nothing was charged for this.")
+        parts.append(t(locale, "Nothing was charged for this."))
     return discord.Embed(
         description=shorten("\n\n".join(parts), DESCRIPTION_LIMIT), colour=ERROR_COLOUR
     )

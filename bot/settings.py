@@ -38,6 +38,7 @@ class Settings:
     worker_processes: int = 1
     dev_guild_id: int | None = None
     log_level: str = "INFO"
+    locale: str = "en"  # the language of servers that chose none and whose Discord's isn't known
     models_refresh_hours: float = 6.0
     max_wait: float = 90.0  # seconds a member may be kept waiting on retries of one request
     safety_identifier: bool = True
@@ -188,6 +189,15 @@ def _log_level(raw: str) -> str:
     return level
 
 
+def _locale(raw: str) -> str:
+    from bot.i18n import LOCALES, catalog_locale
+
+    found = catalog_locale(raw)
+    if found is None:
+        raise ValueError(f"must be one of {', '.join(LOCALES)}")
+    return found
+
+
 def _database_url(raw: str) -> str:
     if not raw.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise ValueError("must start with sqlite:/// or postgresql://")
@@ -254,6 +264,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "IMAGEBOT_WORKER_PROCESSES": ("worker_processes", _non_negative_int),
     "DEV_GUILD_ID": ("dev_guild_id", _snowflake),
     "LOG_LEVEL": ("log_level", _log_level),
+    "IMAGEBOT_LOCALE": ("locale", _locale),
     "IMAGEBOT_MODELS_REFRESH_HOURS": ("models_refresh_hours", _positive_float),
     "IMAGEBOT_MAX_WAIT": ("max_wait", _positive_float),
     "IMAGEBOT_SAFETY_IDENTIFIER": ("safety_identifier", _switch),

@@ -10,6 +10,8 @@ import re
 
 import discord
 
+from bot.i18n import t
+
 # custom_id templates of the persistent buttons; cogs/buttons.py parses them back.
 REROLL_ID = "img:reroll:{job}"
 EDIT_ID = "img:edit:{job}"
@@ -47,16 +49,18 @@ class ButtonsOnly(discord.ui.View):
         return False
 
 
-def result_view(job_id: int, image_count: int, *, can_vary: bool) -> discord.ui.View:
+def result_view(
+    job_id: int, image_count: int, *, can_vary: bool, locale: str = "en"
+) -> discord.ui.View:
     """Re-roll, Edit, Save, Delete, and one Vary per image (up to five, a row of their own);
     persistent through their custom ids."""
     view = ButtonsOnly()
-    view.add_item(_button("Re-roll", REROLL_ID.format(job=job_id), "🔁", row=0))
-    view.add_item(_button("Edit", EDIT_ID.format(job=job_id), "✏️", row=0))
-    view.add_item(_button("Save", STAR_ID.format(job=job_id), "⭐", row=0))
+    view.add_item(_button(t(locale, "Re-roll"), REROLL_ID.format(job=job_id), "🔁", row=0))
+    view.add_item(_button(t(locale, "Edit"), EDIT_ID.format(job=job_id), "✏️", row=0))
+    view.add_item(_button(t(locale, "Save"), STAR_ID.format(job=job_id), "⭐", row=0))
     view.add_item(
         _button(
-            "Delete",
+            t(locale, "Delete"),
             DELETE_ID.format(job=job_id),
             "🗑️",
             row=0,
@@ -65,7 +69,11 @@ def result_view(job_id: int, image_count: int, *, can_vary: bool) -> discord.ui.
     )
     if can_vary:
         for index in range(min(image_count, 5)):
-            label = "Vary" if image_count == 1 else f"Vary {index + 1}"
+            label = (
+                t(locale, "Vary")
+                if image_count == 1
+                else t(locale, "Vary {number}", number=index + 1)
+            )
             view.add_item(_button(label, VARY_ID.format(job=job_id, index=index), "🔀", row=1))
     return view
 
@@ -81,19 +89,19 @@ def _button(
     return discord.ui.Button(label=label, custom_id=custom_id, emoji=emoji, row=row, style=style)
 
 
-def reroll_view(job_id: int) -> discord.ui.View:
+def reroll_view(job_id: int, locale: str = "en") -> discord.ui.View:
     """Re-roll alone: for a job whose images are gone, to make new ones with its settings."""
     view = ButtonsOnly()
-    view.add_item(_button("Re-roll", REROLL_ID.format(job=job_id), "🔁", row=0))
+    view.add_item(_button(t(locale, "Re-roll"), REROLL_ID.format(job=job_id), "🔁", row=0))
     return view
 
 
-def failure_view(job_id: int, *, has_prompt: bool) -> discord.ui.View:
+def failure_view(job_id: int, *, has_prompt: bool, locale: str = "en") -> discord.ui.View:
     """Try again with the same settings, and (with a prompt) Change prompt; both persistent."""
     view = ButtonsOnly()
     view.add_item(
         _button(
-            "Try again",
+            t(locale, "Try again"),
             RETRY_ID.format(job=job_id),
             "🔁",
             row=0,
@@ -101,21 +109,24 @@ def failure_view(job_id: int, *, has_prompt: bool) -> discord.ui.View:
         )
     )
     if has_prompt:
-        view.add_item(_button("Change prompt", REPROMPT_ID.format(job=job_id), "✏️", row=0))
+        view.add_item(
+            _button(t(locale, "Change prompt"), REPROMPT_ID.format(job=job_id), "✏️", row=0)
+        )
     return view
 
 
-def delete_confirm_view(job_id: int, message_id: int) -> discord.ui.View:
+def delete_confirm_view(job_id: int, message_id: int, locale: str = "en") -> discord.ui.View:
     """Yes, delete / Keep, under the private question Delete asks."""
     view = ButtonsOnly()
     yes = DELETE_YES_ID.format(job=job_id, message=message_id)
-    view.add_item(_button("Yes, delete", yes, "🗑️", row=0, style=discord.ButtonStyle.danger))
-    view.add_item(_button("Keep", KEEP_ID.format(job=job_id), "↩️", row=0))
+    danger = discord.ButtonStyle.danger
+    view.add_item(_button(t(locale, "Yes, delete"), yes, "🗑️", row=0, style=danger))
+    view.add_item(_button(t(locale, "Keep"), KEEP_ID.format(job=job_id), "↩️", row=0))
     return view
 
 
-def cancel_view(job_id: int) -> discord.ui.View:
+def cancel_view(job_id: int, locale: str = "en") -> discord.ui.View:
     """The Cancel button shown while a job is queued."""
     view = ButtonsOnly()
-    view.add_item(_button("Cancel", CANCEL_ID.format(job=job_id), "✖️", row=0))
+    view.add_item(_button(t(locale, "Cancel"), CANCEL_ID.format(job=job_id), "✖️", row=0))
     return view

@@ -1,17 +1,21 @@
-"""How a count reads in English: "1 image", "2 images", never "image(s)".
+"""How a count reads: "1 image", "2 images", never "image(s)".
 
-One place for it, so that member text can go through gettext's ``ngettext`` later (issue 14) by
-changing these functions only. Both forms are given whole: English plurals aren't always "+s".
+The forms go through the catalogs' plural rules (``bot.i18n.tn``), English's included. Both forms
+are given whole: English plurals aren't always "+s", and other languages have more than two.
+Text not converted to the catalogs yet passes its English nouns here; converted text calls
+``tn`` with the whole sentence, so that a translator sees it whole.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.i18n import SOURCE, plural_index, tn
+
 
 def noun(count: int, one: str, many: str) -> str:
     """The form of a noun that goes with ``count``: ``one`` for 1, ``many`` otherwise (0 too)."""
-    return one if count == 1 else many
+    return (one, many)[plural_index(SOURCE, count)]
 
 
 def plural(count: int, one: str, many: str) -> str:
@@ -19,9 +23,9 @@ def plural(count: int, one: str, many: str) -> str:
     return f"{count} {noun(count, one, many)}"
 
 
-def credits(count: int) -> str:
+def credits(count: int, locale: str = SOURCE) -> str:
     """ "1 credit", "4 credits": the unit every limit and price is in."""
-    return plural(count, "credit", "credits")
+    return tn(locale, "{count} credit", "{count} credits", count)
 
 
 def listed(one: str, many: str, names: Sequence[str]) -> str:

@@ -18,6 +18,7 @@ from discord import app_commands
 from discord.utils import MISSING
 
 from bot.errors import BotError
+from bot.i18n import SOURCE, first_locale, server_locale
 from bot.jobs import Requester
 from bot.moderation import is_moderator
 from bot.render import error_embed, only_requester
@@ -26,7 +27,7 @@ from bot.usage_text import jump_url
 
 if TYPE_CHECKING:
     from bot.app import ImageBot
-    from bot.store import Store
+    from bot.store import GuildSettings, Store
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,20 @@ def age_restricted(channel: object) -> bool:
     return bool(callable(is_nsfw) and is_nsfw())
 
 
+def interaction_locale(interaction: discord.Interaction[ImageBot], settings: GuildSettings) -> str:
+    """The member's Discord language when a catalog has it, else their server's (noting the
+    server's Discord language, which every interaction in a server carries)."""
+    bot = interaction.client
+    if interaction.guild_id and interaction.guild_locale is not None:
+        bot.guild_locales[interaction.guild_id] = interaction.guild_locale.value
+    server = server_locale(
+        settings.language,
+        bot.guild_locales.get(interaction.guild_id or 0),
+        bot.services.settings.locale,
+    )
+    return first_locale(interaction.locale.value, server)
+
+
 async def requester(interaction: discord.Interaction[ImageBot]) -> Requester:
     """Who is asking through this interaction, with whether they moderate this server."""
     member = interaction.user
@@ -161,11 +176,15 @@ async def requester(interaction: discord.Interaction[ImageBot]) -> Requester:
         age_restricted=restricted,
         spoiler=spoilered(settings, restricted),
         jump_url=jump_url(guild_id, channel_id),
+        locale=interaction_locale(interaction, settings),
     )
 
 
-async def message_requester(message: discord.Message, store: Store) -> Requester:
-    """The author of a guild message as a requester (reply-to-edit has no interaction)."""
+async def message_requester(
+    message: discord.Message, store: Store, *, default_locale: str = SOURCE
+) -> Requester:
+    """The author of a guild message as a requester (reply-to-edit has no interaction, so no
+    member language either: theirs is the server's)."""
     assert message.guild is not None
     author = message.author
     settings = await store.get_guild_settings(message.guild.id)
@@ -180,4 +199,7 @@ async def message_requester(message: discord.Message, store: Store) -> Requester
         age_restricted=restricted,
         spoiler=spoilered(settings, restricted),
         jump_url=jump_url(message.guild.id, message.channel.id, message.id),
+        locale=server_locale(
+            settings.language, message.guild.preferred_locale.value, default_locale
+        ),
     )

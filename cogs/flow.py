@@ -190,6 +190,7 @@ class JobFlow:
             size=spec.params.size,
             n=spec.params.n,
             requester=self.who.display_name,
+            locale=self.who.locale,
         )
         # A job that will start at once shows "making" straight away: one edit fewer per job.
         if self.services.jobs.starts_at_once(admitted):
@@ -198,7 +199,7 @@ class JobFlow:
         await self.surface.show(embed, self._view(job), [])
 
     def _view(self, job: Job) -> discord.ui.View | None:
-        return None if self.stage.running else views.cancel_view(job.id)
+        return None if self.stage.running else views.cancel_view(job.id, self.who.locale)
 
     # --- Progress (called by the job runner) -------------------------------------------------
 
@@ -230,7 +231,9 @@ class JobFlow:
 
     async def _apply(self, update: _Update) -> None:
         assert self.info is not None
-        view = None if update.stage.running else views.cancel_view(self.info.job_id)
+        view = (
+            None if update.stage.running else views.cancel_view(self.info.job_id, self.info.locale)
+        )
         await self.surface.show(render.progress_embed(self.info, update.stage), view, update.files)
 
     # --- Delivery ----------------------------------------------------------------------------
@@ -238,7 +241,10 @@ class JobFlow:
     async def deliver(self, job: Job, outcome: Outcome, credits: int) -> Delivered:
         await self.updates.close()
         who = self.who
-        info = result_info(job, self.spec, outcome, credits, who.display_name, spoiler=who.spoiler)
+        info = result_info(
+            job, self.spec, outcome, credits, who.display_name, spoiler=who.spoiler,
+            locale=who.locale,
+        )  # fmt: skip
         delivered = await upload_shrinking(
             self.services, job, outcome, info, self.surface.filesize_limit, self._send
         )
@@ -247,9 +253,9 @@ class JobFlow:
 
     async def _send(self, info: ResultInfo, images: Images, job: Job) -> Delivered:
         assert self.provider is not None
-        view = result_view(self.provider, job, len(images))
+        view = result_view(self.provider, job, len(images), self.who.locale)
         message = await self.surface.post_result(
-            render.ready_text(self.surface.member.mention, len(images)),
+            render.ready_text(self.surface.member.mention, len(images), self.who.locale),
             render.result_embed(info, images),
             lambda: render.result_files(info, images),
             view,
@@ -262,6 +268,7 @@ class JobFlow:
         context = f"{self.spec.operation} job {job.id if job else '-'} (user {self.who.user_id})"
         text = member_message(error, context)
         prompt = self.spec.prompt
-        embed = render.failure_embed(text, prompt)
-        view = views.failure_view(job.id, has_prompt=bool(prompt)) if job else None
+        lang = self.who.locale
+        embed = render.failure_embed(text, prompt, locale=lang)
+        view = views.failure_view(job.id, has_prompt=bool(prompt), locale=lang) if job else None
         await self.surface.tell(embed, view, lambda: render.prompt_file(prompt))

@@ -83,7 +83,9 @@ class ReplyEdit(commands.Cog):
             failure = render.failure_embed(member_message(exc, context), prompt)
             await surface.tell(failure, None, lambda: render.prompt_file(prompt))
             return
-        who = await message_requester(message, services.store)
+        who = await message_requester(
+            message, services.store, default_locale=services.settings.locale
+        )
         spec = JobSpec("edit", "", prompt, images=found.images, mask=found.mask, images_found=True)
         await JobFlow(surface, services, who, spec).run()
 

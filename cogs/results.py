@@ -33,9 +33,10 @@ TOO_LARGE = 40005
 UPLOAD_TRIES = 3
 
 
-def result_view(provider: Provider, job: Job, count: int) -> discord.ui.View:
+def result_view(provider: Provider, job: Job, count: int, locale: str = "en") -> discord.ui.View:
     """The result's buttons; Vary only when some model of the job's provider can make variations."""
-    return views.result_view(job.id, count, can_vary=bool(provider.usable("variation")))
+    can_vary = bool(provider.usable("variation"))
+    return views.result_view(job.id, count, can_vary=can_vary, locale=locale)
 
 
 def result_info(
@@ -46,6 +47,7 @@ def result_info(
     requester_name: str,
     *,
     spoiler: bool = False,
+    locale: str = "en",
 ) -> ResultInfo:
     """What the result embed says about a job (``spoiler``: its files are posted as spoilers)."""
     first = outcome.requests[0] if outcome.requests else None
@@ -62,6 +64,7 @@ def result_info(
         notes=outcome.notes,
         spoiler=spoiler,
         preset=spec.preset if spec.template else None,
+        locale=locale,
     )
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot import audit_text, blocklist, moderation, safety
+from bot import audit_text, blocklist, i18n, moderation, safety
 from bot.errors import NotAllowed, ValidationError
 from bot.moderation import ListAction
 from bot.store import GuildSettings
@@ -32,13 +32,20 @@ from cogs.moderation import (
 if TYPE_CHECKING:
     from bot.app import ImageBot
 
+FOLLOW_DISCORD = "discord"  # /settings language: the server's Discord language (the default)
+# Each language by its own name, so a member finds theirs whatever the picker is shown in.
+LANGUAGE_CHOICES = [
+    app_commands.Choice(name="Follow the server's Discord language", value=FOLLOW_DISCORD),
+    *(app_commands.Choice(name=i18n.AUTONYMS[code], value=code) for code in i18n.LOCALES),
+]
+
 
 class Settings(ModeratorCog):
     """The server's settings."""
 
     settings = app_commands.Group(
         name="settings",
-        description="Moderators: models, channels, roles, log, safety, image service, changes",
+        description="Moderators: models, channels, roles, log, safety, language, image service, changes",
         guild_only=True,
         default_permissions=MODERATOR_PERMISSIONS,
     )
@@ -232,6 +239,20 @@ class Settings(ModeratorCog):
             interaction,
             lambda s: safety.change_blocked_words(s, action, word),
             "Blocked words changed.",
+        )
+
+    @settings.command(name="language")
+    @app_commands.describe(
+        language="The language of the moderation log and notices; members see their own"
+    )
+    @app_commands.choices(language=LANGUAGE_CHOICES)
+    async def settings_language(self, interaction: Interaction, language: str) -> None:
+        """Choose the language of what the bot posts for everyone on this server."""
+        chosen = None if language == FOLLOW_DISCORD else language
+        await self._settings_changed(
+            interaction,
+            lambda s: dataclasses.replace(s, language=chosen),
+            "Language changed.",
         )
 
 

@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from bot.i18n import AUTONYMS
 from bot.store.models import CostKey, RoleRule
 
 Words = Callable[[Any], str]
@@ -80,6 +81,10 @@ FIELDS: Mapping[str, tuple[str, Words]] = {
     "moderators_unlimited": (
         "moderators",
         lambda v: "no member limit" if v else "the same limits as everyone",
+    ),
+    "language": (
+        "language",
+        lambda v: AUTONYMS.get(v, v) if v else "the server's Discord language",
     ),
 }
 # Fields read together, as the command that sets them does: (label, fields, words of the object)

@@ -67,6 +67,7 @@ def _settings_columns(settings: GuildSettings) -> dict[str, object]:
         "spoilers": settings.spoilers,
         "prompt_check": settings.prompt_check,
         "blocked_words": json.dumps(list(settings.blocked_words)),
+        "language": settings.language,
     }
 
 
@@ -128,6 +129,7 @@ def _settings_from_row(guild_id: int, row: Row | None) -> GuildSettings:
         spoilers=bool(row["spoilers"]),
         prompt_check=bool(row["prompt_check"]),
         blocked_words=tuple(json.loads(row["blocked_words"])),
+        language=row["language"],
     )
 
 

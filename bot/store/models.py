@@ -92,6 +92,7 @@ class GuildSettings:
     spoilers: bool = False  # results outside age-restricted channels are posted as spoilers
     prompt_check: bool = False  # prompts go through the provider's moderation endpoint first
     blocked_words: tuple[str, ...] = ()  # lower-case words or phrases; "*" is a wildcard
+    language: str | None = None  # a catalog (bot/i18n.py); None: the server's Discord language
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,7 @@ SETTINGS_COLUMNS = (
     "spoilers",
     "prompt_check",
     "blocked_words",
+    "language",
 )
 POLICY_COLUMNS = (
     "window_kind",

@@ -543,6 +543,7 @@ class BotHarness:
         attachment_size_limit: int = DEFAULT_UPLOAD_LIMIT,
         dm: bool = False,
         guild: int | None = None,
+        guild_locale: str = "en-US",
     ) -> JSON:
         """An INTERACTION_CREATE payload shaped like the examples Discord documents.
 
@@ -581,12 +582,12 @@ class BotHarness:
                 raise HarnessError(f"no channel {channel_id} in the test guild")
             payload.update(
                 guild_id=str(guild_id),
-                guild={"id": str(guild_id), "locale": "en-US", "features": []},
+                guild={"id": str(guild_id), "locale": guild_locale, "features": []},
                 channel_id=str(channel_id),
                 channel={**self.fake.channels[channel_id], "permissions": permissions},
                 member={**member, "permissions": permissions},
                 app_permissions=str(self.permissions_of(self.bot_id)),
-                guild_locale="en-US",
+                guild_locale=guild_locale,
                 authorizing_integration_owners={"0": str(guild_id)},
                 context=0,
             )

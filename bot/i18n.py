@@ -1,0 +1,185 @@
+"""Member text in the member's language: gettext catalogs read with Babel, English as the source.
+
+The catalogs are ``bot/locales/<locale>/LC_MESSAGES/imagebot.po``, read with Babel's ``read_po``
+the first time a locale is asked for and kept for the life of the process. Reading the .po files
+themselves (instead of compiled .mo files) leaves no compile step to forget: what the test suite
+checks is exactly what the bot shows, and reading a few hundred entries takes milliseconds once.
+
+Message ids are the English text with named placeholders (``{count}``, ``{model}``). Whatever a
+catalog lacks (no entry, an empty or fuzzy one) reads in English, so a new string never shows
+blank. Plural forms come from each catalog's ``Plural-Forms`` header (Russian has three, Chinese
+and Japanese one). ``scripts/i18n`` extracts the ids, updates the catalogs and checks them.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+import string
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+DOMAIN = "imagebot"
+SOURCE = "en"
+# The catalogs, by gettext name; the order is the one /settings language offers.
+LOCALES: tuple[str, ...] = ("en", "zh_CN", "ru", "es", "pt_BR", "ja", "de", "fr")
+# Each language in its own words: how a member recognises theirs in a list.
+AUTONYMS: Mapping[str, str] = {
+    "en": "English",
+    "zh_CN": "简体中文",
+    "ru": "Русский",
+    "es": "Español",
+    "pt_BR": "Português do Brasil",
+    "ja": "日本語",
+    "de": "Deutsch",
+    "fr": "Français",
+}
+# Discord's locale codes that have no catalog of their own read the nearest one.
+_NEAREST: Mapping[str, str] = {
+    "en-us": "en",
+    "en-gb": "en",
+    "zh-cn": "zh_CN",
+    "es-es": "es",
+    "es-419": "es",
+    "pt-br": "pt_BR",
+}
+# msgctxt of the command strings Discord shows in its command picker (cogs/translator.py).
+COMMAND_NAME = "command-name"  # slash command, group, subcommand and option names
+MENU_NAME = "command-menu"  # context menu names (spaces and capitals allowed)
+COMMAND_DESCRIPTION = "command-description"
+COMMAND_CHOICE = "command-choice"
+
+
+def N_(message: str) -> str:
+    """Marks ``message`` for extraction where it is defined, to be passed through ``t`` later."""
+    return message
+
+
+@functools.cache
+def catalog_locale(code: str | None) -> str | None:
+    """The catalog for a Discord or gettext locale code ("pt-BR", "pt_BR", "de"), or None."""
+    if not code:
+        return None
+    key = code.strip().replace("_", "-").lower()
+    if key in _NEAREST:
+        return _NEAREST[key]
+    by_key = {name.replace("_", "-").lower(): name for name in LOCALES}
+    return by_key.get(key) or by_key.get(key.split("-")[0])
+
+
+def first_locale(*codes: str | None) -> str:
+    """The first of ``codes`` that has a catalog, else English: the fallback chain in one place."""
+    for code in codes:
+        found = catalog_locale(code)
+        if found is not None:
+            return found
+    return SOURCE
+
+
+def server_locale(language: str | None, discord_locale: str | None, default: str) -> str:
+    """What a server's channel posts read in: its /settings language, else its Discord
+    language, else the operator's default (``IMAGEBOT_LOCALE``)."""
+    return first_locale(language, discord_locale, default)
+
+
+@dataclass(frozen=True, slots=True)
+class Messages:
+    """One locale's translations and its plural rule, read once from its catalog."""
+
+    locale: str
+    singular: Mapping[tuple[str | None, str], str]
+    plural: Mapping[str, tuple[str, ...]]
+    plural_index: Callable[[int], int]
+    num_plurals: int
+
+
+def catalog_path(locale: str) -> Path:
+    return LOCALES_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def read_catalog(locale: str) -> Catalog:
+    """A locale's catalog as Babel reads it (the workflow edits and checks these)."""
+    with catalog_path(locale).open("rb") as file:
+        return read_po(file, locale=locale, domain=DOMAIN)
+
+
+@functools.cache
+def messages(locale: str) -> Messages:
+    """The translations of ``locale`` (cached: the catalogs don't change while the bot runs)."""
+    catalog = read_catalog(locale)
+    singular: dict[tuple[str | None, str], str] = {}
+    plural: dict[str, tuple[str, ...]] = {}
+    for message in catalog:
+        if not message.id or message.fuzzy:
+            continue
+        if isinstance(message.id, tuple):
+            forms = tuple(message.string) if isinstance(message.string, tuple) else ()
+            if forms and all(forms):
+                plural[message.id[0]] = forms
+        elif isinstance(message.id, str) and isinstance(message.string, str) and message.string:
+            singular[(message.context, message.id)] = message.string
+    return Messages(
+        locale,
+        singular,
+        plural,
+        gettext.c2py(catalog.plural_expr),
+        catalog.num_plurals,
+    )
+
+
+def translate(locale: str | None, msgid: str, context: str | None = None) -> str | None:
+    """The catalog's translation of ``msgid`` (no formatting), or None when it has none."""
+    found = catalog_locale(locale)
+    if found is None or found == SOURCE:
+        return None
+    return messages(found).singular.get((context, msgid))
+
+
+def t(locale: str | None, msgid: str, **values: object) -> str:
+    """``msgid`` in ``locale`` (English when the catalog lacks it), placeholders filled in.
+
+    ``locale`` is a Discord or gettext code; an unknown one reads in English (callers resolve
+    their fallback chain with ``first_locale`` first).
+    """
+    return (translate(locale, msgid) or msgid).format(**values)
+
+
+def tn(locale: str | None, singular: str, plural: str, n: int, **values: object) -> str:
+    """The form of ``singular``/``plural`` that goes with ``n`` in ``locale``, filled in.
+
+    ``{count}`` is ``n`` unless given. English: ``singular`` for 1, ``plural`` otherwise (0 too).
+    """
+    values.setdefault("count", n)
+    found = catalog_locale(locale)
+    text = singular if n == 1 else plural
+    if found is not None and found != SOURCE:
+        table = messages(found)
+        forms = table.plural.get(singular)
+        if forms is not None:
+            text = forms[min(table.plural_index(n), len(forms) - 1)]
+    return text.format(**values)
+
+
+def plural_index(locale: str | None, n: int) -> int:
+    """Which plural form of ``locale`` goes with ``n`` (English: 0 for 1, 1 otherwise)."""
+    table = messages(first_locale(locale))
+    return min(table.plural_index(n), table.num_plurals - 1)
+
+
+def placeholders(text: str) -> frozenset[str]:
+    """The named ``{placeholders}`` of a message (literal ``{{`` braces are not)."""
+    return frozenset(
+        field.split(".")[0].split("[")[0]
+        for _, field, _, _ in string.Formatter().parse(text)
+        if field is not None
+    )
+
+
+def every(locales: Iterable[str] = LOCALES) -> dict[str, Messages]:
+    """Every catalog read (the checks and the command translator use them all)."""
+    return {locale: messages(locale) for locale in locales}

@@ -1,0 +1,137 @@
+"""Members in their own language, end to end: the command picker in every language, and an
+/imagine from a Russian or Chinese member shown to them in theirs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bot.i18n import COMMAND_NAME, LOCALES
+from bot.i18n_catalogs import DESCRIPTION_LIMIT, command_rules
+from cogs.settings import LANGUAGE_CHOICES
+from tests.fakes.bot_env import bot_env
+
+# Discord's locales that have a catalog other than English's.
+TRANSLATED = ["zh-CN", "ru", "es-ES", "es-419", "pt-BR", "ja", "de", "fr"]
+
+
+def labels(message: dict[str, Any]) -> list[str]:
+    return [c["label"] for row in message.get("components", []) for c in row["components"]]
+
+
+def _check_options(where: str, options: list[dict[str, Any]], problems: list[str]) -> None:
+    for locale in TRANSLATED:
+        names = [o["name_localizations"].get(locale) for o in options]
+        if len(set(names)) != len(names):
+            problems.append(f"{where}: two options share a name in {locale}: {names}")
+    for option in options:
+        here = f"{where} {option['name']}"
+        for locale in TRANSLATED:
+            name = option["name_localizations"].get(locale)
+            description = option["description_localizations"].get(locale)
+            if not name or command_rules(COMMAND_NAME, name):
+                problems.append(f"{here}: no valid {locale} name ({name!r})")
+            if not description or len(description) > DESCRIPTION_LIMIT:
+                problems.append(f"{here}: no {locale} description")
+        for choice in option.get("choices") or []:
+            if any(c.isalpha() for c in choice["name"]):
+                missing = [x for x in TRANSLATED if x not in choice["name_localizations"]]
+                if missing:
+                    problems.append(f"{here} choice {choice['name']}: none in {missing}")
+        _check_options(here, option.get("options") or [], problems)
+
+
+async def test_command_sync_sends_every_name_and_description_in_every_language(
+    tmp_path: Path,
+) -> None:
+    async with bot_env(tmp_path) as env:
+        await env.bot.tree.sync()
+        (put,) = [r for r in env.discord.requests if r.method == "PUT" and "commands" in r.path]
+        commands: list[dict[str, Any]] = put.json
+        assert len(commands) >= 15
+        problems: list[str] = []
+        for command in commands:
+            for locale in TRANSLATED:
+                if not command["name_localizations"].get(locale):
+                    problems.append(f"{command['name']}: no {locale} name")
+                if command["type"] == 1 and not command["description_localizations"].get(locale):
+                    problems.append(f"{command['name']}: no {locale} description")
+            _check_options(f"/{command['name']}", command.get("options") or [], problems)
+        for locale in TRANSLATED:
+            names = [c["name_localizations"][locale] for c in commands if c["type"] == 1]
+            if len(set(names)) != len(names):
+                problems.append(f"two commands share a name in {locale}")
+        assert problems == []
+        imagine = next(c for c in commands if c["name"] == "imagine")
+        assert imagine["description_localizations"]["ru"] == "Создайте изображения по описанию."
+        assert imagine["description_localizations"]["ja"] == "説明文から画像を作ります。"
+        assert "en-US" not in imagine["name_localizations"]  # Discord shows the English itself
+        assert env.discord.commands()  # the fake Discord took them
+
+
+async def test_a_russian_member_sees_their_imagine_in_russian(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        record = await env.harness.slash("imagine", {"prompt": "рыжая лиса", "n": 2}, locale="ru")
+        progress = record.callback.json["data"]["embeds"][0]
+        assert progress["title"] in ("🎨 Создаю 2 изображения…", "⏳ Ждём свободного места")
+        assert [f["name"] for f in progress["fields"]] == ["Модель", "Размер", "Изображения"]
+        assert progress["footer"]["text"].startswith("Автор запроса: ")
+        result = record.result
+        assert result["content"] == f"<@{env.harness.user_id}>, готово: 2 изображения."
+        (embed,) = result["embeds"]
+        assert embed["title"] == "Создано с помощью gpt-image-1"
+        assert {"Модель", "Размер", "Кредиты"} <= {f["name"] for f in embed["fields"]}
+        assert "· задание 1" in embed["footer"]["text"]
+        buttons = labels(result)
+        assert buttons[:4] == ["Ещё раз", "Изменить", "Сохранить", "Удалить"]
+        assert all(label.startswith("Вариация ") for label in buttons[4:])
+
+        env.api.fail_always("server_error")
+        failed = await env.harness.slash("imagine", {"prompt": "рыжая лиса"}, locale="ru")
+        text = failed.failure_text
+        assert "**Ваш запрос**\n```\nрыжая лиса\n```" in text
+        assert text.endswith("С вас ничего не списано.")
+        assert labels(failed.failure) == ["Попробовать снова", "Изменить запрос"]
+
+
+async def test_a_chinese_member_sees_chinese_and_an_unknown_language_the_servers(
+    tmp_path: Path,
+) -> None:
+    async with bot_env(tmp_path) as env:
+        record = await env.harness.slash("imagine", {"prompt": "a fox"}, locale="zh-CN")
+        (embed,) = record.result["embeds"]
+        assert embed["title"] == "由 gpt-image-1 生成"
+        assert record.result["content"].endswith("，你的图片好了。")
+        assert labels(record.result)[:4] == ["重新生成", "编辑", "收藏", "删除"]
+        # Korean has no catalog: the server's Discord language (German here) reads instead.
+        record = await env.harness.slash(
+            "imagine", {"prompt": "a fox"}, locale="ko", guild_locale="de"
+        )
+        assert record.result["embeds"][0]["title"] == "Erstellt mit gpt-image-1"
+        assert await env.bot.server_locale(env.harness.guild_id) == "de"
+
+
+async def test_settings_language_overrides_the_servers_discord_language(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        gid = env.harness.guild_id
+        record = await env.harness.slash(
+            "settings language", {"language": "fr"}, user=env.harness.moderator_id
+        )
+        assert "Language changed." in record.private_text
+        assert (await env.store.get_guild_settings(gid)).language == "fr"
+        (change,) = await env.store.recent_changes(gid, 5)
+        assert (change.what, change.before, change.after) == (
+            "language",
+            "the server's Discord language",
+            "Français",
+        )
+        assert await env.bot.server_locale(gid) == "fr"
+        # A member whose own language has no catalog now reads the server's choice.
+        record = await env.harness.slash("imagine", {"prompt": "a fox"}, locale="ko")
+        assert record.result["embeds"][0]["title"] == "Imaginée avec gpt-image-1"
+        await env.harness.slash(
+            "settings language", {"language": "discord"}, user=env.harness.moderator_id
+        )
+        assert (await env.store.get_guild_settings(gid)).language is None
+        choices = [c.value for c in LANGUAGE_CHOICES]
+        assert choices == ["discord", *LOCALES]
