@@ -209,9 +209,10 @@ async def test_the_limit_holds_after_the_database_dropped_the_gates_connection(
         theirs = there.gate("http://a.example/v1", "key", Scheduler(2))
         async with ours.slot():
             admin = await asyncpg.connect(database_url)
-            try:  # e.g. a restarted PostgreSQL or a cut connection
+            try:  # e.g. a restarted PostgreSQL or a cut connection: both processes' go
+                pids = [gates._conn.get_server_pid() for gates in (here, there) if gates._conn]
                 await admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                    "SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) pid", pids
                 )
             finally:
                 await admin.close()

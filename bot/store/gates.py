@@ -50,11 +50,15 @@ KEEPALIVE = {
 }
 POLL_SECONDS = 0.5  # a waiter looks again this often even when nobody said a slot was freed
 CLOSE_TIMEOUT = 5.0
+RETAKE_TRIES, RETAKE_PAUSE = 10, 0.1  # a lost connection's slots: asked again for up to a second
 # The connection is gone (or going): what it held went with it.
 LOST: tuple[type[BaseException], ...] = (
     OSError,
     asyncpg.InterfaceError,
     asyncpg.PostgresConnectionError,
+    # A connection the server ended while a statement was under way is left mid-operation:
+    # asyncpg then refuses the next one this way, and only a new connection helps.
+    asyncpg.InternalClientError,
 )
 
 
@@ -224,13 +228,24 @@ class SharedGates:
         return conn
 
     async def _retake(self, conn: asyncpg.Connection) -> None:
-        """The locks went with the old connection; the requests holding them haven't ended."""
+        """The locks went with the old connection; the requests holding them haven't ended.
+
+        The old backend may still be on its way out (a terminated backend frees its locks as it
+        exits, a moment after it was told to), so a slot not free yet is asked again, briefly.
+        """
         for limit in self._limits.values():
             for number in list(limit.held):
-                if not await conn.fetchval(q.TAKE_SHARED_SLOT, limit.key, number):
+                if not await self._take_again(conn, limit.key, number):
                     del limit.held[number]
                     log.warning("A request to a provider runs beyond its shared limit: its slot "
                                 "was lost with the connection and taken by another process")  # fmt: skip
+
+    async def _take_again(self, conn: asyncpg.Connection, key: int, number: int) -> bool:
+        for _ in range(RETAKE_TRIES):
+            if await conn.fetchval(q.TAKE_SHARED_SLOT, key, number):
+                return True
+            await asyncio.sleep(RETAKE_PAUSE)
+        return False
 
     def _notified(self, conn: Any, pid: int, channel: str, payload: object) -> None:
         limit = self._by_channel.get(channel)
