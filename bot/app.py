@@ -9,7 +9,7 @@ import datetime
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from bot.errors import ConfigError, NotAllowed
 from bot.fetch import DISCORD_MEDIA_HOSTS, Downloader
 from bot.gate import local_gate
 from bot.health import HealthServer, health_app
-from bot.i18n import server_locale
+from bot.i18n import N_, server_locale, t
 from bot.images.client import ImagesClient
 from bot.jobs import JobRunner
 from bot.metrics import Metrics
@@ -60,9 +60,10 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.library",
 )
 SWEEP_SECONDS = 5.0  # how soon what a dead process left is made good, once its lease lapsed
-INTERRUPTED = (
+INTERRUPTED = N_(
     "Your image job was interrupted by a restart; nothing was charged. Try again with the button."
 )
+NOTICE_TITLE = N_("Models")
 INTERACTION_LIFETIME = 15 * 60.0
 MAX_RESTART_NOTICES = 25  # bounds the start-up delay after a crash with many jobs in flight
 # View Channels, Send Messages (and in threads), Embed Links, Attach Files, Read Message History.
@@ -116,9 +117,10 @@ async def tell_interrupted(bot: ImageBot, jobs: Sequence[Job]) -> None:
         if (job.interaction_expires_at or job.created_at + INTERACTION_LIFETIME) > now:
             latest[(job.channel_id, job.user_id)] = job
     for (channel_id, user_id), job in sorted(latest.items())[:MAX_RESTART_NOTICES]:
+        locale = await bot.server_locale(job.guild_id)  # the channel's readers, not only theirs
         try:
             await bot.get_partial_messageable(channel_id).send(
-                f"<@{user_id}> {INTERRUPTED}",
+                f"<@{user_id}> {t(locale, INTERRUPTED)}",
                 view=views.failure_view(job.id, has_prompt=bool(job.prompt)),
                 allowed_mentions=discord.AllowedMentions(
                     everyone=False, roles=False, users=[discord.Object(user_id)]
@@ -306,14 +308,22 @@ class ImageBot(commands.Bot):
                 if (allowed is not None and state.name not in allowed) or state.shutdown is None:
                     continue
                 instead = provider.replacement(state.spec, "generate")
-                hint = f" Use {instead} instead." if instead else ""
-                text = f"{state.name} shuts down on {state.shutdown.isoformat()}.{hint}"
-                key = f"shutdown:{state.name}:{state.shutdown.isoformat()}"
-                await self.post_notice(guild_id, key, text)
+                text = (N_("{model} shuts down on {day}. Use {instead} instead.") if instead
+                        else N_("{model} shuts down on {day}."))  # fmt: skip
+                day = state.shutdown.isoformat()
+                values = {"model": state.name, "day": day, "instead": instead}
+                await self.post_notice(guild_id, f"shutdown:{state.name}:{day}", text, values)
 
-    async def post_notice(self, guild_id: int, key: str, text: str) -> None:
-        """Post ``text`` to the server's moderation log, once per ``key`` (across restarts)."""
-        embed = discord.Embed(title="Models", description=text, colour=NOTICE_COLOUR)
+    async def post_notice(
+        self, guild_id: int, key: str, text: str, values: Mapping[str, object]
+    ) -> None:
+        """Post ``text`` (an id marked with N_, filled in with ``values``) to the server's
+        moderation log in its language, once per ``key`` (across restarts)."""
+        locale = await self.server_locale(guild_id)
+        embed = discord.Embed(
+            title=t(locale, NOTICE_TITLE), description=t(locale, text, **values),
+            colour=NOTICE_COLOUR,
+        )  # fmt: skip
         await self.mod_log(guild_id, embed, once=key)
 
     async def server_locale(self, guild_id: int) -> str:

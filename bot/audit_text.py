@@ -6,6 +6,7 @@ Pure functions over stored ``Change`` records; what a change says is decided whe
 
 from __future__ import annotations
 
+from bot.i18n import SOURCE, t
 from bot.moderation import one_line
 from bot.quotas import MemberUsage
 from bot.quotas.windows import period_words, relative_time
@@ -17,18 +18,24 @@ POST_VALUE_LIMIT = 1800  # before and after each, so both fit in one embed descr
 LINE_VALUE_LIMIT = 200  # in a list: fifty changes fit in the messages /settings changes sends
 
 
-def actor_text(change: Change) -> str:
+def actor_text(change: Change, locale: str = SOURCE) -> str:
     """Who made a change: their mention, or "someone outside Discord" (the CLI, a script)."""
-    return "someone outside Discord" if change.actor_id is None else f"<@{change.actor_id}>"
+    if change.actor_id is None:
+        return t(locale, "someone outside Discord")
+    return f"<@{change.actor_id}>"
 
 
-def change_post(change: Change) -> str:
-    """A change as the moderation log shows it: who, when, what, then before and after."""
+def change_post(change: Change, locale: str = SOURCE) -> str:
+    """A change as the moderation log shows it, in the server's ``locale``: who, when, what,
+    then before and after. What changed and its values read as they were recorded."""
+    who, when = actor_text(change, locale), relative_time(change.at)
+    before = one_line(change.before, POST_VALUE_LIMIT)
+    after = one_line(change.after, POST_VALUE_LIMIT)
     return "\n".join(
         [
-            f"By {actor_text(change)} {relative_time(change.at)}: **{change.what}**",
-            f"**Before:** {one_line(change.before, POST_VALUE_LIMIT)}",
-            f"**After:** {one_line(change.after, POST_VALUE_LIMIT)}",
+            t(locale, "By {who} {when}: **{what}**", who=who, when=when, what=change.what),
+            t(locale, "**Before:** {value}", value=before),
+            t(locale, "**After:** {value}", value=after),
         ]
     )
 

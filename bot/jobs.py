@@ -14,12 +14,13 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot import blend, presets, safety
 from bot.errors import AuthenticationFailed, BotError, NotAllowed, QuotaExhausted, RateLimited
+from bot.i18n import N_
 from bot.images.types import Operation, PartialImage
 from bot.models.aspect import largest_size
 from bot.provider import Provider
@@ -87,8 +88,9 @@ class Refused(Exception):
 Deliver = Callable[[Job, Outcome, int], Awaitable[Delivered]]
 # Told about every job that failed, e.g. to post safety rejections to a moderation log.
 FailureListener = Callable[[Job, Requester, BaseException], Awaitable[None]]
-# Told what a server's moderators should hear once: (guild id, key that makes it once, text).
-NoticeListener = Callable[[int, str, str], Awaitable[None]]
+# Told what a server's moderators should hear once: (guild id, key that makes it once, message
+# id marked with N_, its values); the listener words it in the server's language.
+NoticeListener = Callable[[int, str, str, Mapping[str, object]], Awaitable[None]]
 # Told how every stored job ended: "delivered", "cancelled", "refused" (a check turned it away
 # before it ran) or "failed_<kind>". For counting: called on the loop, not awaited.
 FinishedListener = Callable[[Job, str], None]
@@ -215,16 +217,17 @@ class JobRunner:
         spec = provider.spec(old)
         if spec is None or not spec.can(op) or provider.is_usable(old, op):
             return  # a default that can't do this operation (dall-e-3 and edits) isn't gone
-        why = provider.state(spec).why_not or "isn't usable here"
-        text = (f"This server's default model, {old}, {why}. Until a moderator picks another "
-                f"with `/settings default-model`, members get {new}.")  # fmt: skip
-        await self._notice(guild_id, f"default-gone:{old}", text)
+        why = provider.state(spec).why_not or "isn't usable here"  # the provider's words
+        text = N_("This server's default model, {old}, {why}. Until a moderator picks another "
+                  "with `/settings default-model`, members get {new}.")  # fmt: skip
+        await self._notice(guild_id, f"default-gone:{old}", text, old=old, why=why, new=new)
 
-    async def _notice(self, guild_id: int, key: str, text: str) -> None:
-        """Tell the server's moderators ``text``, once per ``key``."""
+    async def _notice(self, guild_id: int, key: str, text: str, **values: object) -> None:
+        """Tell the server's moderators ``text`` (an id marked with N_, filled in with
+        ``values`` in the server's language), once per ``key``."""
         for listener in self.notice_listeners:
             try:
-                await listener(guild_id, key, text)
+                await listener(guild_id, key, text, values)
             except Exception:
                 log.warning("A notice listener failed for guild %s", guild_id, exc_info=True)
 
@@ -233,12 +236,12 @@ class JobRunner:
         once a day (the members are told at every job)."""
         day = time.strftime("%Y-%m-%d", time.gmtime())
         if isinstance(exc, AuthenticationFailed):
-            text = ("This server's image service refused its API key, so members' images fail. "
-                    "Set a new key with `/settings provider`.")  # fmt: skip
+            text = N_("This server's image service refused its API key, so members' images "
+                      "fail. Set a new key with `/settings provider`.")  # fmt: skip
         else:
-            text = ("This server's image service says its credit has run out, so members' "
-                    "images fail. Add credit with the provider, or connect another with "
-                    "`/settings provider`.")  # fmt: skip
+            text = N_("This server's image service says its credit has run out, so members' "
+                      "images fail. Add credit with the provider, or connect another with "
+                      "`/settings provider`.")  # fmt: skip
         await self._notice(guild_id, f"provider-{type(exc).__name__}:{day}", text)
 
     async def admit(self, who: Requester, spec: JobSpec) -> Admission:

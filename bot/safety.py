@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bot import blocklist
 from bot.errors import PromptBlocked, SafetyRefused, ValidationError
+from bot.i18n import N_
 from bot.images.params import CHOICE_BY_NAME
 from bot.moderation import ListAction, change_ids, quoted
 
@@ -44,7 +45,7 @@ LOW_ONLY_AGE_RESTRICTED = (
 LOW_NOT_ALLOWED = "This server doesn't allow less strict filtering (moderation low)."
 BLOCKED = 'Your prompt has "{word}" in it, which is blocked on this server.'
 FLAGGED = "This server's prompt check flagged your prompt{why}, so I didn't send it."
-CHECK_MISSING = (
+CHECK_MISSING = N_(
     "The prompt check is on, but the image service has no moderation endpoint, so prompts go "
     "unchecked. Turn it off with `/settings safety prompt_check:False`."
 )
@@ -185,6 +186,6 @@ async def admit(runner: Runner, who: Requester, spec: JobSpec) -> JobSpec:
 async def _tell(runner: Runner, guild_id: int, key: str) -> None:
     for listener in runner.notice_listeners:
         try:
-            await listener(guild_id, key, CHECK_MISSING)
+            await listener(guild_id, key, CHECK_MISSING, {})
         except Exception:
             log.warning("A notice listener failed for guild %s", guild_id, exc_info=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.errors import ContentRejected, QuotaExceeded, SafetyRefused
+from bot.i18n import SOURCE, t, tn
 from bot.moderation import COMMAND_OF, quoted
 from bot.quotas import MemberUsage, UsageSummary, relative_time
 from bot.quotas.budget import BudgetAlert
@@ -79,19 +80,33 @@ def member_usage_text(usage: MemberUsage, price: tuple[str, int] | None = None) 
 
 
 def money_text(
-    spent: Spent, *, own_provider: bool = False, taken: datetime.date = PRICES.taken
+    spent: Spent,
+    *,
+    own_provider: bool = False,
+    taken: datetime.date = PRICES.taken,
+    locale: str = SOURCE,
 ) -> str:
     """The money beside the credits, as an estimate at list prices and saying who pays it: a
     server on its own image service pays that service, not the bot's operator."""
-    amount = dollars(spent.usd)
+    amount, day = dollars(spent.usd), taken.isoformat()
     if own_provider:
-        text = (f"About **{amount}** at list prices of {taken.isoformat()}, billed to this "
-                "server by its own image service, not paid by the bot's operator.")  # fmt: skip
+        text = t(
+            locale,
+            "About **{amount}** at list prices of {day}, billed to this server by its own image "
+            "service, not paid by the bot's operator.",
+            amount=amount,
+            day=day,
+        )
     else:
-        text = f"About **{amount}** at the provider's list prices of {taken.isoformat()}."
+        text = t(locale, "About **{amount}** at the provider's list prices of {day}.",
+                 amount=amount, day=day)  # fmt: skip
     if spent.unpriced:
-        jobs = plural(spent.unpriced, "job", "jobs")
-        text += f" Not counted: {jobs} of models without a known price."
+        text += " " + tn(
+            locale,
+            "Not counted: {count} job of models without a known price.",
+            "Not counted: {count} jobs of models without a known price.",
+            spent.unpriced,
+        )
     return text
 
 
@@ -210,46 +225,71 @@ class LogEntry:
     description: str
 
 
-def log_entry(job: Job, exc: BaseException, link: str = "") -> LogEntry | None:
-    """What the moderation log says about a failed job (None: not worth a post); ``link``
-    opens where it was asked for (the channel, or the member's message)."""
+def log_entry(
+    job: Job, exc: BaseException, link: str = "", locale: str = SOURCE
+) -> LogEntry | None:
+    """What the moderation log says about a failed job (None: not worth a post), in the
+    server's ``locale``; ``link`` opens where it was asked for (the channel, or the member's
+    message). What the member was told is quoted as they read it."""
     if isinstance(exc, ContentRejected):
-        title = "🚫 Request refused by the image service's safety system"
+        title = t(locale, "🚫 Request refused by the image service's safety system")
     elif isinstance(exc, SafetyRefused):
-        title = "🚫 Request refused by this server's safety settings"
+        title = t(locale, "🚫 Request refused by this server's safety settings")
     elif isinstance(exc, QuotaExceeded):
-        title = "⛔ Quota reached"
+        title = t(locale, "⛔ Quota reached")
     else:
         return None
-    where = f"<#{job.channel_id}>" + (f" ([jump]({link}))" if link else "")
+    where = f"<#{job.channel_id}>"
+    if link:
+        where += " " + t(locale, "([jump]({link}))", link=link)
+    member = member_label(job.user_id, job.requester_name)
+    command = COMMAND_OF.get(job.operation, job.operation)
     lines = [
-        f"**Member:** {member_label(job.user_id, job.requester_name)} in {where}",
-        f"**Request:** {COMMAND_OF.get(job.operation, job.operation)} with {job.model} "
-        f"(job #{job.id})",
+        t(locale, "**Member:** {member} in {where}", member=member, where=where),
+        t(
+            locale,
+            "**Request:** {command} with {model} (job #{job})",
+            command=command,
+            model=job.model,
+            job=job.id,
+        ),
     ]
     if job.prompt:
-        lines.append(f"**Prompt:** {quoted(job.prompt, 1000)}")
+        lines.append(t(locale, "**Prompt:** {prompt}", prompt=quoted(job.prompt, 1000)))
     if isinstance(exc, SafetyRefused) and exc.rule:
-        lines.append(f"**Refused by:** {exc.rule}")
+        lines.append(t(locale, "**Refused by:** {rule}", rule=exc.rule))
     if isinstance(exc, QuotaExceeded | SafetyRefused):
-        lines.append(f"**Told the member:** {exc.message}")
+        lines.append(t(locale, "**Told the member:** {told}", told=exc.message))
     return LogEntry(title, "\n".join(lines))
 
 
-def budget_entry(alert: BudgetAlert, spent: Spent, *, own_provider: bool = False) -> LogEntry:
-    """The moderation log's post when the server budget reaches 80 % or 100 % in a window;
-    ``spent``: the window's money so far."""
+def budget_entry(
+    alert: BudgetAlert, spent: Spent, *, own_provider: bool = False, locale: str = SOURCE
+) -> LogEntry:
+    """The moderation log's post when the server budget reaches 80 % or 100 % in a window, in
+    the server's ``locale``; ``spent``: the window's money so far."""
     resets = relative_time(alert.resets_at)
     if alert.percent >= 100:
-        title = "⛔ The server budget is used up"
-        then = (f"Members can't make images until it resets {resets}, unless a moderator "
-                "raises it with `/quota server-budget`.")  # fmt: skip
+        title = t(locale, "⛔ The server budget is used up")
+        then = t(
+            locale,
+            "Members can't make images until it resets {when}, unless a moderator raises it "
+            "with `/quota server-budget`.",
+            when=resets,
+        )
     else:
-        title = f"💰 {alert.percent} % of the server budget is used"
-        then = f"It resets {resets}; `/quota server-budget` changes it."
-    used = (f"This server has used **{alert.used}** of its {credits(alert.budget)} "
-            f"{period_words(alert.window)} ({alert.used_percent} %).")  # fmt: skip
-    return LogEntry(title, "\n".join((used, money_text(spent, own_provider=own_provider), then)))
+        title = t(locale, "💰 {percent} % of the server budget is used", percent=alert.percent)
+        then = t(locale, "It resets {when}; `/quota server-budget` changes it.", when=resets)
+    used = t(
+        locale,
+        "This server has used **{used}** of its {budget} {period} ({percent} %).",
+        used=alert.used,
+        budget=credits(alert.budget, locale),
+        period=period_words(alert.window, locale),
+        percent=alert.used_percent,
+    )
+    money = money_text(spent, own_provider=own_provider, locale=locale)
+    return LogEntry(title, "\n".join((used, money, then)))
 
 
 class Throttle:

@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from bot import audit_text, usage_text
 from bot.errors import NotAllowed
+from bot.i18n import N_, t
 from bot.moderation import MAX_CREDITS, MODERATORS_ONLY
 from bot.render import DESCRIPTION_LIMIT, OK_COLOUR, shorten
 from bot.store import Change
@@ -31,7 +32,7 @@ Credits = app_commands.Range[int, 0, MAX_CREDITS]
 MODERATOR_PERMISSIONS = discord.Permissions(manage_guild=True)
 NO_PINGS = discord.AllowedMentions.none()
 PAGED_MESSAGES = 5  # a listing answers in at most this many ephemeral messages
-CHANGE_TITLE = "⚙️ Settings changed"
+CHANGE_TITLE = N_("⚙️ Settings changed")
 NOTHING_CHANGED = "Nothing changed: it was already set that way."
 
 
@@ -99,9 +100,11 @@ async def announce_change(
     """
     if change is None:
         return
-    text = shorten(audit_text.change_post(change), DESCRIPTION_LIMIT)
-    embed = discord.Embed(title=CHANGE_TITLE, description=text, colour=OK_COLOUR)
-    await interaction.client.mod_log(change.guild_id, embed, channel_id=log_was)
+    bot = interaction.client
+    locale = await bot.server_locale(change.guild_id)
+    text = shorten(audit_text.change_post(change, locale), DESCRIPTION_LIMIT)
+    embed = discord.Embed(title=t(locale, CHANGE_TITLE), description=text, colour=OK_COLOUR)
+    await bot.mod_log(change.guild_id, embed, channel_id=log_was)
 
 
 class ModeratorCog(commands.Cog):

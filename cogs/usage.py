@@ -216,27 +216,32 @@ class Reports(commands.Cog):
         self._budget_seen.add(alert.key)
         charges = await store.charges(gid, alert.window_start, alert.resets_at)
         own = await self._own_provider(gid)
-        entry = usage_text.budget_entry(alert, spent(charges), own_provider=own)
+        locale = await self.bot.server_locale(gid)
+        entry = usage_text.budget_entry(alert, spent(charges), own_provider=own, locale=locale)
         embed = discord.Embed(title=entry.title, description=entry.description)
         embed.colour = BUDGET_COLOUR
         return await self.bot.mod_log(gid, embed, once=alert.key)
 
     async def on_job_failed(self, job: Job, who: Requester, exc: BaseException) -> None:
         """Post refused prompts and quota blocks to the guild's moderation log, if it has one,
-        each with a link to where it was asked for."""
-        entry = usage_text.log_entry(job, exc, who.jump_url)
+        each with a link to where it was asked for, in the server's language."""
+        self._post(self._job_report(job, who, exc))
+
+    async def _job_report(self, job: Job, who: Requester, exc: BaseException) -> bool:
+        locale = await self.bot.server_locale(job.guild_id)
+        entry = usage_text.log_entry(job, exc, who.jump_url, locale)
         if entry is None:
-            return
+            return False
         if isinstance(exc, QuotaExceeded) and not self._quota_log.allow(
             (job.guild_id, job.user_id)
         ):
-            return
+            return False
         embed = discord.Embed(
             title=entry.title, description=shorten(entry.description, DESCRIPTION_LIMIT)
         )
         refused = isinstance(exc, ContentRejected | SafetyRefused)
         embed.colour = LOG_COLOUR if refused else OK_COLOUR
-        self._post(self.bot.mod_log(job.guild_id, embed))
+        return await self.bot.mod_log(job.guild_id, embed)
 
 
 async def setup(bot: ImageBot) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.i18n import N_, SOURCE, t
 from bot.store import Window
 
 _PERIOD: dict[Window, str] = {
-    "hour": "this hour",
-    "day": "today",
-    "week": "this week",
-    "month": "this month",
+    "hour": N_("this hour"),
+    "day": N_("today"),
+    "week": N_("this week"),
+    "month": N_("this month"),
 }
 
 
@@ -45,9 +46,9 @@ def window_end(window: Window, now: float) -> int:
     return int(end.timestamp())
 
 
-def period_words(window: Window) -> str:
-    """How a member reads the window: "today", "this week"..."""
-    return _PERIOD[window]
+def period_words(window: Window, locale: str = SOURCE) -> str:
+    """How a member reads the window: "today", "this week"... (English without ``locale``)."""
+    return t(locale, _PERIOD[window])
 
 
 def relative_time(unix: float) -> str:
