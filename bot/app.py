@@ -103,6 +103,12 @@ class ImageTree(app_commands.CommandTree["ImageBot"]):
         command = interaction.command.qualified_name if interaction.command else "?"
         await report(interaction, error, f"Command {command}")
 
+    async def interaction_check(self, interaction: discord.Interaction[ImageBot]) -> bool:
+        """Every command notes its server's Discord language first, so what a moderator's
+        command posts to the moderation log already reads in it."""
+        interaction.client.note_guild_locale(interaction)
+        return True
+
 
 async def tell_interrupted(bot: ImageBot, jobs: Sequence[Job]) -> None:
     """Tell members whose recent jobs a restart cut short, in the job's channel.
@@ -325,6 +331,12 @@ class ImageBot(commands.Bot):
             colour=NOTICE_COLOUR,
         )  # fmt: skip
         await self.mod_log(guild_id, embed, once=key)
+
+    def note_guild_locale(self, interaction: discord.Interaction[Any]) -> None:
+        """Remember the server's Discord language, which every interaction in a server carries
+        (what ``server_locale`` falls back on)."""
+        if interaction.guild_id and interaction.guild_locale is not None:
+            self.guild_locales[interaction.guild_id] = interaction.guild_locale.value
 
     async def server_locale(self, guild_id: int) -> str:
         """What posts to a server's channels for several people read in (the moderation log,

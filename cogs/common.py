@@ -149,8 +149,7 @@ def interaction_locale(interaction: discord.Interaction[ImageBot], settings: Gui
     """The member's Discord language when a catalog has it, else their server's (noting the
     server's Discord language, which every interaction in a server carries)."""
     bot = interaction.client
-    if interaction.guild_id and interaction.guild_locale is not None:
-        bot.guild_locales[interaction.guild_id] = interaction.guild_locale.value
+    bot.note_guild_locale(interaction)
     server = server_locale(
         settings.language,
         bot.guild_locales.get(interaction.guild_id or 0),

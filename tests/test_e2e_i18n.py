@@ -6,10 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bot.app import tell_interrupted
 from bot.i18n import COMMAND_NAME, LOCALES
 from bot.i18n_catalogs import DESCRIPTION_LIMIT, command_rules
+from bot.safety import CHECK_MISSING
 from cogs.settings import LANGUAGE_CHOICES
-from tests.fakes.bot_env import bot_env
+from tests.fakes.bot_env import BotEnv, bot_env
+from tests.fakes.openai_server import FakeImagesServer
 
 # Discord's locales that have a catalog other than English's.
 TRANSLATED = ["zh-CN", "ru", "es-ES", "es-419", "pt-BR", "ja", "de", "fr"]
@@ -135,3 +140,84 @@ async def test_settings_language_overrides_the_servers_discord_language(tmp_path
         assert (await env.store.get_guild_settings(gid)).language is None
         choices = [c.value for c in LANGUAGE_CHOICES]
         assert choices == ["discord", *LOCALES]
+
+
+# --- the moderation log in the server's language ----------------------------------------------
+
+
+def log_embeds(env: BotEnv) -> list[dict[str, Any]]:
+    posts = env.discord.bot_messages(env.harness.other_channel_id)
+    return [embed for post in posts for embed in post.get("embeds", [])]
+
+
+async def fill_the_log(env: BotEnv, guild_locale: str, language: str | None = None) -> None:
+    """A moderator turns the log on (an audit post) with a budget and the prompt check; a member
+    asks for a blocked word (a refusal report), then uses the budget up (an alert); the image
+    service has no moderation endpoint (a notice). Every interaction from ``guild_locale``."""
+    h = env.harness
+
+    async def mod(name: str, options: dict[str, Any]) -> None:
+        await h.slash(name, options, user=h.moderator_id, guild_locale=guild_locale)
+
+    if language is not None:
+        await mod("settings language", {"language": language})
+    await mod("settings log-channel", {"channel": h.other_channel_id})
+    await mod("settings blocked-words", {"action": "add", "word": "goblin"})
+    await mod("settings safety", {"prompt_check": True})
+    await mod("quota user-limit", {"credits": 10_000})
+    await mod("quota server-budget", {"credits": 4, "window": "day"})
+    refused = await h.slash("imagine", {"prompt": "a goblin"}, guild_locale=guild_locale)
+    assert refused.ephemeral
+    done = await h.slash("imagine", {"prompt": "a fox"}, guild_locale=guild_locale)
+    assert len(done.files) == 1
+
+
+@pytest.mark.parametrize(("guild_locale", "language"), [("en-US", "de"), ("de", None)])
+async def test_the_moderation_log_of_a_german_server_is_in_german(
+    tmp_path: Path, guild_locale: str, language: str | None
+) -> None:
+    api = FakeImagesServer(moderations_endpoint=False)
+    async with api, bot_env(tmp_path, api=api) as env:
+        await fill_the_log(env, guild_locale, language)
+        by_title = {e["title"]: e["description"] for e in log_embeds(env)}
+        audit = [d for title, d in by_title.items() if title == "⚙️ Einstellungen geändert"]
+        assert audit and audit[-1].startswith(f"Von <@{env.harness.moderator_id}> <t:")
+        assert "**Vorher:** " in audit[-1] and "**Nachher:** " in audit[-1]
+        refusal = by_title["🚫 Anfrage von den Sicherheitseinstellungen dieses Servers abgelehnt"]
+        assert f"**Mitglied:** <@{env.harness.user_id}>" in refusal
+        assert "**Abgelehnt durch:** " in refusal and "`goblin`" in refusal
+        assert "([zur Nachricht](https://discord.com/channels/" in refusal
+        assert by_title["Modelle"].startswith("Die Prompt-Prüfung ist an, aber der Bilddienst")
+        budget = by_title["⛔ Das Serverbudget ist aufgebraucht"]
+        assert "Dieser Server hat heute **4** von 4 Credits verbraucht (100 %)." in budget
+        assert "Mitglieder können keine Bilder erstellen, bis es sich <t:" in budget
+        assert "zu den Listenpreisen des Anbieters vom" in budget
+
+
+async def test_the_moderation_log_of_an_english_server_stays_english(tmp_path: Path) -> None:
+    api = FakeImagesServer(moderations_endpoint=False)
+    async with api, bot_env(tmp_path, api=api) as env:
+        await fill_the_log(env, "en-US")
+        by_title = {e["title"]: e["description"] for e in log_embeds(env)}
+        assert by_title["⚙️ Settings changed"].startswith(f"By <@{env.harness.moderator_id}> <t:")
+        refusal = by_title["🚫 Request refused by this server's safety settings"]
+        assert "**Refused by:** " in refusal and "`goblin`" in refusal
+        assert by_title["Models"] == CHECK_MISSING
+        budget = by_title["⛔ The server budget is used up"]
+        assert "This server has used **4** of its 4 credits today (100 %)." in budget
+
+
+async def test_the_restart_notice_in_a_channel_reads_in_the_servers_language(
+    tmp_path: Path,
+) -> None:
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        await h.slash("settings language", {"language": "de"}, user=h.moderator_id)
+        await h.slash("imagine", {"prompt": "a fox"}, locale="ja")  # the member reads Japanese
+        (job,) = await env.store.recent_jobs(h.guild_id)
+        await tell_interrupted(env.bot, [job])
+        (notice,) = [m for m in env.discord.bot_messages(h.channel_id) if not m.get("embeds")]
+        assert notice["content"] == (
+            f"<@{h.user_id}> Dein Bildauftrag wurde durch einen Neustart unterbrochen; es wurde "
+            "nichts berechnet. Versuch es mit dem Button noch einmal."
+        )
