@@ -27,13 +27,20 @@ def actor_text(change: Change, locale: str = SOURCE) -> str:
 
 def change_post(change: Change, locale: str = SOURCE) -> str:
     """A change as the moderation log shows it, in the server's ``locale``: who, when, what,
-    then before and after. What changed and its values read as they were recorded."""
+    then before and after. What changed reads in ``locale`` when it is one of the labels
+    ``bot.store.changes`` marks; its values read as they were recorded."""
     who, when = actor_text(change, locale), relative_time(change.at)
     before = one_line(change.before, POST_VALUE_LIMIT)
     after = one_line(change.after, POST_VALUE_LIMIT)
     return "\n".join(
         [
-            t(locale, "By {who} {when}: **{what}**", who=who, when=when, what=change.what),
+            t(
+                locale,
+                "By {who} {when}: **{what}**",
+                who=who,
+                when=when,
+                what=t(locale, change.what),
+            ),
             t(locale, "**Before:** {value}", value=before),
             t(locale, "**After:** {value}", value=after),
         ]

@@ -183,6 +183,7 @@ async def test_the_moderation_log_of_a_german_server_is_in_german(
         audit = [d for title, d in by_title.items() if title == "⚙️ Einstellungen geändert"]
         assert audit and audit[-1].startswith(f"Von <@{env.harness.moderator_id}> <t:")
         assert "**Vorher:** " in audit[-1] and "**Nachher:** " in audit[-1]
+        assert any(": **Serverbudget**\n**Vorher:** none\n" in d for d in audit)  # stored values
         refusal = by_title["🚫 Anfrage von den Sicherheitseinstellungen dieses Servers abgelehnt"]
         assert f"**Mitglied:** <@{env.harness.user_id}>" in refusal
         assert "**Abgelehnt durch:** " in refusal and "`goblin`" in refusal

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from bot.i18n import AUTONYMS
+from bot.i18n import AUTONYMS, N_
 from bot.store.models import CostKey, RoleRule
 
 Words = Callable[[Any], str]
@@ -69,29 +69,34 @@ def _price_words(credits: int | None) -> str:
     )
 
 
-# field -> (label, words of its value)
+# field -> (label, words of its value); labels are stored in English and read in the server's
+# language where they are shown (bot/audit_text.py); the values stay as recorded.
 FIELDS: Mapping[str, tuple[str, Words]] = {
-    "allowed_models": ("allowed models", lambda v: "all" if v is None else _listed(v)),
-    "default_model": ("default model", lambda v: v or "the bot's default"),
-    "allowed_channel_ids": ("channels", _mentions("#", "every channel")),
-    "moderator_role_ids": ("moderator roles", _mentions("@&", "none")),
-    "mod_log_channel_id": ("moderation log", lambda v: "off" if v is None else f"<#{v}>"),
-    "cooldown_seconds": ("cooldown", lambda v: count(v, "second", "seconds") if v else "none"),
-    "max_in_flight": ("requests at a time", lambda v: "no limit" if v is None else str(v)),
+    "allowed_models": (N_("allowed models"), lambda v: "all" if v is None else _listed(v)),
+    "default_model": (N_("default model"), lambda v: v or "the bot's default"),
+    "allowed_channel_ids": (N_("channels"), _mentions("#", "every channel")),
+    "moderator_role_ids": (N_("moderator roles"), _mentions("@&", "none")),
+    "mod_log_channel_id": (N_("moderation log"), lambda v: "off" if v is None else f"<#{v}>"),
+    "cooldown_seconds": (N_("cooldown"), lambda v: count(v, "second", "seconds") if v else "none"),
+    "max_in_flight": (N_("requests at a time"), lambda v: "no limit" if v is None else str(v)),
     "moderators_unlimited": (
-        "moderators",
+        N_("moderators"),
         lambda v: "no member limit" if v else "the same limits as everyone",
     ),
     "language": (
-        "language",
+        N_("language"),
         lambda v: AUTONYMS.get(v, v) if v else "the server's Discord language",
     ),
 }
 # Fields read together, as the command that sets them does: (label, fields, words of the object)
 GROUPS: tuple[tuple[str, tuple[str, ...], Words], ...] = (
-    ("member limit", ("user_limit", "window"), lambda p: _per(p.user_limit, p.window, "no limit")),
     (
-        "server budget",
+        N_("member limit"),
+        ("user_limit", "window"),
+        lambda p: _per(p.user_limit, p.window, "no limit"),
+    ),
+    (
+        N_("server budget"),
         ("server_budget", "server_window"),
         lambda p: _per(p.server_budget, p.server_window, "none"),
     ),
