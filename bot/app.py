@@ -162,7 +162,8 @@ class ImageBot(commands.Bot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        i18n.every()  # read every catalog now, not on some member's first reply
+        # Every catalog read now, off the loop, not on some member's first reply.
+        await asyncio.to_thread(i18n.every)
         await self.tree.set_translator(CommandTranslator())
         # The lease first: jobs this process writes from now on must never look orphaned.
         await self._lease.start()

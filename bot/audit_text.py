@@ -11,7 +11,7 @@ from bot.moderation import one_line
 from bot.quotas import MemberUsage
 from bot.quotas.windows import period_words, relative_time
 from bot.store import Change
-from bot.store.changes import count
+from bot.words import credits
 
 ARROW = "→"
 POST_VALUE_LIMIT = 1800  # before and after each, so both fit in one embed description
@@ -57,5 +57,5 @@ def change_line(change: Change) -> str:
 def usage_value(usage: MemberUsage) -> str:
     """What a reset changes, as the audit trail records it: "8 credits used today"."""
     window = usage.member
-    words = f"{count(window.used, 'credit', 'credits')} used {period_words(window.window)}"
+    words = f"{credits(window.used)} used {period_words(window.window)}"
     return f"{words}, cooldown running" if usage.cooldown_until is not None else words

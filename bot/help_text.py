@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import discord
 
+from bot import words
 from bot.images.types import Operation
 from bot.models import ModelSpec
 from bot.provider import Provider
@@ -81,11 +82,6 @@ COMMAND_NAMES: Mapping[Operation, str] = {
     "variation": "/vary",
 }
 OPERATIONS: tuple[Operation, ...] = ("generate", "edit", "variation")
-
-
-def plural(forms: tuple[str, str], count: int) -> str:
-    """The (one, many) form for ``count``, as ngettext picks it for English."""
-    return forms[0] if count == 1 else forms[1]
 
 
 def title_of(spec: ModelSpec, provider: Provider) -> str:
@@ -180,7 +176,7 @@ def model_text(entry: ModelEntry, credits: int | None, room: int = FIELD_LIMIT) 
         names = LIST_SEPARATOR.join(COMMAND_NAMES[op] for op in entry.default_for)
         lines.append(DEFAULT_FOR.format(commands=names))
     if credits is not None and entry.priced_size:
-        lines.append(plural(COSTS, credits).format(credits=credits, size=entry.priced_size))
+        lines.append(words.noun(credits, *COSTS).format(credits=credits, size=entry.priced_size))
     if entry.shutdown is not None:
         day = entry.shutdown.isoformat()
         if entry.instead and entry.instead != entry.spec.name:

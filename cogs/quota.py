@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot import audit_text, moderation, usage_text
+from bot import audit_text, moderation, usage_text, words
 from bot.errors import NotAllowed, ValidationError
 from bot.models import ModelSpec
 from bot.moderation import MAX_IMAGES, RuleChoice
@@ -251,7 +251,7 @@ class Quota(ModeratorCog):
         changed = await self.services.store.set_cost_override(
             guild_id(interaction), key, credits, actor=interaction.user.id
         )
-        price = "the default price" if credits is None else f"{credits} credits per image"
+        price = "the default price" if credits is None else f"{words.credits(credits)} per image"
         done = f"{moderation.describe_cost_key(key)}: {price}."
         await self._show_policy(interaction, done, changed=changed is not None)
         await announce_change(interaction, changed)

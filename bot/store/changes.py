@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from bot import words
 from bot.i18n import AUTONYMS, N_
 from bot.store.models import CostKey, RoleRule
 
@@ -28,11 +29,6 @@ class Diff(NamedTuple):
     after: str
 
 
-def count(n: int, one: str, many: str) -> str:
-    """ "1 credit", "2 credits": the count with the right form of the noun."""
-    return f"{n} {one if n == 1 else many}"
-
-
 def _listed(values: tuple[object, ...] | list[object], empty: str = "none") -> str:
     return ", ".join(str(v) for v in values) or empty
 
@@ -42,7 +38,7 @@ def _mentions(prefix: str, empty: str) -> Words:
 
 
 def _per(credits: int | None, window: str, none: str) -> str:
-    return none if credits is None else f"{count(credits, 'credit', 'credits')} per {window}"
+    return none if credits is None else f"{words.credits(credits)} per {window}"
 
 
 def describe_cost_key(key: CostKey) -> str:
@@ -57,16 +53,12 @@ def _rule_words(rule: RoleRule | None) -> str:
     if rule is None:
         return "the member limit"
     if rule.kind == "limit" and rule.limit is not None:
-        return f"a limit of {count(rule.limit, 'credit', 'credits')}"
+        return f"a limit of {words.credits(rule.limit)}"
     return rule.kind
 
 
 def _price_words(credits: int | None) -> str:
-    return (
-        "the default price"
-        if credits is None
-        else f"{count(credits, 'credit', 'credits')} per image"
-    )
+    return "the default price" if credits is None else f"{words.credits(credits)} per image"
 
 
 # field -> (label, words of its value); labels are stored in English and read in the server's
@@ -77,7 +69,10 @@ FIELDS: Mapping[str, tuple[str, Words]] = {
     "allowed_channel_ids": (N_("channels"), _mentions("#", "every channel")),
     "moderator_role_ids": (N_("moderator roles"), _mentions("@&", "none")),
     "mod_log_channel_id": (N_("moderation log"), lambda v: "off" if v is None else f"<#{v}>"),
-    "cooldown_seconds": (N_("cooldown"), lambda v: count(v, "second", "seconds") if v else "none"),
+    "cooldown_seconds": (
+        N_("cooldown"),
+        lambda v: words.plural(v, "second", "seconds") if v else "none",
+    ),
     "max_in_flight": (N_("requests at a time"), lambda v: "no limit" if v is None else str(v)),
     "moderators_unlimited": (
         N_("moderators"),
