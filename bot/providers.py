@@ -94,13 +94,15 @@ class Providers:
         self._cache_seconds = cache_seconds
         self._of_guild: dict[int, tuple[float, Provider | None]] = {}
         self._built: dict[tuple[str, str], Provider] = {}  # (base URL, key digest) -> provider
+        self._retired: list[Provider] = []  # replaced, kept while jobs are still in its queue
         self._locks: dict[int, asyncio.Lock] = {}
 
     def all(self) -> list[Provider]:
         """Every provider in use: the operator's (unless it serves no server) and every
         server's provider built so far."""
         operator = [] if self.settings.shared_provider == () else [self.operator]
-        return [*operator, *self._built.values()]
+        self._retired = [p for p in self._retired if p.queue.queued or p.queue.running]
+        return [*operator, *self._built.values(), *self._retired]
 
     async def for_guild(self, guild_id: int) -> Provider:
         """The provider a server's jobs go to; NotAllowed when it has none it may use."""
@@ -131,8 +133,26 @@ class Providers:
                     log.warning("guild %s: its stored API key can't be decrypted", guild_id)
                     raise NotAllowed(UNREADABLE_KEY) from None
                 provider = await self._provider(stored.base_url, key, guild_id)
+            if cached is not None and cached[1] is not None and cached[1] is not provider:
+                self._forget(guild_id)  # changed by another process: the old one goes
             self._of_guild[guild_id] = (time.monotonic(), provider)
             return provider
+
+    def _forget(self, guild_id: int) -> None:
+        """The server's provider changed here: read it afresh; the old one goes."""
+        cached = self._of_guild.pop(guild_id, None)
+        if cached is not None and cached[1] is not None:
+            self._retire(cached[1])
+
+    def _retire(self, provider: Provider) -> None:
+        """No longer built for anyone (unless another server still uses it): neither refreshed
+        nor kept, once its queue has drained."""
+        if any(entry[1] is provider for entry in self._of_guild.values()):
+            return
+        for ident, built in list(self._built.items()):
+            if built is provider:
+                del self._built[ident]
+                self._retired.append(provider)
 
     async def _provider(self, base_url: str, key: str, guild_id: int) -> Provider:
         """The one provider of this URL and key, built and its models read the first time."""
@@ -212,14 +232,14 @@ class Providers:
         await self.store.set_guild_provider(
             guild_id, base_url, self.keys.seal(key), hint, set_by=actor
         )
-        self._of_guild.pop(guild_id, None)
+        self._forget(guild_id)
         return hint
 
     async def clear(self, guild_id: int) -> bool:
         """Forget a server's provider; whether it had one."""
         had = await self.store.get_guild_provider(guild_id) is not None
         await self.store.clear_guild_provider(guild_id)
-        self._of_guild.pop(guild_id, None)
+        self._forget(guild_id)
         return had
 
     async def reseal(self) -> int:

@@ -248,3 +248,20 @@ async def test_a_bot_without_a_key_of_its_own_serves_servers_that_bring_one(
         assert "no image service connected" in refused.failure_text
         assert env.api.requests == []  # the operator's provider was never even asked its models
         assert env.bot.services.providers.operator not in env.bot.services.providers.all()
+
+
+async def test_a_replaced_key_is_no_longer_asked_anything(tmp_path: Path) -> None:
+    async with servers(tmp_path) as (env, own_a, own_b):
+        providers = env.bot.services.providers
+        gid = env.harness.guild_id
+        await connect(env, own_a.base_url, KEY_A)
+        await imagine(env, "a fox on the first key")
+        old = await providers.for_guild(gid)
+        await connect(env, own_b.base_url, KEY_B)  # a moderator replaces the provider
+        await imagine(env, "a fox on the second key")
+        assert old not in providers.all()  # its queue is idle: not refreshed, not kept
+        asked = len(own_a.requests)
+        for provider in providers.all():  # what the model watch does every few hours
+            await provider.refresh()
+        assert len(own_a.requests) == asked  # the old key is never used again
+        assert [r.json["prompt"] for r in own_b.image_requests] == ["a fox on the second key"]
