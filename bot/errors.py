@@ -1,13 +1,17 @@
 """Every error the bot can show a user.
 
 Each exception carries a message that is safe to show to a member as is: no upstream text that could
-hold a key, no stack trace, no internal names. The error's ``kind`` is a short stable word stored in
-the audit log and used by tests.
+hold a key, no stack trace, no internal names. The message is a ``bot.i18n.Text`` (``lazy(...)``):
+``render(locale)`` puts it in the reader's language where it is shown (cogs/common.py
+``member_message``), ``str(error)`` is the English for logs. The error's ``kind`` is a short
+stable word stored in the audit log and used by tests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from bot.i18n import SOURCE, Text, lazy, render
 
 
 class BotError(Exception):
@@ -15,12 +19,26 @@ class BotError(Exception):
 
     kind = "error"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | Text) -> None:
+        self.text = message
+        super().__init__(str(message))
+
+    @property
+    def message(self) -> str:
+        """The English, for logs and tests (``render`` for a member)."""
+        return self.render(SOURCE)
+
+    @message.setter
+    def message(self, message: str | Text) -> None:
+        """Reword the error (a provider's own refusal says more than a generic one)."""
+        self.text = message
 
     def __str__(self) -> str:
         return self.message
+
+    def render(self, locale: str | None) -> str:
+        """The message in ``locale`` (a plain string, not catalogued, reads as it is)."""
+        return render(locale, self.text)
 
 
 class ConfigError(BotError):
@@ -39,13 +57,16 @@ class ValidationError(BotError):
 
     kind = "validation"
 
-    def __init__(self, violations: Iterable[str]) -> None:
+    def __init__(self, violations: Iterable[str | Text]) -> None:
         self.violations = tuple(violations)
+        super().__init__("")
+        self.args = (self.message,)
+
+    def render(self, locale: str | None) -> str:
         if len(self.violations) == 1:
-            message = self.violations[0]
-        else:
-            message = "This request can't be sent:\n" + "\n".join(f"- {v}" for v in self.violations)
-        super().__init__(message)
+            return render(locale, self.violations[0])
+        listed = "\n".join(f"- {render(locale, v)}" for v in self.violations)
+        return render(locale, lazy("This request can't be sent:\n{violations}", violations=listed))
 
 
 class ImageInputError(BotError):

@@ -17,7 +17,7 @@ import functools
 import gettext
 import string
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -144,9 +144,10 @@ def t(locale: str | None, msgid: str, **values: object) -> str:
     """``msgid`` in ``locale`` (English when the catalog lacks it), placeholders filled in.
 
     ``locale`` is a Discord or gettext code; an unknown one reads in English (callers resolve
-    their fallback chain with ``first_locale`` first).
+    their fallback chain with ``first_locale`` first). A value that is itself a ``Text`` or a
+    ``Command`` is put in the same language.
     """
-    return (translate(locale, msgid) or msgid).format(**values)
+    return (translate(locale, msgid) or msgid).format(**_in(locale, values))
 
 
 def tn(locale: str | None, singular: str, plural: str, n: int, **values: object) -> str:
@@ -155,6 +156,7 @@ def tn(locale: str | None, singular: str, plural: str, n: int, **values: object)
     ``{count}`` is ``n`` unless given. English: ``singular`` for 1, ``plural`` otherwise (0 too).
     """
     values.setdefault("count", n)
+    values = _in(locale, values)
     found = catalog_locale(locale)
     text = singular if n == 1 else plural
     if found is not None and found != SOURCE:
@@ -183,3 +185,62 @@ def placeholders(text: str) -> frozenset[str]:
 def every(locales: Iterable[str] = LOCALES) -> dict[str, Messages]:
     """Every catalog read (the checks and the command translator use them all)."""
     return {locale: messages(locale) for locale in locales}
+
+
+def _in(locale: str | None, values: Mapping[str, object]) -> dict[str, object]:
+    return {k: v.render(locale) if isinstance(v, Text | Command) else v for k, v in values.items()}
+
+
+@dataclass(frozen=True, slots=True, eq=True)
+class Text:
+    """A member-facing message not put in a language yet: its English id and its values.
+
+    Code that can't know who will read a message (an error raised in bot/, a note made while a
+    request is checked) makes one with ``lazy``/``lazy_n``; whoever shows it calls ``render``
+    with the reader's locale. ``str()`` is the English, for logs and tests.
+    """
+
+    msgid: str
+    values: Mapping[str, object] = field(default_factory=dict)
+    plural: str | None = None
+    n: int = 0
+
+    def render(self, locale: str | None) -> str:
+        if self.plural is not None:
+            return tn(locale, self.msgid, self.plural, self.n, **self.values)
+        return t(locale, self.msgid, **self.values)
+
+    def __str__(self) -> str:
+        return self.render(SOURCE)
+
+
+def lazy(msgid: str, **values: object) -> Text:
+    """``msgid`` with its values, to be put in the reader's language where it is shown."""
+    return Text(msgid, values)
+
+
+def lazy_n(singular: str, plural: str, n: int, **values: object) -> Text:
+    """The plural message for ``n`` (``{count}`` unless given), put in a language when shown."""
+    return Text(singular, values, plural, n)
+
+
+def render(locale: str | None, text: str | Text) -> str:
+    """``text`` in ``locale``: a ``Text`` is translated, a plain string (already worded, or a
+    name) is shown as it is."""
+    return text.render(locale) if isinstance(text, Text) else text
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A slash command as the member's Discord shows it: ``Command("settings language")`` reads
+    "/settings language" in English and "/настройки язык" in Russian (cogs/translator.py gives
+    Discord the same names). Messages name commands through this, never by their English name."""
+
+    path: str
+
+    def render(self, locale: str | None) -> str:
+        parts = (translate(locale, part, COMMAND_NAME) or part for part in self.path.split())
+        return "/" + " ".join(parts)
+
+    def __str__(self) -> str:
+        return self.render(SOURCE)

@@ -22,8 +22,15 @@ from bot import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = ("bot", "cogs")
-# t(locale, msgid, ...), tn(locale, singular, plural, n, ...), N_(msgid): where the ids are.
-KEYWORDS: Mapping[str, tuple[int, ...] | None] = {"t": (2,), "tn": (2, 3), "N_": None}
+# t(locale, msgid, ...), tn(locale, singular, plural, n, ...), N_(msgid), lazy(msgid, ...),
+# lazy_n(singular, plural, n, ...): where the ids are.
+KEYWORDS: Mapping[str, tuple[int, ...] | None] = {
+    "t": (2,),
+    "tn": (2, 3),
+    "N_": None,
+    "lazy": (1,),
+    "lazy_n": (1, 2),
+}
 TEMPLATE = i18n.LOCALES_DIR / f"{i18n.DOMAIN}.pot"
 # Discord's limits on what its command picker shows.
 NAME_LIMIT = 32

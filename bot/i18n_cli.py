@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
 def _scan(*, write: bool) -> int:
     found = i18n_scan.scan()
     if write:
-        i18n_scan.ALLOW_LIST.write_text(i18n_scan.allow_list_text(found), encoding="utf-8")
+        old = i18n_scan.ALLOW_LIST.read_text(encoding="utf-8")
+        i18n_scan.ALLOW_LIST.write_text(i18n_scan.allow_list_text(found, old), encoding="utf-8")
     new, stale = i18n_scan.unlisted(found, i18n_scan.allowed())
     for literal in new:
         print(f"{literal.path}:{literal.line}: {literal.text!r}")

@@ -1,5 +1,5 @@
 """Finds member-facing text written outside the catalogs: English literals in cogs/ and the code
-that words messages.
+that words messages, and the messages of the errors raised anywhere in bot/.
 
 A string counts when it reads like words (letters and a space, or a capital first) and is not a
 docstring, a log line, an id passed to ``t``/``tn``/``N_``, or a command string (those reach
@@ -25,9 +25,36 @@ SCANNED = (
     "bot/help_text.py",
     "bot/usage_text.py",
     "bot/audit_text.py",
+    # what checks a member's request and words its refusals and notes
+    "bot/models/validate.py",
+    "bot/models/shaping.py",
+    "bot/models/aspect.py",
+    "bot/images/fit.py",
+    "bot/images/errors_map.py",
+    "bot/images/prepare.py",
+    "bot/images/codec.py",
+    "bot/images/masks.py",
+    "bot/fetch.py",
+    "bot/links.py",
+    "bot/blend.py",
+    "bot/jobs.py",
+    "bot/quotas/engine.py",
+    "bot/quotas/policy.py",
+    "bot/quotas/money.py",
+    "bot/moderation.py",
+    "bot/presets.py",
+    "bot/preferences.py",
+    "bot/library.py",
+    "bot/safety.py",
+    "bot/blocklist.py",
+    "bot/provider.py",
+    "bot/providers.py",
+    "bot/reports.py",
 )
+# Everywhere else in bot/, what a member reads is the message of the errors it raises.
+ERRORS_SCANNED = ("bot/**/*.py",)
 ALLOW_LIST = ROOT / "tests" / "i18n_allow.txt"
-_CATALOGUED = {"t", "tn", "N_"}
+_CATALOGUED = {"t", "tn", "N_", "lazy", "lazy_n"}
 # Calls whose strings never reach a member: logs, errors meant for developers, patterns.
 _SILENT = {"debug", "info", "warning", "error", "exception", "critical", "compile", "getLogger"}
 # Calls that declare commands: their strings are command strings, translated on sync.
@@ -49,15 +76,47 @@ class Literal:
         return f"{self.path}: {text}"
 
 
-def scan(root: Path = ROOT, patterns: Iterable[str] = SCANNED) -> list[Literal]:
-    """Every member-facing literal left in the scanned files, in file order."""
+def scan(
+    root: Path = ROOT,
+    patterns: Iterable[str] = SCANNED,
+    error_patterns: Iterable[str] = ERRORS_SCANNED,
+) -> list[Literal]:
+    """Every member-facing literal left in the scanned files, in file order: all the prose of
+    ``patterns``, and the messages given to the bot's errors in ``error_patterns``."""
+    whole = {path for pattern in patterns for path in root.glob(pattern)}
+    errors = {path for pattern in error_patterns for path in root.glob(pattern)} - whole
+    trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in whole | errors}
+    error_names = _error_names(trees.values())
     found: list[Literal] = []
-    for pattern in patterns:
-        for path in sorted(root.glob(pattern)):
-            relative = path.relative_to(root).as_posix()
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-            found += [Literal(relative, text, line) for text, line in _literals(tree)]
+    for path in sorted(trees):
+        tree = trees[path]
+        if path in errors:  # a Pass first, so that no message reads as a docstring
+            tree = ast.Module([ast.Pass(), *_error_messages(tree, error_names)], [])
+        relative = path.relative_to(root).as_posix()
+        found += [Literal(relative, text, line) for text, line in _literals(tree)]
     return found
+
+
+def _error_messages(tree: ast.AST, error_names: frozenset[str]) -> Iterator[ast.stmt]:
+    """The arguments given to the bot's errors (``raise NotAllowed("...")``), as statements."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _called(node.func) in error_names:
+            for arg in (*node.args, *(k.value for k in node.keywords)):
+                yield ast.Expr(value=arg, lineno=node.lineno, col_offset=0)
+
+
+def _error_names(trees: Iterable[ast.AST]) -> frozenset[str]:
+    """``BotError`` and every class that derives from it in ``trees``, but ``ConfigError``
+    (the operator's, read in the console and the log)."""
+    bases: dict[str, set[str]] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                bases[node.name] = {_called(base) for base in node.bases}
+    names = {"BotError"}
+    while grown := {name for name, of in bases.items() if of & names} - names:
+        names |= grown
+    return frozenset(names - {"ConfigError"})
 
 
 def _literals(tree: ast.AST) -> Iterator[tuple[str, int]]:
@@ -123,11 +182,23 @@ def unlisted(found: Iterable[Literal], allow: set[str]) -> tuple[list[Literal], 
     return [x for x in found if x.entry not in allow], allow - entries
 
 
-def allow_list_text(found: Iterable[Literal]) -> str:
-    """The allow-list for ``found``: what ``scripts/i18n scan --write`` saves."""
+KEPT = "# Kept"
+
+
+def allow_list_text(found: Iterable[Literal], old: str = "") -> str:
+    """The allow-list for ``found``: what ``scripts/i18n scan --write`` saves (the kept
+    section of ``old``, the list as it was, stays as written)."""
     head = (
         "# Member-facing literals not in the catalogs yet (bot/i18n_scan.py); one per line as\n"
         "# 'path: text' (f-string parts read {}). Convert one, then drop its line; never add.\n"
+        "# A literal that never reaches a member (an id, a log's words) can be kept: move it\n"
+        f"# under the '{KEPT}' line at the end, the reason in a comment above it.\n"
     )
-    entries = sorted({literal.entry for literal in found})
-    return head + "".join(f"{entry}\n" for entry in entries)
+    _, marker, kept = old.partition(f"\n{KEPT}")
+    kept_entries = {line for line in kept.splitlines() if line and not line.startswith("#")}
+    entries = sorted({literal.entry for literal in found} - kept_entries)
+    return (
+        head
+        + "".join(f"{entry}\n" for entry in entries)
+        + (marker.lstrip() + kept if marker else "")
+    )

@@ -18,7 +18,7 @@ from discord import app_commands
 from discord.utils import MISSING
 
 from bot.errors import BotError
-from bot.i18n import SOURCE, first_locale, server_locale
+from bot.i18n import N_, SOURCE, first_locale, server_locale, t
 from bot.jobs import Requester
 from bot.moderation import is_moderator
 from bot.render import error_embed, only_requester
@@ -31,9 +31,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-UNEXPECTED = "Something went wrong on my side. The server's moderators can find details in the log."
-CHECK_FAILED = "You can't use this command here."
-BAD_VALUE = "I couldn't understand the value {value!r} for this option."
+UNEXPECTED = N_(
+    "Something went wrong on my side. The server's moderators can find details in the log."
+)
+CHECK_FAILED = N_("You can't use this command here.")
+BAD_VALUE = N_("I couldn't understand the value {value} for this option.")
 INTERACTION_LIFETIME = datetime.timedelta(minutes=15)
 TOKEN_MARGIN = datetime.timedelta(seconds=30)  # an interaction token this close to expiry is spent
 NOTICE_SECONDS = 300  # how long a channel notice of a private word stays (no private way left)
@@ -41,24 +43,27 @@ NO_ONE = discord.AllowedMentions.none()
 Files = Callable[[], list[discord.File]]
 
 
-def member_message(error: BaseException, context: str) -> str:
-    """What the member is told about ``error``; anything unforeseen is logged with ``context``."""
+def member_message(error: BaseException, context: str, locale: str = SOURCE) -> str:
+    """What the member is told about ``error``, in their ``locale``; anything unforeseen is
+    logged with ``context``."""
     original = getattr(error, "original", error)  # the tree wraps command errors
     if isinstance(original, BotError):
-        return original.message
+        return original.render(locale)
     if isinstance(error, app_commands.CheckFailure):
-        return str(error) or CHECK_FAILED
+        return t(locale, CHECK_FAILED)
     if isinstance(error, app_commands.TransformerError):
-        return BAD_VALUE.format(value=error.value)
+        return t(locale, BAD_VALUE, value=repr(error.value))
     log.error("%s failed", context, exc_info=original)
-    return UNEXPECTED
+    return t(locale, UNEXPECTED)
 
 
 async def report(
     interaction: discord.Interaction[ImageBot], error: BaseException, context: str
 ) -> None:
-    """Tell the member what went wrong with this interaction (see ``member_message``)."""
-    await send_error(interaction, member_message(error, f"{context} (user {interaction.user.id})"))
+    """Tell the member what went wrong with this interaction (see ``member_message``), in
+    their language."""
+    context = f"{context} (user {interaction.user.id})"
+    await send_error(interaction, member_message(error, context, await reader_locale(interaction)))
 
 
 async def send_error(interaction: discord.Interaction[ImageBot], message: str) -> None:
@@ -156,6 +161,18 @@ def interaction_locale(interaction: discord.Interaction[ImageBot], settings: Gui
         bot.services.settings.locale,
     )
     return first_locale(interaction.locale.value, server)
+
+
+async def reader_locale(interaction: discord.Interaction[ImageBot]) -> str:
+    """The language to answer this interaction in (``interaction_locale``); should the server's
+    settings be out of reach, the member's Discord language or the operator's default."""
+    bot = interaction.client
+    try:
+        settings = await bot.services.store.get_guild_settings(interaction.guild_id or 0)
+    except Exception:  # an error report must not fail for want of a setting
+        log.warning("Could not read the server's language for an error message", exc_info=True)
+        return first_locale(interaction.locale.value, bot.services.settings.locale)
+    return interaction_locale(interaction, settings)
 
 
 async def requester(interaction: discord.Interaction[ImageBot]) -> Requester:

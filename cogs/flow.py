@@ -266,9 +266,9 @@ class JobFlow:
 
     async def _failed(self, error: BaseException, job: Job | None) -> None:
         context = f"{self.spec.operation} job {job.id if job else '-'} (user {self.who.user_id})"
-        text = member_message(error, context)
-        prompt = self.spec.prompt
         lang = self.who.locale
+        text = member_message(error, context, lang)
+        prompt = self.spec.prompt
         embed = render.failure_embed(text, prompt, locale=lang)
         view = views.failure_view(job.id, has_prompt=bool(prompt), locale=lang) if job else None
         await self.surface.tell(embed, view, lambda: render.prompt_file(prompt))

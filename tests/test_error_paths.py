@@ -60,8 +60,11 @@ def test_member_message_of_each_kind_of_error(caplog: pytest.LogCaptureFixture) 
     refusal = NotAllowed("Image making is paused on this server.")
     with caplog.at_level(logging.ERROR):
         assert member_message(refusal, "x") == refusal.message
-        assert member_message(app_commands.CheckFailure("Not here."), "x") == "Not here."
-        assert member_message(app_commands.CheckFailure(), "x") == CHECK_FAILED
+        # discord.py's own check failures are worded in English: the member reads ours
+        assert member_message(app_commands.CheckFailure("Not here."), "x") == CHECK_FAILED
+        assert member_message(app_commands.CheckFailure(), "x", "ru") == (
+            "Здесь эту команду использовать нельзя."
+        )
         assert caplog.records == []  # refusals are not errors of the bot
         assert member_message(RuntimeError("disk on fire"), "Command imagine") == UNEXPECTED
     (record,) = caplog.records
