@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from babel.lists import format_list
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
@@ -188,7 +189,13 @@ def every(locales: Iterable[str] = LOCALES) -> dict[str, Messages]:
 
 
 def _in(locale: str | None, values: Mapping[str, object]) -> dict[str, object]:
-    return {k: v.render(locale) if isinstance(v, Text | Command) else v for k, v in values.items()}
+    return {k: value_in(locale, v) for k, v in values.items()}
+
+
+def value_in(locale: str | None, value: object) -> object:
+    """A message's value as ``locale`` reads it: a ``Text``, ``Command`` or ``Listed`` put in
+    that language, anything else as it is."""
+    return value.render(locale) if isinstance(value, Text | Command | Listed) else value
 
 
 @dataclass(frozen=True, slots=True, eq=True)
@@ -241,6 +248,23 @@ class Command:
     def render(self, locale: str | None) -> str:
         parts = (translate(locale, part, COMMAND_NAME) or part for part in self.path.split())
         return "/" + " ".join(parts)
+
+    def __str__(self) -> str:
+        return self.render(SOURCE)
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """Items joined the way the reader's language lists them: "a, b, and c", "a, b и c",
+    "a、b和c" (Babel's CLDR lists). ``style="or"`` joins alternatives ("a, b, or c"). Items may
+    be ``Text`` or ``Command`` values themselves."""
+
+    items: tuple[object, ...]
+    style: str = "standard"
+
+    def render(self, locale: str | None) -> str:
+        words = [str(value_in(locale, item)) for item in self.items]
+        return format_list(words, style=self.style, locale=first_locale(locale))  # type: ignore[arg-type]
 
     def __str__(self) -> str:
         return self.render(SOURCE)

@@ -9,7 +9,7 @@ import pytest
 from babel.messages.catalog import Catalog
 
 from bot import i18n, i18n_catalogs, i18n_scan, words
-from bot.errors import ConfigError
+from bot.errors import ConfigError, NotAllowed, ValidationError
 from bot.i18n import first_locale, server_locale, t, tn
 from bot.i18n_cli import fresh_template
 from bot.settings import Settings
@@ -145,3 +145,28 @@ def test_the_operator_default_is_a_known_language() -> None:
     assert Settings.from_env({"OPENAI_API_KEY": "k"}, require_discord=False).locale == "en"
     with pytest.raises(ConfigError, match="IMAGEBOT_LOCALE"):
         Settings.from_env({**env, "IMAGEBOT_LOCALE": "klingon"}, require_discord=False)
+
+
+def test_a_lazy_message_reads_in_whoever_sees_it() -> None:
+    refusal = NotAllowed(i18n.lazy("You can't use this command here."))
+    assert str(refusal) == refusal.message == "You can't use this command here."
+    assert refusal.render("ru") == "Здесь эту команду использовать нельзя."
+    assert refusal.render("xx") == "You can't use this command here."  # no catalog: English
+    plain = NotAllowed("An already worded message.")  # not catalogued: shown as it is
+    assert plain.render("de") == "An already worded message."
+
+
+def test_commands_and_lists_in_a_message_take_the_readers_words() -> None:
+    assert str(i18n.Command("quota set")) == "/quota set"
+    assert i18n.Command("usage").render("ru") == "/использование"
+    names = i18n.Listed(("a", "b", "c"))
+    assert (str(names), names.render("ru"), names.render("zh-CN")) == (
+        "a, b, and c",
+        "a, b и c",
+        "a、b和c",
+    )
+    assert i18n.Listed(("a", "b"), "or").render("de") == "a oder b"
+    several = ValidationError([i18n.lazy("You can't use this command here."), "plain"])
+    assert several.render("ru") == (
+        "Этот запрос нельзя отправить:\n- Здесь эту команду использовать нельзя.\n- plain"
+    )
