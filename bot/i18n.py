@@ -221,6 +221,9 @@ class Text:
         return self.render(SOURCE)
 
 
+Words = str | Text  # a member-facing message: worded already, or to be put in the reader's language
+
+
 def lazy(msgid: str, **values: object) -> Text:
     """``msgid`` with its values, to be put in the reader's language where it is shown."""
     return Text(msgid, values)
@@ -231,7 +234,7 @@ def lazy_n(singular: str, plural: str, n: int, **values: object) -> Text:
     return Text(singular, values, plural, n)
 
 
-def render(locale: str | None, text: str | Text) -> str:
+def render(locale: str | None, text: Words) -> str:
     """``text`` in ``locale``: a ``Text`` is translated, a plain string (already worded, or a
     name) is shown as it is."""
     return text.render(locale) if isinstance(text, Text) else text

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp.payload
 import discord
 
-from bot.i18n import N_, t, tn
+from bot.i18n import N_, Words, render, t, tn
 from bot.images.types import GeneratedImage, Operation, PartialImage
 
 # Discord's documented limits.
@@ -64,7 +64,7 @@ class ResultInfo:
     style: str | None
     credits: int | None
     requester: str
-    notes: tuple[str, ...] = ()
+    notes: tuple[Words, ...] = ()
     spoiler: bool = False  # the files are posted as spoilers
     preset: str | None = None  # the server preset the prompt was sent in
     locale: str = "en"  # the requester's language (bot/i18n.py)
@@ -100,7 +100,7 @@ def result_embed(info: ResultInfo, images: Sequence[GeneratedImage]) -> discord.
     if info.credits is not None:
         embed.add_field(name=t(lang, "Credits"), value=str(info.credits))
     if info.notes:
-        notes = "\n".join(f"• {note}" for note in info.notes)
+        notes = "\n".join(f"• {render(lang, note)}" for note in info.notes)
         embed.add_field(name=t(lang, "Adjusted"), value=shorten(notes, FIELD_LIMIT), inline=False)
     embed.set_footer(text=footer(lang, info.requester, info.job_id))
     return embed

@@ -20,6 +20,7 @@ from bot.errors import (
     StreamRefused,
 )
 from bot.fetch import ImageSource
+from bot.i18n import Words
 from bot.images import processing
 from bot.images.codec import EXTENSIONS
 from bot.images.params import Params
@@ -65,7 +66,7 @@ class JobSpec:
     preset: str | None = None  # the server preset's name; "none": none, not even a preferred one
     template: str | None = None  # the preset's template, filled in by JobRunner.admit
     rerun: bool = False  # a stored job asked for again: as it was, the member's defaults left out
-    notes: tuple[str, ...] = ()  # what admitting it changed, said with the result
+    notes: tuple[Words, ...] = ()  # what admitting it changed, said with the result
     blend: bool = False  # /blend: several images made into one (bot.blend decides which)
 
     def sent_prompt(self) -> str:
@@ -104,7 +105,7 @@ class Outcome:
 
     result: ImageResult
     requests: tuple[ImageRequest, ...]
-    notes: tuple[str, ...] = ()
+    notes: tuple[Words, ...] = ()
 
     @property
     def size(self) -> str | None:
@@ -172,7 +173,7 @@ class ImageService:
         provider = provider or self.provider
         job = self.check(job, provider)
         spec = provider.require(job.model, job.operation)
-        notes: list[str] = list(job.notes)
+        notes: list[Words] = list(job.notes)
         images: tuple[InputImage, ...] = ()
         mask: InputImage | None = None
         if job.operation != "generate":

@@ -16,6 +16,7 @@ import discord
 
 from bot import views
 from bot.errors import BotError
+from bot.i18n import Words
 from bot.images.types import GeneratedImage
 from bot.provider import Provider
 from bot.render import ResultInfo
@@ -95,5 +96,5 @@ async def upload_shrinking(
     raise BotError("Discord refused the images as too large, even after shrinking them.")
 
 
-def _with_notes(info: ResultInfo, notes: tuple[str, ...]) -> ResultInfo:
+def _with_notes(info: ResultInfo, notes: tuple[Words, ...]) -> ResultInfo:
     return dataclasses.replace(info, notes=info.notes + notes) if notes else info

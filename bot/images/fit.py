@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from bot.errors import ImageInputError
+from bot.i18n import Words
 from bot.images import codec
 from bot.images.types import GeneratedImage, ImageFormat, RawImage
 
@@ -33,7 +34,7 @@ class Fitted:
     """Result images ready to attach, with one member-facing note per image that was changed."""
 
     images: tuple[GeneratedImage, ...]
-    notes: tuple[str, ...] = ()
+    notes: tuple[Words, ...] = ()
 
 
 def fit_for_upload(
@@ -50,7 +51,7 @@ def fit_for_upload(
     """
     budgets = _budgets([len(image.data) for image in images], limit_bytes, total_limit)
     fitted: list[GeneratedImage] = []
-    notes: list[str] = []
+    notes: list[Words] = []
     for index, (image, budget) in enumerate(zip(images, budgets, strict=True), start=1):
         if len(image.data) <= budget:
             fitted.append(image)

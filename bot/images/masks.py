@@ -10,6 +10,7 @@ from typing import Literal, NamedTuple
 from PIL import Image
 
 from bot.errors import ImageInputError
+from bot.i18n import Words
 from bot.images import codec, metadata
 from bot.images.types import InputImage, InputRules, RawImage
 
@@ -27,7 +28,7 @@ class Guide(NamedTuple):
 
 
 def prepare_mask(
-    raw: RawImage, guide: Guide, rules: InputRules, fit: Fit, max_bytes: int, notes: list[str]
+    raw: RawImage, guide: Guide, rules: InputRules, fit: Fit, max_bytes: int, notes: list[Words]
 ) -> InputImage:
     """The mask as an RGBA PNG the size of the prepared first image (transparent = edit)."""
     image, fmt = codec.open_checked(raw, max_bytes=max_bytes)

@@ -14,6 +14,7 @@ from typing import NamedTuple
 from PIL import Image
 
 from bot.errors import ImageInputError
+from bot.i18n import Words
 from bot.images import codec, metadata
 from bot.images.masks import NO_TRANSPARENT_AREA, Fit, Guide, Size, prepare_mask
 from bot.images.sniff import SourceFormat, is_upload_format
@@ -48,7 +49,7 @@ class Prepared:
 
     images: tuple[InputImage, ...]
     mask: InputImage | None
-    notes: tuple[str, ...]
+    notes: tuple[Words, ...]
 
 
 def prepare_inputs(
@@ -71,7 +72,7 @@ def prepare_inputs(
     if len(images) > rules.max_images:
         allowed = f"{rules.max_images} image{'s' if rules.max_images != 1 else ''}"
         raise ImageInputError(f"This model takes at most {allowed}; you sent {len(images)}.")
-    notes: list[str] = []
+    notes: list[Words] = []
     who = model or "the model"
     done = [_prepare_image(raw, rules, fit, max_bytes, who, notes) for raw in images]
     ready_mask = None
@@ -86,7 +87,7 @@ def prepare_inputs(
 
 
 def _prepare_image(
-    raw: RawImage, rules: InputRules, fit: Fit, max_bytes: int, who: str, notes: list[str]
+    raw: RawImage, rules: InputRules, fit: Fit, max_bytes: int, who: str, notes: list[Words]
 ) -> _Done:
     """One image made acceptable, with its upright size before any change."""
     image, fmt = codec.open_checked(raw, max_bytes=max_bytes)

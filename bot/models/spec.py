@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from bot.i18n import Words
 from bot.images.types import ImageRequest, InputRules, Operation
 
 AUTO = "auto"
@@ -156,7 +157,7 @@ class Plan:
     """The API calls that serve one member request, and what was adapted to make it work."""
 
     requests: tuple[ImageRequest, ...]
-    notes: tuple[str, ...] = ()
+    notes: tuple[Words, ...] = ()
 
     @property
     def total_images(self) -> int:
