@@ -127,7 +127,7 @@ async def tell_interrupted(bot: ImageBot, jobs: Sequence[Job]) -> None:
         try:
             await bot.get_partial_messageable(channel_id).send(
                 f"<@{user_id}> {t(locale, INTERRUPTED)}",
-                view=views.failure_view(job.id, has_prompt=bool(job.prompt)),
+                view=views.failure_view(job.id, has_prompt=bool(job.prompt), locale=locale),
                 allowed_mentions=discord.AllowedMentions(
                     everyone=False, roles=False, users=[discord.Object(user_id)]
                 ),

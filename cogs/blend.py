@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.blend import MAX_LINKS
 from bot.errors import ImageInputError, NotAllowed
 from bot.fetch import ImageSource
+from bot.i18n import N_, lazy
 from bot.images.params import Params
 from bot.links import MessageLink, message_links
 from bot.models import ModelSpec
@@ -31,12 +32,12 @@ Attachment = discord.Attachment | None
 # The channels whose messages can hold images.
 MessageChannel = discord.TextChannel | discord.Thread | discord.VoiceChannel | discord.StageChannel
 
-NOT_HERE = "I can only use messages from this server."
-NO_CHANNEL = "I can't see the channel of {link}."
-MEMBER_CANT_READ = "You can't read the channel of {link}, so I won't use it."
-GONE = "I couldn't find {link}; it may have been deleted."
-BOT_CANT_READ = "I can't read {link}: I need View Channel and Read Message History there."
-NO_IMAGE = "{link} has no image I can use."
+NOT_HERE = N_("I can only use messages from this server.")
+NO_CHANNEL = N_("I can't see the channel of {link}.")
+MEMBER_CANT_READ = N_("You can't read the channel of {link}, so I won't use it.")
+GONE = N_("I couldn't find {link}; it may have been deleted.")
+BOT_CANT_READ = N_("I can't read {link}: I need View Channel and Read Message History there.")
+NO_IMAGE = N_("{link} has no image I can use.")
 
 
 class Blend(commands.Cog):
@@ -130,12 +131,12 @@ async def _images_of(interaction: Interaction, link: MessageLink) -> tuple[Image
     try:
         message = await channel.fetch_message(link.message_id)
     except discord.NotFound as exc:
-        raise ImageInputError(GONE.format(link=url)) from exc
+        raise ImageInputError(lazy(GONE, link=url)) from exc
     except discord.HTTPException as exc:
-        raise ImageInputError(BOT_CANT_READ.format(link=url)) from exc
+        raise ImageInputError(lazy(BOT_CANT_READ, link=url)) from exc
     images = find_images(message, interaction.client.services).every()
     if not images:
-        raise ImageInputError(NO_IMAGE.format(link=url))
+        raise ImageInputError(lazy(NO_IMAGE, link=url))
     return images
 
 
@@ -147,15 +148,15 @@ async def _channel(interaction: Interaction, channel_id: int, url: str) -> Messa
         try:
             found = await interaction.client.fetch_channel(channel_id)
         except discord.HTTPException as exc:
-            raise ImageInputError(NO_CHANNEL.format(link=url)) from exc
+            raise ImageInputError(lazy(NO_CHANNEL, link=url)) from exc
     if getattr(getattr(found, "guild", None), "id", None) != interaction.guild_id:
-        raise ImageInputError(NOT_HERE)
+        raise ImageInputError(lazy(NOT_HERE))
     member = interaction.user
     if not isinstance(found, MessageChannel) or not isinstance(member, discord.Member):
-        raise ImageInputError(NO_IMAGE.format(link=url))  # a category or forum holds no images
+        raise ImageInputError(lazy(NO_IMAGE, link=url))  # a category or forum holds no images
     perms = found.permissions_for(member)
     if not (perms.view_channel and perms.read_message_history):
-        raise ImageInputError(MEMBER_CANT_READ.format(link=url))
+        raise ImageInputError(lazy(MEMBER_CANT_READ, link=url))
     return found
 
 

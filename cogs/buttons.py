@@ -17,9 +17,10 @@ from discord.ext import commands
 
 from bot import render, views
 from bot.errors import BotError, JobNotFound, NotAllowed
+from bot.i18n import N_, Command, lazy, t
 from bot.service import JobSpec
 from bot.store.models import IN_FLIGHT, Job
-from cogs.common import member_is_moderator, report
+from cogs.common import member_is_moderator, reader_locale, report
 from cogs.delivery import attachment_source, run_interaction_job
 from cogs.forms import EditModal, PromptModal, refresher, rerun_spec
 from cogs.message_images import on_message
@@ -32,33 +33,40 @@ log = logging.getLogger(__name__)
 Interaction = discord.Interaction["ImageBot"]
 Button = discord.ui.Button[Any]
 
-GONE = "That job is no longer stored, so this button can't redo it. Use /imagine to start again."
-GONE_DELETE = (
+GONE = N_(
+    "That job is no longer stored, so this button can't redo it. Use {imagine} to start again."
+)
+GONE_DELETE = N_(
     "That job is no longer stored, so I can't tell who may delete these images. "
     "A moderator can delete the message from Discord's message menu."
 )
-GONE_CANCEL = "That job is no longer stored, so there is nothing to cancel."
-ONLY_DELETE = "Only the person who asked for these images or a moderator can delete them."
-ONLY_CANCEL = "Only the person who asked for this job or a moderator can cancel it."
-ALREADY_RUNNING = "It's already being made; it can't be cancelled now."
-ALREADY_DONE = "That job has already finished, so there is nothing to cancel."
-IMAGE_GONE = "That image is no longer on this message."
-ONLY_RETRY = "Only the person who asked for this job can try it again."
-CONFIRM_DELETE = "Delete these images for everyone? This can't be undone."
-CANCELLED = "Cancelled. Nothing was charged."
-SAVED = "Saved to your favourites (/favourites)."
-UNSAVED = "Removed from your favourites."
+GONE_CANCEL = N_("That job is no longer stored, so there is nothing to cancel.")
+ONLY_DELETE = N_("Only the person who asked for these images or a moderator can delete them.")
+ONLY_CANCEL = N_("Only the person who asked for this job or a moderator can cancel it.")
+ALREADY_RUNNING = N_("It's already being made; it can't be cancelled now.")
+ALREADY_DONE = N_("That job has already finished, so there is nothing to cancel.")
+IMAGE_GONE = N_("That image is no longer on this message.")
+ONLY_RETRY = N_("Only the person who asked for this job can try it again.")
+CONFIRM_DELETE = N_("Delete these images for everyone? This can't be undone.")
+NOT_DELETED = N_("Discord didn't let me delete that message.")
+DELETED = N_("Deleted.")
+KEPT = N_("Kept.")
+CANCELLED = N_("Cancelled. Nothing was charged.")
+SAVED = N_("Saved to your favourites ({favourites}).")
+UNSAVED = N_("Removed from your favourites.")
+FAVOURITES = Command("favourites")
 MAX_JOB_ID = 2**63 - 1  # the store's ids are signed 64-bit; anything larger can't exist
 
 
 async def find_job(interaction: Interaction, job_id: int, gone: str) -> Job:
-    """The clicked job of this guild; JobNotFound when it was deleted or belongs elsewhere."""
+    """The clicked job of this guild; JobNotFound (saying ``gone``) when it was deleted or
+    belongs elsewhere."""
     guild_id = interaction.guild_id
     job = None
     if guild_id is not None and 0 < job_id <= MAX_JOB_ID:
         job = await interaction.client.services.store.get_job(guild_id, job_id)
     if job is None:
-        raise JobNotFound(gone)
+        raise JobNotFound(lazy(gone, imagine=Command("imagine")))
     return job
 
 
@@ -73,7 +81,7 @@ def result_image(interaction: Interaction, index: int) -> discord.Attachment:
     """The ``index``-th image of the clicked result message."""
     attachments = interaction.message.attachments if interaction.message else []
     if not 0 <= index < len(attachments):
-        raise BotError(IMAGE_GONE)
+        raise BotError(lazy(IMAGE_GONE))
     return attachments[index]
 
 
@@ -133,8 +141,9 @@ class EditButton(JobButton, template=views.EDIT_RE):
     async def act(self, interaction: Interaction, job: Job) -> None:
         images = list(interaction.message.attachments) if interaction.message else []
         if not images:
-            raise BotError(IMAGE_GONE)
-        await interaction.response.send_modal(EditModal(job, images, interaction.id))
+            raise BotError(lazy(IMAGE_GONE))
+        locale = await reader_locale(interaction)
+        await interaction.response.send_modal(EditModal(job, images, interaction.id, locale))
 
 
 class DeleteButton(JobButton, template=views.DELETE_RE):
@@ -144,11 +153,12 @@ class DeleteButton(JobButton, template=views.DELETE_RE):
 
     async def act(self, interaction: Interaction, job: Job) -> None:
         if not await may_manage(interaction, job):
-            raise NotAllowed(ONLY_DELETE)
+            raise NotAllowed(lazy(ONLY_DELETE))
         message_id = interaction.message.id if interaction.message else 0
+        locale = await reader_locale(interaction)
         await interaction.response.send_message(
-            embed=render.status_embed(CONFIRM_DELETE),
-            view=views.delete_confirm_view(job.id, message_id),
+            embed=render.status_embed(t(locale, CONFIRM_DELETE)),
+            view=views.delete_confirm_view(job.id, message_id, locale),
             ephemeral=True,
         )
 
@@ -160,7 +170,7 @@ class ConfirmDeleteButton(JobButton, template=views.DELETE_YES_RE):
 
     async def act(self, interaction: Interaction, job: Job) -> None:
         if not await may_manage(interaction, job):
-            raise NotAllowed(ONLY_DELETE)
+            raise NotAllowed(lazy(ONLY_DELETE))
         channel = interaction.channel
         if isinstance(channel, discord.abc.Messageable) and self.index:
             try:
@@ -169,16 +179,18 @@ class ConfirmDeleteButton(JobButton, template=views.DELETE_YES_RE):
                 pass  # someone else deleted it first: the outcome the member wanted
             except discord.HTTPException as exc:
                 log.info("Could not delete the result of job %s (%s)", job.id, exc.status)
-                raise BotError("Discord didn't let me delete that message.") from exc
+                raise BotError(lazy(NOT_DELETED)) from exc
         log.info("Job %s: result deleted by %s", job.id, interaction.user.id)
-        await interaction.response.edit_message(embed=render.status_embed("Deleted."), view=None)
+        text = t(await reader_locale(interaction), DELETED)
+        await interaction.response.edit_message(embed=render.status_embed(text), view=None)
 
 
 class KeepButton(JobButton, template=views.KEEP_RE):
     """Keep: the member changed their mind about deleting."""
 
     async def act(self, interaction: Interaction, job: Job) -> None:
-        await interaction.response.edit_message(embed=render.status_embed("Kept."), view=None)
+        text = t(await reader_locale(interaction), KEPT)
+        await interaction.response.edit_message(embed=render.status_embed(text), view=None)
 
 
 class RetryButton(JobButton, template=views.RETRY_RE):
@@ -186,7 +198,7 @@ class RetryButton(JobButton, template=views.RETRY_RE):
 
     async def act(self, interaction: Interaction, job: Job) -> None:
         if interaction.user.id != job.user_id:
-            raise NotAllowed(ONLY_RETRY)
+            raise NotAllowed(lazy(ONLY_RETRY))
         spec = rerun_spec(job, interaction.client.services, refresher(interaction))
         await run_interaction_job(interaction, spec)
 
@@ -196,8 +208,9 @@ class RepromptButton(JobButton, template=views.REPROMPT_RE):
 
     async def act(self, interaction: Interaction, job: Job) -> None:
         if interaction.user.id != job.user_id:
-            raise NotAllowed(ONLY_RETRY)
-        await interaction.response.send_modal(PromptModal(job, interaction.id))
+            raise NotAllowed(lazy(ONLY_RETRY))
+        locale = await reader_locale(interaction)
+        await interaction.response.send_modal(PromptModal(job, interaction.id, locale))
 
 
 class StarButton(JobButton, template=views.STAR_RE):
@@ -206,9 +219,10 @@ class StarButton(JobButton, template=views.STAR_RE):
     async def act(self, interaction: Interaction, job: Job) -> None:
         store = interaction.client.services.store
         saved = await store.toggle_favourite(job.guild_id, interaction.user.id, job.id)
-        await interaction.response.send_message(
-            embed=render.status_embed(SAVED if saved else UNSAVED), ephemeral=True
+        text = t(
+            await reader_locale(interaction), SAVED if saved else UNSAVED, favourites=FAVOURITES
         )
+        await interaction.response.send_message(embed=render.status_embed(text), ephemeral=True)
 
 
 class CancelButton(JobButton, template=views.CANCEL_RE):
@@ -218,14 +232,13 @@ class CancelButton(JobButton, template=views.CANCEL_RE):
 
     async def act(self, interaction: Interaction, job: Job) -> None:
         if not await may_manage(interaction, job):
-            raise NotAllowed(ONLY_CANCEL)
+            raise NotAllowed(lazy(ONLY_CANCEL))
         if interaction.client.services.jobs.cancel(job.id):
             # The job's own task refunds, records the cancel and takes the progress away.
-            await interaction.response.send_message(
-                embed=render.status_embed(CANCELLED), ephemeral=True
-            )
+            text = t(await reader_locale(interaction), CANCELLED)
+            await interaction.response.send_message(embed=render.status_embed(text), ephemeral=True)
             return
-        raise BotError(ALREADY_RUNNING if job.status in IN_FLIGHT else ALREADY_DONE)
+        raise BotError(lazy(ALREADY_RUNNING if job.status in IN_FLIGHT else ALREADY_DONE))
 
 
 BUTTONS: tuple[type[JobButton], ...] = (

@@ -10,8 +10,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.i18n import N_, SOURCE, t
 from bot.service import JobSpec
-from cogs.common import report
+from cogs.common import reader_locale, report
 from cogs.delivery import check_permissions, run_interaction_job
 from cogs.message_images import FoundImages, find_images
 
@@ -24,24 +25,30 @@ log = logging.getLogger(__name__)
 EDIT_MODAL_ID = "img:ctxedit:{channel}:{message}"
 # The modal waits in the bot's memory while the member types; a forgotten one is dropped after this.
 MODAL_TIMEOUT = datetime.timedelta(minutes=15).total_seconds()
+TITLE = N_("Edit image")
+WHAT_CHANGES = N_("What should change?")
+EXAMPLE = N_("e.g. give the cat a red hat")
 
 
-class EditPrompt(discord.ui.Modal, title="Edit image"):
-    """Asks for the prompt; holds the target message's images until the member submits."""
+class EditPrompt(discord.ui.Modal):
+    """Asks for the prompt, in the member's language; holds the target message's images until
+    the member submits."""
 
-    prompt: discord.ui.TextInput[EditPrompt] = discord.ui.TextInput(
-        label="What should change?",
-        style=discord.TextStyle.paragraph,
-        placeholder="e.g. give the cat a red hat",
-        custom_id="prompt",
-        required=True,
-        max_length=4000,
-    )
-
-    def __init__(self, found: FoundImages, channel_id: int, message_id: int) -> None:
+    def __init__(
+        self, found: FoundImages, channel_id: int, message_id: int, locale: str = SOURCE
+    ) -> None:
         custom_id = EDIT_MODAL_ID.format(channel=channel_id, message=message_id)
-        super().__init__(custom_id=custom_id, timeout=MODAL_TIMEOUT)
+        super().__init__(title=t(locale, TITLE), custom_id=custom_id, timeout=MODAL_TIMEOUT)
         self.found = found
+        self.prompt: discord.ui.TextInput[EditPrompt] = discord.ui.TextInput(
+            label=t(locale, WHAT_CHANGES),
+            style=discord.TextStyle.paragraph,
+            placeholder=t(locale, EXAMPLE),
+            custom_id="prompt",
+            required=True,
+            max_length=4000,
+        )
+        self.add_item(self.prompt)
 
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
         found = self.found
@@ -82,7 +89,9 @@ class ContextMenus(commands.Cog):
         """Edit this message's image with a prompt you type."""
         found = find_images(message, self.bot.services).require()
         check_permissions(interaction.app_permissions)  # refuse before the member types a prompt
-        await interaction.response.send_modal(EditPrompt(found, message.channel.id, message.id))
+        locale = await reader_locale(interaction)
+        modal = EditPrompt(found, message.channel.id, message.id, locale)
+        await interaction.response.send_modal(modal)
 
     async def vary_image(self, interaction: Interaction, message: discord.Message) -> None:
         """Make a variation of this message's first image."""

@@ -18,8 +18,9 @@ from discord.utils import MISSING
 from bot import render
 from bot.errors import BotError, NotAllowed
 from bot.fetch import ImageSource
+from bot.i18n import N_, Listed, lazy, lazy_n, t
 from bot.service import JobSpec
-from cogs.common import NO_ONE, TOKEN_MARGIN, Files, requester, tell_privately
+from cogs.common import NO_ONE, TOKEN_MARGIN, Files, reader_locale, requester, tell_privately
 from cogs.flow import InteractionGone, JobFlow
 
 if TYPE_CHECKING:
@@ -36,6 +37,11 @@ INVALID_WEBHOOK_TOKEN = 50027
 # Discord drops an interaction not answered within 3 seconds: when the checks take longer than
 # this (a very busy database), the member gets a private "thinking…" first.
 ANSWER_WITHIN = 2.0
+# The permissions a result needs, by the names Discord shows them under in its settings.
+ATTACH_FILES = N_("Attach Files")
+EMBED_LINKS = N_("Embed Links")
+ON_ITS_WAY = N_("On its way: the progress is below.")
+EXPIRED = N_("The interaction expired and I can't post in this channel.")
 
 
 def attachment_source(attachment: discord.Attachment, services: Services) -> ImageSource:
@@ -45,15 +51,18 @@ def attachment_source(attachment: discord.Attachment, services: Services) -> Ima
 
 def check_permissions(perms: discord.Permissions) -> None:
     """Refuse when the bot's permissions in a channel can't carry a result (files and embed)."""
-    missing = [
-        name
-        for name, ok in (("Attach Files", perms.attach_files), ("Embed Links", perms.embed_links))
-        if not ok
-    ]
+    needed = ((ATTACH_FILES, perms.attach_files), (EMBED_LINKS, perms.embed_links))
+    missing = tuple(lazy(name) for name, ok in needed if not ok)
     if missing:
         raise NotAllowed(
-            f"I need the {' and '.join(missing)} permission in this channel to post images. "
-            "Ask a moderator to grant it."
+            lazy_n(
+                "I need the {permissions} permission in this channel to post images. Ask a "
+                "moderator to grant it.",
+                "I need the {permissions} permissions in this channel to post images. Ask a "
+                "moderator to grant them.",
+                len(missing),
+                permissions=Listed(missing),
+            )
         )
 
 
@@ -136,9 +145,8 @@ class InteractionSurface:
         if self._private:
             # Resolve the private "thinking…" first: Discord would turn the first followup into
             # it, and the progress would be private.
-            await interaction.edit_original_response(
-                embed=render.status_embed("On its way: the progress is below.")
-            )
+            text = t(await reader_locale(interaction), ON_ITS_WAY)
+            await interaction.edit_original_response(embed=render.status_embed(text))
         self._followup = await interaction.followup.send(
             embed=embed, view=view or MISSING, files=files or MISSING, wait=True,
             allowed_mentions=NO_ONE,
@@ -177,7 +185,7 @@ class InteractionSurface:
                     raise
         channel = self.interaction.channel
         if not isinstance(channel, discord.abc.Messageable):
-            raise BotError("The interaction expired and I can't post in this channel.")
+            raise BotError(lazy(EXPIRED))
         return await channel.send(
             content=content, embed=embed, files=files(), view=view, allowed_mentions=mentions
         )

@@ -27,6 +27,7 @@ import discord
 
 from bot import render, views
 from bot.errors import BotError
+from bot.i18n import lazy
 from bot.images.types import PartialImage
 from bot.jobs import Admission, Refused, Requester
 from bot.provider import Provider
@@ -51,8 +52,10 @@ class InteractionGone(BotError):
 
     def __init__(self) -> None:
         super().__init__(
-            "Your request timed out at Discord before I could answer it (Discord allows 3 "
-            "seconds), so I didn't make anything."
+            lazy(
+                "Your request timed out at Discord before I could answer it (Discord allows 3 "
+                "seconds), so I didn't make anything."
+            )
         )
 
 

@@ -17,6 +17,7 @@ import discord
 from bot import links
 from bot.errors import BotError, ImageInputError
 from bot.fetch import ImageSource
+from bot.i18n import N_, SOURCE, Command, lazy, t
 from bot.images.params import Params
 from bot.images.types import Operation
 from bot.moderation import COMMAND_OF
@@ -34,10 +35,24 @@ PROMPT_INPUT_MAX = 4000  # Discord's cap on a text input
 Where = tuple[int, int]  # (channel id, message id) of the message an image is on
 # A working link for an expired one: (filename, expired link, its message) -> fresh link.
 Refresh = Callable[[str, str, Where], Awaitable[str]]
-EXPIRED_UPLOAD = (
+EXPIRED_UPLOAD = N_(
     "Discord's link to {name} has expired, and it was attached to the command itself, so there "
-    "is no message to read it again from. Use /{command} with the image to start again."
+    "is no message to read it again from. Use {command} with the image to start again."
 )
+LINKS_EXPIRE = N_(
+    "Discord's links to uploaded images expire after a while; use {command} with the image to "
+    "start again."
+)
+NOT_KEPT = N_(
+    "I didn't keep links to the images of that job, so I can't redo it. Use {command} with the "
+    "image to start again."
+)
+EDIT_TITLE = N_("Edit this image")
+WHAT_CHANGES = N_("What should change?")
+IMAGE_NUMBER = N_("Image number (1-{count})")
+BAD_NUMBER = N_("The image number must be between 1 and {count}.")
+PROMPT_TITLE = N_("Change the prompt")
+PROMPT_LABEL = N_("Prompt")
 
 
 def refresher(interaction: Interaction) -> Refresh:
@@ -55,18 +70,19 @@ def stored_source(
 ) -> ImageSource:
     """An input image of a stored job, downloaded again from the link saved with the job; once
     that link has expired, from a fresh one read off the message it is on (``where``)."""
-    command = COMMAND_OF[op]
-    hint = ("Discord's links to uploaded images expire after a while; "
-            f"use /{command} with the image to start again.")  # fmt: skip
+    command = Command(COMMAND_OF[op])
 
     async def read(max_bytes: int) -> bytes:
         current = url
         if links.expired(url):
             if where is None or refresh is None:
-                raise ImageInputError(EXPIRED_UPLOAD.format(name=filename, command=command))
+                raise ImageInputError(lazy(EXPIRED_UPLOAD, name=filename, command=command))
             current = await refresh(filename, url, where)
-        source = services.downloader.source(current, filename, on_failure=hint)
-        return await source.read(max_bytes)
+        try:
+            return await services.downloader.source(current, filename).read(max_bytes)
+        except ImageInputError as exc:  # what went wrong, then how to start again
+            hint = lazy(LINKS_EXPIRE, command=command)
+            raise ImageInputError(lazy("{problem} {hint}", problem=exc.text, hint=hint)) from exc
 
     return ImageSource(filename, None, read, url=url, message=where)
 
@@ -94,10 +110,7 @@ def rerun_spec(job: Job, services: Services, refresh: Refresh | None = None) -> 
     mask = None
     if job.operation != "generate":
         if not names or len(urls) != len(names) or (mask_name and not mask_url):
-            raise BotError(
-                "I didn't keep links to the images of that job, so I can't redo it. "
-                f"Use /{COMMAND_OF[job.operation]} with the image to start again."
-            )
+            raise BotError(lazy(NOT_KEPT, command=Command(COMMAND_OF[job.operation])))
         stored = params.get("image_messages")
         wheres = [_where(w) for w in stored] if isinstance(stored, list) else []
         wheres += [None] * (len(names) - len(wheres))
@@ -124,26 +137,30 @@ def rerun_spec(job: Job, services: Services, refresh: Refresh | None = None) -> 
     )
 
 
-class EditModal(discord.ui.Modal, title="Edit this image"):
-    """What to change, and which image when the result has several."""
+class EditModal(discord.ui.Modal):
+    """What to change, and which image when the result has several, in the member's language."""
 
-    prompt: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
-        label="What should change?",
-        custom_id="prompt",
-        style=discord.TextStyle.paragraph,
-        min_length=1,
-        max_length=4000,
-    )
-
-    def __init__(self, job: Job, images: list[discord.Attachment], nonce: int) -> None:
+    def __init__(
+        self, job: Job, images: list[discord.Attachment], nonce: int, locale: str = SOURCE
+    ) -> None:
         # A custom id per opening, so two members editing the same result never swap modals.
-        super().__init__(custom_id=f"img:edit-modal:{job.id}:{nonce}", timeout=900)
+        super().__init__(
+            title=t(locale, EDIT_TITLE), custom_id=f"img:edit-modal:{job.id}:{nonce}", timeout=900
+        )
         self.job = job
         self.images = images
+        self.prompt: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
+            label=t(locale, WHAT_CHANGES),
+            custom_id="prompt",
+            style=discord.TextStyle.paragraph,
+            min_length=1,
+            max_length=PROMPT_INPUT_MAX,
+        )
+        self.add_item(self.prompt)
         self.number: discord.ui.TextInput[EditModal] | None = None
         if len(images) > 1:
             self.number = discord.ui.TextInput(
-                label=f"Image number (1-{len(images)})",
+                label=t(locale, IMAGE_NUMBER, count=len(images)),
                 custom_id="image",
                 default="1",
                 min_length=1,
@@ -157,7 +174,7 @@ class EditModal(discord.ui.Modal, title="Edit this image"):
             return self.images[0]
         text = self.number.value.strip()
         if not text.isdigit() or not 1 <= int(text) <= len(self.images):
-            raise BotError(f"The image number must be between 1 and {len(self.images)}.")
+            raise BotError(lazy(BAD_NUMBER, count=len(self.images)))
         return self.images[int(text) - 1]
 
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
@@ -174,14 +191,18 @@ class EditModal(discord.ui.Modal, title="Edit this image"):
         await report(interaction, error, f"Edit form on job {self.job.id}")
 
 
-class PromptModal(discord.ui.Modal, title="Change the prompt"):
+class PromptModal(discord.ui.Modal):
     """The failed job's prompt, to change; the job runs again with its other settings."""
 
-    def __init__(self, job: Job, nonce: int) -> None:
-        super().__init__(custom_id=f"img:prompt-modal:{job.id}:{nonce}", timeout=900)
+    def __init__(self, job: Job, nonce: int, locale: str = SOURCE) -> None:
+        super().__init__(
+            title=t(locale, PROMPT_TITLE),
+            custom_id=f"img:prompt-modal:{job.id}:{nonce}",
+            timeout=900,
+        )
         self.job = job
         self.prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
-            label="Prompt",
+            label=t(locale, PROMPT_LABEL),
             custom_id="prompt",
             style=discord.TextStyle.paragraph,
             default=(job.prompt or "")[:PROMPT_INPUT_MAX],

@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot import help_text, presets, safety
 from bot.errors import NotAllowed
+from bot.i18n import N_, first_locale, t
 from bot.images.params import CHOICE_BY_NAME, Params
 from bot.images.types import Operation
 from bot.models import ModelSpec
@@ -18,7 +19,7 @@ from bot.models.shaping import tier_sizes
 from bot.provider import Provider
 from bot.render import shorten
 from bot.service import JobSpec
-from cogs.common import age_restricted, moderates, role_ids
+from cogs.common import age_restricted, interaction_locale, moderates, reader_locale, role_ids
 from cogs.delivery import attachment_source, run_interaction_job
 
 if TYPE_CHECKING:
@@ -32,11 +33,7 @@ Strength = Literal["subtle", "strong"]
 Choices = list[app_commands.Choice[str]]
 Compression = app_commands.Range[int, 0, 100]
 ASPECTS = [app_commands.Choice(name=f"{r} — {words}", value=r) for r, words in RATIOS.items()]
-ASPECT_HELP = "Shape, e.g. 16:9; I pick the model's size for it (instead of size)"
-DETAIL_HELP = "standard, 2K or 4K where the model makes them (costs more)"
-FORMAT_HELP = "png, jpeg or webp (GPT image models)"
-COMPRESSION_HELP = "0-100, with jpeg or webp output: lower is smaller and rougher"
-PRESET_OPTION = "A style preset of this server (/preset list); none: not even your preferred one"
+NOT_EVEN_PREFERRED = N_("none — not even your preferred {preset}")
 
 
 def _choices(values: list[tuple[str, str]], current: str) -> Choices:
@@ -55,12 +52,14 @@ async def model_autocomplete(interaction: Interaction, current: str, op: Operati
     if provider is None:
         return []
     settings = await services.store.get_guild_settings(interaction.guild_id or 0)
+    locale = interaction_locale(interaction, settings)
     allowed = settings.allowed_models
     specs = [s for s in provider.usable(op) if allowed is None or s.name in allowed]
     preferred = services.catalog.preferences.get(op, ())
     # The catalog's preferred models first (newest first), the rest in catalog order.
     specs.sort(key=lambda s: preferred.index(s.name) if s.name in preferred else len(preferred))
-    return _choices([(help_text.title_of(spec, provider), spec.name) for spec in specs], current)
+    titles = [(help_text.title_of(spec, provider, locale), spec.name) for spec in specs]
+    return _choices(titles, current)
 
 
 async def preset_autocomplete(interaction: Interaction, current: str) -> Choices:
@@ -70,7 +69,8 @@ async def preset_autocomplete(interaction: Interaction, current: str) -> Choices
     found = [(presets.choice_label(p), p.name) for p in await store.presets(gid)]
     preferred = (await store.get_preferences(gid, interaction.user.id)).preset
     if preferred:
-        found.append((f"none — not even your preferred {preferred}", presets.NO_PRESET))
+        label = t(await reader_locale(interaction), NOT_EVEN_PREFERRED, preset=preferred)
+        found.append((label, presets.NO_PRESET))
     return _choices(found, current)
 
 
@@ -126,9 +126,14 @@ async def detail_autocomplete(interaction: Interaction, current: str, op: Operat
     if spec is None:
         return []
     aspect = getattr(interaction.namespace, "aspect", None)
+    # What a tier means is the models' words (bot/models/aspect.py), put in the member's.
     meanings = {tier.name: tier.meaning for tier in TIERS}
-    sizes = tier_sizes(spec, op, aspect)
-    return _choices([(f"{t} — {size}, {meanings[t]}", t) for t, size in sizes], current)
+    locale = await reader_locale(interaction)
+    found = [
+        (f"{tier} — {size}, {t(locale, meanings[tier])}", tier)
+        for tier, size in tier_sizes(spec, op, aspect)
+    ]
+    return _choices(found, current)
 
 
 class Images(commands.Cog):
@@ -142,16 +147,16 @@ class Images(commands.Cog):
     @app_commands.describe(
         prompt="What to draw",
         model="Image model (default: the server's)",
-        preset=PRESET_OPTION,
+        preset="A style preset of this server (/preset list); none: not even your preferred one",
         size="Image size, e.g. 1024x1024",
-        aspect=ASPECT_HELP,
-        detail=DETAIL_HELP,
+        aspect="Shape, e.g. 16:9; I pick the model's size for it (instead of size)",
+        detail="standard, 2K or 4K where the model makes them (costs more)",
         quality="Quality (the choices depend on the model)",
         style="dall-e-3 only: vivid or natural",
         n="How many images",
         background="Transparent, opaque or auto (GPT image models)",
-        output_format=FORMAT_HELP,
-        output_compression=COMPRESSION_HELP,
+        output_format="png, jpeg or webp (GPT image models)",
+        output_compression="0-100, with jpeg or webp output: lower is smaller and rougher",
         complexity="How much planning goes into the image (newer GPT image models)",
         moderation="Filtering: auto, or low where the server allows it (GPT image models)",
     )
@@ -201,18 +206,21 @@ class Images(commands.Cog):
         image3="Another image",
         image4="Another image",
         model="Image model",
-        preset=PRESET_OPTION,
+        preset="A style preset of this server (/preset list); none: not even your preferred one",
         size="Output size",
-        aspect=ASPECT_HELP + " (default: your image's)",
-        detail=DETAIL_HELP,
+        aspect=(
+            "Shape, e.g. 16:9; I pick the model's size for it (instead of size) (default: your "
+            "image's)"
+        ),
+        detail="standard, 2K or 4K where the model makes them (costs more)",
         n="How many results",
         fit="When a square is needed: crop the middle or pad the sides",
         quality="Quality (the choices depend on the model)",
         complexity="How much planning goes into the image (newer GPT image models)",
         background="Transparent, opaque or auto (GPT image models)",
         input_fidelity="How closely faces and details of your image are kept (some models)",
-        output_format=FORMAT_HELP,
-        output_compression=COMPRESSION_HELP,
+        output_format="png, jpeg or webp (GPT image models)",
+        output_compression="0-100, with jpeg or webp output: lower is smaller and rougher",
     )
     @app_commands.choices(aspect=ASPECTS)
     async def edit(
@@ -300,12 +308,16 @@ class Images(commands.Cog):
     @app_commands.command(name="help")
     async def help(self, interaction: Interaction) -> None:
         """How to make images here: commands, buttons, models and what they cost you."""
+        services = self.bot.services
         if interaction.guild_id is None:
-            await interaction.response.send_message(embed=help_text.dm_embed(), ephemeral=True)
+            locale = first_locale(interaction.locale.value, services.settings.locale)
+            embed = help_text.dm_embed(locale)
+            await interaction.response.send_message(embed=embed, ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        services, gid, member = self.bot.services, interaction.guild_id, interaction.user
+        gid, member = interaction.guild_id, interaction.user
         settings = await services.store.get_guild_settings(gid)
+        locale = interaction_locale(interaction, settings)
         policy = await services.store.get_quota_policy(gid)
         moderator = moderates(member, settings.moderator_role_ids)
         usage = await services.quotas.member_usage(
@@ -315,7 +327,7 @@ class Images(commands.Cog):
         defaults = {
             op: services.jobs.server_default(op, settings, provider) for op in help_text.OPERATIONS
         }
-        entries = help_text.server_models(provider, settings.allowed_models, defaults)
+        entries = help_text.server_models(provider, settings.allowed_models, defaults, locale)
         prices = {e.spec.name: await _price(self.bot, gid, e) for e in entries}
         first = entries[0].spec.name if entries else None
         wallet = help_text.Wallet(
@@ -323,7 +335,7 @@ class Images(commands.Cog):
             moderator_exempt=moderator and policy.moderators_unlimited,
             default_price=(first, prices[first]) if first else None,
         )
-        embed = help_text.help_embed(entries, wallet, prices)
+        embed = help_text.help_embed(entries, wallet, prices, locale)
         await interaction.edit_original_response(
             embed=embed, allowed_mentions=discord.AllowedMentions.none()
         )

@@ -20,18 +20,19 @@ import discord
 from bot import links
 from bot.errors import ImageInputError
 from bot.fetch import ImageSource
+from bot.i18n import N_, lazy
 from cogs.delivery import attachment_source
 
 if TYPE_CHECKING:
     from bot.app import ImageBot, Services
 
-NO_IMAGE = "That message has no image I can use."
-SOURCE_DELETED = "The message {name} was on has been deleted, so I can't read it again."
-SOURCE_UNREADABLE = (
+NO_IMAGE = N_("That message has no image I can use.")
+SOURCE_DELETED = N_("The message {name} was on has been deleted, so I can't read it again.")
+SOURCE_UNREADABLE = N_(
     "I can no longer read the message {name} was on (I need View Channel and Read Message "
     "History there), so I can't read it again."
 )
-SOURCE_CHANGED = "{name} is no longer on the message it came from, so I can't read it again."
+SOURCE_CHANGED = N_("{name} is no longer on the message it came from, so I can't read it again.")
 # What the image service can read (phone photos are converted); others (SVG...) would only fail.
 READABLE_TYPES = frozenset({
     "image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif",
@@ -62,7 +63,7 @@ class FoundImages:
         if not self.images and self.mask is not None:
             return FoundImages((self.mask,))
         if not self.images:
-            raise ImageInputError(NO_IMAGE)
+            raise ImageInputError(lazy(NO_IMAGE))
         return self
 
     def first(self, count: int) -> tuple[ImageSource, ...]:
@@ -110,13 +111,13 @@ async def fresh_link(
     try:
         message = await channel.fetch_message(message_id)
     except discord.NotFound as exc:
-        raise ImageInputError(SOURCE_DELETED.format(name=filename)) from exc
+        raise ImageInputError(lazy(SOURCE_DELETED, name=filename)) from exc
     except discord.HTTPException as exc:
-        raise ImageInputError(SOURCE_UNREADABLE.format(name=filename)) from exc
+        raise ImageInputError(lazy(SOURCE_UNREADABLE, name=filename)) from exc
     for source in find_images(message, bot.services).every():
         if source.url and links.same_file(source.url, url):
             return source.url
-    raise ImageInputError(SOURCE_CHANGED.format(name=filename))
+    raise ImageInputError(lazy(SOURCE_CHANGED, name=filename))
 
 
 def is_image(attachment: discord.Attachment) -> bool:

@@ -16,6 +16,7 @@ from discord.utils import MISSING
 
 from bot import render
 from bot.errors import ImageInputError
+from bot.i18n import N_, SOURCE, Command, lazy, t
 from bot.service import JobSpec
 from cogs.common import NO_ONE, NOTICE_SECONDS, Files, member_message, message_requester
 from cogs.delivery import check_permissions
@@ -31,10 +32,14 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-RETRY_BY_REPLY = "To try again, reply to the image and mention me again."
-HINT = (
+RETRY_BY_REPLY = N_("To try again, reply to the image and mention me again.")
+HINT = N_(
     "Reply to a message that has an image (or attach one), mention me and say what to change, "
-    "e.g. `@{name} add a red hat`. To make an image from words, use /imagine."
+    "e.g. `@{name} add a red hat`. To make an image from words, use {imagine}."
+)
+REPLIED_TO_DELETED = N_("The message you replied to was deleted.")
+CANT_READ_REPLIED_TO = N_(
+    "I can't read the message you replied to; I need the Read Message History permission."
 )
 MENTION_RE = re.compile(r"<@[!&]?\d+>")
 
@@ -65,7 +70,11 @@ class ReplyEdit(commands.Cog):
         if not can_send(message.channel, perms):
             log.info("Mentioned in channel %s where I can't send messages", message.channel.id)
             return
-        surface = MessageSurface(message)
+        # No interaction, so no member language: the server's, known before anything can fail.
+        who = await message_requester(
+            message, services.store, default_locale=services.settings.locale
+        )
+        surface = MessageSurface(message, who.locale)
         try:
             referenced = await referenced_message(message)
             surface.anchor = referenced or message
@@ -73,19 +82,18 @@ class ReplyEdit(commands.Cog):
             if referenced is not None:
                 found = find_images(referenced, services) + found
             if not prompt or not (found.images or found.mask):
-                hint = HINT.format(name=message.guild.me.display_name)
+                name = message.guild.me.display_name
+                hint = t(who.locale, HINT, name=name, imagine=Command("imagine"))
                 await surface.tell(render.status_embed(hint), None, list)
                 return
             check_permissions(perms)
             found = found.require()
         except Exception as exc:
             context = f"Reply-to-edit in channel {message.channel.id} (user {message.author.id})"
-            failure = render.failure_embed(member_message(exc, context), prompt)
+            text = member_message(exc, context, who.locale)
+            failure = render.failure_embed(text, prompt, locale=who.locale)
             await surface.tell(failure, None, lambda: render.prompt_file(prompt))
             return
-        who = await message_requester(
-            message, services.store, default_locale=services.settings.locale
-        )
         spec = JobSpec("edit", "", prompt, images=found.images, mask=found.mask, images_found=True)
         await JobFlow(surface, services, who, spec).run()
 
@@ -119,17 +127,15 @@ async def referenced_message(message: discord.Message) -> discord.Message | None
     if isinstance(reference.resolved, discord.Message):
         return reference.resolved
     if isinstance(reference.resolved, discord.DeletedReferencedMessage):
-        raise ImageInputError("The message you replied to was deleted.")
+        raise ImageInputError(lazy(REPLIED_TO_DELETED))
     if reference.message_id is None or reference.channel_id != message.channel.id:
         return None
     try:
         return await message.channel.fetch_message(reference.message_id)
     except discord.NotFound as exc:
-        raise ImageInputError("The message you replied to was deleted.") from exc
+        raise ImageInputError(lazy(REPLIED_TO_DELETED)) from exc
     except discord.Forbidden as exc:
-        raise ImageInputError(
-            "I can't read the message you replied to; I need the Read Message History permission."
-        ) from exc
+        raise ImageInputError(lazy(CANT_READ_REPLIED_TO)) from exc
 
 
 class MessageSurface:
@@ -137,11 +143,13 @@ class MessageSurface:
 
     Without an interaction nothing can be ephemeral: a private word goes by direct message, or,
     when the member doesn't take DMs, as a reply that mentions only them and removes itself.
+    ``locale`` is what the member reads (the server's language).
     """
 
-    def __init__(self, message: discord.Message) -> None:
+    def __init__(self, message: discord.Message, locale: str = SOURCE) -> None:
         assert message.guild is not None
         self.message = message  # the member's request
+        self.locale = locale
         self.anchor = message  # what the progress and the result reply to
         self.member: discord.User | discord.Member = message.author
         self.filesize_limit = message.guild.filesize_limit
@@ -182,7 +190,7 @@ class MessageSurface:
 
     async def tell(self, embed: discord.Embed, view: discord.ui.View | None, files: Files) -> None:
         # Buttons in a DM have no server to run in: say how to try again instead.
-        embed.set_footer(text=RETRY_BY_REPLY)
+        embed.set_footer(text=t(self.locale, RETRY_BY_REPLY))
         try:
             await self.member.send(embed=embed, files=files(), allowed_mentions=NO_ONE)
             return

@@ -16,7 +16,7 @@ import discord
 
 from bot import views
 from bot.errors import BotError
-from bot.i18n import Words
+from bot.i18n import Words, lazy
 from bot.images.types import GeneratedImage
 from bot.provider import Provider
 from bot.render import ResultInfo
@@ -93,7 +93,7 @@ async def upload_shrinking(
                 total = sum(len(image.data) for image in fitted.images) // 2
                 continue
             raise
-    raise BotError("Discord refused the images as too large, even after shrinking them.")
+    raise BotError(lazy("Discord refused the images as too large, even after shrinking them."))
 
 
 def _with_notes(info: ResultInfo, notes: tuple[Words, ...]) -> ResultInfo:

@@ -188,6 +188,13 @@ async def test_links_that_cant_be_used_are_refused_naming_why(tmp_path: Path) ->
         assert env.api.image_requests == []
         # The member never got to see the hidden message's image, nor was it fetched for them.
         assert not env.discord.requests_to("GET", f"/channels/{hidden['id']}/messages/*")
+        # And a Spanish member is told why in Spanish.
+        record = await h.slash(
+            "blend", {"messages": link(env, secret)}, attachments=one, locale="es"
+        )
+        assert (
+            f"No puedes leer el canal de {link(env, secret)}, así que no lo usaré." in record.text
+        )
 
 
 async def test_model_choices_are_only_models_that_take_several_images(tmp_path: Path) -> None:

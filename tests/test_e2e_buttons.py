@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from bot.app import tell_interrupted
 from bot.store.models import GuildSettings, NewJob
 from cogs.buttons import ALREADY_RUNNING, GONE, ONLY_CANCEL, ONLY_DELETE
 from cogs.common import UNEXPECTED
@@ -350,7 +351,7 @@ async def test_a_button_whose_job_is_gone_says_so(tmp_path: Path, where: str) ->
         record = await env.harness.click(f"img:reroll:{job_id}", message=message)
 
         assert record.callback_type == 4 and record.ephemeral
-        assert GONE in record.text
+        assert GONE.format(imagine="/imagine") in record.text
         assert len(env.api.image_requests) == 1
 
 
@@ -409,3 +410,86 @@ async def test_unexpected_errors_are_logged_and_told_briefly(
         assert record.ephemeral and UNEXPECTED in record.text
         assert "database on fire" not in record.text
         assert any("DeleteButton on job 1" in r.getMessage() for r in caplog.records)
+
+
+# --- in the member's language -----------------------------------------------------------------
+
+
+def labels(message: JSON) -> list[str]:
+    return [c["label"] for row in message.get("components", []) for c in row["components"]]
+
+
+async def test_a_japanese_members_edit_form_is_in_japanese(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        await imagine(env, n=2)
+
+        opened = await env.harness.click("img:edit:1", locale="ja")
+
+        assert opened.modal["title"] == "この画像を編集"
+        fields = [c["components"][0] for c in opened.modal["components"]]
+        assert [f["label"] for f in fields] == ["何を変えますか？", "画像の番号（1〜2）"]
+        wrong = await env.harness.submit_modal(
+            opened.modal["custom_id"], {"prompt": "帽子をかぶせて", "image": "7"}, locale="ja"
+        )
+        assert wrong.ephemeral and "画像の番号は 1〜2 の間で指定してください。" in wrong.text
+        again = await env.harness.click("img:edit:1", locale="ja")
+        done = await env.harness.submit_modal(
+            again.modal["custom_id"], {"prompt": "帽子をかぶせて", "image": "2"}, locale="ja"
+        )
+        assert done.result["embeds"][0]["title"] == "gpt-image-1 で編集"
+
+
+async def test_a_russian_member_deletes_in_russian(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        result = (await h.slash("imagine", {"prompt": "рыжая лиса"}, locale="ru")).result
+        other = await h.add_member("bystander")
+
+        refused = await h.click("img:delete:1", user=other, locale="ru")
+        assert refused.ephemeral
+        assert "Удалить эти изображения может только тот, кто их запросил, или модератор." in (
+            refused.text
+        )
+        asked = await h.click("img:delete:1", locale="ru")
+        assert "Удалить эти изображения для всех? Это нельзя отменить." in asked.text
+        assert labels(asked.callback.json["data"]) == ["Да, удалить", "Оставить"]
+        done = await h.click(f"img:delete-yes:1:{result['id']}", locale="ru")
+        assert done.callback.json["data"]["embeds"][0]["description"] == "Удалено."
+        assert int(result["id"]) in env.discord.deleted_messages
+
+
+async def test_save_a_gone_job_and_change_prompt_read_in_the_members_language(
+    tmp_path: Path,
+) -> None:
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        result = await imagine(env)
+        saved = await h.click("img:star:1", locale="de")
+        assert "In deinen Favoriten gespeichert (/favoriten)." in saved.text
+        removed = await h.click("img:star:1", locale="de")
+        assert "Aus deinen Favoriten entfernt." in removed.text
+        # A job that is gone names the command to start again as a Chinese member's Discord does.
+        gone = await h.click(
+            "img:reroll:999", message=_pointing_at(env, result, 999), locale="zh-CN"
+        )
+        assert "该任务已不再保存，所以这个按钮无法重做。请用 /生成 重新开始。" in gone.text
+        env.api.fail_next("server_error")
+        failed = await h.slash("imagine", {"prompt": "un renard"}, locale="fr")
+        assert labels(failed.failure) == ["Réessayer", "Changer le prompt"]
+        opened = await h.click("img:reprompt:2", locale="fr")
+        assert opened.modal["title"] == "Changer le prompt"
+        (field,) = [c["components"][0] for c in opened.modal["components"]]
+        assert (field["label"], field["value"]) == ("Prompt", "un renard")
+
+
+async def test_the_restart_notice_buttons_read_in_the_servers_language(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        await h.slash("settings language", {"language": "de"}, user=h.moderator_id)
+        await h.slash("imagine", {"prompt": "a fox"}, locale="ja")
+        (job,) = await env.store.recent_jobs(h.guild_id)
+
+        await tell_interrupted(env.bot, [job])
+
+        (notice,) = [m for m in env.discord.bot_messages(h.channel_id) if not m.get("embeds")]
+        assert labels(notice) == ["Nochmal versuchen", "Prompt ändern"]

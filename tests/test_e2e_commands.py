@@ -219,3 +219,17 @@ async def test_a_rate_limited_api_holds_the_queue_for_the_next_job(tmp_path: Pat
         await env.harness.settle()
         assert len(waiting.result["attachments"]) == 1
         assert [r.json["prompt"] for r in env.api.image_requests] == ["first", "first", "second"]
+
+
+async def test_autocomplete_words_its_own_choices_in_the_members_language(
+    tmp_path: Path,
+) -> None:
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        await env.store.set_preferences(h.guild_id, h.user_id, {"preset": "Watercolour"})
+        presets = await h.autocomplete("imagine", {"prompt": "x"}, focused="preset", locale="ru")
+        assert ("none — даже без вашего любимого Watercolour", "none") in [
+            (c["name"], c["value"]) for c in presets
+        ]
+        english = await h.autocomplete("imagine", {"prompt": "x"}, focused="preset")
+        assert [c["name"] for c in english] == ["none — not even your preferred Watercolour"]

@@ -263,3 +263,21 @@ async def test_menus_are_guild_only_message_commands_and_leave_with_their_cog(
 
         await env.bot.load_extension("cogs.context")
         assert sorted(c.name for c in tree.get_commands(type=kind)) == ["Edit image", "Vary image"]
+
+
+async def test_a_japanese_member_gets_the_edit_image_form_in_japanese(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        target = h.build_message("", attachments=[("cat.png", image_bytes("red", (64, 48)))])
+
+        opened = await h.context_menu("Edit image", message=target, locale="ja")
+
+        assert opened.modal["title"] == "画像を編集"
+        (prompt_input,) = text_inputs(opened.modal)
+        assert prompt_input["label"] == "何を変えますか？"
+        assert prompt_input["placeholder"] == "例：猫に赤い帽子をかぶせて"
+        words = h.build_message("just words")
+        refused = await h.context_menu("Vary image", message=words, locale="fr")
+        assert refused.ephemeral and "Ce message n'a aucune image que je puisse utiliser." in (
+            refused.text
+        )

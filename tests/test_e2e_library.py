@@ -75,7 +75,7 @@ async def test_star_saves_and_a_second_press_removes(tmp_path: Path) -> None:
         ]
 
         saved = await star(env, 1)
-        assert saved.ephemeral and SAVED in saved.text
+        assert saved.ephemeral and SAVED.format(favourites="/favourites") in saved.text
         assert await env.store.is_favourite(h.guild_id, h.user_id, 1)
         # Someone else's star is their own.
         assert not await env.store.is_favourite(h.guild_id, h.moderator_id, 1)

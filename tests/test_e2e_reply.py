@@ -345,3 +345,77 @@ async def test_cancelling_a_queued_reply_job_refunds_and_never_calls_the_api(
         assert cancelled is not None and cancelled.status == "cancelled"
         usage = await env.bot.services.quotas.member_usage(h.guild_id, h.user_id, ())
         assert usage.member.used == 0 and usage.in_flight == 0
+
+
+# --- in the server's language (a message carries no member language) -------------------------
+
+EMBED_LINKS = 1 << 14
+
+
+async def german_server(env: BotEnv) -> None:
+    """The test server's Discord language becomes German, as a GUILD_UPDATE says."""
+    h = env.harness
+    h.guild_payload["preferred_locale"] = "de"
+    await h.inject("GUILD_UPDATE", h.guild_payload)
+
+
+async def test_a_reply_in_a_german_server_gets_its_hint_in_german(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        await german_server(env)
+        target = env.harness.build_message("just text")
+
+        record = await reply_to(env, target, "add a hat")
+
+        (hint,) = record.messages
+        (embed,) = hint["embeds"]
+        assert embed["description"].startswith(
+            "Antworte auf eine Nachricht mit Bild (oder häng eins an), erwähne mich und sag, was "
+            "sich ändern soll, z. B. `@"
+        )
+        assert embed["description"].endswith("Um ein Bild aus Worten zu erstellen, nimm /imagine.")
+        assert embed["footer"]["text"] == (
+            "Um es nochmal zu versuchen, antworte auf das Bild und erwähne mich erneut."
+        )
+
+
+async def test_a_failed_reply_in_a_german_server_is_told_in_german(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        await german_server(env)
+        target = h.build_message("", attachments=[("cat.png", image_bytes("red", (32, 32)))])
+        payload = h.build_message(
+            f"{h.bot_mention} füg einen Hut hinzu", reference=target["id"], mentions=[h.bot_id]
+        )
+        del payload["referenced_message"]
+        del env.discord.messages[int(target["id"])]
+
+        record = await h.inject("MESSAGE_CREATE", payload)
+
+        (reply,) = record.messages
+        text = reply["embeds"][0]["description"]
+        assert text.startswith("⚠️ Die Nachricht, auf die du geantwortet hast, wurde gelöscht.")
+        assert "**Dein Prompt**\n```\nfüg einen Hut hinzu\n```" in text
+        assert text.endswith("Dafür wurde nichts berechnet.")
+        assert reply["embeds"][0]["footer"]["text"].startswith("Um es nochmal zu versuchen")
+
+
+async def test_missing_permissions_in_a_german_server_are_named_as_discord_does(
+    tmp_path: Path,
+) -> None:
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        await german_server(env)
+        for role_id in (h.guild_id, h.bot_role_id):
+            role = h.roles[role_id]
+            role["permissions"] = str(int(role["permissions"]) & ~ATTACH_FILES & ~EMBED_LINKS)
+            await h.inject("GUILD_ROLE_UPDATE", {"guild_id": str(h.guild_id), "role": role})
+        target = h.build_message("", attachments=[("cat.png", image_bytes("red", (32, 32)))])
+
+        record = await reply_to(env, target, "add a hat")
+
+        (reply,) = record.messages
+        assert reply["embeds"][0]["description"].startswith(
+            "⚠️ Ich brauche in diesem Kanal die Berechtigungen Dateien anhängen und Links "
+            "einbetten, um Bilder zu posten."
+        )
+        assert env.api.image_requests == []

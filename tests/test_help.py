@@ -65,8 +65,8 @@ async def test_help_lists_the_allowed_models_default_first_with_what_they_do(
         assert "vivid or natural" in dalle3  # the catalog's description
         assert "Works with /imagine." in dalle3
         gpt = fields(record)["GPT Image 1 (gpt-image-1) — default"]
-        assert "Works with /imagine, /edit, /vary." in gpt
-        assert "The default for /edit, /vary." in gpt
+        assert "Works with /imagine, /edit, and /vary." in gpt
+        assert "The default for /edit and /vary." in gpt
         assert "gpt-image-2" not in record.text  # not allowed here
 
 
@@ -157,7 +157,7 @@ async def test_help_in_a_direct_message_says_kindly_that_commands_work_in_server
     async with bot_env(tmp_path) as env:
         record = await env.harness.slash("help", dm=True)
         assert record.callback_type == 4 and record.ephemeral
-        assert embed_of(record)["description"] == help_text.DM_TEXT
+        assert embed_of(record)["description"] == help_text.DM_TEXT.format(help="/help")
         assert "Your credits" not in record.text
 
 
@@ -181,6 +181,18 @@ async def test_help_warns_of_a_shutdown_and_names_a_new_model_by_its_family(
         new = found["gpt-image-2.7-sunburst (new, like GPT Image 2.6 Sunburst)"]
         assert "limits assumed from gpt-image-2.6-sunburst" in new
         assert "An image costs 4 credits" in new  # priced like its family
+        german = fields(await env.harness.slash("help", locale="de"))
+        assert (
+            "⚠️ Dieses Modell wird am 2026-12-20 abgeschaltet; nimm stattdessen "
+            "gpt-image-2.6-sunburst." in german["GPT Image 2 (gpt-image-2)"]
+        )
+        assert "gpt-image-2.7-sunburst (neu, wie GPT Image 2.6 Sunburst)" in german
+        offered = await env.harness.autocomplete(
+            "imagine", {"prompt": "x"}, focused="model", locale="de"
+        )
+        assert "gpt-image-2.7-sunburst (neu, wie GPT Image 2.6 Sunburst)" in [
+            c["name"] for c in offered
+        ]
 
 
 def _many_models(tmp_path: Path, count: int) -> tuple[Path, dict[str, str]]:
@@ -213,7 +225,7 @@ async def test_help_keeps_within_discords_embed_limits_with_fifteen_long_models(
         assert models[0]["name"] == "House model 3 with a long name (house-model-3) — default"
         for field in models:  # cut descriptions, never what it works with or costs
             assert field["value"].startswith("A very long description")
-            assert "Works with /imagine, /edit, /vary." in field["value"]
+            assert "Works with /imagine, /edit, and /vary." in field["value"]
             assert "An image costs 4 credits" in field["value"]
 
 
@@ -237,3 +249,41 @@ def test_member_text_is_whole_sentences_with_named_placeholders() -> None:
     for text in filter(lambda t: isinstance(t, str), texts):
         for _, name, _, _ in string.Formatter().parse(text):
             assert name is None or name.isidentifier(), (text, name)
+
+
+async def test_help_for_a_russian_member_reads_in_russian_and_names_russian_commands(
+    tmp_path: Path,
+) -> None:
+    async with bot_env(tmp_path) as env:
+        await set_settings(env, allowed_models=("gpt-image-1", "dall-e-3"))
+        record = await env.harness.slash("help", locale="ru")
+        embed = embed_of(record)
+        assert embed["title"] == "Как создавать изображения здесь"
+        # Commands are named as a Russian member's Discord shows them in its command picker.
+        description = embed["description"]
+        assert description.startswith("**/создать** — опишите картинку, и я её нарисую.\n")
+        assert "**/избранное**, **/показать** — " in description
+        assert "**Приложения → Изменить изображение / Вариации изображения** — " in description
+        assert "/imagine" not in description
+        found = fields(record)
+        assert list(found)[:2] == ["Ваши кредиты", "Кнопки"]
+        buttons = found["Кнопки"]  # by the labels the buttons carry in Russian
+        assert buttons.startswith("🔁 **Ещё раз** — тот же запрос и те же настройки ещё раз;")
+        assert "🔀 **Вариация / Вариация 2…** — " in buttons
+        assert "⭐ **Сохранить** — сохранить результат в /избранное;" in buttons
+        gpt = found["GPT Image 1 (gpt-image-1) — по умолчанию"]
+        assert "Работает с /создать, /изменить и /вариации." in gpt
+        assert "Изображение размера по умолчанию (1024x1024) стоит 4 кредита." in gpt
+        dalle3 = found["DALL·E 3 (dall-e-3)"]
+        assert "Работает с /создать." in dalle3
+
+
+async def test_help_in_chinese_and_a_japanese_direct_message(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        await set_policy(env, user_limit=None)
+        found = fields(await env.harness.slash("help", locale="zh-CN"))
+        assert found["你的点数"] == "本服务器没有设置点数限额：你在这里生成图片是免费的。"
+        assert "适用于 /生成、/编辑和/变体。" in found["GPT Image 1 (gpt-image-1) — 默认"]
+        dm = embed_of(await env.harness.slash("help", dm=True, locale="ja"))
+        assert dm["title"] == "このサーバーでの画像の作り方"
+        assert "私がいるサーバーで /ヘルプ を使うと" in dm["description"]

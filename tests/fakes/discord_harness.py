@@ -842,8 +842,12 @@ class BotHarness:
         *,
         user: UserLike | None = None,
         settle: bool = True,
+        **payload_options: Any,
     ) -> InteractionRecord:
-        """Submit the modal the bot opened most recently with this custom_id."""
+        """Submit the modal the bot opened most recently with this custom_id.
+
+        ``payload_options``: locale, guild_locale (see interaction_payload).
+        """
         opened = [
             r
             for r in self.fake.requests_to("POST", "/interactions/*/callback")
@@ -869,6 +873,7 @@ class BotHarness:
             channel=None if dm else channel,
             message=source.get("message"),
             dm=dm,
+            **payload_options,
         )
         return await self._interaction(payload, settle)
 
