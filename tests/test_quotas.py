@@ -125,7 +125,10 @@ async def test_the_in_flight_cap_is_exact_under_concurrency(
     assert all(isinstance(r, Busy) for r in results if not isinstance(r, Reservation))
 
 
-@pytest.mark.parametrize(("cap", "words"), [(1, "1 request in"), (2, "2 requests in")])
+@pytest.mark.parametrize(
+    ("cap", "words"),
+    [(1, "1 request in progress. Wait for it"), (2, "2 requests in progress. Wait for one")],
+)
 async def test_the_in_flight_refusal_says_how_many_in_plain_words(
     store: Store, engine: QuotaEngine, cap: int, words: str
 ) -> None:
@@ -134,9 +137,7 @@ async def test_the_in_flight_refusal_says_how_many_in_plain_words(
         await reserve(engine)
     with pytest.raises(Busy) as refused:
         await reserve(engine)
-    assert str(refused.value) == (
-        f"You already have {words} progress. Wait for one to finish, then try again."
-    )
+    assert str(refused.value) == f"You already have {words} to finish, then try again."
 
 
 # --- commit, refund, recovery ---------------------------------------------------------------------
