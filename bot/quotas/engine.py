@@ -308,12 +308,14 @@ def _quota_error(
             **values,
         )
     else:
-        text = _not_enough(server, remaining, credit_text(req.credits), credit_text(limit), values)
+        needed, of = credit_text(req.credits), credit_text(limit)
+        text = _not_enough(remaining, needed, of, values, server=server)
+    # QuotaExceeded's signature says str; BotError keeps and renders a Text all the same.
     return QuotaExceeded(text, remaining=remaining, resets_at=float(resets_at))  # type: ignore[arg-type]
 
 
 def _not_enough(
-    server: bool, remaining: int, needed: Text, limit: Text, values: dict[str, object]
+    remaining: int, needed: Text, limit: Text, values: dict[str, object], *, server: bool
 ) -> Text:
     """A request that needs more credits than are left: plural in what is left."""
     if server:
