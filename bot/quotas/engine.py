@@ -311,7 +311,7 @@ def _quota_error(
         needed, of = credit_text(req.credits), credit_text(limit)
         text = _not_enough(remaining, needed, of, values, server=server)
     # QuotaExceeded's signature says str; BotError keeps and renders a Text all the same.
-    return QuotaExceeded(text, remaining=remaining, resets_at=float(resets_at))  # type: ignore[arg-type]
+    return QuotaExceeded(text, remaining=remaining, resets_at=float(resets_at))
 
 
 def _not_enough(
