@@ -210,7 +210,7 @@ class Wallet:
             return t(locale, BLOCKED)
         if self.free:
             return t(locale, MODERATOR_FREE if self.moderator_exempt else FREE)
-        lines = member_usage_text(self.usage, self.default_price)
+        lines = member_usage_text(self.usage, self.default_price, locale)
         return f"{t(locale, MODERATOR_BUDGET)}\n{lines}" if self.moderator_exempt else lines
 
 

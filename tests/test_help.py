@@ -276,6 +276,9 @@ async def test_help_for_a_russian_member_reads_in_russian_and_names_russian_comm
         assert "Изображение размера по умолчанию (1024x1024) стоит 4 кредита." in gpt
         dalle3 = found["DALL·E 3 (dall-e-3)"]
         assert "Работает с /создать." in dalle3
+        usage = await env.harness.slash("usage", locale="ru")  # the same lines /usage shows
+        assert usage.original is not None
+        assert found["Ваши кредиты"] == usage.original["embeds"][0]["description"]
 
 
 async def test_help_in_chinese_and_a_japanese_direct_message(tmp_path: Path) -> None:
