@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.safety import CHECK_MISSING, LOW_NOT_ALLOWED, LOW_ONLY_AGE_RESTRICTED
+from bot.i18n import Text, t
+from bot.safety import CHECK_MISSING, CHECK_MISSING_VALUES, LOW_NOT_ALLOWED, LOW_ONLY_AGE_RESTRICTED
 from cogs.moderation import CHANGE_TITLE
 from tests.fakes.bot_env import BotEnv, bot_env
 from tests.fakes.discord_harness import InteractionRecord
@@ -72,14 +73,14 @@ def png(colour: str = "red") -> bytes:
     ("setting", "told"), [(False, LOW_NOT_ALLOWED), (True, LOW_ONLY_AGE_RESTRICTED)]
 )
 async def test_moderation_low_in_an_ordinary_channel_is_refused_and_nothing_is_sent(
-    tmp_path: Path, setting: bool, told: str
+    tmp_path: Path, setting: bool, told: Text
 ) -> None:
     async with bot_env(tmp_path) as env:
         await mod(env, "settings safety", {"low_moderation": setting})
 
         refused = await imagine(env, moderation="low")
 
-        assert refused.ephemeral and told in refused.text
+        assert refused.ephemeral and str(told) in refused.text
         assert NOTHING_CHARGED in refused.text
         assert env.api.image_requests == []
         assert await failed_job(env) == ("failed", "safety")
@@ -117,7 +118,7 @@ async def test_threads_follow_their_parent_channel(tmp_path: Path) -> None:
             assert len((await imagine(env, channel=thread)).files) == 1
         refused = await imagine(env, channel=ordinary_thread, moderation="low")
 
-        assert LOW_ONLY_AGE_RESTRICTED in refused.text
+        assert str(LOW_ONLY_AGE_RESTRICTED) in refused.text
         sent = [r.json.get("moderation") for r in env.api.image_requests]
         assert sent == [None, None, "low"]  # never in threads of ordinary channels
 
@@ -344,7 +345,7 @@ async def test_a_provider_without_moderations_runs_jobs_and_tells_moderators_onc
         assert len(first.files) == 1 and len(second.files) == 1
         assert len(env.api.moderation_requests) == 1  # a missing endpoint isn't asked again
         (notice,) = log_posts(env, log)
-        assert notice["description"] == CHECK_MISSING
+        assert notice["description"] == t("en", CHECK_MISSING, **CHECK_MISSING_VALUES)
         warnings = [r for r in caplog.records if "no moderation endpoint" in r.getMessage()]
         assert len(warnings) == 1
 
