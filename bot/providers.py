@@ -43,15 +43,14 @@ log = logging.getLogger(__name__)
 # Providers' names: English ids, read in the reader's language where a message names one.
 OPERATORS = N_("the image service")
 OWN = N_("this server's image service")
-CONNECT = Command("settings provider")
 NO_PROVIDER = lazy(
     "This server has no image service connected yet. A moderator can connect one with {command}.",
-    command=CONNECT,
+    command=Command("settings provider"),
 )
 UNREADABLE_KEY = lazy(
     "This server's image service key can't be read any more (the bot's secret keys changed). "
     "A moderator can set it again with {command}.",
-    command=CONNECT,
+    command=Command("settings provider"),
 )
 NO_SECRET_KEYS = lazy(
     "The bot's operator hasn't set IMAGEBOT_SECRET_KEYS, so servers can't store their own key yet."

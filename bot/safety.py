@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from bot import blocklist
 from bot.errors import PromptBlocked, SafetyRefused, ValidationError
-from bot.i18n import N_, Command, Listed, Text, lazy, lazy_n
+from bot.i18n import N_, Command, Listed, Option, Text, lazy, lazy_n
 from bot.images.params import CHOICE_BY_NAME
 from bot.moderation import ListAction, change_ids, quoted
 
@@ -50,11 +50,12 @@ FLAGGED = N_(
     "This server's prompt check flagged your prompt for {categories}, so I didn't send it."
 )
 FLAGGED_PLAIN = N_("This server's prompt check flagged your prompt, so I didn't send it.")
-CHECK_MISSING = N_(
+CHECK_MISSING = lazy(
     "The prompt check is on, but the image service has no moderation endpoint, so prompts go "
-    "unchecked. Turn it off with {command} (prompt_check: False)."
+    "unchecked. Turn it off with {command} ({option}: False).",
+    command=Command("settings safety"),
+    option=Option("prompt_check"),
 )
-CHECK_MISSING_VALUES: Mapping[str, object] = {"command": Command("settings safety")}
 # The moderation endpoint's categories as members read them (an unknown one reads as its name).
 CATEGORY_WORDS = {
     "harassment": N_("harassment"),
@@ -131,7 +132,8 @@ def flagged(categories: Sequence[str]) -> PromptBlocked:
 def refusal(kind: type[Refused], told: Text, rule: Text) -> Refused:
     """A safety refusal: ``told`` the member in their language, ``rule`` (what refused it) to
     the moderators in the server's, both put in a language where they are shown."""
-    # SafetyRefused's signature (bot/errors.py) still says str; BotError stores and renders Text.
+    # SafetyRefused's ``rule`` (bot/errors.py) is typed str; it is shown through ``t``, which
+    # renders a Text value in the log's language.
     return kind(told, rule=rule)  # type: ignore[arg-type]
 
 
@@ -146,9 +148,9 @@ def set_switches(
 ) -> GuildSettings:
     """The settings with each switch that was given set (None: left as it is)."""
     if low_moderation is None and spoilers is None and prompt_check is None:
-        raise ValidationError(
-            [lazy("Choose at least one of low_moderation, spoilers or prompt_check.")]
-        )
+        switches = (Option("low_moderation"), Option("spoilers"), Option("prompt_check"))
+        choose = lazy("Choose at least one of {options}.", options=Listed(switches, style="or"))
+        raise ValidationError([choose])
     return dataclasses.replace(
         settings,
         low_moderation=settings.low_moderation if low_moderation is None else low_moderation,
@@ -205,6 +207,6 @@ async def admit(runner: Runner, who: Requester, spec: JobSpec) -> JobSpec:
 async def _tell(runner: Runner, guild_id: int, key: str) -> None:
     for listener in runner.notice_listeners:
         try:
-            await listener(guild_id, key, CHECK_MISSING, CHECK_MISSING_VALUES)
+            await listener(guild_id, key, CHECK_MISSING.msgid, CHECK_MISSING.values)
         except Exception:
             log.warning("A notice listener failed for guild %s", guild_id, exc_info=True)

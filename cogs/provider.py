@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.i18n import N_, Text, Words, lazy, lazy_n, t
-from bot.providers import CONNECT
+from bot.i18n import N_, Command, Text, Words, lazy, lazy_n, t
 from bot.render import error_embed
 from cogs.common import reader_locale, report
 from cogs.moderation import Interaction, announce_change, guild_id, moderators_only, reply
@@ -124,7 +123,7 @@ async def remove(interaction: Interaction) -> None:
         text = lazy(
             "✅ This server's image service and its key were removed. Members can't make "
             "images until a moderator connects one with {command}.",
-            command=CONNECT,
+            command=Command("settings provider"),
         )
     await reply(interaction, text.render(locale))
     await _record(interaction, gid, before)
@@ -171,6 +170,8 @@ async def provider_line(services: Services, gid: int) -> Text:
     if services.settings.shares_provider_with(gid):
         return lazy(
             "**Image service:** the bot's own (connect this server's with {command})",
-            command=CONNECT,
+            command=Command("settings provider"),
         )
-    return lazy("**Image service:** none: connect one with {command}", command=CONNECT)
+    return lazy(
+        "**Image service:** none: connect one with {command}", command=Command("settings provider")
+    )

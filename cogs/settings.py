@@ -209,7 +209,7 @@ class Settings(ModeratorCog):
                 interaction, t(locale, "No changes yet."), title=t(locale, "Recent changes")
             )
             return
-        lines = [audit_text.change_line(c) for c in changes]
+        lines = [audit_text.change_line(c, locale) for c in changes]
         title = t(locale, "Recent changes ({count})", count=len(changes))
         await reply_pages(interaction, title, lines)
 

@@ -317,9 +317,12 @@ async def test_a_russian_moderator_connects_a_provider_in_russian(tmp_path: Path
         )
         assert removed.text.startswith("✅ Сервис изображений этого сервера и его ключ удалены.")
         assert "пока модератор не подключит новый через /настройки сервис." in removed.text
-        # The audit trail records its label and values in English, whoever asked.
+        # The audit trail records its label and values in English, whoever asked; the list
+        # reads the label in the moderator's language, the values as recorded.
         changes = await env.store.recent_changes(harness.guild_id)
         assert {c.what for c in changes} == {"image service"}
+        listed = await harness.slash("settings changes", user=harness.moderator_id, locale="ru")
+        assert f" сервис изображений: {own_a.base_url} (key …1111) → none" in listed.text
 
 
 async def test_a_chinese_member_of_a_server_without_a_provider_is_told_in_chinese(
