@@ -134,7 +134,7 @@ def refusal(kind: type[Refused], told: Text, rule: Text) -> Refused:
     the moderators in the server's, both put in a language where they are shown."""
     # SafetyRefused's ``rule`` (bot/errors.py) is typed str; it is shown through ``t``, which
     # renders a Text value in the log's language.
-    return kind(told, rule=rule)  # type: ignore[arg-type]
+    return kind(told, rule=rule)
 
 
 # --- moderators' changes ---------------------------------------------------------------------
