@@ -429,12 +429,12 @@ async def test_a_japanese_members_edit_form_is_in_japanese(tmp_path: Path) -> No
         fields = [c["components"][0] for c in opened.modal["components"]]
         assert [f["label"] for f in fields] == ["何を変えますか？", "画像の番号（1〜2）"]
         wrong = await env.harness.submit_modal(
-            opened.modal["custom_id"], {"prompt": "帽子をかぶせて", "image": "7"}, locale="ja"
+            opened.modal["custom_id"], {"prompt": "帽子をかぶせて", "image": "7"}
         )
         assert wrong.ephemeral and "画像の番号は 1〜2 の間で指定してください。" in wrong.text
         again = await env.harness.click("img:edit:1", locale="ja")
         done = await env.harness.submit_modal(
-            again.modal["custom_id"], {"prompt": "帽子をかぶせて", "image": "2"}, locale="ja"
+            again.modal["custom_id"], {"prompt": "帽子をかぶせて", "image": "2"}
         )
         assert done.result["embeds"][0]["title"] == "gpt-image-1 で編集"
 

@@ -203,7 +203,10 @@ async def test_the_moderation_log_of_an_english_server_stays_english(tmp_path: P
         assert by_title["⚙️ Settings changed"].startswith(f"By <@{env.harness.moderator_id}> <t:")
         refusal = by_title["🚫 Request refused by this server's safety settings"]
         assert "**Refused by:** " in refusal and "`goblin`" in refusal
-        assert by_title["Models"] == CHECK_MISSING
+        assert by_title["Models"] == str(CHECK_MISSING)
+        assert by_title["Models"].endswith(
+            "Turn it off with /settings safety (prompt_check: False)."
+        )
         budget = by_title["⛔ The server budget is used up"]
         assert "This server has used **4** of its 4 credits today (100 %)." in budget
 

@@ -842,12 +842,9 @@ class BotHarness:
         *,
         user: UserLike | None = None,
         settle: bool = True,
-        **payload_options: Any,
     ) -> InteractionRecord:
-        """Submit the modal the bot opened most recently with this custom_id.
-
-        ``payload_options``: locale, guild_locale (see interaction_payload).
-        """
+        """Submit the modal the bot opened most recently with this custom_id (from the same
+        Discord language as the interaction that opened it, as a member's client does)."""
         opened = [
             r
             for r in self.fake.requests_to("POST", "/interactions/*/callback")
@@ -873,7 +870,8 @@ class BotHarness:
             channel=None if dm else channel,
             message=source.get("message"),
             dm=dm,
-            **payload_options,
+            locale=source.get("locale", "en-US"),
+            guild_locale=source.get("guild_locale", "en-US"),
         )
         return await self._interaction(payload, settle)
 
