@@ -13,7 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.shutdown import RESTART_CANCELLED, RESTART_STOPPED, RESTARTING, on_signals
+from bot.scheduler import JobCancelled
+from bot.shutdown import RESTART_CANCELLED, RESTART_STOPPED, RESTARTING, Drain, on_signals
 from tests.fakes.bot_env import DISCORD_TOKEN, BotEnv, bot_env
 from tests.fakes.discord_harness import HarnessError, InteractionRecord
 from tests.fakes.discord_server import FakeDiscord
@@ -200,3 +201,18 @@ async def test_the_process_exits_0_on_sigterm(tmp_path: Path) -> None:
         assert process.returncode == 0, output.decode()
         assert b"SIGTERM: shutting down" in output
         assert TEST_API_KEY.encode() not in output and DISCORD_TOKEN.encode() not in output
+
+
+async def test_a_job_the_shutdown_took_out_of_the_queue_is_told_in_its_members_language() -> None:
+    drain = Drain()
+    drain.admitted(1)
+    drain.close(lambda job_id: False)
+    with pytest.raises(JobCancelled) as caught:
+        drain.may_queue(1)  # it reached its queue after the shutdown began
+    told = drain.stopped(1, caught.value)
+    assert told is not None and told.kind == "restarting"
+    assert told.render("ru") == (
+        "Бот перезапускается, поэтому ваше задание убрано из очереди, не успев начаться. "
+        "Попробуйте ещё раз кнопкой через минуту."
+    )
+    assert str(told) == str(RESTART_CANCELLED)
