@@ -78,11 +78,9 @@ def stored_source(
             if where is None or refresh is None:
                 raise ImageInputError(lazy(EXPIRED_UPLOAD, name=filename, command=command))
             current = await refresh(filename, url, where)
-        try:
-            return await services.downloader.source(current, filename).read(max_bytes)
-        except ImageInputError as exc:  # what went wrong, then how to start again
-            hint = lazy(LINKS_EXPIRE, command=command)
-            raise ImageInputError(lazy("{problem} {hint}", problem=exc.text, hint=hint)) from exc
+        hint = lazy(LINKS_EXPIRE, command=command)
+        source = services.downloader.source(current, filename, on_failure=hint)
+        return await source.read(max_bytes)
 
     return ImageSource(filename, None, read, url=url, message=where)
 

@@ -198,11 +198,17 @@ async def test_a_refused_key_tells_the_moderators_and_the_member(tmp_path: Path)
             "settings log-channel", {"channel": log_channel}, user=harness.moderator_id
         )
         await connect(env, own_a.base_url, KEY_A)
-        own_a.fail_next("invalid_api_key", times=2)
+        own_a.fail_next("invalid_api_key", times=3)
         first = await imagine(env, "a fox")
         second = await imagine(env, "a fox again")
         for record in (first, second):
             assert "This server's image service refused its API key" in record.failure_text
+        # A Russian member reads it in Russian, the command as their Discord names it.
+        russian = await harness.slash("imagine", {"prompt": "лиса"}, locale="ru")
+        assert russian.failure_text.startswith(
+            "⚠️ Сервис изображений этого сервера отклонил его API-ключ. Модераторам уже "
+            "сообщили; любой из них может задать новый ключ через /настройки сервис."
+        )
         posts = [
             m for m in env.discord.bot_messages(log_channel) if "refused its API key" in str(m)
         ]
