@@ -199,39 +199,40 @@ def change_ids(
     return tuple(i for i in current if i != item)
 
 
-def describe_settings(settings: GuildSettings, bot_default: str, locale: str = SOURCE) -> str:
-    """The server's settings as moderators read them, in ``locale`` (the moderator's)."""
+def describe_settings(settings: GuildSettings, bot_default: str) -> Text:
+    """The server's settings as moderators read them (put in the moderator's language where it
+    is shown)."""
     if settings.allowed_models is None:
-        models = t(locale, "all")
+        models: Words = lazy("all")
     else:
-        models = ", ".join(settings.allowed_models) or t(locale, NONE)
-    default = settings.default_model or t(locale, "{model} (the bot's default)", model=bot_default)
+        models = ", ".join(settings.allowed_models) or lazy(NONE)
+    default: Words = settings.default_model or lazy(
+        "{model} (the bot's default)", model=bot_default
+    )
     channels = " ".join(f"<#{c}>" for c in settings.allowed_channel_ids)
     roles = " ".join(f"<@&{r}>" for r in settings.moderator_role_ids)
-    log = f"<#{settings.mod_log_channel_id}>" if settings.mod_log_channel_id else t(locale, OFF)
-    low = N_("in age-restricted channels") if settings.low_moderation else N_("never")
-    spoilers = N_("outside age-restricted channels") if settings.spoilers else OFF
-    moderators = (
-        t(locale, "**Moderators:** members with Manage Server and {roles}", roles=roles)
+    log = f"<#{settings.mod_log_channel_id}>" if settings.mod_log_channel_id else None
+    return lazy(
+        "**Allowed models:** {models}\n"
+        "**Default model:** {default}\n"
+        "**Channels:** {channels}\n"
+        "**Moderators:** {moderators}\n"
+        "**Moderation log:** {log}\n"
+        "**Less strict filtering (moderation low):** {low}\n"
+        "**Results as spoilers:** {spoilers}\n"
+        "**Prompt check:** {check}\n"
+        "**Blocked words:** {words}",
+        models=models,
+        default=default,
+        channels=channels or lazy("every channel"),
+        moderators=lazy("members with Manage Server and {roles}", roles=roles)
         if roles
-        else t(locale, "**Moderators:** members with Manage Server")
-    )
-    return "\n".join(
-        [
-            t(locale, "**Allowed models:** {models}", models=models),
-            t(locale, "**Default model:** {model}", model=default),
-            t(locale, "**Channels:** {channels}", channels=channels or t(locale, "every channel")),
-            moderators,
-            t(locale, "**Moderation log:** {log}", log=log),
-            t(locale, "**Less strict filtering (moderation low):** {low}", low=t(locale, low)),
-            t(locale, "**Results as spoilers:** {spoilers}", spoilers=t(locale, spoilers)),
-            t(
-                locale,
-                "**Prompt check:** {check}",
-                check=t(locale, ON if settings.prompt_check else OFF),
-            ),
-            t(locale, "**Blocked words:** {words}", words=blocklist.shown(settings.blocked_words)),
-        ]
+        else lazy("members with Manage Server"),
+        log=log or lazy(OFF),
+        low=lazy(N_("in age-restricted channels") if settings.low_moderation else N_("never")),
+        spoilers=lazy(N_("outside age-restricted channels") if settings.spoilers else OFF),
+        check=lazy(ON if settings.prompt_check else OFF),
+        words=blocklist.shown(settings.blocked_words),
     )
 
 
@@ -479,21 +480,16 @@ def no_quality(model: str, quality: str, qualities: Sequence[str]) -> Text:
     )
 
 
-def describe_rule(
-    rule: RoleRule | None,
-    window: Window,
-    images: ImageCount | None = None,
-    locale: str = SOURCE,
-) -> str:
+def describe_rule(rule: RoleRule | None, window: Window, images: ImageCount | None = None) -> Text:
     """What a role override means, completing "@role ..." in a confirmation (in images too when
-    it was given so), in ``locale`` (the moderator's)."""
+    it was given so)."""
     if rule is None:
-        return t(locale, "follows the member limit again")
+        return lazy("follows the member limit again")
     if rule.kind == "limit":
         if images is not None:
-            return t(locale, "may now make {images}", images=images_per(images, window))
+            return lazy("may now make {images}", images=images_per(images, window))
         spent = credit_count(rule.limit or 0)
-        return t(locale, "may use {credits} {period}", credits=spent, period=per_window(window))
+        return lazy("may use {credits} {period}", credits=spent, period=per_window(window))
     if rule.kind == "unlimited":
-        return t(locale, "is unlimited")
-    return t(locale, "is blocked from making images")
+        return lazy("is unlimited")
+    return lazy("is blocked from making images")

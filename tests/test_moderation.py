@@ -34,7 +34,7 @@ def provider() -> Provider:
 
 
 def test_the_settings_read_in_english_by_default_and_in_the_moderators_language() -> None:
-    assert describe_settings(GuildSettings(GUILD), "gpt-image-1").splitlines() == [
+    assert str(describe_settings(GuildSettings(GUILD), "gpt-image-1")).splitlines() == [
         "**Allowed models:** all",
         "**Default model:** gpt-image-1 (the bot's default)",
         "**Channels:** every channel",
@@ -45,7 +45,7 @@ def test_the_settings_read_in_english_by_default_and_in_the_moderators_language(
         "**Prompt check:** off",
         "**Blocked words:** none",
     ]
-    assert describe_settings(STRICT, "gpt-image-1", "ru").splitlines()[:8] == [
+    assert describe_settings(STRICT, "gpt-image-1").render("ru").splitlines()[:8] == [
         "**Разрешённые модели:** gpt-image-2, dall-e-3",
         "**Модель по умолчанию:** gpt-image-1 (модель бота по умолчанию)",
         "**Каналы:** <#11>",
@@ -55,7 +55,7 @@ def test_the_settings_read_in_english_by_default_and_in_the_moderators_language(
         "**Результаты под спойлером:** выкл.",
         "**Проверка запросов:** вкл.",
     ]
-    assert describe_settings(GuildSettings(GUILD), "gpt-image-1", "ja").splitlines()[0] == (
+    assert describe_settings(GuildSettings(GUILD), "gpt-image-1").render("ja").splitlines()[0] == (
         "**使えるモデル：** すべて"
     )
 
@@ -89,15 +89,15 @@ def test_a_limit_in_images_and_a_role_rule_read_in_the_moderators_language() -> 
     )
     in_credits = limit_in_credits(given_limit(5, None, None), provider(), None, {})
     assert in_credits.confirm("Each member", "day", lazy("Credits"), "fr") == "Crédits"
-    assert describe_rule(RoleRule("limit", 3), "week", locale="ru") == (
+    assert describe_rule(RoleRule("limit", 3), "week").render("ru") == (
         "может тратить 3 кредита в неделю"
     )
     assert (
-        describe_rule(RoleRule("limit", 1), "day", locale="ja")
+        describe_rule(RoleRule("limit", 1), "day").render("ja")
         == "は1日あたり1 クレジットまで使えます"
     )
-    assert describe_rule(None, "day", locale="zh_CN") == "重新按成员限额计算"
-    assert describe_rule(RoleRule("blocked"), "day", locale="es") == "no puede crear imágenes"
+    assert describe_rule(None, "day").render("zh_CN") == "重新按成员限额计算"
+    assert describe_rule(RoleRule("blocked"), "day").render("es") == "no puede crear imágenes"
 
 
 @pytest.mark.parametrize(
