@@ -600,3 +600,20 @@ async def test_who_may_not_moderate_is_told_in_their_language(tmp_path):
         assert_refused(in_dm, "このコマンドはサーバー内でのみ使えます。")
         english = await h.slash("quota show", locale="en-US")
         assert_refused(english, MODERATORS_ONLY)
+
+
+async def test_a_role_rule_is_confirmed_in_the_moderators_language(tmp_path):
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        vip = await h.add_role("VIP")
+        unlimited = await h.slash(
+            "quota role", {"role": vip, "rule": "unlimited"}, user=h.moderator_id, locale="ru"
+        )
+        assert f"✅ <@&{vip}> без лимита." in unlimited.text
+        limited = await h.slash(
+            "quota role",
+            {"role": vip, "rule": "limit", "credits": 3},
+            user=h.moderator_id,
+            locale="de",
+        )
+        assert f"✅ <@&{vip}> darf 3 Credits pro Tag nutzen." in limited.text
