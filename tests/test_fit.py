@@ -102,4 +102,4 @@ def test_after_a_refusal_an_image_over_the_per_file_limit_names_that_limit() -> 
     ],
 )
 def test_megabytes_never_says_zero_megabytes(size: int, round_up: bool, shown: str) -> None:
-    assert megabytes(size, round_up=round_up) == shown
+    assert str(megabytes(size, round_up=round_up)) == shown
