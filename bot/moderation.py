@@ -16,10 +16,10 @@ from bot import blocklist
 from bot.errors import ValidationError
 from bot.i18n import (
     COMMAND_CHOICE,
-    COMMAND_NAME,
     N_,
     SOURCE,
     Command,
+    Option,
     Text,
     Words,
     lazy,
@@ -49,7 +49,7 @@ PER_WINDOW: Mapping[Window, str] = {
     "week": N_("per week"),
     "month": N_("per month"),
 }
-NONE = N_("none")
+NO_MODEL = N_("no model")
 LEAVE_EMPTY = N_("none (leave it empty)")
 ON, OFF = N_("on"), N_("off")
 NO_DEFAULT = N_("None of these models can create images from a prompt ({command}).")
@@ -57,15 +57,12 @@ NEW_DEFAULT = N_("The default model is now {model} (the old one isn't allowed)."
 
 
 @dataclass(frozen=True, slots=True)
-class Option(Command):
-    """A command's option as the member's Discord shows it ("unlimited" reads "без_лимита" in
-    Russian), or with ``context=COMMAND_CHOICE`` one of its choices; a message names options
-    through this, as it names commands through ``Command``."""
-
-    context: str = COMMAND_NAME
+class OptionChoice(Option):
+    """One of an option's choices as the member's Discord shows it: the rule "limit" reads
+    "лимит" in Russian."""
 
     def render(self, locale: str | None) -> str:
-        return translate(locale, self.path, self.context) or self.path
+        return translate(locale, self.name, COMMAND_CHOICE) or self.name
 
 
 UNLIMITED, CLEAR = Option("unlimited"), Option("clear")
@@ -123,23 +120,19 @@ def parse_models(text: str, catalog: Catalog) -> tuple[str, ...] | None:
 
 
 def allow_models(
-    settings: GuildSettings,
-    models: tuple[str, ...] | None,
-    catalog: Catalog,
-    bot_default: str,
-    locale: str = SOURCE,
-) -> tuple[GuildSettings, list[str]]:
+    settings: GuildSettings, models: tuple[str, ...] | None, catalog: Catalog, bot_default: str
+) -> tuple[GuildSettings, list[Text]]:
     """Settings allowing ``models``; a default model that is no longer allowed is replaced, said
-    in the notes (in ``locale``: the moderator's)."""
-    notes: list[str] = []
+    in the notes."""
+    notes: list[Text] = []
     default = settings.default_model
     if models is not None and (default or bot_default) not in models:
         able = [m for m in models if catalog.get(m).supports("generate")]
         new_default = able[0] if able else None
         notes.append(
-            t(locale, NO_DEFAULT, command=Command("imagine"))
+            lazy(NO_DEFAULT, command=Command("imagine"))
             if new_default is None
-            else t(locale, NEW_DEFAULT, model=new_default)
+            else lazy(NEW_DEFAULT, model=new_default)
         )
         default = new_default
     return dataclasses.replace(settings, allowed_models=models, default_model=default), notes
@@ -173,7 +166,7 @@ def choose_default_model(
 
 
 def _not_allowed(model: str, allowed: Sequence[str]) -> ValidationError:
-    listed: Words = ", ".join(allowed) or lazy(NONE)
+    listed: Words = ", ".join(allowed) or lazy(NO_MODEL)
     return _refuse(
         lazy(
             "{model} isn't allowed on this server. Allowed models: {models}.",
@@ -205,7 +198,7 @@ def describe_settings(settings: GuildSettings, bot_default: str) -> Text:
     if settings.allowed_models is None:
         models: Words = lazy("all")
     else:
-        models = ", ".join(settings.allowed_models) or lazy(NONE)
+        models = ", ".join(settings.allowed_models) or lazy(NO_MODEL)
     default: Words = settings.default_model or lazy(
         "{model} (the bot's default)", model=bot_default
     )
@@ -424,7 +417,7 @@ def role_rule(rule: RuleChoice, credits: int | None) -> RoleRule | None:
             raise _refuse(
                 lazy(
                     "A `{limit}` rule needs a number of credits, or of images of a model.",
-                    limit=Option("limit", COMMAND_CHOICE),
+                    limit=OptionChoice("limit"),
                 )
             )
         return RoleRule("limit", credits)
@@ -432,8 +425,8 @@ def role_rule(rule: RuleChoice, credits: int | None) -> RoleRule | None:
         raise _refuse(
             lazy(
                 "Credits and images only go with the `{limit}` rule, not `{rule}`.",
-                limit=Option("limit", COMMAND_CHOICE),
-                rule=Option(rule, COMMAND_CHOICE),
+                limit=OptionChoice("limit"),
+                rule=OptionChoice(rule),
             )
         )
     return None if rule == "clear" else RoleRule(rule)

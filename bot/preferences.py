@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from bot import presets
 from bot.errors import ValidationError
 from bot.i18n import N_, SOURCE, Words, lazy, t
-from bot.moderation import NONE, quoted
+from bot.moderation import quoted
 from bot.store.models import GuildSettings, Preferences, Preset
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ UNSET = {
     "model": N_("the server's default"),
     "aspect": N_("the model's default size"),
     "quality": N_("the model's default"),
-    "preset": NONE,
+    "preset": N_("no preset"),
 }
 APPLIES = N_("Options you give in a command always win over these.")
 REMOVED = N_("was removed")

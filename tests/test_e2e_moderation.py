@@ -617,3 +617,24 @@ async def test_a_role_rule_is_confirmed_in_the_moderators_language(tmp_path):
             locale="de",
         )
         assert f"✅ <@&{vip}> darf 3 Credits pro Tag nutzen." in limited.text
+
+
+async def test_a_russian_moderators_settings_models_reply_is_in_russian(tmp_path):
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        record = await h.slash(
+            "settings models",
+            {"models": "dall-e-3, gpt-image-1-mini"},
+            user=h.moderator_id,
+            locale="ru",
+        )
+        assert_private_and_silent(record)
+        lines = record.text.splitlines()
+        assert "Теперь модель по умолчанию — dall-e-3 (прежняя не разрешена)." in lines
+        assert "**Разрешённые модели:** dall-e-3, gpt-image-1-mini" in lines
+        assert "**Каналы:** все каналы" in lines
+        assert "**Модераторы:** участники с правом «Управлять сервером»" in lines
+        assert "**Журнал модерации:** выкл." in lines
+        assert "**Проверка запросов:** выкл." in lines
+        shown = await h.slash("settings show", user=h.moderator_id, locale="en-US")
+        assert "**Allowed models:** dall-e-3, gpt-image-1-mini" in shown.text

@@ -62,16 +62,21 @@ def test_the_settings_read_in_english_by_default_and_in_the_moderators_language(
 
 def test_allowing_models_says_in_the_moderators_language_what_became_the_default() -> None:
     _, notes = moderation.allow_models(GuildSettings(GUILD), ("dall-e-3",), CATALOG, "gpt-image-1")
-    assert notes == ["The default model is now dall-e-3 (the old one isn't allowed)."]
-    _, notes = moderation.allow_models(
-        GuildSettings(GUILD), ("dall-e-3",), CATALOG, "gpt-image-1", "de"
-    )
-    assert notes == ["Das Standardmodell ist jetzt dall-e-3 (das alte ist nicht erlaubt)."]
+    assert [str(n) for n in notes] == [
+        "The default model is now dall-e-3 (the old one isn't allowed)."
+    ]
+    assert [n.render("de") for n in notes] == [
+        "Das Standardmodell ist jetzt dall-e-3 (das alte ist nicht erlaubt)."
+    ]
     changed, notes = moderation.allow_models(
-        GuildSettings(GUILD, default_model="dall-e-3"), ("dall-e-2",), CATALOG, "gpt-image-1", "ru"
+        GuildSettings(GUILD, default_model="dall-e-3"), ("dall-e-2",), CATALOG, "gpt-image-1"
     )
     assert changed.default_model == "dall-e-2"
-    assert notes == ["Теперь модель по умолчанию — dall-e-2 (прежняя не разрешена)."]
+    assert [n.render("ru") for n in notes] == [
+        "Теперь модель по умолчанию — dall-e-2 (прежняя не разрешена)."
+    ]
+    same, notes = moderation.allow_models(GuildSettings(GUILD), None, CATALOG, "gpt-image-1")
+    assert same.allowed_models is None and notes == []
 
 
 def test_a_limit_in_images_and_a_role_rule_read_in_the_moderators_language() -> None:
