@@ -75,7 +75,7 @@ class Library(commands.Cog):
             locale = await reader_locale(interaction)
             await interaction.response.send_message(
                 embed=render.status_embed(library.no_images(found).render(locale)),
-                view=views.reroll_view(found.id),
+                view=views.reroll_view(found.id, locale),
                 ephemeral=True,
             )
             return
@@ -147,9 +147,10 @@ class Library(commands.Cog):
         spoiler = who.spoiler or any(a.is_spoiler() for a in attachments)
         info = stored_info(job, spoiler=spoiler, locale=who.locale)
         try:
-            view = result_view(await services.jobs.provider_for(job.guild_id), job, len(images))
+            provider = await services.jobs.provider_for(job.guild_id)
+            view = result_view(provider, job, len(images), who.locale)
         except NotAllowed:  # no provider now: the images can still be shown, the buttons say why
-            view = views.result_view(job.id, len(images), can_vary=False)
+            view = views.result_view(job.id, len(images), can_vary=False, locale=who.locale)
         link = jump_url(job.guild_id, message.channel.id, message.id)
         await interaction.edit_original_response(
             content=library.shown_again(job, link, who.locale),

@@ -37,6 +37,10 @@ def custom_ids(message: JSON) -> list[str]:
     return [c["custom_id"] for row in message.get("components", []) for c in row["components"]]
 
 
+def labels(message: JSON) -> list[str]:
+    return [c["label"] for row in message.get("components", []) for c in row["components"]]
+
+
 def issued(query: dict[str, str]) -> int:
     """When the CDN signed a link (its ``is``, hex Unix time)."""
     return int(query["is"], 16)
@@ -336,6 +340,7 @@ async def test_show_refuses_and_reposts_in_the_members_language(tmp_path: Path) 
         assert shown.result["content"].startswith("Auftrag 1, zuerst gepostet <t:")
         (embed,) = shown.result["embeds"]
         assert embed["title"] == "Erstellt mit gpt-image-1"
+        assert labels(shown.result)[:4] == ["Neu würfeln", "Bearbeiten", "Speichern", "Löschen"]
 
         job = await env.store.get_job(h.guild_id, 1)
         assert job is not None and job.result_message_id
@@ -349,3 +354,4 @@ async def test_show_refuses_and_reposts_in_the_members_language(tmp_path: Path) 
             )
             in gone.text
         )
+        assert labels(gone.original or {}) == ["Ещё раз"]
