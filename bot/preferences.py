@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot import presets
 from bot.errors import ValidationError
+from bot.i18n import N_, SOURCE, Words, lazy, t
 from bot.moderation import quoted
 from bot.store.models import GuildSettings, Preferences, Preset
 
@@ -19,14 +20,20 @@ if TYPE_CHECKING:
 
 CLEAR = "clear"
 FIELDS = ("model", "aspect", "quality", "preset")  # the Preferences fields a member sets
-LABELS = {"model": "Model", "aspect": "Shape", "quality": "Quality", "preset": "Preset"}
-UNSET = {
-    "model": "the server's default",
-    "aspect": "the model's default size",
-    "quality": "the model's default",
-    "preset": "none",
+LABELS = {
+    "model": N_("Model"),
+    "aspect": N_("Shape"),
+    "quality": N_("Quality"),
+    "preset": N_("Preset"),
 }
-APPLIES = "Options you give in a command always win over these."
+UNSET = {
+    "model": N_("the server's default"),
+    "aspect": N_("the model's default size"),
+    "quality": N_("the model's default"),
+    "preset": N_("no preset"),
+}
+APPLIES = N_("Options you give in a command always win over these.")
+REMOVED = N_("was removed")
 
 
 def asked(**given: str | None) -> dict[str, str | None]:
@@ -56,14 +63,21 @@ def check(
         checked["quality"] = presets.check_quality(changes["quality"], provider, allowed, model)
     aspect = changes.get("aspect")
     if aspect and aspect not in presets.ASPECTS:
-        raise ValidationError([f"Shape {quoted(aspect, 20)} isn't one I know. "
-                               f"Shapes: {', '.join(presets.ASPECTS)}."])  # fmt: skip
+        raise ValidationError(
+            [
+                lazy(
+                    "Shape {shape} isn't one I know. Shapes: {shapes}.",
+                    shape=quoted(aspect, 20),
+                    shapes=", ".join(presets.ASPECTS),
+                )
+            ]
+        )
     wanted = changes.get("preset")
     if wanted and wanted.lower() == presets.NO_PRESET:
         checked["preset"] = None
     elif wanted:
         if preset is None:
-            raise ValidationError([presets.NO_SUCH_PRESET.format(name=presets.shown(wanted))])
+            raise ValidationError([presets.no_such_preset(wanted)])
         checked["preset"] = preset.name
     return checked
 
@@ -73,25 +87,32 @@ def problems(
     settings: GuildSettings,
     provider: Provider | None,
     preset_found: bool,
-) -> dict[str, str]:
+) -> dict[str, Words]:
     """Why a preference is skipped in jobs now, by field (``preset_found``: the server still has
     the preferred preset; ``provider``: None when the server has none it may use)."""
-    found: dict[str, str] = {}
+    found: dict[str, Words] = {}
     why = presets.unusable(prefs.model, settings, provider) if prefs.model and provider else None
     if why:
         found["model"] = why
     if prefs.preset and not preset_found:
-        found["preset"] = "was removed"
+        found["preset"] = lazy(REMOVED)
     return found
 
 
-def describe(prefs: Preferences, skipped: Mapping[str, str]) -> str:
-    """The preferences as the member reads them, with the ones skipped now and why."""
+def describe(prefs: Preferences, skipped: Mapping[str, Words], locale: str = SOURCE) -> str:
+    """The preferences as the member reads them in ``locale``, with the ones skipped now and
+    why."""
     lines = []
     for name in FIELDS:
         value = getattr(prefs, name)
-        text = f"`{value}`" if value else UNSET[name]
+        text = f"`{value}`" if value else t(locale, UNSET[name])
         if name in skipped:
-            text += f" ({value} {skipped[name]}, so I leave it out for now)"
-        lines.append(f"**{LABELS[name]}**: {text}")
-    return "\n".join([*lines, "", APPLIES])
+            text = t(
+                locale,
+                "{shown} ({value} {why}, so I leave it out for now)",
+                shown=text,
+                value=value,
+                why=skipped[name],
+            )
+        lines.append(f"**{t(locale, LABELS[name])}**: {text}")
+    return "\n".join([*lines, "", t(locale, APPLIES)])

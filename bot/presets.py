@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from bot.errors import ValidationError
+from bot.i18n import N_, SOURCE, Command, Text, Words, lazy, lazy_n, t
 from bot.images.params import CHOICE_BY_NAME, Params
 from bot.models.aspect import RATIOS
 from bot.models.shaping import makes
-from bot.moderation import image_model, one_line, quoted
+from bot.moderation import LEAVE_EMPTY, image_model, no_quality, one_line, quoted
 from bot.quotas.pricing import offered
 from bot.store.models import GuildSettings, Preferences, Preset
 
@@ -51,22 +52,30 @@ QUALITY = CHOICE_BY_NAME["quality"]
 _NAME = re.compile(r"\w[\w '-]*")
 _BRACES = re.compile(r"\{[^{}]*\}|[{}]")
 
-NO_SUCH_PRESET = "This server has no preset called {name}. /preset list shows the ones it has."
-PRESET_GONE = "The preset {name} was removed since, so I sent your prompt as it is."
-PREFERRED_PRESET_GONE = (
+NO_SUCH_PRESET = N_("This server has no preset called {name}. {command} shows the ones it has.")
+PRESET_GONE = N_("The preset {name} was removed since, so I sent your prompt as it is.")
+PREFERRED_PRESET_GONE = N_(
     "Your preferred preset {name} was removed, so I sent your prompt as it is. "
-    "Choose another with /preferences."
+    "Choose another with {command}."
 )
-PRESET_MODEL_UNUSABLE = (
+PRESET_MODEL_UNUSABLE = N_(
     "The preset {name} is made for {model}, which {why}, so I used another model."
 )
-PREFERRED_MODEL_UNUSABLE = (
-    "Your preferred model, {model}, {why}, so I used another. Choose another with /preferences."
+PREFERRED_MODEL_UNUSABLE = N_(
+    "Your preferred model, {model}, {why}, so I used another. Choose another with {command}."
 )
+# Why a model can't be used here, completing "{model} ..." (like ``ModelState.why_not``).
+NOT_ALLOWED = N_("isn't allowed on this server")
+NOT_OFFERED = N_("isn't offered here")
 
 
-def _refuse(message: str) -> ValidationError:
+def _refuse(message: Text) -> ValidationError:
     return ValidationError([message])
+
+
+def no_such_preset(name: str) -> Text:
+    """A preset named that this server hasn't."""
+    return lazy(NO_SUCH_PRESET, name=shown(name), command=Command("preset list"))
 
 
 def fill(template: str, prompt: str) -> str:
@@ -87,16 +96,26 @@ def check_name(name: str) -> str:
     """A preset's name as stored (spaces tidied), or a refusal saying what is wrong with it."""
     name = " ".join(name.split())
     if not name:
-        raise _refuse("Give the preset a name.")
+        raise _refuse(lazy("Give the preset a name."))
     if len(name) > NAME_LIMIT:
         raise _refuse(
-            f"A preset's name can be at most {NAME_LIMIT} characters; it has {len(name)}."
+            lazy(
+                "A preset's name can be at most {most} characters; it has {count}.",
+                most=NAME_LIMIT,
+                count=len(name),
+            )
         )
     if not _NAME.fullmatch(name):
-        raise _refuse("A preset's name can only have letters, digits, spaces, hyphens, "
-                      "apostrophes and underscores, and starts with a letter or digit.")  # fmt: skip
+        raise _refuse(
+            lazy(
+                "A preset's name can only have letters, digits, spaces, hyphens, "
+                "apostrophes and underscores, and starts with a letter or digit."
+            )
+        )
     if name.lower() == NO_PRESET:
-        raise _refuse(f"{shown(name)} means no preset in commands; pick another name.")
+        raise _refuse(
+            lazy("{name} means no preset in commands; pick another name.", name=shown(name))
+        )
     return name
 
 
@@ -106,16 +125,38 @@ def check_template(template: str) -> str:
     template = template.strip()
     count = template.count(PLACEHOLDER)
     if count == 0:
-        raise _refuse("The template must have {prompt} in it, where the member's prompt goes.")
+        raise _refuse(
+            lazy(
+                "The template must have {prompt} in it, where the member's prompt goes.",
+                prompt=PLACEHOLDER,
+            )
+        )
     if count > 1:
-        raise _refuse(f"The template must have {{prompt}} in it once; it has it {count} times.")
+        raise _refuse(
+            lazy_n(
+                "The template must have {prompt} in it once; it has it {count} time.",
+                "The template must have {prompt} in it once; it has it {count} times.",
+                count,
+                prompt=PLACEHOLDER,
+            )
+        )
     other = _BRACES.search(template.replace(PLACEHOLDER, ""))
     if other is not None:
-        raise _refuse(f"The template can't have braces other than {{prompt}}; "
-                      f"remove {quoted(other[0], 40)}.")  # fmt: skip
+        raise _refuse(
+            lazy(
+                "The template can't have braces other than {prompt}; remove {other}.",
+                prompt=PLACEHOLDER,
+                other=quoted(other[0], 40),
+            )
+        )
     if len(template) > TEMPLATE_LIMIT:
-        raise _refuse(f"A template can be at most {TEMPLATE_LIMIT} characters; "
-                      f"this one has {len(template)}.")  # fmt: skip
+        raise _refuse(
+            lazy(
+                "A template can be at most {most} characters; this one has {count}.",
+                most=TEMPLATE_LIMIT,
+                count=len(template),
+            )
+        )
     return template
 
 
@@ -138,13 +179,21 @@ def check_quality(
     if any(quality in m.values(QUALITY.name) for m in models):
         return quality
     known = sorted({v for m in models for v in m.values(QUALITY.name)})
-    listed = ", ".join(known) or "none (leave it empty)"
-    lacks = f"{model} has no quality" if match else "No model here has the quality"
-    raise _refuse(f"{lacks} {quality}. Qualities: {listed}.")
+    if match and model:
+        raise _refuse(no_quality(model, quality, known))
+    listed: Words = ", ".join(known) or lazy(LEAVE_EMPTY)
+    raise _refuse(
+        lazy(
+            "No model here has the quality {quality}. Qualities: {qualities}.",
+            quality=quality,
+            qualities=listed,
+        )
+    )
 
 
 def describe(preset: Preset | None) -> str:
-    """A preset in words, for the audit trail: its template, model and quality."""
+    """A preset in words, for the audit trail: its template, model and quality (stored, so in
+    English, like every audit value)."""
     if preset is None:
         return "none"
     parts = [quoted(preset.template, 300)]
@@ -155,14 +204,14 @@ def describe(preset: Preset | None) -> str:
     return ", ".join(parts)
 
 
-def listing_line(preset: Preset) -> str:
-    """One line of /preset list: the name, the template, and what it sets."""
-    extra = "".join(
-        f" · {label} {value}"
-        for label, value in (("model", preset.model), ("quality", preset.quality))
-        if value
-    )
-    return f"**{preset.name}**: {quoted(preset.template, 400)}{extra}"
+def listing_line(preset: Preset, locale: str = SOURCE) -> str:
+    """One line of /preset list: the name, the template, and what it sets, in ``locale``."""
+    extra = []
+    if preset.model:
+        extra.append(t(locale, "model {model}", model=preset.model))
+    if preset.quality:
+        extra.append(t(locale, "quality {quality}", quality=preset.quality))
+    return " · ".join([f"**{preset.name}**: {quoted(preset.template, 400)}", *extra])
 
 
 def choice_label(preset: Preset) -> str:
@@ -187,7 +236,7 @@ class Runner(Protocol):
 class Note:
     """Something the result says about the job; ``once``: said once per member and key."""
 
-    text: str
+    text: Words
     once: str | None = None
 
 
@@ -256,10 +305,11 @@ def apply(
 
 def _preset_missing(spec: JobSpec, name: str) -> Note:
     if spec.preset is None:  # the member's preferred one
-        return Note(PREFERRED_PRESET_GONE.format(name=shown(name)), once=f"preset:{name.lower()}")
+        gone = lazy(PREFERRED_PRESET_GONE, name=shown(name), command=Command("preferences"))
+        return Note(gone, once=f"preset:{name.lower()}")
     if not spec.rerun:
-        raise _refuse(NO_SUCH_PRESET.format(name=shown(name)))
-    return Note(PRESET_GONE.format(name=shown(name)))
+        raise _refuse(no_such_preset(name))
+    return Note(lazy(PRESET_GONE, name=shown(name)))
 
 
 def _model(
@@ -276,27 +326,27 @@ def _model(
         if why is None and provider.is_usable(preset.model, op):
             return preset.model
         if why:
-            text = PRESET_MODEL_UNUSABLE.format(
-                name=shown(preset.name), model=preset.model, why=why
-            )
+            text = lazy(PRESET_MODEL_UNUSABLE, name=shown(preset.name), model=preset.model, why=why)
             notes.append(Note(text))
     if prefs.model:
         why = unusable(prefs.model, settings, provider)
         if why is None and provider.is_usable(prefs.model, op):
             return prefs.model
         if why:
-            text = PREFERRED_MODEL_UNUSABLE.format(model=prefs.model, why=why)
+            text = lazy(
+                PREFERRED_MODEL_UNUSABLE, model=prefs.model, why=why, command=Command("preferences")
+            )
             notes.append(Note(text, once=f"model:{prefs.model}"))
     return ""
 
 
-def unusable(model: str, settings: GuildSettings, provider: Provider) -> str | None:
+def unusable(model: str, settings: GuildSettings, provider: Provider) -> Words | None:
     """Why ``model`` can't be used on this server at all (completing "{model} ..."); None: it can."""
     if settings.allowed_models is not None and model not in settings.allowed_models:
-        return "isn't allowed on this server"
+        return lazy(NOT_ALLOWED)
     spec = provider.spec(model)
     if spec is None:
-        return "isn't offered here"
+        return lazy(NOT_OFFERED)
     state = provider.state(spec)
     return None if state.usable else state.why_not
 

@@ -19,6 +19,7 @@ from discord.ext import commands
 
 from bot import library, render, views
 from bot.errors import JobNotFound, NotAllowed
+from bot.i18n import lazy, t
 from bot.images.sniff import sniff_format
 from bot.images.types import GeneratedImage
 from bot.jobs import require_channel
@@ -26,7 +27,7 @@ from bot.render import ResultInfo
 from bot.store.models import Job
 from bot.usage_text import jump_url
 from cogs.buttons import MAX_JOB_ID
-from cogs.common import NO_ONE, age_restricted, member_is_moderator, requester
+from cogs.common import NO_ONE, age_restricted, member_is_moderator, reader_locale, requester
 from cogs.delivery import attachment_source, check_permissions
 from cogs.message_images import is_image
 from cogs.moderation import guild_id, reply_pages
@@ -58,8 +59,9 @@ class Library(commands.Cog):
         total = await store.count_favourites(gid, uid)
         offset = (page - 1) * library.PER_PAGE
         saved = await store.favourites(gid, uid, library.PER_PAGE, offset) if total else []
-        lines = library.favourites_lines(page, total, saved)
-        await reply_pages(interaction, library.favourites_title(page, total), lines)
+        locale = await reader_locale(interaction)
+        lines = library.favourites_lines(page, total, saved, locale)
+        await reply_pages(interaction, library.favourites_title(page, total, locale), lines)
 
     @app_commands.command(name="show")
     @app_commands.guild_only()
@@ -70,9 +72,10 @@ class Library(commands.Cog):
         message = await self._result_message(found)
         attachments = [a for a in message.attachments if is_image(a)] if message else []
         if message is None or not attachments:
+            locale = await reader_locale(interaction)
             await interaction.response.send_message(
-                embed=render.status_embed(library.no_images(found)),
-                view=views.reroll_view(found.id),
+                embed=render.status_embed(library.no_images(found).render(locale)),
+                view=views.reroll_view(found.id, locale),
                 ephemeral=True,
             )
             return
@@ -117,7 +120,9 @@ class Library(commands.Cog):
         except discord.HTTPException as exc:
             log.info("job %s: could not read its result message (%s)", job.id, exc.status)
             raise NotAllowed(
-                "I can no longer read the channel that result was posted in, so I can't show it."
+                lazy(
+                    "I can no longer read the channel that result was posted in, so I can't show it."
+                )
             ) from exc
 
     async def _post(
@@ -140,14 +145,15 @@ class Library(commands.Cog):
         ]
         who = await requester(interaction)
         spoiler = who.spoiler or any(a.is_spoiler() for a in attachments)
-        info = stored_info(job, spoiler=spoiler)
+        info = stored_info(job, spoiler=spoiler, locale=who.locale)
         try:
-            view = result_view(await services.jobs.provider_for(job.guild_id), job, len(images))
+            provider = await services.jobs.provider_for(job.guild_id)
+            view = result_view(provider, job, len(images), who.locale)
         except NotAllowed:  # no provider now: the images can still be shown, the buttons say why
-            view = views.result_view(job.id, len(images), can_vary=False)
+            view = views.result_view(job.id, len(images), can_vary=False, locale=who.locale)
         link = jump_url(job.guild_id, message.channel.id, message.id)
         await interaction.edit_original_response(
-            content=library.shown_again(job, link),
+            content=library.shown_again(job, link, who.locale),
             embed=render.result_embed(info, images),
             attachments=render.result_files(info, images),
             view=view,
@@ -155,8 +161,9 @@ class Library(commands.Cog):
         )
 
 
-def stored_info(job: Job, *, spoiler: bool) -> ResultInfo:
-    """What the result embed says about a stored job (as it said when it was first posted)."""
+def stored_info(job: Job, *, spoiler: bool, locale: str) -> ResultInfo:
+    """What the result embed says about a stored job (as it said when it was first posted), in
+    the language of the member who shows it."""
     params = job.params
     return ResultInfo(
         job_id=job.id,
@@ -167,8 +174,9 @@ def stored_info(job: Job, *, spoiler: bool) -> ResultInfo:
         quality=params.get("quality"),
         style=params.get("style"),
         credits=job.credits,
-        requester=job.requester_name or "a member",
+        requester=job.requester_name or t(locale, "a member"),
         spoiler=spoiler,
+        locale=locale,
     )
 
 

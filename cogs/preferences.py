@@ -13,7 +13,9 @@ from discord.ext import commands
 
 from bot import preferences, presets
 from bot.errors import NotAllowed
+from bot.i18n import t
 from bot.store import Preferences
+from cogs.common import reader_locale
 from cogs.images import Choices, model_autocomplete, option_autocomplete, preset_autocomplete
 from cogs.moderation import Interaction, confirmation, guild_id, reply
 
@@ -57,6 +59,7 @@ class MemberPreferences(commands.Cog):
         gid, uid, store = guild_id(interaction), interaction.user.id, self.services.store
         changes = preferences.asked(model=model, aspect=aspect, quality=quality, preset=preset)
         current = await store.get_preferences(gid, uid)
+        locale = await reader_locale(interaction)
         heading = ""
         if changes:
             provider = await self.services.jobs.provider_for(gid)
@@ -65,11 +68,13 @@ class MemberPreferences(commands.Cog):
             found = await store.get_preset(gid, wanted) if wanted else None
             checked = preferences.check(changes, current, provider, allowed, found)
             updated = await store.set_preferences(gid, uid, checked)
-            heading = confirmation("Your preferences changed.", updated != current) + "\n\n"
+            done = t(locale, "Your preferences changed.")
+            heading = confirmation(done, updated != current, locale) + "\n\n"
             current = updated
-        await reply(interaction, heading + await self._describe(current), title="Your preferences")
+        text = heading + await self._describe(current, locale)
+        await reply(interaction, text, title=t(locale, "Your preferences"))
 
-    async def _describe(self, prefs: Preferences) -> str:
+    async def _describe(self, prefs: Preferences, locale: str) -> str:
         """The preferences, with any that jobs leave out now and why."""
         store = self.services.store
         settings = await store.get_guild_settings(prefs.guild_id)
@@ -79,7 +84,7 @@ class MemberPreferences(commands.Cog):
             provider = None
         found = bool(prefs.preset and await store.get_preset(prefs.guild_id, prefs.preset))
         skipped = preferences.problems(prefs, settings, provider, found)
-        return preferences.describe(prefs, skipped)
+        return preferences.describe(prefs, skipped, locale)
 
     @preferences.autocomplete("model")
     async def _model(self, i: Interaction, current: str) -> Choices:

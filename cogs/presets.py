@@ -14,7 +14,9 @@ from discord.ext import commands
 
 from bot import presets
 from bot.errors import ValidationError
+from bot.i18n import N_, Command, Words, lazy, lazy_n, t
 from bot.store import Preset
+from cogs.common import reader_locale
 from cogs.images import Choices, model_autocomplete, option_autocomplete, preset_autocomplete
 from cogs.moderation import (
     Interaction,
@@ -31,10 +33,7 @@ if TYPE_CHECKING:
 
 Name = app_commands.Range[str, 1, presets.NAME_LIMIT]
 Template = app_commands.Range[str, 1, presets.TEMPLATE_LIMIT]
-FULL = (
-    f"This server already has {presets.MAX_PRESETS} presets, as many as a command can offer; "
-    "remove one with /preset remove first."
-)
+TITLE = N_("Presets")
 
 
 class Presets(commands.Cog):
@@ -78,10 +77,19 @@ class Presets(commands.Cog):
         wanted = Preset(gid, name, template, model or None, quality or None, interaction.user.id)
         saved = await store.save_preset(wanted, limit=presets.MAX_PRESETS)
         if saved.after is None:
-            raise ValidationError([FULL])
+            full = lazy_n(
+                "This server already has {count} preset, as many as a command can offer; remove "
+                "one with {command} first.",
+                "This server already has {count} presets, as many as a command can offer; remove "
+                "one with {command} first.",
+                presets.MAX_PRESETS,
+                command=Command("preset remove"),
+            )
+            raise ValidationError([full])
         name = saved.after.name
-        done = f"Preset {presets.shown(name)} {'changed' if saved.before else 'added'}."
-        await self._changed(interaction, name, saved.before, saved.after, done)
+        done = N_("Preset {name} changed.") if saved.before else N_("Preset {name} added.")
+        shown = presets.shown(name)
+        await self._changed(interaction, name, saved.before, saved.after, lazy(done, name=shown))
 
     @preset.command(name="remove")
     @app_commands.check(moderators_only)
@@ -91,9 +99,8 @@ class Presets(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         removed = await self.services.store.remove_preset(guild_id(interaction), name.strip())
         if removed is None:
-            shown = presets.shown(name)
-            raise ValidationError([presets.NO_SUCH_PRESET.format(name=shown)])
-        done = f"Preset {presets.shown(removed.name)} removed."
+            raise ValidationError([presets.no_such_preset(name)])
+        done = lazy("Preset {name} removed.", name=presets.shown(removed.name))
         await self._changed(interaction, removed.name, removed, None, done)
 
     @preset.command(name="list")
@@ -102,10 +109,11 @@ class Presets(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await self.services.store.presets(guild_id(interaction))
         if not found:
-            await reply(interaction, "This server has no presets yet.", title="Presets")
+            await reply(interaction, lazy("This server has no presets yet."), title=lazy(TITLE))
             return
-        lines = [presets.listing_line(p) for p in found]
-        await reply_pages(interaction, f"Presets ({len(found)})", lines)
+        locale = await reader_locale(interaction)
+        lines = [presets.listing_line(p, locale) for p in found]
+        await reply_pages(interaction, lazy("Presets ({count})", count=len(found)), lines)
 
     async def _changed(
         self,
@@ -113,7 +121,7 @@ class Presets(commands.Cog):
         name: str,
         before: Preset | None,
         after: Preset | None,
-        done: str,
+        done: Words,
     ) -> None:
         """Record the change with who made it, answer, and post it to the moderation log."""
         old, new = presets.describe(before), presets.describe(after)
@@ -122,10 +130,11 @@ class Presets(commands.Cog):
             change = await self.services.store.record_change(
                 guild_id(interaction), interaction.user.id, f"preset {name}", old, new
             )
-        text = confirmation(done, change is not None)
+        locale = await reader_locale(interaction)
+        text = confirmation(done, change is not None, locale)
         if after is not None:
-            text += f"\n\n{presets.listing_line(after)}"
-        await reply(interaction, text, title="Presets")
+            text += f"\n\n{presets.listing_line(after, locale)}"
+        await reply(interaction, text, title=t(locale, TITLE))
         await announce_change(interaction, change)
 
     @preset_add.autocomplete("model")

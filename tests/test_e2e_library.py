@@ -37,6 +37,10 @@ def custom_ids(message: JSON) -> list[str]:
     return [c["custom_id"] for row in message.get("components", []) for c in row["components"]]
 
 
+def labels(message: JSON) -> list[str]:
+    return [c["label"] for row in message.get("components", []) for c in row["components"]]
+
+
 def issued(query: dict[str, str]) -> int:
     """When the CDN signed a link (its ``is``, hex Unix time)."""
     return int(query["is"], 16)
@@ -288,3 +292,66 @@ async def test_show_that_cant_download_the_images_tells_only_the_member(tmp_path
         assert "I couldn't download generate-1-1.png" in record.failure_text
         assert [m["id"] for m in env.discord.bot_messages() if m["attachments"]] == [first["id"]]
         assert record.original is None  # the public "thinking…" was taken away
+
+
+# --- in the member's language --------------------------------------------------------------------
+
+
+async def test_a_japanese_member_reads_their_favourites_in_japanese(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        empty = await h.slash("favourites", locale="ja")
+        (embed,) = empty.original["embeds"]  # type: ignore[index]
+        assert embed["title"] == "お気に入り（0）"
+        assert embed["description"] == (
+            "まだ何も保存していません。結果の下の ⭐ 保存 を押すと、ここに残せます。"
+        )
+
+        await h.slash("imagine", {"prompt": "a fox"}, locale="ja")
+        await star(env, 1)
+        listed = await h.slash("favourites", locale="ja")
+        (embed,) = listed.original["embeds"]  # type: ignore[index]
+        assert embed["title"] == "お気に入り（1）"
+        job = await env.store.get_job(h.guild_id, 1)
+        assert job is not None
+        # The commands read as the member's Discord shows them.
+        assert embed["description"].split("\n") == [
+            f"**#1** · /画像生成 · gpt-image-1 · <t:{int(job.created_at)}:R>に作成",
+            "> `a fox`",
+            "`/表示 ジョブ:<番号>` でもう一度投稿できます。",
+        ]
+        beyond = await h.slash("favourites", {"page": 3}, locale="ja")
+        assert "3 ページ目はありません。お気に入り 1 件は 1 ページに収まっています。" in beyond.text
+
+
+async def test_show_refuses_and_reposts_in_the_members_language(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        await h.slash("imagine", {"prompt": "a fox"}, user=h.moderator_id)
+        refused = await h.slash("show", {"job": 1}, locale="zh-CN")
+        assert refused.ephemeral
+        assert "任务 1 是别人的。你可以展示自己的任务和你收藏的任务；管理员可以展示任何任务。" in (
+            refused.text
+        )
+        missing = await h.slash("show", {"job": 99}, locale="ru")
+        assert "На этом сервере нет задания 99." in missing.text
+
+        shown = await h.slash("show", {"job": 1}, user=h.moderator_id, locale="de")
+        assert shown.result["content"].startswith("Auftrag 1, zuerst gepostet <t:")
+        (embed,) = shown.result["embeds"]
+        assert embed["title"] == "Erstellt mit gpt-image-1"
+        assert labels(shown.result)[:4] == ["Neu würfeln", "Bearbeiten", "Speichern", "Löschen"]
+
+        job = await env.store.get_job(h.guild_id, 1)
+        assert job is not None and job.result_message_id
+        env.discord.messages.pop(job.result_message_id)
+        gone = await h.slash("show", {"job": 1}, user=h.moderator_id, locale="ru")
+        assert (
+            gone.ephemeral
+            and (
+                "Результат задания 1 удалён, поэтому я не могу показать его изображения. «Ещё раз» "
+                "создаст новые с теми же настройками; кредиты спишутся как за новое задание."
+            )
+            in gone.text
+        )
+        assert labels(gone.original or {}) == ["Ещё раз"]

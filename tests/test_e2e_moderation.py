@@ -556,3 +556,85 @@ async def test_two_quota_commands_at_once_and_a_role_rule_all_survive(tmp_path):
         policy = await env.store.get_quota_policy(h.guild_id)
         assert (policy.cooldown_seconds, policy.max_in_flight, policy.user_limit) == (30, 5, 7)
         assert {r: rule.kind for r, rule in policy.roles.items()} == {vip: "unlimited"}
+
+
+# --- in the moderator's language -------------------------------------------------------------
+
+
+async def test_refusals_reach_a_moderator_in_their_language(tmp_path):
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+
+        async def as_mod(name: str, options: dict[str, Any], locale: str) -> InteractionRecord:
+            return await h.slash(name, options, user=h.moderator_id, locale=locale)
+
+        unknown = await as_mod("settings models", {"models": "dall-e-3, dalle-9, flux"}, "ru")
+        assert_refused(unknown, "Неизвестные модели: dalle-9, flux. Доступны: ")
+        one = await as_mod("settings models", {"models": "dalle-9"}, "ru")
+        assert_refused(one, "Неизвестная модель: dalle-9. Доступны: ")
+        # Options are named as the moderator's Discord shows them.
+        empty = await as_mod("quota user-limit", {}, "ru")
+        assert_refused(
+            empty, "Укажите число кредитов, число изображений модели или `без_лимита: True`."
+        )
+        role = await h.add_role("Some role")
+        rule = await as_mod("quota role", {"role": role, "rule": "blocked", "credits": 3}, "de")
+        assert_refused(
+            rule, "Credits und Bilder gehören nur zur Regel `Limit`, nicht zu `gesperrt`."
+        )
+        images = await as_mod("quota user-limit", {"images": 3}, "zh-CN")
+        assert_refused(images, "请说明是哪个模型的图片：填写 `图片组` 时也要填写 `模型`。")
+        size = await as_mod(
+            "quota cost", {"model": "dall-e-3", "size": "999x999", "credits": 1}, "fr"
+        )
+        assert_refused(size, "dall-e-3 n'a pas de taille 999x999. Tailles : ")
+        assert await env.store.get_quota_policy(h.guild_id) == QuotaPolicy(h.guild_id)
+
+
+async def test_who_may_not_moderate_is_told_in_their_language(tmp_path):
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        member = await h.slash("quota show", locale="ru")
+        assert_refused(member, "Эту команду могут использовать только модераторы.")
+        in_dm = await h.slash("quota show", user=h.moderator_id, dm=True, locale="ja")
+        assert_refused(in_dm, "このコマンドはサーバー内でのみ使えます。")
+        english = await h.slash("quota show", locale="en-US")
+        assert_refused(english, MODERATORS_ONLY)
+
+
+async def test_a_role_rule_is_confirmed_in_the_moderators_language(tmp_path):
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        vip = await h.add_role("VIP")
+        unlimited = await h.slash(
+            "quota role", {"role": vip, "rule": "unlimited"}, user=h.moderator_id, locale="ru"
+        )
+        assert f"✅ <@&{vip}> без лимита." in unlimited.text
+        limited = await h.slash(
+            "quota role",
+            {"role": vip, "rule": "limit", "credits": 3},
+            user=h.moderator_id,
+            locale="de",
+        )
+        assert f"✅ <@&{vip}> darf 3 Credits pro Tag nutzen." in limited.text
+
+
+async def test_a_russian_moderators_settings_models_reply_is_in_russian(tmp_path):
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        record = await h.slash(
+            "settings models",
+            {"models": "dall-e-3, gpt-image-1-mini"},
+            user=h.moderator_id,
+            locale="ru",
+        )
+        assert_private_and_silent(record)
+        lines = record.text.splitlines()
+        assert "Теперь модель по умолчанию — dall-e-3 (прежняя не разрешена)." in lines
+        assert "**Разрешённые модели:** dall-e-3, gpt-image-1-mini" in lines
+        assert "**Каналы:** все каналы" in lines
+        assert "**Модераторы:** участники с правом «Управлять сервером»" in lines
+        assert "**Журнал модерации:** выкл." in lines
+        assert "**Проверка запросов:** выкл." in lines
+        shown = await h.slash("settings show", user=h.moderator_id, locale="en-US")
+        assert "**Allowed models:** dall-e-3, gpt-image-1-mini" in shown.text

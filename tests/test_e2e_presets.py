@@ -286,3 +286,50 @@ async def test_a_preference_that_became_invalid_is_skipped_with_a_note_once(
         assert "**Model**: the server's default" in cleared.text
         prefs = await env.store.get_preferences(h.guild_id, h.user_id)
         assert (prefs.model, prefs.preset) == (None, None)
+
+
+# --- in the reader's language -----------------------------------------------------------------
+
+
+async def test_presets_and_preferences_answer_in_the_readers_language(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+        added = await h.slash(
+            "preset add",
+            {"name": "Watercolour", "template": WATERCOLOUR, "quality": "low"},
+            user=h.moderator_id,
+            locale="de",
+        )
+        (embed,) = added.original["embeds"]  # type: ignore[index]
+        assert embed["title"] == "Presets"
+        assert embed["description"] == (
+            f"✅ Preset `Watercolour` hinzugefügt.\n\n**Watercolour**: `{WATERCOLOUR}` · Qualität low"
+        )
+        again = await h.slash(
+            "preset add",
+            {"name": "Watercolour", "template": WATERCOLOUR, "quality": "low"},
+            user=h.moderator_id,
+            locale="de",
+        )
+        assert "Nichts geändert: Es war schon so eingestellt." in again.text
+
+        refused = await h.slash("preset remove", {"name": "Watercolour"}, locale="ru")
+        assert_refused(refused, "Эту команду могут использовать только модераторы.")
+        listed = await h.slash("preset list", locale="ru")
+        assert listed.original["embeds"][0]["title"] == "Пресеты (1)"  # type: ignore[index]
+        unknown = await h.slash("imagine", {"prompt": "a fox", "preset": "Nope"}, locale="ru")
+        assert "На этом сервере нет пресета `Nope`. Список пресетов — в /пресет список." in (
+            unknown.failure_text
+        )
+
+        prefs = await h.slash("preferences", {"model": "dall-e-3"}, locale="ru")
+        (embed,) = prefs.original["embeds"]  # type: ignore[index]
+        assert embed["title"] == "Ваши предпочтения"
+        assert embed["description"].splitlines()[:4] == [
+            "✅ Ваши предпочтения изменены.",
+            "",
+            "**Модель**: `dall-e-3`",
+            "**Форма**: размер модели по умолчанию",
+        ]
+        wrong = await h.slash("preferences", {"quality": "ultra"}, locale="es-ES")
+        assert_refused(wrong, "dall-e-3 no tiene la calidad ultra. Calidades: hd, standard.")

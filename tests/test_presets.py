@@ -14,6 +14,7 @@ import pytest
 
 from bot import preferences, presets
 from bot.errors import ValidationError
+from bot.i18n import render
 from bot.images.params import Params
 from bot.images.types import Operation
 from bot.models import Catalog
@@ -46,6 +47,11 @@ def preset(name: str = "Watercolour", template: str = WATERCOLOUR, **fields: Any
 
 def server_default(model: str = "gpt-image-1") -> Callable[[Operation], str | None]:
     return lambda op: model
+
+
+def said(notes: list[presets.Note], locale: str = "en") -> list[tuple[str, str | None]]:
+    """The notes as a member of ``locale`` reads them, each with its once-key."""
+    return [(render(locale, n.text), n.once) for n in notes]
 
 
 def applied(
@@ -224,22 +230,24 @@ def test_a_preferred_model_no_longer_allowed_is_left_out_with_a_note_said_once()
     settings = GuildSettings(GUILD, allowed_models=("gpt-image-1",))
     made, notes = applied(imagine(), Preferences(GUILD, USER, model="dall-e-3"), settings=settings)
     assert made.model == ""
-    assert notes == [presets.Note(
+    assert said(notes) == [(
         "Your preferred model, dall-e-3, isn't allowed on this server, so I used another. "
-        "Choose another with /preferences.", once="model:dall-e-3")]  # fmt: skip
+        "Choose another with /preferences.", "model:dall-e-3")]  # fmt: skip
+    assert said(notes, "ru") == [(
+        "Ваша любимая модель dall-e-3 сейчас недоступна (не разрешена на этом сервере), поэтому "
+        "я взял другую. Выберите другую через /предпочтения.", "model:dall-e-3")]  # fmt: skip
     later = datetime.date(2026, 12, 1)
     _, notes = applied(imagine(), Preferences(GUILD, USER, model="dall-e-3"), today=later)
-    assert "dall-e-3, was shut down on 2026-05-12, so I used another" in notes[0].text
+    assert "dall-e-3, was shut down on 2026-05-12, so I used another" in str(notes[0].text)
 
 
 def test_a_presets_model_that_cant_be_used_here_is_left_out_with_a_note() -> None:
     settings = GuildSettings(GUILD, allowed_models=("gpt-image-1",))
     made, notes = applied(imagine(preset="w"), found=preset(model="dall-e-3"), settings=settings)
     assert made.model == "" and made.template == WATERCOLOUR
-    assert [n.text for n in notes] == [
+    assert said(notes) == [(
         "The preset `Watercolour` is made for dall-e-3, which isn't allowed on this server, "
-        "so I used another model."
-    ]
+        "so I used another model.", None)]  # fmt: skip
 
 
 def test_a_missing_preset_is_refused_when_named_noted_on_a_rerun_and_once_when_preferred() -> None:
@@ -250,15 +258,13 @@ def test_a_missing_preset_is_refused_when_named_noted_on_a_rerun_and_once_when_p
     )
     made, notes = applied(imagine(preset="Gone", rerun=True))
     assert made.sent_prompt() == "a fox" and made.preset is None
-    assert notes == [
-        presets.Note("The preset `Gone` was removed since, so I sent your prompt as it is.")
+    assert said(notes) == [
+        ("The preset `Gone` was removed since, so I sent your prompt as it is.", None)
     ]
     made, notes = applied(imagine(), Preferences(GUILD, USER, preset="Gone"))
     assert made.template is None
-    assert (
-        notes[0].once == "preset:gone"
-        and "Your preferred preset `Gone` was removed" in notes[0].text
-    )
+    assert notes[0].once == "preset:gone"
+    assert "Your preferred preset `Gone` was removed" in str(notes[0].text)
 
 
 def test_variations_take_no_preset() -> None:
@@ -306,12 +312,22 @@ def test_preferences_are_checked_against_what_the_server_allows() -> None:
 def test_preferences_read_with_the_ones_skipped_now_and_why() -> None:
     settings = GuildSettings(GUILD, allowed_models=("gpt-image-1",))
     skipped = preferences.problems(MINE, settings, provider(), preset_found=False)
-    assert skipped == {"model": "isn't allowed on this server", "preset": "was removed"}
+    assert {k: str(v) for k, v in skipped.items()} == {
+        "model": "isn't allowed on this server",
+        "preset": "was removed",
+    }
     text = preferences.describe(MINE, skipped)
     assert "**Model**: `dall-e-3` (dall-e-3 isn't allowed on this server, so I leave it out" in text
     assert "**Shape**: the model's default size" in text
     assert "**Preset**: `Watercolour` (Watercolour was removed" in text
     assert text.endswith(preferences.APPLIES)
+    # A Japanese member reads them in Japanese, the values as they are.
+    ja = preferences.describe(MINE, skipped, "ja").splitlines()
+    assert ja[0] == (
+        "**モデル**: `dall-e-3`（dall-e-3：このサーバーでは許可されていません。今は使いません）"
+    )
+    assert ja[1] == "**形**: モデルの既定サイズ"
+    assert ja[-1] == "コマンドで指定したオプションは、常にこれらより優先されます。"
 
 
 # --- the store, on both databases --------------------------------------------------------------

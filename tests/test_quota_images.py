@@ -86,7 +86,7 @@ def test_policy_text_has_singular_credits_and_requests() -> None:
     assert "- At most 1 request at a time per member\n" in text
     assert "  - <@&7>: 1 credit per day" in text
     assert "(s)" not in text
-    assert describe_rule(RoleRule("limit", 1), "week") == "may use 1 credit per week"
+    assert str(describe_rule(RoleRule("limit", 1), "week")) == "may use 1 credit per week"
 
 
 async def test_quota_refusal_says_is_left_for_one_credit(store: Store, clock: ManualClock) -> None:
