@@ -86,7 +86,7 @@ class Quota(ModeratorCog):
         """The policy in the moderator's language, after what was done (if anything)."""
         gid, locale = guild_id(interaction), await reader_locale(interaction)
         text = await self.services.quotas.describe_policy(gid, await self._models(gid), locale)
-        head = [confirmation(render(locale, done), changed), ""] if done else []
+        head = [confirmation(done, changed, locale), ""] if done else []
         lines = [*head, *text.split("\n")]
         # A long price list goes over several embeds and messages, split between lines.
         for number, descriptions in enumerate(usage_text.pages(lines)):
@@ -293,7 +293,7 @@ class Quota(ModeratorCog):
             )
         done = t(locale, "Usage of {member} reset.", member=member.mention)
         text = usage_text.member_usage_text(usage, locale=locale)
-        await reply(interaction, f"{confirmation(done, changed is not None)}\n\n{text}")
+        await reply(interaction, f"{confirmation(done, changed is not None, locale)}\n\n{text}")
         await announce_change(interaction, changed)
 
     @quota.command(name="exempt-moderators")

@@ -77,7 +77,7 @@ class Settings(ModeratorCog):
         settings = await store.get_guild_settings(gid)
         locale = await reader_locale(interaction)  # the moderator's, read after the change
         text = await self._describe(settings, locale)
-        said = [confirmation(done.render(locale), changed is not None), *notes]
+        said = [confirmation(done, changed is not None, locale), *notes]
         heading = "\n".join(i18n.render(locale, line) for line in said)
         await reply(interaction, f"{heading}\n\n{text}", title=t(locale, TITLE))
         # The log turned off is told where it was; any other change where it is now.
