@@ -117,13 +117,13 @@ async def test_a_value_the_model_doesnt_take_is_refused_with_what_it_takes(
             "imagine", {"prompt": "a fox", "model": "dall-e-3", "quality": "high"}
         )
         assert refused.ephemeral
-        assert "Quality high isn't available for dall-e-3. Choose one of: standard, hd." in (
+        assert "Quality high isn't available for dall-e-3. Choose one of: standard or hd." in (
             refused.text
         )
         typo = await env.harness.slash(
             "imagine", {"prompt": "a fox", "model": "gpt-image-1", "background": "clear"}
         )
-        assert "Choose one of: transparent, opaque, auto." in typo.text
+        assert "Choose one of: transparent, opaque, or auto." in typo.text
         assert env.api.image_requests == []
 
 

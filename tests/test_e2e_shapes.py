@@ -97,7 +97,7 @@ async def test_a_size_and_a_shape_together_are_refused_naming_both(tmp_path: Pat
         assert env.api.image_requests == []
         assert (
             "Choose either a size or an aspect ratio and detail, not both; you gave size "
-            "1024x1024 and aspect 16:9." in record.text
+            "1024x1024 and aspect ratio 16:9." in record.text
         )
 
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.i18n import Words
+from bot.i18n import Text, Words, lazy, lazy_n
 from bot.images.types import ImageRequest, InputRules, Operation
 
 AUTO = "auto"
@@ -36,7 +36,7 @@ class FreeSize:
     min_pixels: int = 0
     max_pixels: int = 0  # 0: only the edges limit it
 
-    def problems(self, width: int, height: int) -> tuple[str, ...]:
+    def problems(self, width: int, height: int) -> tuple[Text, ...]:
         """Why ``width`` x ``height`` breaks these rules, in a member's words; empty if none."""
         long, short = max(width, height), min(width, height)
         # A size past the edges is usually past the pixel limit too: one reason is enough.
@@ -44,30 +44,49 @@ class FreeSize:
         checks = (
             (
                 width % self.multiple == 0 and height % self.multiple == 0,
-                f"both sides must be multiples of {self.multiple}",
+                lazy("both sides must be multiples of {multiple}", multiple=self.multiple),
             ),
             (
                 edges_ok,
-                f"it can be at most {self.max_long}x{self.max_short} (or {self.max_short}x"
-                f"{self.max_long})",
+                lazy(
+                    "it can be at most {size} (or {turned})",
+                    size=f"{self.max_long}x{self.max_short}",
+                    turned=f"{self.max_short}x{self.max_long}",
+                ),
             ),
             (
                 long <= short * self.max_ratio,
-                f"the long side can be at most {self.max_ratio:g} times the short side",
+                lazy(
+                    "the long side can be at most {ratio} times the short side",
+                    ratio=f"{self.max_ratio:g}",
+                ),
             ),
-            (width * height >= self.min_pixels, f"it needs at least {self.min_pixels} pixels"),
+            (
+                width * height >= self.min_pixels,
+                lazy_n(
+                    "it needs at least {count} pixel",
+                    "it needs at least {count} pixels",
+                    self.min_pixels,
+                ),
+            ),
             (
                 not self.max_pixels or not edges_ok or width * height <= self.max_pixels,
-                f"it can have at most {self.max_pixels} pixels",
+                lazy_n(
+                    "it can have at most {count} pixel",
+                    "it can have at most {count} pixels",
+                    self.max_pixels,
+                ),
             ),
         )
         return tuple(reason for ok, reason in checks if not ok)
 
-    def describe(self) -> str:
+    def describe(self) -> Text:
         """A short phrase for the size hint shown to members."""
-        return (
-            f"any WIDTHxHEIGHT in multiples of {self.multiple}, up to {self.max_long}x"
-            f"{self.max_short}, no more than {self.max_ratio:g}:1"
+        return lazy(
+            "any WIDTHxHEIGHT in multiples of {multiple}, up to {size}, no more than {ratio}:1",
+            multiple=self.multiple,
+            size=f"{self.max_long}x{self.max_short}",
+            ratio=f"{self.max_ratio:g}",
         )
 
 
