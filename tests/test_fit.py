@@ -66,6 +66,32 @@ def test_image_that_cannot_fit_even_small_is_refused() -> None:
         fit_for_upload([generated(noise((600, 600)))], 200)
 
 
+def test_notes_and_refusals_read_in_the_members_language() -> None:
+    big = generated(noise((1024, 1024)))
+    (note,) = fit_for_upload([big], 2 * MB).notes
+    russian = note.render("ru")
+    assert russian.startswith("Изображение 1 отправлено как WEBP (качество ")
+    assert russian.endswith(f"чтобы уложиться в лимит Discord {megabytes(2 * MB)}.")
+    assert note.render("ja").startswith(
+        f"Discord の上限 {megabytes(2 * MB)} に収まるよう、画像 1 を"
+    )
+    with pytest.raises(ImageInputError) as refused:
+        fit_for_upload([generated(noise((600, 600)))], 200)
+    assert refused.value.render("de") == (
+        "Bild 1 ist selbst verkleinert zu groß, um es hier zu senden; versuch es mit weniger Bildern."
+    )
+
+
+def test_an_image_that_cannot_be_read_is_refused_naming_it() -> None:
+    broken = GeneratedImage(b"\x89PNG\r\n\x1a\n broken", "png", 64, 64)
+    with pytest.raises(ImageInputError) as refused:
+        fit_for_upload([broken], 10)
+    assert str(refused.value) == ("I couldn't read image 1 to make it smaller, so I can't send it.")
+    assert refused.value.render("fr") == (
+        "Je n'ai pas pu lire l'image 1 pour la réduire, donc je ne peux pas l'envoyer."
+    )
+
+
 def test_after_a_refusal_the_guessed_total_is_never_named() -> None:
     """Discord refused the upload; half of what was refused is a guess, not Discord's limit."""
     images = [generated(noise((300, 300))) for _ in range(2)]

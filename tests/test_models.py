@@ -20,9 +20,11 @@ import pytest
 from PIL import Image
 
 from bot.errors import ConfigError, ValidationError
+from bot.images.params import CHOICES
 from bot.images.types import ImageFormat, InputImage
 from bot.models import Catalog
 from bot.models.families import assumed, nearest_known
+from bot.models.validate import CHOICE_LABELS
 from tests.requests import edit_request, generate_request, variation_request
 
 DATA = Path(__file__).parent / "data"
@@ -711,6 +713,53 @@ def test_unknown_model(catalog: Catalog) -> None:
         "Unknown model 'dall-e-9'. Available: dall-e-2, dall-e-3, gpt-image-1, gpt-image-1-mini, "
         "gpt-image-1.5, chatgpt-image-latest, and 5 more."
     )
+
+
+def test_refusals_read_in_the_members_language(catalog: Catalog) -> None:
+    request = generate_request(
+        "dall-e-2", "x" * 1001, n=12, size="1024x1792", quality="hd", style="vivid"
+    )
+    with pytest.raises(ValidationError) as caught:
+        catalog.plan(request)
+    assert caught.value.render("ru") == (
+        "Этот запрос нельзя отправить:\n"
+        "- Запрос для dall-e-2 может быть не длиннее 1000 символов; в вашем 1001.\n"
+        "- dall-e-2 делает не больше 10 изображений за запрос; вы попросили 12.\n"
+        "- Размер 1024x1792 недоступен для dall-e-2. "
+        "Выберите один из: 256x256, 512x512 или 1024x1024.\n"
+        "- dall-e-2 не поддерживает «Качество: hd». Выберите одно из: standard.\n"
+        "- «Стиль» работает только с dall-e-3."
+    )
+    with pytest.raises(ValidationError) as caught:
+        catalog.plan(generate_request("dall-e-9", "cat"))
+    assert caught.value.render("zh_CN") == (
+        "未知模型“dall-e-9”。可用的有：dall-e-2、dall-e-3、gpt-image-1、gpt-image-1-mini、"
+        "gpt-image-1.5、chatgpt-image-latest和另外 5 个。"
+    )
+    with pytest.raises(ValidationError) as caught:
+        catalog.plan(generate_request("gpt-image-2", "cat", size="3000x800"))
+    assert caught.value.render("de") == (
+        "Die Größe 3000x800 geht bei gpt-image-2 nicht: beide Seiten müssen Vielfache von 16 "
+        "sein und die lange Seite darf höchstens 3-mal so lang sein wie die kurze."
+    )
+
+
+def test_counts_take_the_plural_form_of_the_readers_language(catalog: Catalog) -> None:
+    for n, russian in ((2, "отправлено 2 запроса"), (4, "отправлено 4 запроса")):
+        (note,) = catalog.plan(generate_request("dall-e-3", "cat", n=n)).notes
+        assert note.render("ru") == (
+            f"dall-e-3 делает одно изображение за запрос, поэтому {russian}."
+        )
+    with pytest.raises(ValidationError) as caught:
+        catalog.precheck(edit_request("gpt-image-1", "hat", ()), image_count=17)
+    assert caught.value.render("ru") == (
+        "gpt-image-1 принимает не больше 16 изображений; вы прислали 17."
+    )
+    assert caught.value.render("fr") == "gpt-image-1 prend au plus 16 images ; tu en as donné 17."
+
+
+def test_every_choice_label_is_in_the_catalogs() -> None:
+    assert [choice.label for choice in CHOICES] == list(CHOICE_LABELS)
 
 
 def test_precheck_counts_images_before_they_are_prepared(catalog: Catalog) -> None:

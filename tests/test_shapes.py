@@ -8,6 +8,7 @@ import pytest
 from multidict import CIMultiDict
 
 from bot.errors import ValidationError
+from bot.i18n import render
 from bot.images.params import Params
 from bot.models import Catalog, ModelSpec
 from bot.models.aspect import RATIOS, TIERS, largest_size, size_for_photo, size_for_shape
@@ -107,7 +108,9 @@ def test_refusals_say_what_the_model_makes_instead() -> None:
     assert "Aspect ratio 5:4 isn't one I offer" in refused.value.message
     with pytest.raises(ValidationError) as refused:
         size_for_shape(CATALOG.get("gpt-image-2"), "generate", "16:9", "8K")
-    assert refused.value.message == "Detail 8K isn't one I offer. Choose one of: standard, 2K, or 4K."
+    assert (
+        refused.value.message == "Detail 8K isn't one I offer. Choose one of: standard, 2K, or 4K."
+    )
 
 
 def test_shaped_fills_the_size_and_keeps_the_shape_for_reruns() -> None:
@@ -153,6 +156,31 @@ def test_a_tier_the_model_lacks_names_the_models_that_have_it() -> None:
     with pytest.raises(ValidationError) as refused:
         shaped(CATALOG.get("dall-e-2"), "variation", Params(aspect="1:1"))
     assert refused.value.message == "Aspect ratio and detail don't apply when you make variations."
+
+
+def test_shapes_tiers_and_their_refusals_read_in_the_members_language() -> None:
+    assert [tier.meaning.render("ru") for tier in TIERS] == [
+        "около мегапикселя, обычная цена",
+        "длинная сторона до 2048 пикселей, дороже",
+        "длинная сторона до 3840 пикселей, дороже всего",
+    ]
+    gpt2 = CATALOG.get("gpt-image-2")
+    photo = [(tier, render("ja", size)) for tier, size in tier_sizes(gpt2, "edit", None)]
+    assert photo == [(tier.name, "元の画像の形") for tier in TIERS]
+    with pytest.raises(ValidationError) as refused:
+        size_for_shape(CATALOG.get("dall-e-2"), "generate", "16:9")
+    assert refused.value.render("es") == (
+        "dall-e-2 no puede hacer imágenes 16:9 con ningún detalle; hace 1:1."
+    )
+    with pytest.raises(ValidationError) as refused:
+        shaped(gpt2, "generate", Params(size="1024x1024", detail="2K"))
+    assert refused.value.render("pt_BR") == (
+        "Escolha um tamanho ou um formato e um detalhe, não os dois; você deu o tamanho "
+        "1024x1024 e o detalhe 2K."
+    )
+    chosen = {"size": "2048x1152", "aspect": "16:9", "detail": "2K"}
+    note = shape_note(gpt2, generate_request("gpt-image-2", "a fox", **chosen))
+    assert note is not None and note.render("fr") == "16:9 en 2K : 2048x1152."
 
 
 def test_the_note_says_which_size_was_used() -> None:

@@ -117,11 +117,12 @@ def _shrink(image: GeneratedImage, budget: int, index: int) -> tuple[GeneratedIm
             if len(data) <= budget:
                 how = lazy("{format} (quality {quality})", format=fmt.upper(), quality=quality)
                 if attempt.size != pixels.size:
+                    size = f"{attempt.width}x{attempt.height}"
                     how = lazy(
                         "{format} (quality {quality}) at {size}",
                         format=fmt.upper(),
                         quality=quality,
-                        size=f"{attempt.width}x{attempt.height}",
+                        size=size,
                     )
                 resized = dataclasses.replace(
                     image, data=data, format=fmt, width=attempt.width, height=attempt.height

@@ -20,6 +20,11 @@ def parse_size(size: str) -> tuple[int, int] | None:
     return (int(match[1]), int(match[2])) if match else None
 
 
+def size_text(width: int, height: int) -> str:
+    """A size as the API and members write it: ``1024x1536``."""
+    return f"{width}x{height}"
+
+
 def is_size_string(size: str) -> bool:
     """Whether ``size`` is ``auto`` or a well-formed ``WIDTHxHEIGHT``."""
     return size == AUTO or parse_size(size) is not None
@@ -50,15 +55,15 @@ class FreeSize:
                 edges_ok,
                 lazy(
                     "it can be at most {size} (or {turned})",
-                    size=f"{self.max_long}x{self.max_short}",
-                    turned=f"{self.max_short}x{self.max_long}",
+                    size=size_text(self.max_long, self.max_short),
+                    turned=size_text(self.max_short, self.max_long),
                 ),
             ),
             (
                 long <= short * self.max_ratio,
                 lazy(
                     "the long side can be at most {ratio} times the short side",
-                    ratio=f"{self.max_ratio:g}",
+                    ratio=format(self.max_ratio, "g"),
                 ),
             ),
             (
@@ -85,8 +90,8 @@ class FreeSize:
         return lazy(
             "any WIDTHxHEIGHT in multiples of {multiple}, up to {size}, no more than {ratio}:1",
             multiple=self.multiple,
-            size=f"{self.max_long}x{self.max_short}",
-            ratio=f"{self.max_ratio:g}",
+            size=size_text(self.max_long, self.max_short),
+            ratio=format(self.max_ratio, "g"),
         )
 
 

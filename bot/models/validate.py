@@ -10,11 +10,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from bot.i18n import N_, Listed, Text, Words, lazy, lazy_n
-from bot.images.codec import megabytes
 from bot.images.params import CHOICES, Choice
-from bot.images.types import ImageRequest, InputImage, InputRules, Operation
-from bot.models.fields import IMAGE_FORMATS
-from bot.models.spec import ModelSpec, Plan, parse_size
+from bot.images.types import ImageRequest, Operation
+from bot.models.inputs import input_violations
+from bot.models.spec import ModelSpec, Plan, parse_size, size_text
 
 # Whole sentences per operation: a verb reads differently after "can't" and after "when you".
 _CANT: Mapping[Operation, str] = {
@@ -37,7 +36,6 @@ CHOICE_LABELS = (
     N_("Input fidelity"),
     N_("Complexity"),
 )
-_NO_VARY_IMAGE = N_("Attach an image to make variations of.")
 TRANSPARENT_FORMATS = ("png", "webp")
 COMPRESSED_FORMATS = ("jpeg", "webp")
 DEFAULT_OUTPUT_FORMAT = "png"
@@ -68,7 +66,7 @@ def violations(
         + _size(spec, op, request.params.size)
         + _options(spec, op, request, models)
         + _output(spec, op, request, models)
-        + _inputs(spec, request, image_count)
+        + input_violations(spec, request, image_count)
         + _markup(spec, request, models)
     )
 
@@ -292,37 +290,6 @@ def _output(
     return found
 
 
-def _inputs(spec: ModelSpec, request: ImageRequest, image_count: int | None) -> list[Text]:
-    if request.operation == "generate":
-        return []
-    images = request.images
-    missing = N_("Attach an image to edit.") if request.operation == "edit" else _NO_VARY_IMAGE
-    rules, given = spec.input, len(images) if image_count is None else image_count
-    if not given:
-        return [lazy(missing)]
-    found = []
-    if given > rules.max_images:
-        found.append(_too_many(spec.name, rules.max_images, given))
-    for index, image in enumerate(images, start=1):
-        which = lazy("The image") if len(images) == 1 else lazy("Image {index}", index=index)
-        found += _image(spec.name, which, image, rules)
-    if request.mask is None or not images:
-        return found
-    return found + _mask(request.mask, images[0], rules.mask_max_bytes)
-
-
-def _too_many(name: str, most: int, given: int) -> Text:
-    if most == 1:
-        return lazy("{model} takes one image at a time; you gave {given}.", model=name, given=given)
-    return lazy_n(
-        "{model} takes at most {count} image; you gave {given}.",
-        "{model} takes at most {count} images; you gave {given}.",
-        most,
-        model=name,
-        given=given,
-    )
-
-
 def _markup(spec: ModelSpec, request: ImageRequest, models: Sequence[ModelSpec]) -> list[Text]:
     markup = request.markup
     if markup is None:
@@ -341,90 +308,8 @@ def _markup(spec: ModelSpec, request: ImageRequest, models: Sequence[ModelSpec])
         found.append(
             lazy(
                 "The markup overlay is {overlay} but the image is {image}; they must match.",
-                overlay=f"{markup.width}x{markup.height}",
-                image=f"{first.width}x{first.height}",
+                overlay=size_text(markup.width, markup.height),
+                image=size_text(first.width, first.height),
             )
         )
     return found
-
-
-def _image(name: str, which: Text, image: InputImage, rules: InputRules) -> list[Text]:
-    """Why ``image`` (``which``: "The image", "Image 2") doesn't suit the model, if it doesn't."""
-    formats = Listed(tuple(f for f in IMAGE_FORMATS if f in rules.formats), "or")
-    size = f"{image.width}x{image.height}"
-    checks = (
-        (
-            image.format in rules.formats,
-            lazy(
-                "{image} is a {format}; {model} takes {formats} images only.",
-                image=which,
-                format=image.format,
-                model=name,
-                formats=formats,
-            ),
-        ),
-        (
-            len(image.data) <= rules.max_bytes,
-            lazy(
-                "{image} is {size}; {model} takes images up to {limit}.",
-                image=which,
-                size=_mb(len(image.data)),
-                model=name,
-                limit=_mb(rules.max_bytes),
-            ),
-        ),
-        (
-            not rules.square or image.width == image.height,
-            lazy(
-                "{image} is {size}; {model} needs square images.",
-                image=which,
-                size=size,
-                model=name,
-            ),
-        ),
-        (
-            max(image.width, image.height) <= rules.max_side,
-            lazy_n(
-                "{image} is {size}; {model} takes images up to {count} pixel on a side.",
-                "{image} is {size}; {model} takes images up to {count} pixels on a side.",
-                rules.max_side,
-                image=which,
-                size=size,
-                model=name,
-            ),
-        ),
-    )
-    return [reason for ok, reason in checks if not ok]
-
-
-def _mask(mask: InputImage, first: InputImage, max_bytes: int) -> list[Text]:
-    mask_size, image_size = f"{mask.width}x{mask.height}", f"{first.width}x{first.height}"
-    checks = (
-        (
-            mask.format == "png",
-            lazy("The mask must be a png; yours is a {format}.", format=mask.format),
-        ),
-        (
-            len(mask.data) <= max_bytes,
-            lazy(
-                "The mask is {size}; it can be at most {limit}.",
-                size=_mb(len(mask.data)),
-                limit=_mb(max_bytes),
-            ),
-        ),
-        (
-            mask_size == image_size,
-            lazy(
-                "The mask is {mask} but the image is {image}; they must match.",
-                mask=mask_size,
-                image=image_size,
-            ),
-        ),
-    )
-    return [message for ok, message in checks if not ok]
-
-
-def _mb(size: int) -> Words:
-    """Size as members read it, rounded up so that a file just over a limit doesn't read as the
-    limit."""
-    return megabytes(size, round_up=True)
