@@ -170,3 +170,12 @@ def test_commands_and_lists_in_a_message_take_the_readers_words() -> None:
     assert several.render("ru") == (
         "Этот запрос нельзя отправить:\n- Здесь эту команду использовать нельзя.\n- plain"
     )
+
+
+def test_rewriting_the_allow_list_keeps_its_kept_section() -> None:
+    found = [i18n_scan.Literal("cogs/a.py", "Not yet"), i18n_scan.Literal("cogs/a.py", "An id")]
+    old = "# head\ncogs/a.py: Gone\n# Kept\n# why: never shown\ncogs/a.py: An id\n"
+    text = i18n_scan.allow_list_text(found, old)
+    pending, kept = text.split("# Kept\n")
+    assert "cogs/a.py: Not yet" in pending and "Gone" not in text
+    assert kept == "# why: never shown\ncogs/a.py: An id\n"
