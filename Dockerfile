@@ -14,6 +14,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     IMAGEBOT_DATA_DIR=/data \
     IMAGEBOT_HTTP_PORT=8080
 
+# Fonts that draw the usage chart's labels in Cyrillic (DejaVu) and in Chinese and Japanese (Droid
+# fallback); without them those labels fall back to English (bot/reports.py FONT_FILES).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core fonts-droid-fallback \
+    && rm -rf /var/lib/apt/lists/*
+
 # The checkout's package only (.dockerignore keeps .env, data and the virtual environment out).
 WORKDIR /src
 COPY pyproject.toml README.md ./

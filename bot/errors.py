@@ -86,7 +86,7 @@ class APIError(BotError):
 
     def __init__(
         self,
-        message: str,
+        message: str | Text,
         *,
         status: int | None = None,
         code: str | None = None,
@@ -135,7 +135,9 @@ class RateLimited(APIError):
     kind = "rate_limited"
     retryable = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+    def __init__(
+        self, message: str | Text, *, retry_after: float | None = None, **kw: object
+    ) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.retry_after = retry_after
 
@@ -145,7 +147,7 @@ class ModelUnavailable(APIError):
 
     kind = "model_unavailable"
 
-    def __init__(self, message: str, *, model: str | None = None, **kw: object) -> None:
+    def __init__(self, message: str | Text, *, model: str | None = None, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.model = model
 
@@ -184,7 +186,9 @@ class QuotaExceeded(BotError):
 
     kind = "quota"
 
-    def __init__(self, message: str, *, remaining: int = 0, resets_at: float | None = None) -> None:
+    def __init__(
+        self, message: str | Text, *, remaining: int = 0, resets_at: float | None = None
+    ) -> None:
         super().__init__(message)
         self.remaining = remaining
         self.resets_at = resets_at
@@ -202,7 +206,7 @@ class SafetyRefused(BotError):
 
     kind = "safety"
 
-    def __init__(self, message: str, *, rule: str = "") -> None:
+    def __init__(self, message: str | Text, *, rule: str = "") -> None:
         super().__init__(message)
         self.rule = rule  # what refused it, for moderators ("blocked word `cat*`"); "" if plain
 

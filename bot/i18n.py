@@ -193,9 +193,9 @@ def _in(locale: str | None, values: Mapping[str, object]) -> dict[str, object]:
 
 
 def value_in(locale: str | None, value: object) -> object:
-    """A message's value as ``locale`` reads it: a ``Text``, ``Command`` or ``Listed`` put in
-    that language, anything else as it is."""
-    return value.render(locale) if isinstance(value, Text | Command | Listed) else value
+    """A message's value as ``locale`` reads it: a ``Text``, ``Command``, ``Option`` or
+    ``Listed`` put in that language, anything else as it is."""
+    return value.render(locale) if isinstance(value, Text | Command | Option | Listed) else value
 
 
 @dataclass(frozen=True, slots=True, eq=True)
@@ -251,6 +251,20 @@ class Command:
     def render(self, locale: str | None) -> str:
         parts = (translate(locale, part, COMMAND_NAME) or part for part in self.path.split())
         return "/" + " ".join(parts)
+
+    def __str__(self) -> str:
+        return self.render(SOURCE)
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """A command's option as the member's Discord shows it: ``Option("clear")`` reads "clear" in
+    English and "сбросить" in Russian (option names are command names to the catalogs)."""
+
+    name: str
+
+    def render(self, locale: str | None) -> str:
+        return translate(locale, self.name, COMMAND_NAME) or self.name
 
     def __str__(self) -> str:
         return self.render(SOURCE)

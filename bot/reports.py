@@ -1,19 +1,27 @@
 """Usage reports for moderators: a bar chart PNG and a CSV of the ledger.
 
 Both are synchronous (Pillow and csv are CPU work): call them through ``asyncio.to_thread``.
+The chart's labels are in the moderator's language when a font on the machine draws them
+(Pillow's own font draws Latin only; ``FONT_FILES`` are looked for), else in English: never
+boxes. The CSV headers stay English, for spreadsheets and scripts.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from babel.dates import format_skeleton
 from PIL import Image, ImageDraw, ImageFont
 
+from bot.i18n import SOURCE, first_locale, t, tn
 from bot.quotas.usage import UsageSummary
+from bot.quotas.windows import period_words
 from bot.store import Reservation
 
 CHART_SIZE = (960, 480)
@@ -45,14 +53,84 @@ _MUTED = (148, 155, 164)
 _BAR = (88, 101, 242)
 _MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_TOP, _MARGIN_BOTTOM = 72, 24, 64, 56
 
+# Fonts for other scripts, by file name in the system's font folders (Debian's fonts-dejavu-core
+# draws Cyrillic, fonts-noto-cjk, fonts-droid-fallback or fonts-wqy-microhei Chinese and Japanese).
+FONT_FILES = (
+    "DejaVuSans.ttf",
+    "NotoSansCJK-Regular.ttc",
+    "DroidSansFallbackFull.ttf",
+    "wqy-microhei.ttc",
+)
+_MISSING = "\U0010fffd"  # a private-use character no font has: what a missing glyph looks like
+
 _Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
-def _font(size: int) -> _Font:
+@functools.cache
+def _font_paths() -> tuple[str, ...]:
+    """The paths of the ``FONT_FILES`` this machine has (looked up once)."""
+    found = []
+    for name in FONT_FILES:
+        try:
+            found.append(str(ImageFont.truetype(name, 10).path))
+        except OSError:
+            continue
+    return tuple(found)
+
+
+def _font(size: int, path: str | None = None) -> _Font:
+    if path is not None:
+        return ImageFont.truetype(path, size)
     try:
         return ImageFont.load_default(size=size)
     except (OSError, ImportError):  # Pillow built without FreeType: the small bitmap font
         return ImageFont.load_default()
+
+
+def _draws(font: _Font, text: str) -> bool:
+    """Whether ``font`` has a glyph for every character of ``text``."""
+    missing = bytes(font.getmask(_MISSING))
+    return all(c.isspace() or bytes(font.getmask(c)) != missing for c in set(text))
+
+
+@dataclass(frozen=True, slots=True)
+class ChartWords:
+    """What the chart says: its title, the totals, the empty state and each day's label."""
+
+    title: str
+    total: str
+    empty: str
+    days: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join((self.title, self.total, self.empty, *self.days))
+
+
+def chart_words(summary: UsageSummary, locale: str = SOURCE) -> ChartWords:
+    """The chart's labels in ``locale``; days as the language writes a short date ("Nov 5",
+    "5 нояб.", "11月5日")."""
+    credits = tn(locale, "{count} credit", "{count} credits", summary.total_credits)
+    images = tn(locale, "{count} image", "{count} images", summary.total_images)
+    return ChartWords(
+        title=t(
+            locale,
+            "Credits spent per day (UTC), {period}",
+            period=period_words(summary.window, locale),
+        ),
+        total=t(locale, "{credits}, {images}", credits=credits, images=images),
+        empty=t(locale, "No spend yet"),
+        days=tuple(_short_day(day, locale) for day, _ in summary.by_day),
+    )
+
+
+def _chart_face(summary: UsageSummary, locale: str) -> tuple[ChartWords, str | None]:
+    """The labels and the font that draws them (None: Pillow's); English if no font can."""
+    words = chart_words(summary, locale)
+    for path in (None, *_font_paths()):
+        if _draws(_font(15, path), words.text):
+            return words, path
+    return chart_words(summary, SOURCE), None
 
 
 def _nice_ceiling(value: int) -> tuple[int, int]:
@@ -65,17 +143,16 @@ def _nice_ceiling(value: int) -> tuple[int, int]:
         step *= 10
 
 
-def usage_chart_png(summary: UsageSummary) -> bytes:
-    """A labelled bar chart of credits spent per UTC day in the summary's window, as PNG."""
+def usage_chart_png(summary: UsageSummary, locale: str = SOURCE) -> bytes:
+    """A labelled bar chart of credits spent per UTC day in the summary's window, as PNG, its
+    labels in ``locale`` (see the module's note on fonts)."""
     width, height = CHART_SIZE
     image = Image.new("RGB", CHART_SIZE, _BACKGROUND)
     draw = ImageDraw.Draw(image)
-    title, small = _font(22), _font(15)
-    draw.text(
-        (_MARGIN_LEFT, 18), f"Credits spent per day (UTC), this {summary.window}", _TEXT, title
-    )
-    total = f"{summary.total_credits} credits, {summary.total_images} images"
-    draw.text((width - _MARGIN_RIGHT, 22), total, _MUTED, small, anchor="ra")
+    words, face = _chart_face(summary, locale)
+    title, small = _font(22, face), _font(15, face)
+    draw.text((_MARGIN_LEFT, 18), words.title, _TEXT, title)
+    draw.text((width - _MARGIN_RIGHT, 22), words.total, _MUTED, small, anchor="ra")
     left, right = _MARGIN_LEFT, width - _MARGIN_RIGHT
     top, bottom = _MARGIN_TOP, height - _MARGIN_BOTTOM
     peak = max((credits for _, credits in summary.by_day), default=0)
@@ -86,11 +163,11 @@ def usage_chart_png(summary: UsageSummary) -> bytes:
         draw.text((left - 8, y), str(tick), _MUTED, small, anchor="rm")
     days = summary.by_day
     if not days:
-        draw.text(((left + right) / 2, (top + bottom) / 2), "No spend yet", _MUTED, title, "mm")
+        draw.text(((left + right) / 2, (top + bottom) / 2), words.empty, _MUTED, title, "mm")
         return _png(image)
     slot = (right - left) / len(days)
     label_every = max(1, math.ceil(len(days) / 16))
-    for index, (day, credits) in enumerate(days):
+    for index, ((_, credits), label) in enumerate(zip(days, words.days, strict=True)):
         x0 = left + index * slot + slot * 0.15
         x1 = left + (index + 1) * slot - slot * 0.15
         y = bottom - (bottom - top) * credits / axis_top
@@ -99,14 +176,14 @@ def usage_chart_png(summary: UsageSummary) -> bytes:
             if len(days) <= 16:
                 draw.text(((x0 + x1) / 2, y - 4), str(credits), _TEXT, small, anchor="md")
         if index % label_every == 0:
-            draw.text(((x0 + x1) / 2, bottom + 8), _short_day(day), _MUTED, small, anchor="ma")
+            draw.text(((x0 + x1) / 2, bottom + 8), label, _MUTED, small, anchor="ma")
     draw.line([(left, bottom), (right, bottom)], _TEXT, 1)
     return _png(image)
 
 
-def _short_day(day: str) -> str:
+def _short_day(day: str, locale: str) -> str:
     moment = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
-    return f"{moment.day} {moment.strftime('%b')}"
+    return format_skeleton("MMMd", moment, locale=first_locale(locale))
 
 
 def _png(image: Image.Image) -> bytes:

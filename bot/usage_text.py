@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.errors import ContentRejected, QuotaExceeded, SafetyRefused
-from bot.i18n import SOURCE, t, tn
+from bot.i18n import N_, SOURCE, Command, t, tn
 from bot.moderation import COMMAND_OF, quoted
-from bot.quotas import MemberUsage, UsageSummary, relative_time
+from bot.quotas import MemberUsage, UsageSummary, WindowUsage, relative_time
 from bot.quotas.budget import BudgetAlert
 from bot.quotas.money import PRICES, Spent, dollars
 from bot.quotas.policy import requests
 from bot.quotas.windows import period_words
 from bot.store import Job, Spend
-from bot.words import credits, noun, plural
+from bot.words import credits
 
 STATUS_MARK = {
     "succeeded": "✅",
@@ -28,6 +28,13 @@ STATUS_MARK = {
     "cancelled": "✖️",
     "queued": "⏳",
     "running": "🎨",
+}
+STATUS_WORDS = {
+    "succeeded": N_("succeeded"),
+    "failed": N_("failed"),
+    "cancelled": N_("cancelled"),
+    "queued": N_("queued"),
+    "running": N_("running"),
 }
 NAME_LIMIT = 40  # Discord names are at most 32 characters; room for the quotes
 
@@ -42,41 +49,78 @@ def member_label(user_id: int, name: str = "") -> str:
     return f"{mention} {quoted(name, NAME_LIMIT)}" if name else mention
 
 
-def member_usage_text(usage: MemberUsage, price: tuple[str, int] | None = None) -> str:
-    """Where a member stands: used, left, when it resets; ``price``: (model, credits per image)."""
+def member_usage_text(
+    usage: MemberUsage, price: tuple[str, int] | None = None, locale: str = SOURCE
+) -> str:
+    """Where a member stands, in their ``locale``: used, left, when it resets; ``price``:
+    (model, credits per image)."""
     if usage.limit.kind == "blocked":
-        return "Blocked by a role rule: no images on this server."
+        return t(locale, "Blocked by a role rule: no images on this server.")
     window = usage.member
-    period = period_words(window.window)
+    period = period_words(window.window, locale)
     if window.limit is None:
         lines = [
-            f"Used {period}: **{window.used}** {noun(window.used, 'credit', 'credits')} · no limit"
+            tn(
+                locale,
+                "Used {period}: **{count}** credit · no limit",
+                "Used {period}: **{count}** credits · no limit",
+                window.used,
+                period=period,
+            )
         ]
     else:
         lines = [
-            f"Used {period}: **{window.used}** of {credits(window.limit)} · "
-            f"**{window.remaining}** left",
-            f"Resets {relative_time(window.resets_at)}",
+            tn(
+                locale,
+                "Used {period}: **{used}** of {count} credit · **{remaining}** left",
+                "Used {period}: **{used}** of {count} credits · **{remaining}** left",
+                window.limit,
+                period=period,
+                used=window.used,
+                remaining=window.remaining,
+            ),
+            t(locale, "Resets {when}", when=relative_time(window.resets_at)),
         ]
     if price is not None and window.remaining and price[1] > 0:
         model, each = price
         lines.append(
-            f"A {model} image costs {credits(each)} by default: "
-            f"about {window.remaining // each} more."
+            tn(
+                locale,
+                "A {model} image costs {credits} by default: about {count} more.",
+                "A {model} image costs {credits} by default: about {count} more.",
+                window.remaining // each,
+                model=model,
+                credits=credits(each, locale),
+            )
         )
     if usage.limit.role_id is not None:
-        lines.append(f"Limit set by the role <@&{usage.limit.role_id}>.")
-    server = usage.server
-    if server.limit is not None:
-        lines.append(
-            f"Server budget: {server.used} of {credits(server.limit)} used "
-            f"{period_words(server.window)}, resets {relative_time(server.resets_at)}"
-        )
+        role = f"<@&{usage.limit.role_id}>"
+        lines.append(t(locale, "Limit set by the role {role}.", role=role))
+    if usage.server.limit is not None:
+        lines.append(budget_line(usage.server, locale))
     if usage.in_flight:
-        lines.append(f"In progress: {requests(usage.in_flight)}")
+        lines.append(
+            t(locale, "In progress: {requests}", requests=requests(usage.in_flight, locale))
+        )
     if usage.cooldown_until is not None:
-        lines.append(f"Next request possible {relative_time(usage.cooldown_until)}")
+        lines.append(
+            t(locale, "Next request possible {when}", when=relative_time(usage.cooldown_until))
+        )
     return "\n".join(lines)
+
+
+def budget_line(server: WindowUsage, locale: str = SOURCE) -> str:
+    """ "Server budget: 12 of 100 credits used this month, resets <t:…:R>", in ``locale``."""
+    assert server.limit is not None
+    return tn(
+        locale,
+        "Server budget: {used} of {count} credit used {period}, resets {when}",
+        "Server budget: {used} of {count} credits used {period}, resets {when}",
+        server.limit,
+        used=server.used,
+        period=period_words(server.window, locale),
+        when=relative_time(server.resets_at),
+    )
 
 
 def money_text(
@@ -88,7 +132,8 @@ def money_text(
 ) -> str:
     """The money beside the credits, as an estimate at list prices and saying who pays it: a
     server on its own image service pays that service, not the bot's operator."""
-    amount, day = dollars(spent.usd), taken.isoformat()
+    amount = dollars(spent.usd, locale)
+    day = taken.isoformat()
     if own_provider:
         text = t(
             locale,
@@ -116,47 +161,55 @@ def server_usage_text(
     names: Mapping[int, str] | None = None,
     *,
     own_provider: bool = False,
+    locale: str = SOURCE,
 ) -> str:
-    """A guild's spend in a window: totals and their money, top members, by model, busiest days.
+    """A guild's spend in a window, in the moderator's ``locale``: totals and their money, top
+    members, by model, busiest days.
 
     ``names``: user id -> display name for the top members (see ``member_label``);
     ``own_provider``: the server pays its own image service (see ``money_text``).
     """
     names = names or {}
     lines = [
-        f"**{summary.total_credits}** {noun(summary.total_credits, 'credit', 'credits')}, "
-        f"**{summary.total_images}** {noun(summary.total_images, 'image', 'images')} "
-        f"{period_words(summary.window)} (since <t:{summary.start}:D>)"
+        t(
+            locale,
+            "{credits}, {images} {period} (since {day})",
+            credits=tn(locale, "**{count}** credit", "**{count}** credits", summary.total_credits),
+            images=tn(locale, "**{count}** image", "**{count}** images", summary.total_images),
+            period=period_words(summary.window, locale),
+            day=f"<t:{summary.start}:D>",
+        )
     ]
     if summary.total_images:
-        lines.append(money_text(summary.spent, own_provider=own_provider))
+        lines.append(money_text(summary.spent, own_provider=own_provider, locale=locale))
     if budget_line:
         lines.append(budget_line)
     if summary.top_members:
-        lines.append("**Top members**")
+        lines.append(t(locale, "**Top members**"))
         lines += [
-            f"{rank}. {member_label(int(s.key), names.get(int(s.key), ''))} — {_spent(s)}"
+            f"{rank}. {member_label(int(s.key), names.get(int(s.key), ''))} — {_spent(s, locale)}"
             for rank, s in enumerate(summary.top_members, start=1)
         ]
     if summary.by_model:
-        lines.append("**By model**")
+        lines.append(t(locale, "**By model**"))
         lines += [
-            f"- {s.key} — {_spent(s)}" + _about(summary.model_usd.get(str(s.key)))
+            f"- {s.key} — {_spent(s, locale)}" + _about(summary.model_usd.get(str(s.key)), locale)
             for s in summary.by_model
         ]
     days = [(day, spent) for day, spent in summary.by_day if spent][-7:]
     if days:
-        lines.append("**By day** (latest; all days in the chart)")
-        lines += [f"- {day}: {credits(spent)}" for day, spent in days]
+        lines.append(t(locale, "**By day** (latest; all days in the chart)"))
+        lines += [f"- {day}: {credits(spent, locale)}" for day, spent in days]
     return "\n".join(lines)
 
 
-def _spent(spend: Spend) -> str:
-    return f"{credits(spend.credits)}, {plural(spend.images, 'image', 'images')}"
+def _spent(spend: Spend, locale: str) -> str:
+    images = tn(locale, "{count} image", "{count} images", spend.images)
+    return f"{credits(spend.credits, locale)}, {images}"
 
 
-def _about(usd: Decimal | None) -> str:
-    return "" if usd is None else f", about {dollars(usd)}"
+def _about(usd: Decimal | None, locale: str) -> str:
+    return "" if usd is None else ", " + t(locale, "about {amount}", amount=dollars(usd, locale))
 
 
 # --- history and the moderation log ----------------------------------------------------------
@@ -168,28 +221,38 @@ def jump_url(guild_id: int, channel_id: int, message_id: int | None = None) -> s
     return channel if message_id is None else f"{channel}/{message_id}"
 
 
-def history_line(job: Job, prompt_limit: int = 90, fallback_name: str = "") -> str:
-    """One job for /history: when, who, what, how it ended, credits, a link to the result.
+def history_line(
+    job: Job, prompt_limit: int = 90, fallback_name: str = "", locale: str = SOURCE
+) -> str:
+    """One job for /history, in the moderator's ``locale``: when, who, what, how it ended,
+    credits, a link to the result.
 
     Who: the name the job was asked under, else ``fallback_name`` (e.g. from a member cache).
     """
     mark = STATUS_MARK.get(job.status, "•")
-    status = job.status if job.error_kind is None else f"{job.status}: {job.error_kind}"
+    status = t(locale, STATUS_WORDS[job.status]) if job.status in STATUS_WORDS else job.status
+    if job.error_kind is not None:
+        status = f"{status}: {job.error_kind}"  # the kind is a stable word, as stored
     parts = [
         f"**#{job.id}** <t:{int(job.created_at)}:R> "
         + member_label(job.user_id, job.requester_name or fallback_name),
-        f"{COMMAND_OF.get(job.operation, job.operation)} · {job.model}",
+        f"{command_name(job.operation, locale)} · {job.model}",
         f"{mark} {status}",
     ]
     if job.credits:
-        parts.append(credits(job.credits))
+        parts.append(credits(job.credits, locale))
     if job.result_channel_id and job.result_message_id:
         url = jump_url(job.guild_id, job.result_channel_id, job.result_message_id)
-        parts.append(f"[result]({url})")
+        parts.append(t(locale, "[result]({url})", url=url))
     line = " · ".join(parts)
     if job.prompt:
         line += "\n> " + quoted(job.prompt, prompt_limit)
     return line
+
+
+def command_name(operation: str, locale: str = SOURCE) -> str:
+    """The command that starts ``operation``, as the reader's Discord names it: "/imagine"."""
+    return Command(COMMAND_OF.get(operation, operation)).render(locale)
 
 
 def pages(
@@ -226,11 +289,15 @@ class LogEntry:
 
 
 def log_entry(
-    job: Job, exc: BaseException, link: str = "", locale: str = SOURCE
+    job: Job,
+    exc: BaseException,
+    link: str = "",
+    locale: str = SOURCE,
+    member_locale: str | None = None,
 ) -> LogEntry | None:
     """What the moderation log says about a failed job (None: not worth a post), in the
     server's ``locale``; ``link`` opens where it was asked for (the channel, or the member's
-    message). What the member was told is quoted as they read it."""
+    message). What the member was told is quoted as they read it, in ``member_locale``."""
     if isinstance(exc, ContentRejected):
         title = t(locale, "🚫 Request refused by the image service's safety system")
     elif isinstance(exc, SafetyRefused):
@@ -243,7 +310,7 @@ def log_entry(
     if link:
         where += " " + t(locale, "([jump]({link}))", link=link)
     member = member_label(job.user_id, job.requester_name)
-    command = COMMAND_OF.get(job.operation, job.operation)
+    command = command_name(job.operation, locale)
     lines = [
         t(locale, "**Member:** {member} in {where}", member=member, where=where),
         t(
@@ -259,7 +326,8 @@ def log_entry(
     if isinstance(exc, SafetyRefused) and exc.rule:
         lines.append(t(locale, "**Refused by:** {rule}", rule=exc.rule))
     if isinstance(exc, QuotaExceeded | SafetyRefused):
-        lines.append(t(locale, "**Told the member:** {told}", told=exc.message))
+        told = exc.render(member_locale or locale)
+        lines.append(t(locale, "**Told the member:** {told}", told=told))
     return LogEntry(title, "\n".join(lines))
 
 
@@ -274,17 +342,24 @@ def budget_entry(
         then = t(
             locale,
             "Members can't make images until it resets {when}, unless a moderator raises it "
-            "with `/quota server-budget`.",
+            "with `{command}`.",
             when=resets,
+            command=Command("quota server-budget"),
         )
     else:
         title = t(locale, "💰 {percent} % of the server budget is used", percent=alert.percent)
-        then = t(locale, "It resets {when}; `/quota server-budget` changes it.", when=resets)
-    used = t(
+        then = t(
+            locale,
+            "It resets {when}; `{command}` changes it.",
+            when=resets,
+            command=Command("quota server-budget"),
+        )
+    used = tn(
         locale,
-        "This server has used **{used}** of its {budget} {period} ({percent} %).",
+        "This server has used **{used}** of its {count} credit {period} ({percent} %).",
+        "This server has used **{used}** of its {count} credits {period} ({percent} %).",
+        alert.budget,
         used=alert.used,
-        budget=credits(alert.budget, locale),
         period=period_words(alert.window, locale),
         percent=alert.used_percent,
     )

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import discord
 from discord import app_commands
 
-from bot import audit_text, moderation, usage_text, words
+from bot import audit_text, moderation, usage_text
 from bot.errors import NotAllowed, ValidationError
+from bot.i18n import Command, Text, Words, lazy, lazy_n, render, t
 from bot.models import ModelSpec
 from bot.moderation import MAX_IMAGES, RuleChoice
+from bot.quotas.policy import cost_key_text
 from bot.quotas.pricing import main_operation, offered
 from bot.render import OK_COLOUR
 from bot.store import QuotaPolicy, Window
-from cogs.common import member_is_moderator
+from cogs.common import member_is_moderator, reader_locale
 from cogs.moderation import (
     MODERATOR_PERMISSIONS,
     NO_PINGS,
@@ -40,13 +42,19 @@ if TYPE_CHECKING:
 
 Images = app_commands.Range[int, 0, MAX_IMAGES]
 Choices = list[app_commands.Choice[str]]
-# What the three limit commands say about a limit given in images.
-IN_IMAGES = {
-    "images": "Instead of credits: this many images of `model`",
-    "model": "For images: the model they are of",
-    "size": "For images: their size (default: the model's default size)",
-    "quality": "For images: their quality (default: what members get when they pick none)",
-}
+F = TypeVar("F")
+
+
+def in_images(command: F) -> F:
+    """What the three limit commands say about a limit given in images (through ``describe``,
+    so that the command translator gives Discord these in every language, as any description;
+    a fresh one each time: discord.py keeps and empties the dict it is given)."""
+    return app_commands.describe(
+        images="Instead of credits: this many images of `model`",
+        model="For images: the model they are of",
+        size="For images: their size (default: the model's default size)",
+        quality="For images: their quality (default: what members get when they pick none)",
+    )(command)
 
 
 class Quota(ModeratorCog):
@@ -60,7 +68,7 @@ class Quota(ModeratorCog):
     )
 
     async def _policy_changed(
-        self, interaction: Interaction, change: Callable[[QuotaPolicy], QuotaPolicy], done: str
+        self, interaction: Interaction, change: Callable[[QuotaPolicy], QuotaPolicy], done: Words
     ) -> None:
         if not interaction.response.is_done():  # the limit commands defer before pricing
             await interaction.response.defer(ephemeral=True, thinking=True)
@@ -73,11 +81,12 @@ class Quota(ModeratorCog):
         await announce_change(interaction, changed)
 
     async def _show_policy(
-        self, interaction: Interaction, done: str | None = None, *, changed: bool = True
+        self, interaction: Interaction, done: Words | None = None, *, changed: bool = True
     ) -> None:
-        gid = guild_id(interaction)
-        text = await self.services.quotas.describe_policy(gid, await self._models(gid))
-        head = [confirmation(done, changed), ""] if done else []
+        """The policy in the moderator's language, after what was done (if anything)."""
+        gid, locale = guild_id(interaction), await reader_locale(interaction)
+        text = await self.services.quotas.describe_policy(gid, await self._models(gid), locale)
+        head = [confirmation(render(locale, done), changed), ""] if done else []
         lines = [*head, *text.split("\n")]
         # A long price list goes over several embeds and messages, split between lines.
         for number, descriptions in enumerate(usage_text.pages(lines)):
@@ -121,8 +130,8 @@ class Quota(ModeratorCog):
         credits="Credits per member per window (0 = no images)",
         window="hour, day, week or month (default: keep the current one)",
         unlimited="True: no per-member limit",
-        **IN_IMAGES,
     )
+    @in_images
     async def quota_user_limit(
         self,
         interaction: Interaction,
@@ -137,7 +146,7 @@ class Quota(ModeratorCog):
         """Set how many credits, or images of a model, each member may use per window."""
         given = moderation.given_limit(credits, images, model, size, quality)
         limit, policy = await self._limit(interaction, given)
-        done = limit.confirm("Each member", window or policy.window, "Member limit changed.")
+        done = _limit_changed(limit, window or policy.window, server=False)
         await self._policy_changed(
             interaction,
             lambda p: moderation.set_user_limit(p, limit.credits, window, unlimited),
@@ -149,8 +158,8 @@ class Quota(ModeratorCog):
         role="The role",
         rule="limit, unlimited, blocked, or clear",
         credits="For limit: credits per window",
-        **IN_IMAGES,
     )
+    @in_images
     async def quota_role(
         self,
         interaction: Interaction,
@@ -164,13 +173,16 @@ class Quota(ModeratorCog):
     ) -> None:
         """Give a role its own limit, no limit, or block it (the most generous role wins)."""
         if role.is_default():
-            raise ValidationError(["For everyone, use /quota user-limit."])
+            raise ValidationError(
+                [lazy("For everyone, use {command}.", command=Command("quota user-limit"))]
+            )
         given = moderation.given_limit(credits, images, model, size, quality)
         limit, policy = await self._limit(interaction, given)
         new_rule = moderation.role_rule(rule, limit.credits)
         gid, actor = guild_id(interaction), interaction.user.id
         changed = await self.services.store.set_role_rule(gid, role.id, new_rule, actor=actor)
-        done = f"{role.mention} {moderation.describe_rule(new_rule, policy.window, limit.images)}."
+        rule_text = moderation.describe_rule(new_rule, policy.window, limit.images)
+        done = lazy("{role} {rule}.", role=role.mention, rule=rule_text)
         await self._show_policy(interaction, done, changed=changed is not None)
         await announce_change(interaction, changed)
 
@@ -179,8 +191,8 @@ class Quota(ModeratorCog):
         credits="Credits the whole server may spend per window",
         window="hour, day, week or month (default: keep the current one)",
         clear="True: no server budget",
-        **IN_IMAGES,
     )
+    @in_images
     async def quota_server_budget(
         self,
         interaction: Interaction,
@@ -195,7 +207,7 @@ class Quota(ModeratorCog):
         """Set (or clear) a budget in credits, or images of a model, for the whole server."""
         given = moderation.given_limit(credits, images, model, size, quality)
         limit, policy = await self._limit(interaction, given)
-        done = limit.confirm("The server", window or policy.server_window, "Server budget changed.")
+        done = _limit_changed(limit, window or policy.server_window, server=True)
         await self._policy_changed(
             interaction,
             lambda p: moderation.set_server_budget(p, limit.credits, window, clear),
@@ -211,7 +223,7 @@ class Quota(ModeratorCog):
         await self._policy_changed(
             interaction,
             lambda p: dataclasses.replace(p, cooldown_seconds=seconds),
-            "Cooldown changed.",
+            lazy("Cooldown changed."),
         )
 
     @quota.command(name="in-flight")
@@ -223,7 +235,7 @@ class Quota(ModeratorCog):
         await self._policy_changed(
             interaction,
             lambda p: dataclasses.replace(p, max_in_flight=count),
-            "Requests at a time changed.",
+            lazy("Requests at a time changed."),
         )
 
     @quota.command(name="cost")
@@ -246,13 +258,17 @@ class Quota(ModeratorCog):
         """Set the credits one image costs for a model (optionally a size and quality)."""
         key = moderation.cost_key(self.services.catalog, model, size, quality)
         if clear == (credits is not None):
-            raise ValidationError(["Give either credits per image or `clear: True`."])
+            raise ValidationError([lazy("Give either credits per image or `clear: True`.")])
         await interaction.response.defer(ephemeral=True, thinking=True)
         changed = await self.services.store.set_cost_override(
             guild_id(interaction), key, credits, actor=interaction.user.id
         )
-        price = "the default price" if credits is None else f"{words.credits(credits)} per image"
-        done = f"{moderation.describe_cost_key(key)}: {price}."
+        price = (
+            lazy("the default price")
+            if credits is None
+            else lazy_n("{count} credit per image", "{count} credits per image", credits)
+        )
+        done = lazy("{key}: {price}.", key=cost_key_text(key), price=price)
         await self._show_policy(interaction, done, changed=changed is not None)
         await announce_change(interaction, changed)
 
@@ -262,6 +278,7 @@ class Quota(ModeratorCog):
         """Give a member their credits for this window back and lift their cooldown."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         gid, quotas = guild_id(interaction), self.services.quotas
+        locale = await reader_locale(interaction)
         roles = [r.id for r in member.roles if not r.is_default()]
         is_moderator = await member_is_moderator(interaction, member)
         before = await quotas.member_usage(gid, member.id, roles, is_moderator=is_moderator)
@@ -270,12 +287,13 @@ class Quota(ModeratorCog):
         old, new = audit_text.usage_value(before), audit_text.usage_value(usage)
         changed = None
         if old != new:
-            what = f"usage reset for {member.mention}"
+            what = audit_text.USAGE_RESET.format(member=member.mention)  # stored in English
             changed = await self.services.store.record_change(
                 gid, interaction.user.id, what, old, new
             )
-        done = confirmation(f"Usage of {member.mention} reset.", changed is not None)
-        await reply(interaction, f"{done}\n\n{usage_text.member_usage_text(usage)}")
+        done = t(locale, "Usage of {member} reset.", member=member.mention)
+        text = usage_text.member_usage_text(usage, locale=locale)
+        await reply(interaction, f"{confirmation(done, changed is not None)}\n\n{text}")
         await announce_change(interaction, changed)
 
     @quota.command(name="exempt-moderators")
@@ -285,7 +303,7 @@ class Quota(ModeratorCog):
         await self._policy_changed(
             interaction,
             lambda p: dataclasses.replace(p, moderators_unlimited=enabled),
-            "Moderator exemption changed.",
+            lazy("Moderator exemption changed."),
         )
 
     @quota_cost.autocomplete("model")
@@ -319,6 +337,16 @@ class Quota(ModeratorCog):
         name = getattr(interaction.namespace, "model", None)
         provider = await self.services.jobs.provider_for(guild_id(interaction))
         return provider.spec(name) if isinstance(name, str) else None
+
+
+def _limit_changed(limit: moderation.Limit, window: Window, *, server: bool) -> Text:
+    """A limit's confirmation: what it buys when it was given in images."""
+    if limit.images is None:
+        return lazy("Server budget changed.") if server else lazy("Member limit changed.")
+    images = limit.images.describe(window)
+    if server:
+        return lazy("The server may now make {images}.", images=images)
+    return lazy("Each member may now make {images}.", images=images)
 
 
 def _choices(values: list[str], current: str) -> Choices:

@@ -14,15 +14,14 @@ from discord.ext import commands
 
 from bot import usage_text
 from bot.errors import ContentRejected, NotAllowed, QuotaExceeded, SafetyRefused
+from bot.i18n import lazy, t
 from bot.jobs import Requester
-from bot.quotas import relative_time
 from bot.quotas.budget import budget_alert
 from bot.quotas.money import spent
-from bot.quotas.windows import period_words
 from bot.render import DESCRIPTION_LIMIT, OK_COLOUR, shorten
 from bot.reports import members_csv, usage_chart_png, usage_csv
 from bot.store import Job, Reservation, Window
-from cogs.common import member_is_moderator
+from cogs.common import member_is_moderator, reader_locale
 from cogs.moderation import (
     Interaction,
     ModeratorsOnly,
@@ -86,10 +85,13 @@ class Reports(commands.Cog):
     ) -> None:
         """See your image credits: used, left, and when they reset."""
         if (server or member is not None) and not await member_is_moderator(interaction):
-            raise ModeratorsOnly("Only moderators can see the server's or another member's usage.")
+            raise ModeratorsOnly(
+                lazy("Only moderators can see the server's or another member's usage.")
+            )
         await interaction.response.defer(ephemeral=True, thinking=True)
+        locale = await reader_locale(interaction)
         if server:
-            await self._server_usage(interaction, window)
+            await self._server_usage(interaction, window, locale)
             return
         target = member or interaction.user
         roles = [r.id for r in getattr(target, "roles", ()) if not r.is_default()]
@@ -99,9 +101,13 @@ class Reports(commands.Cog):
             roles,
             is_moderator=await member_is_moderator(interaction, target),
         )
-        title = "Your image credits" if member is None else f"Credits of {target.display_name}"
+        if member is None:
+            title = t(locale, "Your image credits")
+        else:
+            title = t(locale, "Credits of {name}", name=target.display_name)
         price = await self._default_price(guild_id(interaction))
-        await reply(interaction, usage_text.member_usage_text(usage, price), title=title)
+        text = usage_text.member_usage_text(usage, price, locale)
+        await reply(interaction, text, title=title)
 
     async def _default_price(self, gid: int) -> tuple[str, int]:
         # The model a member here really gets, priced as a job of it is charged (its lineage).
@@ -115,23 +121,18 @@ class Reports(commands.Cog):
         like = spec.lineage if spec else ()
         return model, await self.services.quotas.price(gid, model, None, None, like=like)
 
-    async def _server_usage(self, interaction: Interaction, window: Window) -> None:
+    async def _server_usage(self, interaction: Interaction, window: Window, locale: str) -> None:
         gid, quotas, offload = guild_id(interaction), self.services.quotas, self.services.offload
         summary = await quotas.usage_summary(gid, window)
         store = self.services.store
         charges = await store.charges(gid, summary.start, summary.end)
         asked = await store.requester_names(gid, summary.start, summary.end)
         names = _names(interaction.guild, {c.user_id for c in charges}, asked)
-        chart = await offload.run(usage_chart_png, summary)
+        chart = await offload.run(usage_chart_png, summary, locale)
         members = await offload.run(members_csv, charges, names)
         ledger = await offload.run(usage_csv, charges)
         server = (await quotas.member_usage(gid, interaction.user.id, ())).server
-        budget = None
-        if server.limit is not None:
-            budget = (
-                f"Server budget: {server.used} of {server.limit} credits used "
-                f"{period_words(server.window)}, resets {relative_time(server.resets_at)}"
-            )
+        budget = None if server.limit is None else usage_text.budget_line(server, locale)
         stamp = f"{window}-{summary.start}"
         files = [
             discord.File(io.BytesIO(chart), filename=f"usage-{stamp}.png"),
@@ -139,8 +140,8 @@ class Reports(commands.Cog):
             discord.File(io.BytesIO(ledger), filename=f"usage-ledger-{stamp}.csv"),
         ]
         own = await self._own_provider(gid)
-        text = usage_text.server_usage_text(summary, budget, names, own_provider=own)
-        await reply(interaction, text, title="Server usage", files=files)
+        text = usage_text.server_usage_text(summary, budget, names, own_provider=own, locale=locale)
+        await reply(interaction, text, title=t(locale, "Server usage"), files=files)
 
     async def _own_provider(self, gid: int) -> bool:
         """Whether the server's jobs go to (and are billed by) its own image service."""
@@ -164,15 +165,22 @@ class Reports(commands.Cog):
     ) -> None:
         """Moderators: the latest image requests, who made them and how they ended."""
         await interaction.response.defer(ephemeral=True, thinking=True)
+        locale = await reader_locale(interaction)
         jobs = await self.services.store.recent_jobs(
             guild_id(interaction), limit, member.id if member else None
         )
         if not jobs:
-            await reply(interaction, "No requests yet.", title="Recent requests")
+            await reply(
+                interaction, t(locale, "No requests yet."), title=t(locale, "Recent requests")
+            )
             return
         cached = _names(interaction.guild, {j.user_id for j in jobs if not j.requester_name}, {})
-        lines = [usage_text.history_line(j, fallback_name=cached.get(j.user_id, "")) for j in jobs]
-        await reply_pages(interaction, f"Recent requests ({len(jobs)})", lines)
+        lines = [
+            usage_text.history_line(j, fallback_name=cached.get(j.user_id, ""), locale=locale)
+            for j in jobs
+        ]
+        title = t(locale, "Recent requests ({count})", count=len(jobs))
+        await reply_pages(interaction, title, lines)
 
     # the moderation log -----------------------------------------------------------------------
 
@@ -229,7 +237,7 @@ class Reports(commands.Cog):
 
     async def _job_report(self, job: Job, who: Requester, exc: BaseException) -> bool:
         locale = await self.bot.server_locale(job.guild_id)
-        entry = usage_text.log_entry(job, exc, who.jump_url, locale)
+        entry = usage_text.log_entry(job, exc, who.jump_url, locale, who.locale)
         if entry is None:
             return False
         if isinstance(exc, QuotaExceeded) and not self._quota_log.allow(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.audit_text import change_line
+from bot.audit_text import change_line, change_post, label_text
 from bot.store import Change, GuildSettings, QuotaPolicy, RoleRule, Store
 from bot.store.changes import Diff, describe_change
 from tests.fakes.stores import (  # noqa: F401 - fixtures
@@ -206,6 +206,44 @@ async def test_changes_without_an_actor_are_recorded_as_made_outside_discord(
     assert change_line(change) == (
         f"<t:{int(clock.now)}:f> someone outside Discord cooldown: none → 90 seconds"
     )
+
+
+def test_a_change_reads_in_the_moderators_language_its_values_as_recorded() -> None:
+    reset = Change(1, GUILD, MOD, 1000.0, "usage reset for <@5>", "8 credits used today", "none")
+    cooldown = Change(2, GUILD, None, 1000.0, "cooldown", "none", "90 seconds")
+
+    assert change_line(reset, "de") == (
+        f"<t:1000:f> <@{MOD}> Verbrauch von <@5> zurückgesetzt: 8 credits used today → none"
+    )
+    assert (
+        change_line(cooldown, "ru")
+        == "<t:1000:f> вне Discord пауза между запросами: none → 90 seconds"
+    )
+    assert (
+        change_line(reset)
+        == f"<t:1000:f> <@{MOD}> usage reset for <@5>: 8 credits used today → none"
+    )
+    assert change_post(reset, "ja").splitlines()[0] == (
+        f"<@{MOD}> が <t:1000:R> に変更：**<@5> の使用量のリセット**"
+    )
+
+
+@pytest.mark.parametrize(
+    ("what", "words"),
+    [
+        ("role rule for <@&7>", "правило роли <@&7>"),
+        (
+            "price for gpt-image-1, any size, high quality",
+            "цена для gpt-image-1, any size, high quality",
+        ),
+        ("server budget", "бюджет сервера"),
+        ("a label no catalog has", "a label no catalog has"),
+    ],
+)
+def test_labels_with_a_value_in_them_read_translated_around_the_value(
+    what: str, words: str
+) -> None:
+    assert label_text(what, "ru") == words
 
 
 # --- the describer, on fields the store doesn't know yet -----------------------------------

@@ -159,6 +159,7 @@ def test_a_lazy_message_reads_in_whoever_sees_it() -> None:
 def test_commands_and_lists_in_a_message_take_the_readers_words() -> None:
     assert str(i18n.Command("quota set")) == "/quota set"
     assert i18n.Command("usage").render("ru") == "/использование"
+    assert (str(i18n.Option("clear")), i18n.Option("clear").render("ru")) == ("clear", "сбросить")
     names = i18n.Listed(("a", "b", "c"))
     assert (str(names), names.render("ru"), names.render("zh-CN")) == (
         "a, b, and c",

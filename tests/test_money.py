@@ -132,6 +132,14 @@ def test_money_reads_as_dollars_and_cents_and_never_as_a_false_zero() -> None:
     assert dollars(Decimal(0)) == "$0.00"
 
 
+def test_money_reads_as_the_readers_language_writes_dollars() -> None:
+    assert dollars(Decimal("1234.5"), "ru") == "1\xa0234,50\xa0$"
+    assert dollars(Decimal("4.365"), "de") == "4,37\xa0$"
+    assert dollars(Decimal("4.365"), "fr") == "4,37\xa0$US"
+    assert dollars(Decimal("0.004"), "es") == "menos de 0,01\xa0US$"
+    assert dollars(Decimal("0.004"), "ja") == "$0.01 未満"
+
+
 def reservation(cost: Decimal | None, *, window: str = "month") -> Reservation:
     return Reservation(
         id=1, guild_id=GUILD, user_id=USER, job_id=1, model="gpt-image-1", size=None,

@@ -125,7 +125,10 @@ async def test_the_in_flight_cap_is_exact_under_concurrency(
     assert all(isinstance(r, Busy) for r in results if not isinstance(r, Reservation))
 
 
-@pytest.mark.parametrize(("cap", "words"), [(1, "1 request in"), (2, "2 requests in")])
+@pytest.mark.parametrize(
+    ("cap", "words"),
+    [(1, "1 request in progress. Wait for it"), (2, "2 requests in progress. Wait for one")],
+)
 async def test_the_in_flight_refusal_says_how_many_in_plain_words(
     store: Store, engine: QuotaEngine, cap: int, words: str
 ) -> None:
@@ -134,9 +137,7 @@ async def test_the_in_flight_refusal_says_how_many_in_plain_words(
         await reserve(engine)
     with pytest.raises(Busy) as refused:
         await reserve(engine)
-    assert str(refused.value) == (
-        f"You already have {words} progress. Wait for one to finish, then try again."
-    )
+    assert str(refused.value) == f"You already have {words} to finish, then try again."
 
 
 # --- commit, refund, recovery ---------------------------------------------------------------------
@@ -285,6 +286,74 @@ async def test_a_partly_used_window_says_what_is_left(store: Store, engine: Quot
     assert "This needs 8 credits but only 6 of your 10 credits are left this week" in str(
         refused.value
     )
+
+
+ONE_CREDIT = {("gpt-image-1", "*", "*"): 1}  # one credit an image, so any count can be spent
+
+
+@pytest.mark.parametrize(
+    ("limit", "words"), [(1, "1 из 1 кредита"), (3, "3 из 3 кредитов"), (5, "5 из 5 кредитов")]
+)
+async def test_a_russian_member_over_their_limit_reads_the_right_plural(
+    store: Store, engine: QuotaEngine, clock: ManualClock, limit: int, words: str
+) -> None:
+    await set_policy(store, user_limit=limit, costs=ONE_CREDIT)
+    await reserve(engine, n=limit)
+    with pytest.raises(QuotaExceeded) as refused:
+        await reserve(engine)
+    midnight = window_end("day", clock.now)
+    assert refused.value.render("ru") == (
+        f"Вы израсходовали {words} сегодня. Лимит обновится <t:{midnight}:R>."
+    )
+    assert str(refused.value).startswith(f"You've used {limit} of your {limit} credit")
+
+
+@pytest.mark.parametrize(
+    ("left", "words"),
+    [
+        (1, "Нужно 2 кредита, но из вашего лимита (10 кредитов) сегодня остался только 1."),
+        (3, "Нужно 4 кредита, но из вашего лимита (10 кредитов) сегодня осталось только 3."),
+        (5, "Нужно 6 кредитов, но из вашего лимита (10 кредитов) сегодня осталось только 5."),
+    ],
+)
+async def test_what_is_left_reads_in_the_plural_of_what_is_left(
+    store: Store, engine: QuotaEngine, left: int, words: str
+) -> None:
+    await set_policy(store, user_limit=10, costs=ONE_CREDIT)
+    await reserve(engine, n=10 - left)
+    with pytest.raises(QuotaExceeded) as refused:
+        await reserve(engine, n=left + 1)
+    assert refused.value.render("ru").startswith(words)
+    assert refused.value.render("de").startswith(
+        f"Dafür braucht es {left + 1} Credits, aber von deinem Limit (10 Credits) "
+    )
+
+
+async def test_the_server_budget_and_the_other_refusals_read_in_the_members_language(
+    store: Store, engine: QuotaEngine, clock: ManualClock
+) -> None:
+    await set_policy(
+        store, user_limit=None, server_budget=1, server_window="week", costs=ONE_CREDIT
+    )
+    await reserve(engine)
+    with pytest.raises(QuotaExceeded) as budget:
+        await reserve(engine, user_id=OTHER_USER)
+    week = window_end("week", clock.now)
+    assert budget.value.render("fr") == (
+        f"Ce serveur a utilisé 1 de son 1 crédit cette semaine. Remise à zéro <t:{week}:R>."
+    )
+    await set_policy(store, user_limit=None, max_in_flight=2)
+    await reserve(engine)  # the first is still in flight
+    with pytest.raises(Busy) as busy:
+        await reserve(engine)
+    assert busy.value.render("ru") == (
+        "У вас уже выполняются 2 запроса. Дождитесь, пока один из них завершится, "
+        "и попробуйте снова."
+    )
+    await set_policy(store, roles={MUTED_ROLE: RoleRule("blocked")})
+    with pytest.raises(NotAllowed) as blocked:
+        await reserve(engine, user_id=OTHER_USER, role_ids=(MUTED_ROLE,))
+    assert blocked.value.render("zh-CN") == "你的身份组不允许在此服务器生成图片。"
 
 
 def test_windows_align_to_utc_hour_day_monday_and_month() -> None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from PIL import Image
 
+from bot import reports
 from bot.images.types import Usage
 from bot.quotas import QuotaEngine, UsageSummary
 from bot.reports import (
     CHART_SIZE,
     CSV_HEADER,
     MEMBERS_HEADER,
+    chart_words,
     members_csv,
     usage_chart_png,
     usage_csv,
@@ -74,6 +77,43 @@ def test_taller_days_get_taller_bars() -> None:
 
 def test_an_empty_window_still_renders_a_chart() -> None:
     image = decode(usage_chart_png(summary(())))
+    assert (image.format, image.size) == ("PNG", CHART_SIZE)
+
+
+def test_the_charts_labels_are_in_the_moderators_language() -> None:
+    words = chart_words(summary((("2023-11-01", 8), ("2023-11-02", 0))), "ru")
+    assert words.title == "Расход кредитов по дням (UTC), за этот месяц"
+    assert words.total == "8 кредитов, 2 изображения"
+    assert words.days == ("1 нояб.", "2 нояб.")
+    assert chart_words(summary(()), "de").empty == "Noch nichts verbraucht"
+    assert chart_words(summary((("2023-11-05", 4),)), "ja").days == ("11月5日",)
+    english = chart_words(summary((("2023-11-05", 4),)))
+    assert (english.title, english.total, english.days) == (
+        "Credits spent per day (UTC), this month",
+        "4 credits, 1 image",
+        ("Nov 5",),
+    )
+
+
+def test_a_language_no_font_here_can_draw_is_charted_in_english(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    days = (("2023-11-01", 8),)
+    monkeypatch.setattr(reports, "_font_paths", lambda: ())  # Pillow's own font: Latin only
+    words, face = reports._chart_face(summary(days), "ru")
+    assert (words, face) == (chart_words(summary(days)), None)  # English, never boxes
+    german, _ = reports._chart_face(summary(days), "de")
+    assert german.title == "Verbrauchte Credits pro Tag (UTC), diesen Monat"
+    image = decode(usage_chart_png(summary(days), "zh_CN"))
+    assert (image.format, image.size) == ("PNG", CHART_SIZE)
+
+
+def test_a_font_that_draws_cyrillic_charts_russian_in_russian() -> None:
+    if not reports._font_paths():
+        pytest.skip("no font for other scripts on this machine (e.g. Debian's fonts-dejavu-core)")
+    words, face = reports._chart_face(summary((("2023-11-01", 8),)), "ru")
+    assert face is not None and words.title.startswith("Расход кредитов")
+    image = decode(usage_chart_png(summary((("2023-11-01", 8),)), "ru"))
     assert (image.format, image.size) == ("PNG", CHART_SIZE)
 
 

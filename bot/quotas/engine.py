@@ -13,12 +13,19 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from bot.errors import Busy, NotAllowed, QuotaExceeded
+from bot.i18n import SOURCE, Text, lazy, lazy_n
 from bot.models import ModelSpec
 from bot.quotas.costs import cost_per_image
 from bot.quotas.money import cost_usd
-from bot.quotas.policy import MemberLimit, describe_policy, in_flight_refusal, member_limit
+from bot.quotas.policy import (
+    MemberLimit,
+    credit_text,
+    describe_policy,
+    in_flight_refusal,
+    member_limit,
+)
 from bot.quotas.usage import MemberUsage, UsageSummary, member_usage, usage_summary
-from bot.quotas.windows import period_words, relative_time, window_end, window_start
+from bot.quotas.windows import period, relative_time, window_end, window_start
 from bot.store import (
     QuotaPolicy,
     Reservation,
@@ -30,7 +37,6 @@ from bot.store import (
 )
 from bot.store.ledger import Charge
 from bot.store.models import token_usage
-from bot.words import credits, noun
 
 # Only reservations written before owners were recorded still expire (see bot.store.processes).
 DEFAULT_RESERVATION_TTL = 30 * 60.0
@@ -84,7 +90,7 @@ class QuotaEngine:
         policy = await self._store.get_quota_policy(guild_id)
         limit = member_limit(policy, role_ids, is_moderator=is_moderator)
         if limit.kind == "blocked":
-            raise NotAllowed("Your roles don't allow making images on this server.")
+            raise NotAllowed(lazy("Your roles don't allow making images on this server."))
         per_image = cost_per_image(model, size, quality, overrides=policy.costs, like=like)
         now = float(self._clock())
         exempt = is_moderator and policy.moderators_unlimited
@@ -230,10 +236,13 @@ class QuotaEngine:
         """Spend in the current window: top members, by model, by UTC day."""
         return await usage_summary(self._store, guild_id, window, float(self._clock()))
 
-    async def describe_policy(self, guild_id: int, models: Sequence[ModelSpec] = ()) -> str:
-        """The guild's policy as text for members and moderators, with the prices of ``models``
-        (the ones the server allows that its provider can use: ``pricing.offered``)."""
-        return describe_policy(await self._store.get_quota_policy(guild_id), models)
+    async def describe_policy(
+        self, guild_id: int, models: Sequence[ModelSpec] = (), locale: str = SOURCE
+    ) -> str:
+        """The guild's policy as text for members and moderators in their ``locale``, with the
+        prices of ``models`` (the ones the server allows that its provider can use:
+        ``pricing.offered``)."""
+        return describe_policy(await self._store.get_quota_policy(guild_id), models, locale)
 
     async def _refusal(
         self,
@@ -248,41 +257,85 @@ class QuotaEngine:
         if reason == "cooldown":
             state = await self._store.member_state(req.guild_id, req.user_id)
             until = (state.last_reserved_at or req.now) + req.cooldown_seconds
-            return Busy(f"You're going a bit fast: you can ask again {relative_time(until)}.")
+            return Busy(
+                lazy(
+                    "You're going a bit fast: you can ask again {when}.", when=relative_time(until)
+                )
+            )
         if reason == "member_quota":
             assert limit.credits is not None
             used = await self._store.bucket_used(
                 req.guild_id, "user", req.user_id, req.window, req.window_start
             )
-            return _quota_error("You've used", "your", used, limit.credits, req, req.window)
+            return _quota_error(used, limit.credits, req, req.window, server=False)
         assert req.server_budget is not None
         used = await self._store.bucket_used(
             req.guild_id, "server", 0, req.server_window, req.server_window_start
         )
-        return _quota_error(
-            "This server has used", "this server's", used, req.server_budget, req,
-            req.server_window,
-        )  # fmt: skip
+        return _quota_error(used, req.server_budget, req, req.server_window, server=True)
 
 
 def _quota_error(
-    who_used: str, whose: str, used: int, limit: int, req: ReservationRequest, window: Window
+    used: int, limit: int, req: ReservationRequest, window: Window, *, server: bool
 ) -> QuotaExceeded:
+    """The refusal of a request over the member's limit (or, ``server``, the server budget):
+    whole sentences, each plural in the count it says, the reset as a Discord timestamp."""
     remaining = max(limit - used, 0)
     resets_at = window_end(window, req.now)
-    period = period_words(window)
-    resets = f"It resets {relative_time(resets_at)}."
-    if limit == 0:
-        owner = "This server's budget" if whose == "this server's" else "Your limit"
-        text = f"{owner} is 0 credits {period}, so no images can be made for now."
-    elif remaining == 0:
-        of_whose = "its" if whose == "this server's" else whose
-        text = f"{who_used} {used} of {of_whose} {credits(limit)} {period}. {resets}"
-    else:
-        left = noun(remaining, "is", "are")
-        text = (
-            f"This needs {credits(req.credits)} but only {remaining} of {whose} "
-            f"{credits(limit)} {left} left {period}. Try fewer images or a cheaper size or "
-            f"quality. {resets}"
+    values = {"period": period(window), "when": relative_time(resets_at)}
+    text: Text
+    if limit == 0 and server:
+        text = lazy(
+            "This server's budget is 0 credits {period}, so no images can be made for now.",
+            **values,
         )
+    elif limit == 0:
+        text = lazy("Your limit is 0 credits {period}, so no images can be made for now.", **values)
+    elif remaining == 0 and server:
+        text = lazy_n(
+            "This server has used {used} of its {count} credit {period}. It resets {when}.",
+            "This server has used {used} of its {count} credits {period}. It resets {when}.",
+            limit,
+            used=used,
+            **values,
+        )
+    elif remaining == 0:
+        text = lazy_n(
+            "You've used {used} of your {count} credit {period}. It resets {when}.",
+            "You've used {used} of your {count} credits {period}. It resets {when}.",
+            limit,
+            used=used,
+            **values,
+        )
+    else:
+        needed, of = credit_text(req.credits), credit_text(limit)
+        text = _not_enough(remaining, needed, of, values, server=server)
+    # QuotaExceeded's signature says str; BotError keeps and renders a Text all the same.
     return QuotaExceeded(text, remaining=remaining, resets_at=float(resets_at))
+
+
+def _not_enough(
+    remaining: int, needed: Text, limit: Text, values: dict[str, object], *, server: bool
+) -> Text:
+    """A request that needs more credits than are left: plural in what is left."""
+    if server:
+        return lazy_n(
+            "This needs {needed} but only {count} of this server's {limit} is left {period}. "
+            "Try fewer images or a cheaper size or quality. It resets {when}.",
+            "This needs {needed} but only {count} of this server's {limit} are left {period}. "
+            "Try fewer images or a cheaper size or quality. It resets {when}.",
+            remaining,
+            needed=needed,
+            limit=limit,
+            **values,
+        )
+    return lazy_n(
+        "This needs {needed} but only {count} of your {limit} is left {period}. "
+        "Try fewer images or a cheaper size or quality. It resets {when}.",
+        "This needs {needed} but only {count} of your {limit} are left {period}. "
+        "Try fewer images or a cheaper size or quality. It resets {when}.",
+        remaining,
+        needed=needed,
+        limit=limit,
+        **values,
+    )

@@ -19,6 +19,9 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
+from babel.numbers import format_currency
+
+from bot.i18n import SOURCE, first_locale, t
 from bot.models.spec import parse_size
 from bot.store.models import Reservation, UsageLike
 
@@ -191,8 +194,13 @@ def spent(charges: Iterable[Reservation]) -> Spent:
     return Spent(usd, unpriced)
 
 
-def dollars(amount: Decimal) -> str:
-    """ "$4.37"; a spend under a cent reads "less than $0.01" rather than a false "$0.00"."""
+def dollars(amount: Decimal, locale: str = SOURCE) -> str:
+    """ "$4.37" as ``locale`` writes dollars ("4,37 $" in Russian); a spend under a cent reads
+    "less than $0.01" rather than a false "$0.00"."""
     if 0 < amount < CENT / 2:
-        return "less than $0.01"
-    return f"${amount.quantize(CENT, rounding=ROUND_HALF_UP):,}"
+        return t(locale, "less than {amount}", amount=_usd_in(CENT, locale))
+    return _usd_in(amount.quantize(CENT, rounding=ROUND_HALF_UP), locale)
+
+
+def _usd_in(amount: Decimal, locale: str) -> str:
+    return format_currency(amount, "USD", locale=first_locale(locale))

@@ -12,26 +12,41 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from bot.i18n import SOURCE, Text, lazy, lazy_n, render, t, tn
 from bot.models import ModelSpec
+from bot.quotas.costs import ANY
 from bot.quotas.pricing import price_lines
-from bot.quotas.windows import period_words
-from bot.store import QuotaPolicy, RuleKind, Window
-from bot.words import credits, plural
-
-_PER: dict[Window, str] = {"hour": "hour", "day": "day", "week": "week", "month": "month"}
+from bot.quotas.windows import credits_per, period_words
+from bot.store import CostKey, QuotaPolicy, RuleKind
 
 
-def requests(count: int) -> str:
+def credit_text(count: int) -> Text:
+    """ "1 credit", "4 credits", put in the reader's language where it is shown."""
+    return lazy_n("{count} credit", "{count} credits", count)
+
+
+def requests(count: int, locale: str = SOURCE) -> str:
     """ "1 request", "2 requests": how members and moderators read the in-flight limit."""
-    return plural(count, "request", "requests")
+    return tn(locale, "{count} request", "{count} requests", count)
 
 
-def in_flight_refusal(max_in_flight: int) -> str:
+def in_flight_refusal(max_in_flight: int) -> Text:
     """The one message of a member who already has ``max_in_flight`` requests in progress."""
-    return (
-        f"You already have {requests(max_in_flight)} in progress. "
-        "Wait for one to finish, then try again."
+    return lazy_n(
+        "You already have {count} request in progress. Wait for it to finish, then try again.",
+        "You already have {count} requests in progress. Wait for one to finish, then try again.",
+        max_in_flight,
     )
+
+
+def cost_key_text(key: CostKey) -> Text:
+    """A price key as a moderator reads it: "gpt-image-1, any size, high quality"."""
+    model, size, quality = key
+    size_text = lazy("any size") if size == ANY else size
+    quality_text = (
+        lazy("any quality") if quality == ANY else lazy("{quality} quality", quality=quality)
+    )
+    return lazy("{model}, {size}, {quality}", model=model, size=size_text, quality=quality_text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,57 +84,74 @@ def member_limit(
     return MemberLimit("blocked", None, rules[0][0])
 
 
-def describe_policy(policy: QuotaPolicy, models: Sequence[ModelSpec] = ()) -> str:
-    """The policy as Discord-formatted lines for moderators and members, defaults marked, then
-    the price list of ``models`` (``pricing.price_lines``). Every line stands alone, so a long
-    text can be split between any two lines."""
-    lines = ["**Image quota**"]
-    lines += [f"- {text} (default)" if same else f"- {text}" for text, same in _limits(policy)]
-    per = _PER[policy.window]
+def describe_policy(
+    policy: QuotaPolicy, models: Sequence[ModelSpec] = (), locale: str = SOURCE
+) -> str:
+    """The policy as Discord-formatted lines for moderators and members in their ``locale``,
+    defaults marked, then the price list of ``models`` (``pricing.price_lines``). Every line
+    stands alone, so a long text can be split between any two lines."""
+    lines = [t(locale, "**Image quota**")]
+    for limit, same in _limits(policy):
+        shown = render(locale, limit)
+        lines.append("- " + (t(locale, "{limit} (default)", limit=shown) if same else shown))
     if policy.roles:
-        lines.append("- Role overrides (the most generous of a member's roles applies):")
+        lines.append(t(locale, "- Role overrides (the most generous of a member's roles applies):"))
         for role_id, rule in sorted(policy.roles.items()):
-            text = {"unlimited": "unlimited", "blocked": "blocked"}.get(
-                rule.kind, f"{credits(rule.limit or 0)} per {per}"
-            )
-            lines.append(f"  - <@&{role_id}>: {text}")
+            if rule.kind == "unlimited":
+                shown = t(locale, "unlimited")
+            elif rule.kind == "blocked":
+                shown = t(locale, "blocked")
+            else:
+                shown = credits_per(rule.limit or 0, policy.window).render(locale)
+            lines.append(f"  - <@&{role_id}>: {shown}")
     if policy.costs:
-        lines.append("- Prices set here (credits per image; * is any size or quality):")
+        lines.append(t(locale, "- Prices set here (credits per image; * is any size or quality):"))
         for (model, size, quality), price in sorted(policy.costs.items()):
             lines.append(f"  - {model} {size} {quality}: {price}")
     lines.append(
-        f"Windows reset on UTC boundaries; usage shown is for {period_words(policy.window)}."
+        t(
+            locale,
+            "Windows reset on UTC boundaries; usage shown is for {period}.",
+            period=period_words(policy.window, locale),
+        )
     )
-    return "\n".join(lines + price_lines(policy, models))
+    return "\n".join(lines + price_lines(policy, models, locale))
 
 
-def _limits(policy: QuotaPolicy) -> list[tuple[str, bool]]:
+def _limits(policy: QuotaPolicy) -> list[tuple[Text, bool]]:
     """Each limit in words, and whether it is the default."""
     default = QuotaPolicy(policy.guild_id)
     member = (
-        "Each member: no credit limit"
+        lazy("Each member: no credit limit")
         if policy.user_limit is None
-        else f"Each member: {credits(policy.user_limit)} per {_PER[policy.window]}"
+        else lazy("Each member: {limit}", limit=credits_per(policy.user_limit, policy.window))
     )
     at_once = (
-        "No limit on requests at a time"
+        lazy("No limit on requests at a time")
         if policy.max_in_flight is None
-        else f"At most {requests(policy.max_in_flight)} at a time per member"
+        else lazy_n(
+            "At most {count} request at a time per member",
+            "At most {count} requests at a time per member",
+            policy.max_in_flight,
+        )
     )
     wait = (
-        f"{policy.cooldown_seconds} s between requests"
+        lazy("{seconds} s between requests", seconds=policy.cooldown_seconds)
         if policy.cooldown_seconds
-        else "No wait between requests"
+        else lazy("No wait between requests")
     )
     budget = (
-        "Server budget: none"
+        lazy("Server budget: none")
         if policy.server_budget is None
-        else f"Server budget: {credits(policy.server_budget)} per {_PER[policy.server_window]}"
+        else lazy(
+            "Server budget: {budget}",
+            budget=credits_per(policy.server_budget, policy.server_window),
+        )
     )
     moderators = (
-        "Moderators: no member limit"
+        lazy("Moderators: no member limit")
         if policy.moderators_unlimited
-        else "Moderators: the same limits as everyone"
+        else lazy("Moderators: the same limits as everyone")
     )
     return [
         (member, (policy.user_limit, policy.window) == (default.user_limit, default.window)),

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.i18n import SOURCE, Text, lazy, lazy_n, t, tn
 from bot.images.types import Operation
 from bot.models import ModelSpec
 from bot.quotas.costs import Quote, quote
+from bot.quotas.windows import credits_per, images_per
 from bot.store import CostKey, QuotaPolicy, Window
-from bot.words import credits, plural
 
 OPERATIONS: tuple[Operation, ...] = ("generate", "edit", "variation")
 
@@ -43,13 +44,17 @@ class ImageCount:
         """What the images cost together."""
         return self.images * self.price.credits
 
-    def describe(self, window: Window) -> str:
-        """ "10 images of gpt-image-2 per day (1024x1024, medium): 40 credits"."""
+    def describe(self, window: Window) -> Text:
+        """ "10 images of gpt-image-2 per day (1024x1024, medium): 40 credits", put in the
+        reader's language where it is shown (``str()`` is the English)."""
+        images = images_per(self.images, self.kind.model, window)
+        cost = lazy_n("{count} credit", "{count} credits", self.credits)
         shown = ", ".join(filter(None, (self.price.size, self.price.quality)))
-        return (
-            f"{plural(self.images, 'image', 'images')} of {self.kind.model} per {window}"
-            f"{f' ({shown})' if shown else ''}: {credits(self.credits)}"
-        )
+        if shown:
+            return lazy(
+                "{images} ({details}): {credits}", images=images, details=shown, credits=cost
+            )
+        return lazy("{images}: {credits}", images=images, credits=cost)
 
 
 def offered(usable: Iterable[ModelSpec], allowed: Sequence[str] | None) -> tuple[ModelSpec, ...]:
@@ -78,26 +83,39 @@ def count_of(images: int, kind: ImageKind, overrides: Mapping[CostKey, int]) -> 
 # --- the price list of /quota show ------------------------------------------------------------
 
 
-def price_lines(policy: QuotaPolicy, models: Sequence[ModelSpec]) -> list[str]:
+def price_lines(
+    policy: QuotaPolicy, models: Sequence[ModelSpec], locale: str = SOURCE
+) -> list[str]:
     """One line per model and quality: each listed size's credits per image, and how many images
-    the member limit buys; the default quality and prices set here are marked."""
+    the member limit buys; the default quality and prices set here are marked. In ``locale``."""
     if not models:
         return []
     limit = policy.user_limit or None  # no limit, or 0, buys no count worth showing
-    header = "**Prices** in credits per image"
-    if limit is not None:
-        member_limit = f"{credits(limit)} per {policy.window}"
-        header += f"; in brackets, how many images the member limit ({member_limit}) buys"
+    if limit is None:
+        header = t(locale, "**Prices** in credits per image.")
+    else:
+        header = t(
+            locale,
+            "**Prices** in credits per image; in brackets, how many images the member limit "
+            "({limit}) buys.",
+            limit=credits_per(limit, policy.window),
+        )
     lines = [
-        header + ".",
-        "Prices are the defaults unless marked (set here); each model's default size comes first.",
+        header,
+        t(
+            locale,
+            "Prices are the defaults unless marked (set here); each model's default size comes "
+            "first.",
+        ),
     ]
     for spec in models:
-        lines += _model_lines(spec, policy.costs, limit)
+        lines += _model_lines(spec, policy.costs, limit, locale)
     return lines
 
 
-def _model_lines(spec: ModelSpec, costs: Mapping[CostKey, int], limit: int | None) -> list[str]:
+def _model_lines(
+    spec: ModelSpec, costs: Mapping[CostKey, int], limit: int | None, locale: str
+) -> list[str]:
     kind = default_kind(spec)
     op = main_operation(spec)
     listed = (kind.size, *(spec.sizes(op) if op else ()))
@@ -107,22 +125,28 @@ def _model_lines(spec: ModelSpec, costs: Mapping[CostKey, int], limit: int | Non
     for quality in qualities or [None]:
         head = f"**{spec.name}**"
         if quality is not None:
-            head += f" · {quality}" + (" (default)" if quality == spec.default_quality else "")
+            shown = t(locale, "{quality} (default)", quality=quality)
+            head += " · " + (shown if quality == spec.default_quality else quality)
         entries = [
-            _entry(size, quote(spec.name, size, quality, overrides=costs, like=spec.lineage), limit)
+            _entry(
+                size,
+                quote(spec.name, size, quality, overrides=costs, like=spec.lineage),
+                limit,
+                locale,
+            )
             for size in sizes
         ]
         lines.append(f"{head}: {' · '.join(entries)}")
     return lines
 
 
-def _entry(size: str | None, price: Quote, limit: int | None) -> str:
-    notes = ["set here"] if price.set_here else []
+def _entry(size: str | None, price: Quote, limit: int | None, locale: str) -> str:
+    notes = [t(locale, "set here")] if price.set_here else []
     if limit is not None:
-        notes.append(
-            "any number"
-            if price.credits == 0
-            else plural(limit // price.credits, "image", "images")
-        )
-    shown = f"{size or 'any size'} {price.credits}"
+        if price.credits == 0:
+            notes.append(t(locale, "any number"))
+        else:
+            count = limit // price.credits
+            notes.append(tn(locale, "{count} image", "{count} images", count))
+    shown = f"{size or t(locale, 'any size')} {price.credits}"
     return f"{shown} ({', '.join(notes)})" if notes else shown

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from bot.i18n import N_, SOURCE, t
+from bot.i18n import N_, SOURCE, Text, lazy, lazy_n, t
 from bot.store import Window
 
 _PERIOD: dict[Window, str] = {
@@ -12,6 +13,30 @@ _PERIOD: dict[Window, str] = {
     "day": N_("today"),
     "week": N_("this week"),
     "month": N_("this month"),
+}
+# A count per window, whole, so that each language puts the count and the window its own way.
+_CREDITS_PER: dict[Window, Callable[[int], Text]] = {
+    "hour": lambda n: lazy_n("{count} credit per hour", "{count} credits per hour", n),
+    "day": lambda n: lazy_n("{count} credit per day", "{count} credits per day", n),
+    "week": lambda n: lazy_n("{count} credit per week", "{count} credits per week", n),
+    "month": lambda n: lazy_n("{count} credit per month", "{count} credits per month", n),
+}
+_IMAGES_PER: dict[Window, Callable[[int, str], Text]] = {
+    "hour": lambda n, model: lazy_n(
+        "{count} image of {model} per hour", "{count} images of {model} per hour", n, model=model
+    ),
+    "day": lambda n, model: lazy_n(
+        "{count} image of {model} per day", "{count} images of {model} per day", n, model=model
+    ),
+    "week": lambda n, model: lazy_n(
+        "{count} image of {model} per week", "{count} images of {model} per week", n, model=model
+    ),
+    "month": lambda n, model: lazy_n(
+        "{count} image of {model} per month",
+        "{count} images of {model} per month",
+        n,
+        model=model,
+    ),
 }
 
 
@@ -49,6 +74,21 @@ def window_end(window: Window, now: float) -> int:
 def period_words(window: Window, locale: str = SOURCE) -> str:
     """How a member reads the window: "today", "this week"... (English without ``locale``)."""
     return t(locale, _PERIOD[window])
+
+
+def period(window: Window) -> Text:
+    """The window as ``period_words`` says it, put in the reader's language where it is shown."""
+    return lazy(_PERIOD[window])
+
+
+def credits_per(count: int, window: Window) -> Text:
+    """ "20 credits per day": a limit or budget and its window, in the reader's language."""
+    return _CREDITS_PER[window](count)
+
+
+def images_per(count: int, model: str, window: Window) -> Text:
+    """ "10 images of gpt-image-2 per day": a limit given in images, in the reader's language."""
+    return _IMAGES_PER[window](count, model)
 
 
 def relative_time(unix: float) -> str:
