@@ -12,9 +12,9 @@ import dataclasses
 
 from bot.errors import ImageInputError, NotAllowed
 from bot.fetch import ImageSource
+from bot.i18n import Command, Words, lazy, lazy_n
 from bot.models import ModelSpec
 from bot.service import JobSpec
-from bot.words import plural
 
 # Sent when the member gives no prompt of their own.
 BLEND_PROMPT = (
@@ -22,10 +22,13 @@ BLEND_PROMPT = (
     "single, natural-looking image."
 )
 MAX_LINKS = 16  # message links one /blend reads (each is a request to Discord)
-NO_IMAGES = (
+NO_IMAGES = lazy(
     "Give me at least two images to blend: attach them, or paste links to messages that have them."
 )
-ONE_IMAGE = "Blending needs at least two images, and you gave one. To change one image, use /edit."
+ONE_IMAGE = lazy(
+    "Blending needs at least two images, and you gave one. To change one image, use {edit}.",
+    edit=Command("edit"),
+)
 
 
 def fitted(job: JobSpec, model: ModelSpec) -> JobSpec:
@@ -40,7 +43,7 @@ def fitted(job: JobSpec, model: ModelSpec) -> JobSpec:
 
 def fit_blend(
     spec: ModelSpec, images: tuple[ImageSource, ...]
-) -> tuple[tuple[ImageSource, ...], tuple[str, ...]]:
+) -> tuple[tuple[ImageSource, ...], tuple[Words, ...]]:
     """The images a blend sends to ``spec`` (the model it will use), and notes for the member."""
     if not images:
         raise ImageInputError(NO_IMAGES)
@@ -49,13 +52,21 @@ def fit_blend(
     most = spec.input.max_images
     if most < 2:
         raise NotAllowed(
-            f"{spec.name} takes one image at a time, so it can't blend images. "
-            "Pick a GPT image model."
+            lazy(
+                "{model} takes one image at a time, so it can't blend images. "
+                "Pick a GPT image model.",
+                model=spec.name,
+            )
         )
     if len(images) <= most:
         return images, ()
-    note = (
-        f"{spec.name} takes at most {plural(most, 'image', 'images')}, so I blended the first "
-        f"{most} of the {len(images)} you gave."
+    note = lazy_n(
+        "{model} takes at most {count} image, so I blended the first {count} of the {given} "
+        "you gave.",
+        "{model} takes at most {count} images, so I blended the first {count} of the {given} "
+        "you gave.",
+        most,
+        model=spec.name,
+        given=len(images),
     )
     return images[:most], (note,)

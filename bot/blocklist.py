@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.errors import ValidationError
+from bot.i18n import Words, lazy, lazy_n
 
 MAX_ENTRIES = 100
 MAX_LENGTH = 60
@@ -48,10 +49,15 @@ def entry(text: str) -> str:
     word = _STARS.sub(WILDCARD, normalise(text))
     if not word.replace(WILDCARD, "").strip():
         raise ValidationError(
-            ["A blocked word needs at least one letter, digit or sign besides *."]
+            [lazy("A blocked word needs at least one letter, digit or sign besides *.")]
         )
     if len(word) > MAX_LENGTH:
-        raise ValidationError([f"A blocked word can be at most {MAX_LENGTH} characters long."])
+        too_long = lazy_n(
+            "A blocked word can be at most {count} character long.",
+            "A blocked word can be at most {count} characters long.",
+            MAX_LENGTH,
+        )
+        raise ValidationError([too_long])
     return word
 
 
@@ -67,14 +73,21 @@ def find(entries: Sequence[str], text: str) -> Found | None:
     return None
 
 
-def shown(entries: Sequence[str], limit: int = 1500) -> str:
-    """The entries as moderators read them, quoted, within about ``limit`` characters."""
+def shown(entries: Sequence[str], limit: int = 1500) -> Words:
+    """The entries as moderators read them, quoted, within about ``limit`` characters (put in
+    the reader's language where it is shown)."""
     parts: list[str] = []
     for word in entries:
         if sum(len(p) + 2 for p in parts) + len(word) > limit:
-            return ", ".join(parts) + f" and {len(entries) - len(parts)} more"
+            more = len(entries) - len(parts)
+            return lazy_n(
+                "{words} and {count} more",
+                "{words} and {count} more",
+                more,
+                words=", ".join(parts),
+            )
         parts.append(f'"{plain(word)}"')
-    return ", ".join(parts) or "none"
+    return ", ".join(parts) if parts else lazy("none")
 
 
 def plain(text: str, limit: int = MAX_LENGTH) -> str:

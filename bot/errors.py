@@ -206,7 +206,7 @@ class SafetyRefused(BotError):
 
     kind = "safety"
 
-    def __init__(self, message: str | Text, *, rule: str = "") -> None:
+    def __init__(self, message: str | Text, *, rule: str | Text = "") -> None:
         super().__init__(message)
         self.rule = rule  # what refused it, for moderators ("blocked word `cat*`"); "" if plain
 

@@ -9,13 +9,15 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from bot.errors import ImageInputError
+from bot.i18n import Text, Words, lazy
 
 DISCORD_MEDIA_HOSTS = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
 CHUNK = 256 * 1024
 
 
-def _mb(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MB"
+def _mb(n: int) -> Text:
+    size = f"{n / (1024 * 1024):.1f}"
+    return lazy("{size} MB", size=size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +36,12 @@ class ImageSource:
         """Refuse before downloading when the declared size is already over the cap."""
         if self.size is not None and self.size > max_bytes:
             raise ImageInputError(
-                f"{self.filename} is {_mb(self.size)}; the limit is {_mb(max_bytes)}."
+                lazy(
+                    "{name} is {size}; the limit is {limit}.",
+                    name=self.filename,
+                    size=_mb(self.size),
+                    limit=_mb(max_bytes),
+                )
             )
 
     @classmethod
@@ -60,15 +67,23 @@ async def download(
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.scheme not in ("https", "http") or host not in allowed_hosts:
-        raise ImageInputError(f"I can only read images uploaded to Discord ({filename}).")
-    too_big = ImageInputError(f"{filename} is larger than the {_mb(max_bytes)} limit.")
+        raise ImageInputError(
+            lazy("I can only read images uploaded to Discord ({name}).", name=filename)
+        )
+    too_big = ImageInputError(
+        lazy("{name} is larger than the {limit} limit.", name=filename, limit=_mb(max_bytes))
+    )
     try:
         async with session.get(
             url, timeout=aiohttp.ClientTimeout(total=time_limit), allow_redirects=False
         ) as response:
             if response.status != 200:
                 raise ImageInputError(
-                    f"I couldn't download {filename} (Discord answered {response.status})."
+                    lazy(
+                        "I couldn't download {name} (Discord answered {status}).",
+                        name=filename,
+                        status=response.status,
+                    )
                 )
             if response.content_length is not None and response.content_length > max_bytes:
                 raise too_big
@@ -79,7 +94,9 @@ async def download(
                     raise too_big
             return bytes(body)
     except (TimeoutError, aiohttp.ClientError) as exc:
-        raise ImageInputError(f"I couldn't download {filename}; please try again.") from exc
+        raise ImageInputError(
+            lazy("I couldn't download {name}; please try again.", name=filename)
+        ) from exc
 
 
 class Downloader:
@@ -90,7 +107,7 @@ class Downloader:
         self.allowed_hosts = allowed_hosts
 
     def source(
-        self, url: str, filename: str, size: int | None = None, *, on_failure: str = ""
+        self, url: str, filename: str, size: int | None = None, *, on_failure: Words = ""
     ) -> ImageSource:
         """A source read from ``url`` only when the job runs; ``on_failure`` is added to errors."""
 
@@ -106,6 +123,8 @@ class Downloader:
             except ImageInputError as exc:
                 if not on_failure:
                     raise
-                raise ImageInputError(f"{exc.message} {on_failure}") from exc
+                raise ImageInputError(
+                    lazy("{problem} {hint}", problem=exc.text, hint=on_failure)
+                ) from exc
 
         return ImageSource(filename, size, read, url=url)

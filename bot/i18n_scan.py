@@ -54,7 +54,7 @@ SCANNED = (
 # Everywhere else in bot/, what a member reads is the message of the errors it raises.
 ERRORS_SCANNED = ("bot/**/*.py",)
 ALLOW_LIST = ROOT / "tests" / "i18n_allow.txt"
-_CATALOGUED = {"t", "tn", "N_", "lazy", "lazy_n"}
+_CATALOGUED = {"t", "tn", "N_", "lazy", "lazy_n", "Command", "Option"}
 # Calls whose strings never reach a member: logs, errors meant for developers, patterns.
 _SILENT = {"debug", "info", "warning", "error", "exception", "critical", "compile", "getLogger"}
 # Calls that declare commands: their strings are command strings, translated on sync.

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from bot import blend, presets, safety
 from bot.errors import AuthenticationFailed, BotError, NotAllowed, QuotaExhausted, RateLimited
-from bot.i18n import N_
+from bot.i18n import N_, lazy
 from bot.images.types import Operation, PartialImage
 from bot.models.aspect import largest_size
 from bot.provider import Provider
@@ -102,7 +102,9 @@ def require_channel(settings: GuildSettings, channel_id: int) -> None:
     """Refuse a channel the server didn't allow the bot in (when it named any)."""
     if settings.allowed_channel_ids and channel_id not in settings.allowed_channel_ids:
         channels = " ".join(f"<#{c}>" for c in settings.allowed_channel_ids)
-        raise NotAllowed(f"I can only be used in {channels} on this server.")
+        raise NotAllowed(
+            lazy("I can only be used in {channels} on this server.", channels=channels)
+        )
 
 
 class JobRunner:
@@ -170,10 +172,19 @@ class JobRunner:
         allowed = settings.allowed_models
         model = spec_model or self.server_default(op, settings, provider)
         if model is None:
-            raise NotAllowed("No model here can do that right now; tell a moderator.")
+            raise NotAllowed(lazy("No model here can do that right now; tell a moderator."))
         if allowed is not None and model not in allowed:
-            listed = ", ".join(allowed) or "none"
-            raise NotAllowed(f"{model} isn't allowed on this server. Allowed models: {listed}.")
+            if not allowed:
+                raise NotAllowed(
+                    lazy("{model} isn't allowed on this server: no model is.", model=model)
+                )
+            raise NotAllowed(
+                lazy(
+                    "{model} isn't allowed on this server. Allowed models: {models}.",
+                    model=model,
+                    models=", ".join(allowed),
+                )
+            )
         require_channel(settings, who.channel_id)
         if not spec_model and settings.default_model and model != settings.default_model:
             await self._default_gone(who.guild_id, settings.default_model, model, op, provider)
@@ -217,7 +228,7 @@ class JobRunner:
         spec = provider.spec(old)
         if spec is None or not spec.can(op) or provider.is_usable(old, op):
             return  # a default that can't do this operation (dall-e-3 and edits) isn't gone
-        why = provider.state(spec).why_not or "isn't usable here"  # the provider's words
+        why = provider.state(spec).why_not or lazy("isn't usable here")  # the provider's words
         text = N_("This server's default model, {old}, {why}. Until a moderator picks another "
                   "with `/settings default-model`, members get {new}.")  # fmt: skip
         await self._notice(guild_id, f"default-gone:{old}", text, old=old, why=why, new=new)

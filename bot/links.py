@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from bot.errors import ImageInputError
+from bot.i18n import lazy, lazy_n
 
 clock: Callable[[], float] = time.time
 
@@ -46,17 +47,27 @@ def message_links(text: str, guild_id: int, *, most: int) -> list[MessageLink]:
         match = MESSAGE_LINK_RE.fullmatch(piece.strip("<>"))
         if match is None:
             raise ImageInputError(
-                f"`{_short(piece)}` isn't a message link. Copy one with Discord's "
-                "message menu → Copy Message Link."
+                lazy(
+                    "`{piece}` isn't a message link. Copy one with Discord's "
+                    "message menu → Copy Message Link.",
+                    piece=_short(piece),
+                )
             )
         guild, channel, message = match.groups()
         if guild != str(guild_id):
-            raise ImageInputError("I can only use messages from this server.")
+            raise ImageInputError(lazy("I can only use messages from this server."))
         link = MessageLink(int(guild), int(channel), int(message))
         if link not in links:
             links.append(link)
     if len(links) > most:
-        raise ImageInputError(f"I can read at most {most} message links; you gave {len(links)}.")
+        raise ImageInputError(
+            lazy_n(
+                "I can read at most {count} message link; you gave {given}.",
+                "I can read at most {count} message links; you gave {given}.",
+                most,
+                given=len(links),
+            )
+        )
     return links
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from bot.errors import APIError, ValidationError
 from bot.gate import Gate, LocalGate
+from bot.i18n import N_, Text, lazy
 from bot.images.client import ImagesClient
 from bot.images.types import ModelListing, Operation
 from bot.models import Catalog, ModelSpec
@@ -30,7 +31,14 @@ from bot.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 SOON_DAYS = 30
-_DOES = {"generate": "create images", "edit": "edit images", "variation": "make variations"}
+# "{model} can't ... here." for each operation: whole sentences, so each language words its own.
+_CANT = {
+    "generate": N_("{model} can't create images here. {offer}"),
+    "edit": N_("{model} can't edit images here. {offer}"),
+    "variation": N_("{model} can't make variations here. {offer}"),
+}
+NOT_LISTED = lazy("isn't offered by this provider")
+GONE_NOW = lazy("isn't offered by this provider right now")
 
 
 def utc_today() -> datetime.date:
@@ -45,11 +53,18 @@ class ModelState:
     spec: ModelSpec
     usable: bool
     shutdown: datetime.date | None  # the provider's date, else the catalog's
-    why_not: str = ""  # completes "{model} ...", e.g. "was shut down on 2026-12-01"
+    # Why it isn't usable, completing "{model} ...", e.g. "was shut down on 2026-12-01"; a
+    # ``Text`` put in the reader's language where it is shown. None: it is usable.
+    reason: Text | None = None
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def why_not(self) -> str:
+        """The reason in English, for the operator's console and logs ("" when usable)."""
+        return "" if self.reason is None else str(self.reason)
 
 
 class Provider:
@@ -166,14 +181,15 @@ class Provider:
         if self.listing is not None:
             entry = self.listing.get(spec.name)
             if entry is None:
-                return ModelState(spec, False, None, "isn't offered by this provider")
+                return ModelState(spec, False, None, NOT_LISTED)
             shutdown = _date(entry.shutdown_date)
         else:
             shutdown = spec.shutdown
         if shutdown is not None and shutdown <= today:
-            return ModelState(spec, False, shutdown, f"was shut down on {shutdown.isoformat()}")
+            why = lazy("was shut down on {day}", day=shutdown.isoformat())
+            return ModelState(spec, False, shutdown, why)
         if spec.name in self._gone:
-            return ModelState(spec, False, shutdown, "isn't offered by this provider right now")
+            return ModelState(spec, False, shutdown, GONE_NOW)
         return ModelState(spec, True, shutdown)
 
     def can(self, spec: ModelSpec, op: Operation) -> bool:
@@ -210,14 +226,16 @@ class Provider:
         """The usable model ``name``; else a refusal naming why and what to use instead."""
         spec = self.spec(name)
         if spec is None:
-            raise ValidationError([f"Unknown model '{name}'. {self._offer(op)}"])
+            raise ValidationError([lazy("Unknown model '{model}'. {offer}", model=name,
+                                        offer=self._offer(op))])  # fmt: skip
         if not self.can(spec, op):
-            raise ValidationError([f"{name} can't {_DOES[op]} here. {self._offer(op)}"])
+            raise ValidationError([lazy(_CANT[op], model=name, offer=self._offer(op))])
         state = self.state(spec)
         if not state.usable:
             instead = self.replacement(spec, op)
-            hint = f"Use {instead} instead." if instead else self._offer(op)
-            raise ValidationError([f"{name} {state.why_not}. {hint}"])
+            hint = lazy("Use {model} instead.", model=instead) if instead else self._offer(op)
+            why = state.reason or GONE_NOW
+            raise ValidationError([lazy("{model} {why}. {hint}", model=name, why=why, hint=hint)])
         return spec
 
     def soon_shut(self, days: int = SOON_DAYS) -> list[ModelState]:
@@ -226,11 +244,12 @@ class Provider:
         states = [self.state(spec) for spec in self.models()]
         return [s for s in states if s.usable and s.shutdown is not None and s.shutdown <= horizon]
 
-    def _offer(self, op: Operation) -> str:
+    def _offer(self, op: Operation) -> Text:
         names = [spec.name for spec in self.usable(op)]
         if not names:
-            return "No model here can do that right now."
-        return f"Models that can: {', '.join(names[:8])}{', …' if len(names) > 8 else ''}."
+            return lazy("No model here can do that right now.")
+        shown = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
+        return lazy("Models that can: {models}.", models=shown)
 
 
 def _date(raw: str | None) -> datetime.date | None:

@@ -30,6 +30,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from bot.errors import APIError, AuthenticationFailed, NotAllowed, QuotaExhausted
+from bot.i18n import N_, Command, Text, lazy
 from bot.images.urls import allowed
 from bot.keys import KeyBox, KeyUnreadable, last_four
 from bot.logs import redact_also
@@ -39,25 +40,27 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-OPERATORS = "the image service"
-OWN = "this server's image service"
-NO_PROVIDER = (
-    "This server has no image service connected yet. "
-    "A moderator can connect one with /settings provider."
+# Providers' names: English ids, read in the reader's language where a message names one.
+OPERATORS = N_("the image service")
+OWN = N_("this server's image service")
+NO_PROVIDER = lazy(
+    "This server has no image service connected yet. A moderator can connect one with {command}.",
+    command=Command("settings provider"),
 )
-UNREADABLE_KEY = (
+UNREADABLE_KEY = lazy(
     "This server's image service key can't be read any more (the bot's secret keys changed). "
-    "A moderator can set it again with /settings provider."
+    "A moderator can set it again with {command}.",
+    command=Command("settings provider"),
 )
-NO_SECRET_KEYS = (
+NO_SECRET_KEYS = lazy(
     "The bot's operator hasn't set IMAGEBOT_SECRET_KEYS, so servers can't store their own key yet."
 )
-PRIVATE_ADDRESS = (
+PRIVATE_ADDRESS = lazy(
     "That address is on a private or local network, which the bot doesn't connect to for servers."
 )
-BAD_URL = (
-    "The base URL must be an http(s) address such as https://api.openai.com/v1, "
-    "without a user name or password."
+BAD_URL = lazy(
+    "The base URL must be an http(s) address such as {example}, without a user name or password.",
+    example="https://api.openai.com/v1",
 )
 CACHE_SECONDS = 60.0  # how stale another process's change of a server's provider may be
 
@@ -67,10 +70,11 @@ Build = Callable[[str, str, str, int], Provider]
 
 @dataclass(frozen=True, slots=True)
 class Trial:
-    """What trying a base URL and key found, in a moderator's words."""
+    """What trying a base URL and key found, in a moderator's words (put in their language
+    where it is shown)."""
 
     saved: bool  # good enough to keep
-    text: str
+    text: Text
     models: tuple[str, ...] = ()
 
 
@@ -182,7 +186,9 @@ class Providers:
                 host, port, type=socket.SOCK_STREAM
             )
         except OSError:
-            raise NotAllowed(f"I couldn't find {host}: check the base URL.") from None
+            raise NotAllowed(
+                lazy("I couldn't find {host}: check the base URL.", host=host)
+            ) from None
         found = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
         if not found or not all(allowed(a, internal_ok=False) for a in found):
             raise NotAllowed(PRIVATE_ADDRESS)
@@ -192,35 +198,40 @@ class Providers:
         """Read the models ``key`` gets at ``base_url``: whether to save, and what to tell."""
         key = key.strip()
         if len(key) < 8 or any(c.isspace() for c in key):
-            return Trial(False, "That doesn't look like an API key. Nothing was saved.")
+            return Trial(False, lazy("That doesn't look like an API key. Nothing was saved."))
         base_url = await self.check_address(base_url)
         redact_also(key)
         trial = self._build(OWN, base_url, key, guild_id)
         await trial.refresh()
         err = trial.refresh_error
-        host = urlsplit(base_url).hostname
+        host = urlsplit(base_url).hostname or base_url
         if isinstance(err, AuthenticationFailed):
-            return Trial(False, f"{host} refused this API key. Nothing was saved.")
+            return Trial(False, lazy("{host} refused this API key. Nothing was saved.", host=host))
         if isinstance(err, QuotaExhausted):
-            return Trial(False, f"{host} says this key has no credit left. Nothing was saved.")
-        if isinstance(err, APIError):
-            return Trial(False, f"I couldn't reach {host}: {err.message} Nothing was saved.")
-        if trial.has_model_route is False or trial.listing is None:
-            why = (
-                "it has no model list"
-                if trial.has_model_route is False
-                else "its model list names none of the image models"
-            )
             return Trial(
-                True,
-                f"Saved, but I couldn't verify it: {why}. The key will be tried with the first "
-                "image; members get the bot's usual models meanwhile.",
-                tuple(spec.name for spec in trial.usable()),
+                False,
+                lazy("{host} says this key has no credit left. Nothing was saved.", host=host),
+            )
+        if isinstance(err, APIError):
+            return Trial(
+                False,
+                lazy("I couldn't reach {host}: {why} Nothing was saved.", host=host, why=err.text),
             )
         names = tuple(spec.name for spec in trial.usable())
+        if trial.has_model_route is False or trial.listing is None:
+            unverified = (
+                N_("Saved, but I couldn't verify it: it has no model list. The key will be tried "
+                   "with the first image; members get the bot's usual models meanwhile.")
+                if trial.has_model_route is False
+                else N_("Saved, but I couldn't verify it: its model list names none of the image "
+                        "models. The key will be tried with the first image; members get the "
+                        "bot's usual models meanwhile.")
+            )  # fmt: skip
+            return Trial(True, lazy(unverified), names)
         if not names:
-            return Trial(False, f"{host} offers no image model I know. Nothing was saved.")
-        return Trial(True, f"Connected to {host}.", names)
+            return Trial(False, lazy("{host} offers no image model I know. Nothing was saved.",
+                                     host=host))  # fmt: skip
+        return Trial(True, lazy("Connected to {host}.", host=host), names)
 
     async def set(self, guild_id: int, base_url: str, key: str, actor: int | None) -> str:
         """Seal and store a server's provider (already tried); its hint ("…abcd")."""

@@ -19,11 +19,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from bot import blocklist
 from bot.errors import PromptBlocked, SafetyRefused, ValidationError
-from bot.i18n import N_
+from bot.i18n import N_, Command, Listed, Option, Text, lazy, lazy_n
 from bot.images.params import CHOICE_BY_NAME
 from bot.moderation import ListAction, change_ids, quoted
 
@@ -35,35 +35,42 @@ if TYPE_CHECKING:
     from bot.store.models import GuildSettings
 
 log = logging.getLogger(__name__)
+Refused = TypeVar("Refused", bound=SafetyRefused)
 
 LOW = "low"
 MODERATION = CHOICE_BY_NAME["moderation"]
-LOW_ONLY_AGE_RESTRICTED = (
+LOW_ONLY_AGE_RESTRICTED = lazy(
     "Less strict filtering (moderation low) is only allowed in age-restricted channels on this "
     "server."
 )
-LOW_NOT_ALLOWED = "This server doesn't allow less strict filtering (moderation low)."
-BLOCKED = 'Your prompt has "{word}" in it, which is blocked on this server.'
-FLAGGED = "This server's prompt check flagged your prompt{why}, so I didn't send it."
-CHECK_MISSING = N_(
-    "The prompt check is on, but the image service has no moderation endpoint, so prompts go "
-    "unchecked. Turn it off with `/settings safety prompt_check:False`."
+LOW_NOT_ALLOWED = lazy("This server doesn't allow less strict filtering (moderation low).")
+LOW_RULE = lazy("moderation low outside an age-restricted channel")
+BLOCKED = N_('Your prompt has "{word}" in it, which is blocked on this server.')
+FLAGGED = N_(
+    "This server's prompt check flagged your prompt for {categories}, so I didn't send it."
 )
-# The moderation endpoint's categories as members read them.
+FLAGGED_PLAIN = N_("This server's prompt check flagged your prompt, so I didn't send it.")
+CHECK_MISSING = lazy(
+    "The prompt check is on, but the image service has no moderation endpoint, so prompts go "
+    "unchecked. Turn it off with {command} ({option}: False).",
+    command=Command("settings safety"),
+    option=Option("prompt_check"),
+)
+# The moderation endpoint's categories as members read them (an unknown one reads as its name).
 CATEGORY_WORDS = {
-    "harassment": "harassment",
-    "harassment/threatening": "threats",
-    "hate": "hate",
-    "hate/threatening": "threatening hate",
-    "illicit": "illegal activity",
-    "illicit/violent": "violent wrongdoing or weapons",
-    "self-harm": "self-harm",
-    "self-harm/intent": "intent of self-harm",
-    "self-harm/instructions": "self-harm instructions",
-    "sexual": "sexual content",
-    "sexual/minors": "sexual content involving minors",
-    "violence": "violence",
-    "violence/graphic": "graphic violence",
+    "harassment": N_("harassment"),
+    "harassment/threatening": N_("threats"),
+    "hate": N_("hate"),
+    "hate/threatening": N_("threatening hate"),
+    "illicit": N_("illegal activity"),
+    "illicit/violent": N_("violent wrongdoing or weapons"),
+    "self-harm": N_("self-harm"),
+    "self-harm/intent": N_("intent of self-harm"),
+    "self-harm/instructions": N_("self-harm instructions"),
+    "sexual": N_("sexual content"),
+    "sexual/minors": N_("sexual content involving minors"),
+    "violence": N_("violence"),
+    "violence/graphic": N_("graphic violence"),
 }
 
 
@@ -88,12 +95,13 @@ def screen(
     chosen = spec.params.moderation
     if chosen == LOW and not low_here:
         why = LOW_ONLY_AGE_RESTRICTED if settings.low_moderation else LOW_NOT_ALLOWED
-        raise SafetyRefused(why, rule="moderation low outside an age-restricted channel")
+        raise refusal(SafetyRefused, why, LOW_RULE)
     found = blocklist.find(settings.blocked_words, spec.prompt)
     if found is not None:
-        raise PromptBlocked(
-            BLOCKED.format(word=blocklist.plain(found.matched)),
-            rule=f"blocked word {quoted(found.entry, 64)}",
+        raise refusal(
+            PromptBlocked,
+            lazy(BLOCKED, word=blocklist.plain(found.matched)),
+            lazy("blocked word {word}", word=quoted(found.entry, 64)),
         )
     if (
         chosen is None
@@ -107,19 +115,26 @@ def screen(
 
 def flagged(categories: Sequence[str]) -> PromptBlocked:
     """The refusal of a prompt the moderation endpoint flagged for ``categories``."""
-    words = listed(
-        [CATEGORY_WORDS.get(c, c.replace("/", " ").replace("-", " ")) for c in categories]
+    named = [
+        lazy(CATEGORY_WORDS[c]) if c in CATEGORY_WORDS else c.replace("/", " ").replace("-", " ")
+        for c in dict.fromkeys(categories)
+    ]
+    if not named:
+        return refusal(PromptBlocked, lazy(FLAGGED_PLAIN), lazy("prompt check"))
+    words = Listed(tuple(named))
+    return refusal(
+        PromptBlocked,
+        lazy(FLAGGED, categories=words),
+        lazy("prompt check: {categories}", categories=words),
     )
-    why = f" for {words}" if words else ""
-    return PromptBlocked(FLAGGED.format(why=why), rule=f"prompt check: {words or 'flagged'}")
 
 
-def listed(words: Sequence[str]) -> str:
-    """Words as a sentence lists them: "a", "a and b", "a, b and c"."""
-    unique = list(dict.fromkeys(words))
-    return (
-        " and ".join(unique) if len(unique) < 3 else ", ".join(unique[:-1]) + " and " + unique[-1]
-    )
+def refusal(kind: type[Refused], told: Text, rule: Text) -> Refused:
+    """A safety refusal: ``told`` the member in their language, ``rule`` (what refused it) to
+    the moderators in the server's, both put in a language where they are shown."""
+    # SafetyRefused's ``rule`` (bot/errors.py) is typed str; it is shown through ``t``, which
+    # renders a Text value in the log's language.
+    return kind(told, rule=rule)
 
 
 # --- moderators' changes ---------------------------------------------------------------------
@@ -133,7 +148,9 @@ def set_switches(
 ) -> GuildSettings:
     """The settings with each switch that was given set (None: left as it is)."""
     if low_moderation is None and spoilers is None and prompt_check is None:
-        raise ValidationError(["Choose at least one of low_moderation, spoilers or prompt_check."])
+        switches = (Option("low_moderation"), Option("spoilers"), Option("prompt_check"))
+        choose = lazy("Choose at least one of {options}.", options=Listed(switches, style="or"))
+        raise ValidationError([choose])
     return dataclasses.replace(
         settings,
         low_moderation=settings.low_moderation if low_moderation is None else low_moderation,
@@ -147,11 +164,15 @@ def change_blocked_words(
 ) -> GuildSettings:
     """The settings with ``word`` added to or removed from the blocked words, or none left."""
     item = blocklist.entry(word) if word is not None and action != "clear" else None
-    shown = f'"{blocklist.plain(item)}"' if item else "That word"
+    shown = f'"{blocklist.plain(item)}"' if item else ""  # named only when it is there
     words = change_ids(settings.blocked_words, action, item, shown)
     if len(words) > blocklist.MAX_ENTRIES:
-        raise ValidationError([f"The list already has {blocklist.MAX_ENTRIES} blocked words; "
-                               "remove one before adding another."])  # fmt: skip
+        full = lazy_n(
+            "The list already has {count} blocked word; remove one before adding another.",
+            "The list already has {count} blocked words; remove one before adding another.",
+            blocklist.MAX_ENTRIES,
+        )
+        raise ValidationError([full])
     return dataclasses.replace(settings, blocked_words=words)
 
 
@@ -186,6 +207,6 @@ async def admit(runner: Runner, who: Requester, spec: JobSpec) -> JobSpec:
 async def _tell(runner: Runner, guild_id: int, key: str) -> None:
     for listener in runner.notice_listeners:
         try:
-            await listener(guild_id, key, CHECK_MISSING, {})
+            await listener(guild_id, key, CHECK_MISSING.msgid, CHECK_MISSING.values)
         except Exception:
             log.warning("A notice listener failed for guild %s", guild_id, exc_info=True)

@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.errors import Busy
+from bot.i18n import lazy
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class Scheduler:
         key = (guild, member)
         if not self._can_start_now() and self.queued >= self.queue_size:
             raise Busy(
-                "The bot is very busy right now and its queue is full. Try again in a minute."
+                lazy("The bot is very busy right now and its queue is full. Try again in a minute.")
             )
         self._member_jobs[key] = self._member_jobs.get(key, 0) + 1
         try:

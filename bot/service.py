@@ -20,7 +20,7 @@ from bot.errors import (
     StreamRefused,
 )
 from bot.fetch import ImageSource
-from bot.i18n import Words
+from bot.i18n import N_, Command, Text, Words, lazy
 from bot.images import processing
 from bot.images.codec import EXTENSIONS
 from bot.images.params import Params
@@ -33,17 +33,30 @@ from bot.models.spec import Plan
 from bot.offload import Offloader
 from bot.provider import Provider
 
-_DOES = {"generate": "create images", "edit": "edit images", "variation": "make variations"}
-
 _NOT_STREAMED = frozenset({"gif", "svg"})  # formats the API makes in one piece
 # A server's own provider failing: its moderators can fix it, not the bot's operator.
-OWN_KEY_REFUSED = (
+OWN_KEY_REFUSED = lazy(
     "This server's image service refused its API key. The moderators have been told; "
-    "one of them can set a new key with /settings provider."
+    "one of them can set a new key with {command}.",
+    command=Command("settings provider"),
 )
-OWN_CREDIT_GONE = (
+OWN_CREDIT_GONE = lazy(
     "This server's image service says its credit has run out. The moderators have been told."
 )
+# A model or endpoint the provider turned out not to have, by whose provider it is (own: the
+# server's) and, for an endpoint, by what was asked of it.
+_GONE = {
+    False: N_("{model} isn't offered by the image service any more."),
+    True: N_("{model} isn't offered by this server's image service any more."),
+}
+_NO_ENDPOINT: dict[tuple[bool, Operation], str] = {
+    (False, "generate"): N_("The image service has no endpoint to create images."),
+    (False, "edit"): N_("The image service has no endpoint to edit images."),
+    (False, "variation"): N_("The image service has no endpoint to make variations."),
+    (True, "generate"): N_("This server's image service has no endpoint to create images."),
+    (True, "edit"): N_("This server's image service has no endpoint to edit images."),
+    (True, "variation"): N_("This server's image service has no endpoint to make variations."),
+}
 
 Fit = Literal["crop", "pad"]
 Strength = Literal["subtle", "strong"]
@@ -198,8 +211,7 @@ class ImageService:
         plan = self.catalog.plan(request, spec, provider.usable())
         notes.extend(plan.notes)
         if job.operation == "variation" and request.operation == "edit":
-            notes.append(f"{spec.name} has no variations endpoint, so I asked it for a "
-                         f"{job.strength} variation through an edit.")  # fmt: skip
+            notes.append(_varied_by_edit(spec.name, job.strength))
         requests = self._streamed(provider, spec, plan) if on_partial is not None else plan.requests
         sent = await asyncio.gather(
             *(self._call(provider, spec, job, r, on_partial) for r in requests)
@@ -251,7 +263,9 @@ class ImageService:
     async def _read(self, source: ImageSource) -> RawImage:
         data = await source.read(self.max_input_bytes)
         if len(data) > self.max_input_bytes:
-            raise ImageInputError(f"{source.filename} is larger than the upload limit.")
+            raise ImageInputError(
+                lazy("{name} is larger than the upload limit.", name=source.filename)
+            )
         return RawImage(data, source.filename)
 
     async def _call(
@@ -286,16 +300,16 @@ class ImageService:
         except ModelUnavailable as err:
             provider.mark_gone(spec.name)
             instead = provider.replacement(spec, job.operation)
-            hint = f" Use {instead} instead." if instead else ""
-            err.message = f"{spec.name} isn't offered by {provider.name} any more.{hint}"
+            gone = lazy(_GONE[provider.own], model=spec.name)
+            hint = lazy("Use {model} instead.", model=instead) if instead else None
+            err.message = _with_hint(gone, hint)
             raise
         except EndpointMissing as err:
             provider.mark_missing(request.operation)
             instead = provider.default(job.operation)
-            hint = f" Try again: I'll use {instead}." if instead else ""
-            err.message = (
-                f"{provider.name.capitalize()} has no endpoint to {_DOES[request.operation]}.{hint}"
-            )
+            missing = lazy(_NO_ENDPOINT[provider.own, request.operation])
+            hint = lazy("Try again: I'll use {model}.", model=instead) if instead else None
+            err.message = _with_hint(missing, hint)
             raise
         except AuthenticationFailed as err:
             if provider.own:
@@ -310,6 +324,25 @@ class ImageService:
         if member is None or self.safety_salt is None:
             return None
         return safety_identifier(self.safety_salt, member)
+
+
+def _with_hint(problem: Text, hint: Text | None) -> Text:
+    """A refusal and, when there is one, what to do instead, as one message."""
+    return problem if hint is None else lazy("{problem} {hint}", problem=problem, hint=hint)
+
+
+def _varied_by_edit(model: str, strength: Strength) -> Text:
+    """The note of a variation asked for through an edit (the model has no variations)."""
+    if strength == "strong":
+        return lazy(
+            "{model} has no variations endpoint, so I asked it for a strong variation "
+            "through an edit.",
+            model=model,
+        )
+    return lazy(
+        "{model} has no variations endpoint, so I asked it for a subtle variation through an edit.",
+        model=model,
+    )
 
 
 def safety_identifier(salt: bytes, member: int) -> str:

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from bot.errors import BotError
+from bot.i18n import Text, lazy
 from bot.scheduler import JobCancelled
 from bot.words import plural
 
@@ -32,12 +33,12 @@ TELL_SECONDS = 10.0  # how long stopped jobs get to tell their members before th
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # What members hear while the bot shuts down (the failure message adds that nothing was charged,
 # and a Try again button when the job was stored).
-RESTARTING = "The bot is restarting; try again in a minute."
-RESTART_CANCELLED = (
+RESTARTING = lazy("The bot is restarting; try again in a minute.")
+RESTART_CANCELLED = lazy(
     "The bot is restarting, so your job was taken out of the queue before it started. "
     "Try it again in a minute with the button."
 )
-RESTART_STOPPED = (
+RESTART_STOPPED = lazy(
     "The bot had to restart before your image was ready, so the job was stopped. "
     "Try it again in a minute with the button."
 )
@@ -56,7 +57,7 @@ class Drain:
         self.closing = False
         self._jobs: dict[int, asyncio.Task[Any] | None] = {}  # job id -> its task once it runs
         self._delivering: set[int] = set()  # posting its images: never stopped
-        self._stopped: dict[int, str] = {}  # stopped by the shutdown -> what its member hears
+        self._stopped: dict[int, Text] = {}  # stopped by the shutdown -> what its member hears
         self._idle = asyncio.Event()
         self._idle.set()
 

@@ -7,7 +7,7 @@ moderation log; ``/settings changes`` lists the latest, /quota's included.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import discord
@@ -15,9 +15,11 @@ from discord import app_commands
 
 from bot import audit_text, blocklist, i18n, moderation, safety
 from bot.errors import NotAllowed, ValidationError
+from bot.i18n import N_, Text, Words, lazy, t
 from bot.moderation import ListAction
 from bot.store import GuildSettings
 from cogs import provider
+from cogs.common import reader_locale
 from cogs.moderation import (
     MODERATOR_PERMISSIONS,
     Interaction,
@@ -38,6 +40,8 @@ LANGUAGE_CHOICES = [
     app_commands.Choice(name="Follow the server's Discord language", value=FOLLOW_DISCORD),
     *(app_commands.Choice(name=i18n.AUTONYMS[code], value=code) for code in i18n.LOCALES),
 ]
+TITLE = N_("Server settings")
+Change = Callable[[GuildSettings], GuildSettings | tuple[GuildSettings, Sequence[Words]]]
 
 
 class Settings(ModeratorCog):
@@ -53,11 +57,11 @@ class Settings(ModeratorCog):
     async def _settings_changed(
         self,
         interaction: Interaction,
-        change: Callable[[GuildSettings], GuildSettings | tuple[GuildSettings, list[str]]],
-        done: str,
+        change: Change,
+        done: Text,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        notes: list[str] = []
+        notes: list[Words] = []
 
         def apply(current: GuildSettings) -> GuildSettings:
             result = change(current)
@@ -71,30 +75,35 @@ class Settings(ModeratorCog):
         log_was = (await store.get_guild_settings(gid)).mod_log_channel_id
         changed = await store.change_guild_settings(gid, apply, actor=interaction.user.id)
         settings = await store.get_guild_settings(gid)
-        text = await self._describe(settings)
-        heading = "\n".join([confirmation(done, changed is not None), *notes])
-        await reply(interaction, f"{heading}\n\n{text}", title="Server settings")
+        locale = await reader_locale(interaction)  # the moderator's, read after the change
+        text = await self._describe(settings, locale)
+        said = [confirmation(done.render(locale), changed is not None), *notes]
+        heading = "\n".join(i18n.render(locale, line) for line in said)
+        await reply(interaction, f"{heading}\n\n{text}", title=t(locale, TITLE))
         # The log turned off is told where it was; any other change where it is now.
         gone = log_was if settings.mod_log_channel_id is None else None
         await announce_change(interaction, changed, log_was=gone)
 
-    async def _describe(self, settings: GuildSettings) -> str:
-        """The settings as moderators read them, with the server's image service."""
+    async def _describe(self, settings: GuildSettings, locale: str) -> str:
+        """The settings as moderators read them, in the moderator's ``locale``, with the
+        server's image service."""
         try:
             where = await self.services.jobs.provider_for(settings.guild_id)
         except NotAllowed:
-            default = "no model"
+            default = t(locale, "no model")
         else:
             default = self.services.jobs.service_default("generate", provider=where)
         line = await provider.provider_line(self.services, settings.guild_id)
-        return f"{line}\n{moderation.describe_settings(settings, default)}"
+        described = moderation.describe_settings(settings, default)
+        return f"{line.render(locale)}\n{i18n.render(locale, described)}"
 
     @settings.command(name="show")
     async def settings_show(self, interaction: Interaction) -> None:
         """Show this server's image bot settings."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         settings = await self.services.store.get_guild_settings(guild_id(interaction))
-        await reply(interaction, await self._describe(settings), title="Server settings")
+        locale = await reader_locale(interaction)
+        await reply(interaction, await self._describe(settings, locale), title=t(locale, TITLE))
 
     @settings.command(name="provider")
     async def settings_provider(self, interaction: Interaction) -> None:
@@ -116,7 +125,7 @@ class Settings(ModeratorCog):
         await self._settings_changed(
             interaction,
             lambda s: moderation.allow_models(s, names, catalog, default),
-            "Allowed models changed.",
+            lazy("Allowed models changed."),
         )
 
     @settings.command(name="default-model")
@@ -127,7 +136,7 @@ class Settings(ModeratorCog):
         await self._settings_changed(
             interaction,
             lambda s: moderation.choose_default_model(s, model, catalog, default),
-            "Default model changed.",
+            lazy("Default model changed."),
         )
 
     @settings.command(name="channels")
@@ -148,7 +157,7 @@ class Settings(ModeratorCog):
                     s.allowed_channel_ids, action, item, shown
                 ),
             ),
-            "Channels changed.",
+            lazy("Channels changed."),
         )
 
     @settings.command(name="moderator-role")
@@ -158,7 +167,7 @@ class Settings(ModeratorCog):
     ) -> None:
         """Count a role's members as moderators of the image bot."""
         if role is not None and role.is_default():
-            raise ValidationError(["@everyone can't be a moderator role."])
+            raise ValidationError([lazy("@everyone can't be a moderator role.")])
         item, shown = (role.id, role.mention) if role else (None, "")
         await self._settings_changed(
             interaction,
@@ -166,7 +175,7 @@ class Settings(ModeratorCog):
                 s,
                 moderator_role_ids=moderation.change_ids(s.moderator_role_ids, action, item, shown),
             ),
-            "Moderator roles changed.",
+            lazy("Moderator roles changed."),
         )
 
     @settings.command(name="log-channel")
@@ -177,11 +186,13 @@ class Settings(ModeratorCog):
         """Set or turn off the moderation log channel."""
         me = channel.guild.me if channel else None
         if channel and me and not channel.permissions_for(me).send_messages:
-            raise NotAllowed(f"I can't send messages in {channel.mention}; allow me first.")
+            raise NotAllowed(
+                lazy("I can't send messages in {channel}; allow me first.", channel=channel.mention)
+            )
         await self._settings_changed(
             interaction,
             lambda s: dataclasses.replace(s, mod_log_channel_id=channel.id if channel else None),
-            "Moderation log changed.",
+            lazy("Moderation log changed."),
         )
 
     @settings.command(name="changes")
@@ -192,11 +203,15 @@ class Settings(ModeratorCog):
         """List the latest changes to settings and quotas, who made them and when."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         changes = await self.services.store.recent_changes(guild_id(interaction), limit)
+        locale = await reader_locale(interaction)
         if not changes:
-            await reply(interaction, "No changes yet.", title="Recent changes")
+            await reply(
+                interaction, t(locale, "No changes yet."), title=t(locale, "Recent changes")
+            )
             return
-        lines = [audit_text.change_line(c) for c in changes]
-        await reply_pages(interaction, f"Recent changes ({len(changes)})", lines)
+        lines = [audit_text.change_line(c, locale) for c in changes]
+        title = t(locale, "Recent changes ({count})", count=len(changes))
+        await reply_pages(interaction, title, lines)
 
     @settings_default_model.autocomplete("model")
     async def _default_model(self, i: Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -220,7 +235,7 @@ class Settings(ModeratorCog):
         await self._settings_changed(
             interaction,
             lambda s: safety.set_switches(s, low_moderation, spoilers, prompt_check),
-            "Safety settings changed.",
+            lazy("Safety settings changed."),
         )
 
     @settings.command(name="blocked-words")
@@ -238,7 +253,7 @@ class Settings(ModeratorCog):
         await self._settings_changed(
             interaction,
             lambda s: safety.change_blocked_words(s, action, word),
-            "Blocked words changed.",
+            lazy("Blocked words changed."),
         )
 
     @settings.command(name="language")
@@ -252,7 +267,7 @@ class Settings(ModeratorCog):
         await self._settings_changed(
             interaction,
             lambda s: dataclasses.replace(s, language=chosen),
-            "Language changed.",
+            lazy("Language changed."),
         )
 
 

@@ -152,8 +152,8 @@ async def test_fewer_than_two_images_are_refused(tmp_path: Path) -> None:
     async with bot_env(tmp_path) as env:
         none = await env.harness.slash("blend", {"prompt": "anything"})
         one = await env.harness.slash("blend", attachments=attachments(0, 1))
-        assert none.ephemeral and NO_IMAGES in none.text
-        assert one.ephemeral and ONE_IMAGE in one.text
+        assert none.ephemeral and str(NO_IMAGES) in none.text
+        assert one.ephemeral and str(ONE_IMAGE) in one.text
         assert env.api.image_requests == []
 
 

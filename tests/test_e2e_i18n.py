@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from bot.app import tell_interrupted
 from bot.i18n import COMMAND_NAME, LOCALES
@@ -14,6 +16,7 @@ from bot.i18n_catalogs import DESCRIPTION_LIMIT, command_rules
 from bot.safety import CHECK_MISSING
 from cogs.settings import LANGUAGE_CHOICES
 from tests.fakes.bot_env import BotEnv, bot_env
+from tests.fakes.discord_harness import InteractionRecord
 from tests.fakes.openai_server import FakeImagesServer
 
 # Discord's locales that have a catalog other than English's.
@@ -203,7 +206,10 @@ async def test_the_moderation_log_of_an_english_server_stays_english(tmp_path: P
         assert by_title["⚙️ Settings changed"].startswith(f"By <@{env.harness.moderator_id}> <t:")
         refusal = by_title["🚫 Request refused by this server's safety settings"]
         assert "**Refused by:** " in refusal and "`goblin`" in refusal
-        assert by_title["Models"] == CHECK_MISSING
+        assert by_title["Models"] == str(CHECK_MISSING)
+        assert by_title["Models"].endswith(
+            "Turn it off with /settings safety (prompt_check: False)."
+        )
         budget = by_title["⛔ The server budget is used up"]
         assert "This server has used **4** of its 4 credits today (100 %)." in budget
 
@@ -222,3 +228,94 @@ async def test_the_restart_notice_in_a_channel_reads_in_the_servers_language(
             f"<@{h.user_id}> Dein Bildauftrag wurde durch einen Neustart unterbrochen; es wurde "
             "nichts berechnet. Versuch es mit dem Button noch einmal."
         )
+
+
+# --- the image service's refusals and the member's images, in the member's language ---------
+
+
+def reason(record: InteractionRecord) -> str:
+    """The first paragraph of a failure: why, before the prompt quoted back and the charge."""
+    return record.failure_text.split("\n\n")[0]
+
+
+async def test_a_russian_member_hears_the_image_services_refusals_in_russian(
+    tmp_path: Path,
+) -> None:
+    async with bot_env(tmp_path) as env:
+        env.api.fail_next("content_policy_violation")
+        refused = await env.harness.slash("imagine", {"prompt": "рыжая лиса"}, locale="ru")
+        assert reason(refused) == (
+            "⚠️ Система безопасности сервиса изображений отклонила этот запрос. "
+            "Попробуйте сформулировать его иначе или взять другие изображения."
+        )
+        assert refused.failure_text.endswith("С вас ничего не списано.")
+
+        env.api.fail_always("rate_limit", retry_after=0.05)  # still busy after the retry
+        busy = await env.harness.slash("imagine", {"prompt": "рыжая лиса"}, locale="ru")
+        assert reason(busy) == "⚠️ Сервис изображений сейчас перегружен; попробуйте через 1 с."
+
+        env.api.clear_failures()
+        env.api.fail_always("server_error")
+        down = await env.harness.slash("imagine", {"prompt": "рыжая лиса"}, locale="ru")
+        assert reason(down) == "⚠️ У сервиса изображений сейчас проблемы; попробуйте позже."
+        # The same refusal, for an English member of the same server, stays English.
+        english = await env.harness.slash("imagine", {"prompt": "a fox"}, locale="en-US")
+        assert reason(english) == (
+            "⚠️ The image service is having trouble right now; try again later."
+        )
+
+
+async def test_a_chinese_member_hears_the_image_services_refusals_in_chinese(
+    tmp_path: Path,
+) -> None:
+    async with bot_env(tmp_path, max_retries=0) as env:
+        env.api.fail_next("moderation_blocked")
+        refused = await env.harness.slash("imagine", {"prompt": "一只狐狸"}, locale="zh-CN")
+        assert reason(refused) == (
+            "⚠️ 图片服务的安全系统拒绝了这个请求。试着换个说法写提示词，或换用其他图片。"
+        )
+        env.api.fail_next("billing_hard_limit")
+        broke = await env.harness.slash("imagine", {"prompt": "一只狐狸"}, locale="zh-CN")
+        assert reason(broke) == "⚠️ 机器人在图片服务的余额已用完；请告诉服务器所有者。"
+        # Last: a 429 pauses the provider's queue for as long as it asked.
+        env.api.fail_next("rate_limit", retry_after=120)
+        busy = await env.harness.slash("imagine", {"prompt": "一只狐狸"}, locale="zh-CN")
+        assert reason(busy) == "⚠️ 图片服务现在很忙；请 2 分钟后再试。"
+
+
+async def test_an_unreadable_attachment_on_edit_is_refused_in_russian(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        notes = ("notes.png", b"just some notes, not a picture", "image/png")
+        record = await env.harness.slash(
+            "edit", {"prompt": "добавь шляпу"}, attachments={"image": notes}, locale="ru"
+        )
+        assert reason(record) == (
+            "⚠️ Файл notes.png — не изображение, которое я могу прочитать "
+            "(PNG, JPEG, WEBP, GIF, HEIC, AVIF, TIFF или BMP)."
+        )
+        assert record.original is None and env.api.image_requests == []
+        # In Chinese, the formats are listed as Chinese lists them.
+        record = await env.harness.slash(
+            "edit", {"prompt": "加一顶帽子"}, attachments={"image": notes}, locale="zh-CN"
+        )
+        assert reason(record) == (
+            "⚠️ notes.png 不是我能读取的图片（PNG、JPEG、WEBP、GIF、HEIC、AVIF、TIFF或BMP）。"
+        )
+
+
+async def test_what_was_done_to_a_members_photo_is_said_in_their_language(
+    tmp_path: Path,
+) -> None:
+    async with bot_env(tmp_path) as env:
+        scan = io.BytesIO()
+        Image.new("RGB", (300, 300), (200, 30, 30)).save(scan, "BMP")
+        record = await env.harness.slash(
+            "edit",
+            {"prompt": "добавь шляпу", "model": "dall-e-2"},
+            attachments={"image": ("scan.bmp", scan.getvalue())},
+            locale="ru",
+        )
+        (embed,) = record.result["embeds"]
+        notes = {f["name"]: f["value"] for f in embed["fields"]}["Исправлено"].split("\n")
+        assert notes[0] == "• Файл scan.bmp преобразован из BMP в PNG, как требует dall-e-2."
+        assert notes[1].startswith("• В изображении ничего не отмечено для изменения")

@@ -198,11 +198,17 @@ async def test_a_refused_key_tells_the_moderators_and_the_member(tmp_path: Path)
             "settings log-channel", {"channel": log_channel}, user=harness.moderator_id
         )
         await connect(env, own_a.base_url, KEY_A)
-        own_a.fail_next("invalid_api_key", times=2)
+        own_a.fail_next("invalid_api_key", times=3)
         first = await imagine(env, "a fox")
         second = await imagine(env, "a fox again")
         for record in (first, second):
             assert "This server's image service refused its API key" in record.failure_text
+        # A Russian member reads it in Russian, the command as their Discord names it.
+        russian = await harness.slash("imagine", {"prompt": "лиса"}, locale="ru")
+        assert russian.failure_text.startswith(
+            "⚠️ Сервис изображений этого сервера отклонил его API-ключ. Модераторам уже "
+            "сообщили; любой из них может задать новый ключ через /настройки сервис."
+        )
         posts = [
             m for m in env.discord.bot_messages(log_channel) if "refused its API key" in str(m)
         ]
@@ -265,3 +271,76 @@ async def test_a_replaced_key_is_no_longer_asked_anything(tmp_path: Path) -> Non
             await provider.refresh()
         assert len(own_a.requests) == asked  # the old key is never used again
         assert [r.json["prompt"] for r in own_b.image_requests] == ["a fox on the second key"]
+
+
+# --- in the moderator's language ----------------------------------------------------------------
+
+
+async def connect_as(env: BotEnv, base_url: str, key: str, locale: str) -> Any:
+    """Connect through the form from a moderator whose Discord is in ``locale``: the record."""
+    harness = env.harness
+    opened = await harness.slash("settings provider", user=harness.moderator_id, locale=locale)
+    return await harness.submit_modal(
+        opened.modal["custom_id"], {"base_url": base_url, "api_key": key}, user=harness.moderator_id
+    )
+
+
+def modal_labels(modal: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    for row in modal["components"]:
+        for item in (row, *row.get("components", ()), row.get("component") or {}):
+            if isinstance(item, dict) and "label" in item:
+                found.append(item["label"])
+    return found
+
+
+async def test_a_russian_moderator_connects_a_provider_in_russian(tmp_path: Path) -> None:
+    async with servers(tmp_path) as (env, own_a, _):
+        harness = env.harness
+        opened = await harness.slash("settings provider", user=harness.moderator_id, locale="ru")
+        assert opened.modal["title"] == "Подключение сервиса изображений"
+        assert modal_labels(opened.modal) == [
+            "Базовый URL",
+            "API-ключ (шифруется, показан как …abcd)",
+        ]
+
+        refused = await connect_as(env, own_a.base_url, "sk-wrong-key-000000000000", "ru")
+        assert "127.0.0.1 отклонил этот API-ключ. Ничего не сохранено." in refused.text
+        assert await env.store.get_guild_provider(harness.guild_id) is None
+
+        connected = await connect_as(env, own_a.base_url, KEY_A, "ru")
+        (embed,) = connected.edits[-1].json["embeds"]
+        assert embed["title"] == "Сервис изображений"
+        assert embed["description"].startswith("✅ Подключено к 127.0.0.1.\n\n**Базовый URL:** ")
+        assert "**Ключ:** …1111\n**Доступные модели:** " in embed["description"]
+        assert KEY_A not in connected.text
+
+        show = await harness.slash("settings show", user=harness.moderator_id, locale="ru")
+        assert "**Сервис изображений:** собственный, " in show.text
+        assert f"(ключ …1111, задал <@{harness.moderator_id}> <t:" in show.text
+        removed = await harness.slash(
+            "settings provider-remove", user=harness.moderator_id, locale="ru"
+        )
+        assert removed.text.startswith("✅ Сервис изображений этого сервера и его ключ удалены.")
+        assert "пока модератор не подключит новый через /настройки сервис." in removed.text
+        # The audit trail records its label and values in English, whoever asked; the list
+        # reads the label in the moderator's language, the values as recorded.
+        changes = await env.store.recent_changes(harness.guild_id)
+        assert {c.what for c in changes} == {"image service"}
+        listed = await harness.slash("settings changes", user=harness.moderator_id, locale="ru")
+        assert f" сервис изображений: {own_a.base_url} (key …1111) → none" in listed.text
+
+
+async def test_a_chinese_member_of_a_server_without_a_provider_is_told_in_chinese(
+    tmp_path: Path,
+) -> None:
+    async with servers(tmp_path) as (env, _, _):
+        refused = await env.harness.slash(
+            "imagine", {"prompt": "a lone fox"}, guild=LONE_GUILD, locale="zh-CN"
+        )
+        text = refused.failure_text
+        assert text.startswith(
+            "⚠️ 本服务器还没有连接图片服务。管理员可以用 /设置 图片服务 连接一个。"
+        )
+        assert text.endswith("本次没有扣除任何点数。")
+        assert env.api.image_requests == []

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from bot.i18n import Text
 from bot.safety import CHECK_MISSING, LOW_NOT_ALLOWED, LOW_ONLY_AGE_RESTRICTED
 from cogs.moderation import CHANGE_TITLE
 from tests.fakes.bot_env import BotEnv, bot_env
@@ -72,14 +73,14 @@ def png(colour: str = "red") -> bytes:
     ("setting", "told"), [(False, LOW_NOT_ALLOWED), (True, LOW_ONLY_AGE_RESTRICTED)]
 )
 async def test_moderation_low_in_an_ordinary_channel_is_refused_and_nothing_is_sent(
-    tmp_path: Path, setting: bool, told: str
+    tmp_path: Path, setting: bool, told: Text
 ) -> None:
     async with bot_env(tmp_path) as env:
         await mod(env, "settings safety", {"low_moderation": setting})
 
         refused = await imagine(env, moderation="low")
 
-        assert refused.ephemeral and told in refused.text
+        assert refused.ephemeral and str(told) in refused.text
         assert NOTHING_CHARGED in refused.text
         assert env.api.image_requests == []
         assert await failed_job(env) == ("failed", "safety")
@@ -117,7 +118,7 @@ async def test_threads_follow_their_parent_channel(tmp_path: Path) -> None:
             assert len((await imagine(env, channel=thread)).files) == 1
         refused = await imagine(env, channel=ordinary_thread, moderation="low")
 
-        assert LOW_ONLY_AGE_RESTRICTED in refused.text
+        assert str(LOW_ONLY_AGE_RESTRICTED) in refused.text
         sent = [r.json.get("moderation") for r in env.api.image_requests]
         assert sent == [None, None, "low"]  # never in threads of ordinary channels
 
@@ -344,7 +345,7 @@ async def test_a_provider_without_moderations_runs_jobs_and_tells_moderators_onc
         assert len(first.files) == 1 and len(second.files) == 1
         assert len(env.api.moderation_requests) == 1  # a missing endpoint isn't asked again
         (notice,) = log_posts(env, log)
-        assert notice["description"] == CHECK_MISSING
+        assert notice["description"] == str(CHECK_MISSING)
         warnings = [r for r in caplog.records if "no moderation endpoint" in r.getMessage()]
         assert len(warnings) == 1
 
@@ -376,3 +377,120 @@ async def test_the_moderation_menu_offers_low_only_where_it_is_allowed(tmp_path:
         await mod(env, "settings safety", {"low_moderation": True})
         assert await offered() == ["auto"]  # an ordinary channel
         assert sorted(await offered(nsfw)) == ["auto", "low"]
+
+
+# --- in the reader's language ------------------------------------------------------------------
+
+
+async def test_a_blocked_word_reaches_a_german_member_in_german_and_the_log_in_french(
+    tmp_path: Path,
+) -> None:
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+
+        async def french_mod(name: str, options: dict[str, Any]) -> InteractionRecord:
+            return await h.slash(name, options, user=h.moderator_id, locale="fr", guild_locale="fr")
+
+        await french_mod("settings log-channel", {"channel": h.other_channel_id})
+        added = await french_mod("settings blocked-words", {"action": "add", "word": "goblin"})
+        assert "✅ Mots bloqués modifiés." in added.text
+        refused = await h.slash(
+            "imagine", {"prompt": "a grumpy goblin"}, locale="de", guild_locale="fr"
+        )
+
+        assert refused.ephemeral
+        assert (
+            "Dein Prompt enthält „goblin“, und das ist auf diesem Server gesperrt." in refused.text
+        )
+        assert "Dafür wurde nichts berechnet." in refused.text
+        assert env.api.image_requests == []
+        # For the server, in its language (its settings changes aside).
+        (entry,) = [e for e in log_posts(env, h.other_channel_id) if "⚙️" not in e["title"]]
+        assert entry["title"] == "🚫 Demande refusée par les réglages de sécurité de ce serveur"
+        assert "**Refusée par :** mot bloqué `goblin`" in entry["description"]
+
+
+async def test_a_flagged_prompt_is_refused_in_japanese_with_its_categories(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        await mod(env, "settings safety", {"prompt_check": True})
+
+        refused = await env.harness.slash("imagine", {"prompt": "a murder scene"}, locale="ja")
+
+        assert (
+            "このサーバーのプロンプトチェックで、プロンプトが問題あり（暴力、過激な暴力描写）と"
+            "判定されたため、送信しませんでした。"
+        ) in refused.text
+        assert env.api.image_requests == []
+
+
+async def test_moderation_low_is_refused_in_spanish(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        await mod(env, "settings safety", {"low_moderation": True})
+
+        refused = await env.harness.slash(
+            "imagine", {"prompt": "a fox", "moderation": "low"}, locale="es-ES"
+        )
+
+        assert (
+            "En este servidor, el filtrado menos estricto (moderation low) solo se permite en "
+            "canales con restricción de edad."
+        ) in refused.text
+
+
+async def test_a_russian_moderator_reads_the_safety_settings_and_refusals_in_russian(
+    tmp_path: Path,
+) -> None:
+    async with bot_env(tmp_path) as env:
+        h = env.harness
+
+        async def russian(name: str, options: dict[str, Any] | None = None) -> InteractionRecord:
+            return await h.slash(name, options, user=h.moderator_id, locale="ru")
+
+        empty = await russian("settings safety")
+        stars = await russian("settings blocked-words", {"action": "add", "word": "* **"})
+        changed = await russian("settings safety", {"spoilers": True})
+
+        assert (
+            "Укажите хотя бы один параметр: мягкая_модерация, спойлеры или проверка_запросов."
+            in empty.text
+        )
+        assert "кроме *, должна быть хотя бы одна буква" in stars.text
+        (embed,) = changed.edits[-1].json["embeds"]
+        assert embed["title"] == "Настройки сервера"
+        assert embed["description"].startswith("✅ Настройки безопасности изменены.\n\n")
+        assert (
+            "**Сервис изображений:** бота (собственный сервис сервера подключается через "
+            in (embed["description"])
+        )
+        for n in range(100):
+            await mod(env, "settings blocked-words", {"action": "add", "word": f"w{n}"})
+        full = await russian("settings blocked-words", {"action": "add", "word": "one more"})
+        assert "В списке уже 100 запрещённых слов; удалите одно" in full.text
+        listed = await russian("settings changes", {"limit": 3})
+        assert listed.edits[-1].json["embeds"][0]["title"] == "Последние изменения (3)"
+        everyone = await h.slash(
+            "settings moderator-role",
+            {"action": "add", "role": h.guild_id},
+            user=h.moderator_id,
+            locale="pt-BR",
+        )
+        assert "@everyone não pode ser um cargo de moderador." in everyone.text
+
+
+async def test_the_missing_prompt_check_notice_names_the_command_as_the_server_reads_it(
+    tmp_path: Path,
+) -> None:
+    api = FakeImagesServer(moderations_endpoint=False)
+    async with api, bot_env(tmp_path, api=api) as env:
+        h = env.harness
+        for name, options in (
+            ("settings log-channel", {"channel": h.other_channel_id}),
+            ("settings safety", {"prompt_check": True}),
+        ):
+            await h.slash(name, options, user=h.moderator_id, guild_locale="ru")
+        await h.slash("imagine", {"prompt": "a fox"}, guild_locale="ru")
+
+        (notice,) = [e for e in log_posts(env, h.other_channel_id) if "⚙️" not in e["title"]]
+        assert notice["description"].endswith(
+            "Отключите её через /настройки безопасность (проверка_запросов: False)."
+        )

@@ -13,7 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.shutdown import RESTART_CANCELLED, RESTART_STOPPED, RESTARTING, on_signals
+from bot.scheduler import JobCancelled
+from bot.shutdown import RESTART_CANCELLED, RESTART_STOPPED, RESTARTING, Drain, on_signals
 from tests.fakes.bot_env import DISCORD_TOKEN, BotEnv, bot_env
 from tests.fakes.discord_harness import HarnessError, InteractionRecord
 from tests.fakes.discord_server import FakeDiscord
@@ -103,14 +104,14 @@ async def test_sigterm_delivers_the_running_and_refunds_and_tells_the_queued(
             if delivered_to(record):
                 delivered.append(record)
             else:
-                assert RESTART_CANCELLED in record.failure_text
+                assert str(RESTART_CANCELLED) in record.failure_text
                 assert NOTHING_CHARGED in record.failure_text
                 assert record.original is None  # the public "in the queue" message went away
         assert len(delivered) == 3
         assert len(env.api.image_requests) == 3  # the queued never reached the API
         await nothing_held(env, records)
         refused = await late
-        assert RESTARTING in refused.failure_text and NOTHING_CHARGED in refused.failure_text
+        assert str(RESTARTING) in refused.failure_text and NOTHING_CHARGED in refused.failure_text
         assert await env.store.get_job(env.harness.guild_id, 9) is None  # nothing was stored
         env.harness.assert_clean()
 
@@ -129,8 +130,8 @@ async def test_jobs_still_running_after_the_grace_period_are_stopped_refunded_an
         assert took < 5
         assert await statuses(env, 3) == ["cancelled"] * 3
         texts = sorted(record.failure_text for record in records)
-        assert sum(RESTART_STOPPED in text for text in texts) == 2
-        assert sum(RESTART_CANCELLED in text for text in texts) == 1
+        assert sum(str(RESTART_STOPPED) in text for text in texts) == 2
+        assert sum(str(RESTART_CANCELLED) in text for text in texts) == 1
         assert all(NOTHING_CHARGED in text for text in texts)
         assert all(record.failure["components"] for record in records)  # Try again
         await nothing_held(env, records)
@@ -200,3 +201,18 @@ async def test_the_process_exits_0_on_sigterm(tmp_path: Path) -> None:
         assert process.returncode == 0, output.decode()
         assert b"SIGTERM: shutting down" in output
         assert TEST_API_KEY.encode() not in output and DISCORD_TOKEN.encode() not in output
+
+
+async def test_a_job_the_shutdown_took_out_of_the_queue_is_told_in_its_members_language() -> None:
+    drain = Drain()
+    drain.admitted(1)
+    drain.close(lambda job_id: False)
+    with pytest.raises(JobCancelled) as caught:
+        drain.may_queue(1)  # it reached its queue after the shutdown began
+    told = drain.stopped(1, caught.value)
+    assert told is not None and told.kind == "restarting"
+    assert told.render("ru") == (
+        "Бот перезапускается, поэтому ваше задание убрано из очереди, не успев начаться. "
+        "Попробуйте ещё раз кнопкой через минуту."
+    )
+    assert str(told) == str(RESTART_CANCELLED)

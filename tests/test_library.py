@@ -8,9 +8,11 @@ from bot import links
 from bot.blend import NO_IMAGES, ONE_IMAGE, fit_blend
 from bot.errors import ImageInputError, NotAllowed
 from bot.fetch import ImageSource
+from bot.i18n import render
+from bot.jobs import require_channel
 from bot.links import MessageLink, message_links
 from bot.models import Catalog
-from bot.store import NewJob, Store
+from bot.store import GuildSettings, NewJob, Store
 from bot.store.migrate import load_migrations
 from tests.fakes.stores import (  # noqa: F401 - fixtures
     ManualClock,
@@ -91,9 +93,9 @@ def test_a_blend_sends_up_to_what_the_model_takes_and_says_so() -> None:
     images = sources(20)
     sent, notes = fit_blend(gpt, images)
     assert sent == images[:16]
-    assert notes == (
-        "gpt-image-1 takes at most 16 images, so I blended the first 16 of the 20 you gave.",
-    )
+    assert [str(note) for note in notes] == [
+        "gpt-image-1 takes at most 16 images, so I blended the first 16 of the 20 you gave."
+    ]
     assert fit_blend(gpt, images[:16]) == (images[:16], ())
 
 
@@ -101,12 +103,54 @@ def test_a_blend_refuses_too_few_images_and_one_image_models() -> None:
     catalog = Catalog.load()
     gpt, dalle = catalog.find("gpt-image-1"), catalog.find("dall-e-2")
     assert gpt is not None and dalle is not None
-    with pytest.raises(ImageInputError, match=NO_IMAGES):
+    with pytest.raises(ImageInputError, match=str(NO_IMAGES)):
         fit_blend(gpt, ())
-    with pytest.raises(ImageInputError, match=ONE_IMAGE):
+    with pytest.raises(ImageInputError, match=str(ONE_IMAGE)):
         fit_blend(gpt, sources(1))
     with pytest.raises(NotAllowed, match="dall-e-2 takes one image at a time"):
         fit_blend(dalle, sources(2))
+
+
+def test_link_blend_and_download_refusals_read_in_the_members_language() -> None:
+    too_many = " ".join(f"https://discord.com/channels/{GUILD}/1/{n}" for n in range(3))
+    with pytest.raises(ImageInputError) as caught:
+        message_links(too_many, GUILD, most=2)
+    assert caught.value.render("ru") == (
+        "Я могу прочитать максимум 2 ссылки на сообщения, а вы дали 3."
+    )
+    with pytest.raises(ImageInputError) as caught:
+        message_links("hello", GUILD, most=2)
+    assert caught.value.render("de") == (
+        "`hello` ist kein Nachrichtenlink. Kopiere einen über das Nachrichtenmenü von Discord "
+        "→ Nachrichtenlink kopieren."
+    )
+    gpt = Catalog.load().find("gpt-image-1")
+    assert gpt is not None
+    _, (note,) = fit_blend(gpt, sources(20))
+    assert render("fr", note) == (
+        "gpt-image-1 accepte au plus 16 images, donc j'ai fusionné les 16 premières des 20 que "
+        "tu as données."
+    )
+    with pytest.raises(ImageInputError) as caught:
+        fit_blend(gpt, sources(1))  # the command to use instead, as a German Discord names it
+    assert caught.value.render("de").endswith("nutze /bearbeiten.")
+
+    async def never(max_bytes: int) -> bytes:
+        raise AssertionError("a file over the limit is not downloaded")
+
+    big = ImageSource("big.png", 30 * 1024 * 1024, never)
+    with pytest.raises(ImageInputError) as caught:
+        big.check_declared_size(25 * 1024 * 1024)
+    assert caught.value.render("ja") == "big.png は 30.0 MB です。上限は 25.0 MB です。"
+    assert caught.value.render("ru") == "Файл big.png весит 30.0 МБ; лимит — 25.0 МБ."
+
+
+def test_a_channel_the_server_did_not_allow_is_refused_in_the_members_language() -> None:
+    settings = GuildSettings(guild_id=GUILD, allowed_channel_ids=(5, 6))
+    with pytest.raises(NotAllowed) as caught:
+        require_channel(settings, 7)
+    assert caught.value.render("zh_CN") == "在本服务器上，我只能在 <#5> <#6> 中使用。"
+    assert str(caught.value) == "I can only be used in <#5> <#6> on this server."
 
 
 # --- the favourites store (SQLite and PostgreSQL) -------------------------------------------------

@@ -17,7 +17,17 @@ from bot.images.prepare import NOTHING_MARKED
 from bot.images.processing import inspect, prepare_inputs
 from bot.images.sniff import sniff_format, sniff_source_format
 from bot.images.types import InputRules, RawImage
-from tests.test_processing import BLUE, DALL_E_2, GPT_IMAGE, MB, RED, decoded, encode, noise
+from tests.test_processing import (
+    BLUE,
+    DALL_E_2,
+    GPT_IMAGE,
+    MB,
+    RED,
+    decoded,
+    encode,
+    english,
+    noise,
+)
 
 pillow_heif.register_heif_opener()  # to write HEIC here; the bot registers it itself to read
 GPS_IFD = 0x8825
@@ -87,7 +97,9 @@ def test_heic_photo_from_a_phone_becomes_an_upright_jpeg_without_its_gps() -> No
     exif = result.getexif()
     assert exif.get(ORIENTATION, 1) == 1 and not exif.get_ifd(GPS_IFD)
     assert "exif" not in result.info and "xmp" not in result.info
-    assert prepared.notes == ("Converted photo.heic from HEIC to JPEG, as gpt-image-1 needs.",)
+    assert english(prepared.notes) == (
+        "Converted photo.heic from HEIC to JPEG, as gpt-image-1 needs.",
+    )
 
 
 def test_heic_becomes_a_square_rgba_png_for_dall_e_2() -> None:
@@ -102,7 +114,7 @@ def test_heic_becomes_a_square_rgba_png_for_dall_e_2() -> None:
     )
     result = decoded(image.data)
     assert result.mode == "RGBA" and near(result.getpixel((150, 10)), RED)
-    assert prepared.notes[0] == "Converted IMG_0001.HEIC from HEIC to PNG, as dall-e-2 needs."
+    assert str(prepared.notes[0]) == "Converted IMG_0001.HEIC from HEIC to PNG, as dall-e-2 needs."
 
 
 def test_avif_with_an_exif_orientation_is_turned_upright() -> None:
@@ -113,7 +125,7 @@ def test_avif_with_an_exif_orientation_is_turned_upright() -> None:
     assert result.size == (300, 400)
     assert near(result.getpixel((10, 200)), RED) and near(result.getpixel((290, 200)), BLUE)
     assert result.getexif().get(ORIENTATION, 1) == 1 and not result.getexif().get_ifd(GPS_IFD)
-    assert prepared.notes == (
+    assert english(prepared.notes) == (
         "Turned shot.avif upright, as its camera orientation says.",
         "Converted shot.avif from AVIF to JPEG, as gpt-image-1 needs.",
     )
@@ -144,7 +156,9 @@ def test_16_bit_rgb_tiff_is_scaled_not_clipped() -> None:
     (image,) = prepared.images
     assert (image.format, image.filename) == ("png", "scan.png")  # lossless in, lossless out
     assert decoded(image.data).getpixel((10, 10)) == (255, 128, 0)
-    assert prepared.notes == ("Converted scan.tif from TIFF to PNG, as gpt-image-1 needs.",)
+    assert english(prepared.notes) == (
+        "Converted scan.tif from TIFF to PNG, as gpt-image-1 needs.",
+    )
 
 
 @pytest.mark.parametrize(("mode", "value"), [("I;16", 40000), ("F", 0.5)])
@@ -160,7 +174,7 @@ def test_bmp_becomes_png() -> None:
     prepared = prepare_inputs([source], None, DALL_E_2, model="dall-e-2")
     result = decoded(prepared.images[0].data)
     assert (result.format, result.mode, result.getpixel((3, 3))) == ("PNG", "RGBA", (*RED, 255))
-    assert prepared.notes == ("Converted paint.bmp from BMP to PNG, as dall-e-2 needs.",)
+    assert english(prepared.notes) == ("Converted paint.bmp from BMP to PNG, as dall-e-2 needs.",)
 
 
 def test_converted_photo_stays_within_the_models_byte_limit() -> None:
@@ -169,8 +183,8 @@ def test_converted_photo_stays_within_the_models_byte_limit() -> None:
     prepared = prepare_inputs([source], None, rules, model="dall-e-2")
     (image,) = prepared.images
     assert len(image.data) <= 200 * 1024 and image.width < 900
-    assert any(n.startswith("Scaled grainy.heic down to ") for n in prepared.notes)
-    assert any("to fit the 0.2 MB limit" in n for n in prepared.notes)
+    assert any(n.startswith("Scaled grainy.heic down to ") for n in english(prepared.notes))
+    assert any("to fit the 0.2 MB limit" in n for n in english(prepared.notes))
 
 
 # --- several pictures in one file -----------------------------------------------------------
@@ -229,8 +243,8 @@ def test_photo_over_the_pixel_limit_is_refused_before_decoding(fmt: str) -> None
 def test_dall_e_2_edit_of_an_opaque_image_without_mask_says_nothing_is_marked() -> None:
     opaque = RawImage(encode(Image.new("RGB", (256, 256), RED), "JPEG"), "opaque.jpg")
     prepared = prepare_inputs([opaque], None, DALL_E_2, model="dall-e-2", edit=True)
-    assert prepared.notes[-1] == NOTHING_MARKED.format(who="dall-e-2")
-    assert prepared.notes[-1].startswith(
+    assert str(prepared.notes[-1]) == NOTHING_MARKED.format(who="dall-e-2")
+    assert str(prepared.notes[-1]).startswith(
         "Nothing in the image was marked for editing (no transparent area, no mask), so "
         "dall-e-2 can only return it nearly unchanged. Attach a mask"
     )
@@ -255,6 +269,6 @@ def test_no_nothing_marked_note_when_something_is_marked_or_nothing_needs_to_be(
     for images, mask_raw, options in cases:
         kw = {"edit": True, **options}
         prepared = prepare_inputs(images, mask_raw, DALL_E_2, model="dall-e-2", **kw)  # type: ignore[arg-type]
-        assert not any(note.startswith("Nothing in the image") for note in prepared.notes)
+        assert not any(note.startswith("Nothing in the image") for note in english(prepared.notes))
     gpt = prepare_inputs([opaque], None, GPT_IMAGE, model="gpt-image-1", edit=True)
     assert gpt.notes == ()  # GPT image models edit the whole picture

@@ -12,8 +12,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot import blocklist, render, safety
+from bot import blocklist, i18n, render, safety
 from bot.errors import PromptBlocked, SafetyRefused, ValidationError
+from bot.i18n import Text
 from bot.images import client as client_module
 from bot.images.client import ImagesClient
 from bot.images.moderations import Moderation, parse_moderation
@@ -68,12 +69,12 @@ def test_low_is_not_added_where_the_model_or_operation_takes_no_moderation() -> 
     ],
 )
 def test_a_members_low_is_refused_wherever_it_is_not_allowed(
-    settings: GuildSettings, who: Requester, told: str
+    settings: GuildSettings, who: Requester, told: Text
 ) -> None:
     with pytest.raises(SafetyRefused) as refused:
         safety.screen(settings, who, job_spec(moderation="low"), GPT_MODERATIONS)
-    assert refused.value.message == told and refused.value.kind == "safety"
-    assert "moderation low" in refused.value.rule
+    assert refused.value.message == str(told) and refused.value.kind == "safety"
+    assert "moderation low" in str(refused.value.rule)
 
 
 # --- blocked words -----------------------------------------------------------------------------
@@ -127,7 +128,7 @@ def test_a_blocked_word_is_refused_naming_it_without_markdown() -> None:
         refused.value.message
         == 'Your prompt has "evil\\_twin" in it, which is blocked on this server.'
     )
-    assert refused.value.kind == "blocked" and refused.value.rule == "blocked word `evil_*`"
+    assert refused.value.kind == "blocked" and str(refused.value.rule) == "blocked word `evil_*`"
 
 
 def test_entries_are_checked_and_normalised() -> None:
@@ -154,10 +155,13 @@ def test_the_blocked_word_list_is_changed_like_the_other_lists() -> None:
 
 def test_the_shown_list_stays_short() -> None:
     words = tuple(f"word{n:02}" for n in range(100))
-    shown = blocklist.shown(words, limit=100)
-    assert shown.startswith('"word00", "word01"') and shown.endswith(" more")
+    shown = str(blocklist.shown(words, limit=100))
+    assert shown.startswith('"word00", "word01"') and shown.endswith(" and 90 more")
     assert len(shown) < 150
-    assert blocklist.shown(()) == "none"
+    assert str(blocklist.shown(())) == "none"
+    assert blocklist.shown(words[:2]) == '"word00", "word01"'
+    assert i18n.render("ru", blocklist.shown(words, limit=100)).endswith(" и ещё 90")
+    assert i18n.render("de", blocklist.shown(())) == "keine"
 
 
 def test_switches_change_only_what_was_given() -> None:
@@ -174,9 +178,10 @@ def test_switches_change_only_what_was_given() -> None:
 def test_flagged_categories_read_as_plain_words() -> None:
     refused = safety.flagged(["violence", "violence/graphic", "self-harm/intent"])
     assert refused.message == (
-        "This server's prompt check flagged your prompt for violence, graphic violence and "
+        "This server's prompt check flagged your prompt for violence, graphic violence, and "
         "intent of self-harm, so I didn't send it."
     )
+    assert str(refused.rule) == "prompt check: violence, graphic violence, and intent of self-harm"
     assert safety.flagged(["new-thing/odd"]).message.startswith(
         "This server's prompt check flagged your prompt for new thing odd,"
     )

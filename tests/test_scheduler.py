@@ -58,9 +58,13 @@ async def test_a_full_queue_refuses_politely() -> None:
     second = asyncio.create_task(_job(scheduler, 1, 1, log, gate, "x2"))
     await _settle()
     for member in (1, 2):
-        with pytest.raises(Busy, match="queue is full"):
+        with pytest.raises(Busy, match="queue is full") as caught:
             async with scheduler.slot(1, member):
                 pass
+    assert caught.value.render("ja") == (
+        "ボットは現在とても混み合っていて、順番待ちがいっぱいです。"
+        "1 分ほどしてからもう一度お試しください。"
+    )
     gate.set()
     await asyncio.gather(first, second)
     assert log == ["x1", "x2"]

@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from bot.errors import BotError
+from bot.i18n import Text
 from tests.fakes.bot_env import DISCORD_TOKEN, bot_env
 from tests.fakes.openai_server import TEST_API_KEY
 
@@ -48,8 +49,8 @@ def bot_errors(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     messages: list[str] = []
     original = BotError.__init__
 
-    def recording(self: BotError, message: str) -> None:
-        messages.append(message)
+    def recording(self: BotError, message: str | Text) -> None:
+        messages.append(str(message))  # a lazy message's values are the same in every language
         original(self, message)
 
     monkeypatch.setattr(BotError, "__init__", recording)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from bot.errors import BadResponse
+from bot.i18n import lazy
 from bot.images.errors_map import TOO_BIG, UNREADABLE
 from bot.images.preview import thumbnail
 from bot.images.results import (
@@ -40,8 +41,8 @@ _A = TypeVar("_A")
 Decode = Callable[[memoryview | str], Awaitable[bytes]]
 OffLoop = Callable[[bytes], Awaitable[Any]]  # json.loads away from the loop
 
-DOWNLOAD_FAILED = "The finished image could not be downloaded from the image service."
-DOWNLOAD_SLOW = "The finished image took too long to download from the image service."
+DOWNLOAD_FAILED = lazy("The finished image could not be downloaded from the image service.")
+DOWNLOAD_SLOW = lazy("The finished image took too long to download from the image service.")
 ON_LOOP_MAX = 64 * 1024  # smaller bodies parse faster than a thread hop
 # Base64 characters decoded between two turns of the event loop (a multiple of 4): about a
 # millisecond of work, so the heartbeat never waits on an image.

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from bot.errors import APIError, BadResponse, RateLimited, UpstreamTimeout, UpstreamUnavailable
+from bot.i18n import lazy
 from bot.images.body import BodyParser, fetch_images, read_capped, read_chunks
 from bot.images.errors_map import (
     UNAVAILABLE,
@@ -33,7 +34,7 @@ from bot.offload import Offloader
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-TIMED_OUT = "The image service did not answer in time; try again later."
+TIMED_OUT = lazy("The image service did not answer in time; try again later.")
 MODERATION_TIMEOUT = 10.0  # seconds a prompt check may hold a job up, retries included
 # Success bodies read and parsed at once. Answers to parallel requests land together; the others
 # wait unread in their sockets instead of each holding several MB of the bot's memory.
@@ -147,7 +148,7 @@ class ImagesClient:
             raise
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
-            raise BadResponse("The image service sent a model list the bot could not read.")
+            raise BadResponse(lazy("The image service sent a model list the bot could not read."))
         return [
             ModelListing(m["id"], _text(m.get("shutdown_date")))
             for m in data

@@ -16,13 +16,15 @@ from typing import NamedTuple
 from PIL import ExifTags, Image, ImageChops, features
 
 from bot.errors import ImageInputError
+from bot.i18n import Listed, Text, lazy, lazy_n
 from bot.images.sniff import SourceFormat, sniff_source_format
 from bot.images.types import ImageFormat, RawImage
 
 MB = 1024 * 1024
 KB = 1024
 DEFAULT_MAX_PIXELS = 40_000_000
-READABLE = "PNG, JPEG, WEBP, GIF, HEIC, AVIF, TIFF or BMP"
+# The formats a member may send, as their language lists alternatives ("PNG, ... or BMP").
+READABLE = Listed(("PNG", "JPEG", "WEBP", "GIF", "HEIC", "AVIF", "TIFF", "BMP"), style="or")
 EXTENSIONS: dict[ImageFormat, str] = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "gif": ".gif"}
 _PILLOW_PLUGINS: dict[SourceFormat, str] = {
     "png": "PNG",
@@ -62,19 +64,21 @@ class ImageInfo(NamedTuple):
     height: int
 
 
-def megabytes(size: int, *, round_up: bool = False) -> str:
-    """A byte count as members read it: "25 MB", "31.2 MB", "40 KB" (rounded up over a limit).
+def megabytes(size: int, *, round_up: bool = False) -> Text:
+    """A byte count as members read it: "25 MB", "31.2 MB", "40 KB" (rounded up over a limit),
+    its unit in the reader's language (a value for their message; ``str()`` is the English).
 
     Never "0 MB": sizes under a tenth of a megabyte are given in kilobytes, or bytes.
     """
     if size < KB:
-        return f"{size} bytes"
+        return lazy_n("{count} byte", "{count} bytes", size)
     if size < MB // 10:
         kilobytes = math.ceil(size / KB) if round_up else round(size / KB)
-        return f"{kilobytes} KB"
+        return lazy("{size} KB", size=kilobytes)
     value = size / MB
     value = math.ceil(value * 10) / 10 if round_up else round(value, 1)
-    return f"{value:g} MB"
+    shown = f"{value:g}"
+    return lazy("{size} MB", size=shown)
 
 
 def open_checked(
@@ -83,13 +87,17 @@ def open_checked(
     """Open ``raw`` lazily after the checks that need no decoding; the caller loads and closes."""
     name = raw.filename
     if not raw.data:
-        raise ImageInputError(f"{name} is empty.")
+        raise ImageInputError(lazy("{name} is empty.", name=name))
     if len(raw.data) > max_bytes:
         size, limit = megabytes(len(raw.data), round_up=True), megabytes(max_bytes)
-        raise ImageInputError(f"{name} is {size}; the limit is {limit}.")
+        raise ImageInputError(
+            lazy("{name} is {size}; the limit is {limit}.", name=name, size=size, limit=limit)
+        )
     fmt = sniff_source_format(raw.data)
     if fmt is None or not _can_decode(fmt):
-        raise ImageInputError(f"{name} isn't an image I can read ({READABLE}).")
+        raise ImageInputError(
+            lazy("{name} isn't an image I can read ({formats}).", name=name, formats=READABLE)
+        )
     # Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that; stay under its warning.
     limit_pixels = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
     try:
@@ -112,7 +120,7 @@ def open_checked(
         raise _damaged(name) from None
     if animated:
         image.close()
-        raise ImageInputError(f"{name} is animated; I need a still image.")
+        raise ImageInputError(lazy("{name} is animated; I need a still image.", name=name))
     return image, fmt
 
 
@@ -263,12 +271,28 @@ def renamed(filename: str, fmt: ImageFormat) -> str:
 
 
 def _damaged(name: str) -> ImageInputError:
-    return ImageInputError(f"{name} is damaged or incomplete, so I can't read it.")
+    return ImageInputError(lazy("{name} is damaged or incomplete, so I can't read it.", name=name))
 
 
 def _too_many_pixels(name: str, size: tuple[int, int] | None, limit_pixels: int) -> ImageInputError:
-    limit = f"{limit_pixels / 1_000_000:g} megapixels"
+    megapixels = limit_pixels / 1_000_000
+    shown = f"{megapixels:g}"
+    limit = lazy_n("{count} megapixel", "{count} megapixels", round(megapixels), count=shown)
     if size is None:
-        return ImageInputError(f"{name} has too many pixels to open safely; the limit is {limit}.")
+        return ImageInputError(
+            lazy(
+                "{name} has too many pixels to open safely; the limit is {limit}.",
+                name=name,
+                limit=limit,
+            )
+        )
     width, height = size
-    return ImageInputError(f"{name} is {width}x{height} pixels, too many; the limit is {limit}.")
+    shown = f"{width}x{height}"
+    return ImageInputError(
+        lazy(
+            "{name} is {size} pixels, too many; the limit is {limit}.",
+            name=name,
+            size=shown,
+            limit=limit,
+        )
+    )

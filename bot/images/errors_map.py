@@ -34,24 +34,28 @@ from bot.errors import (
     StreamRefused,
     UpstreamUnavailable,
 )
+from bot.i18n import Text, lazy
 
 ErrorFields = dict[str, str | None]  # the {message, type, param, code} of an error body
 
-CONTENT_REJECTED = (
+CONTENT_REJECTED = lazy(
     "The image service's safety system rejected this request. "
     "Try rephrasing the prompt or using different images."
 )
-AUTH_FAILED = "The bot's API key was rejected; tell the server owner."
-QUOTA_EXHAUSTED = "The bot's image credits have run out; tell the server owner."
-RATE_LIMITED = "The image service is busy right now; try again in a moment."
-UNAVAILABLE = "The image service is having trouble right now; try again later."
-NOT_FOUND = "The image service does not offer this model or operation."
-NO_MODEL = "The image service does not offer this model; try another one."
-NO_ENDPOINT = "The image service the bot uses does not offer this operation; try another command."
-TOO_LARGE = "The images sent were too large for the image service."
-UNREADABLE = "The image service sent a reply the bot could not read."
-TOO_BIG = "The image service returned an image larger than the bot accepts."
-STREAM_REFUSED = "The image service can't send previews of this model's images."
+AUTH_FAILED = lazy("The bot's API key was rejected; tell the server owner.")
+QUOTA_EXHAUSTED = lazy("The bot's image credits have run out; tell the server owner.")
+RATE_LIMITED = lazy("The image service is busy right now; try again in a moment.")
+UNAVAILABLE = lazy("The image service is having trouble right now; try again later.")
+NOT_FOUND = lazy("The image service does not offer this model or operation.")
+NO_MODEL = lazy("The image service does not offer this model; try another one.")
+NO_ENDPOINT = lazy(
+    "The image service the bot uses does not offer this operation; try another command."
+)
+TOO_LARGE = lazy("The images sent were too large for the image service.")
+UNREADABLE = lazy("The image service sent a reply the bot could not read.")
+TOO_BIG = lazy("The image service returned an image larger than the bot accepts.")
+STREAM_REFUSED = lazy("The image service can't send previews of this model's images.")
+REFUSED = lazy("The image service refused this request.")
 
 _SAFE_WORD = re.compile(r"^[A-Za-z0-9_.\-\[\]]{1,64}$")
 _NOT_A_VALUE = frozenset({"", "none", "null", "undefined"})  # LiteLLM sends param "None"
@@ -188,7 +192,7 @@ _MEANINGS = (
     ),
 )
 # fmt: on
-_MESSAGES: dict[type[APIError], str] = {
+_MESSAGES: dict[type[APIError], Text] = {
     QuotaExhausted: QUOTA_EXHAUSTED,
     ContentRejected: CONTENT_REJECTED,
     AuthenticationFailed: AUTH_FAILED,
@@ -218,7 +222,9 @@ def map_error(
     if meaning is ModelUnavailable:
         name = safe_word(model)
         message = (
-            f"The image service does not offer `{name}`; try another model." if name else NO_MODEL
+            lazy("The image service does not offer `{model}`; try another model.", model=name)
+            if name
+            else NO_MODEL
         )
         return ModelUnavailable(message, model=model, **kw)
     if meaning is not None:
@@ -233,8 +239,12 @@ def map_error(
     if status == 413:
         return InvalidRequest(TOO_LARGE, **kw)
     if 400 <= status < 500:
-        detail = f" (the `{param}` setting)" if param else ""
-        return InvalidRequest(f"The image service refused this request{detail}.", **kw)
+        if param:
+            refused = lazy(
+                "The image service refused this request (the `{param}` setting).", param=param
+            )
+            return InvalidRequest(refused, **kw)
+        return InvalidRequest(REFUSED, **kw)
     return BadResponse(UNREADABLE, **kw)
 
 
@@ -375,13 +385,17 @@ def _wait_in_text(text: str) -> float | None:
     return total if found else None
 
 
-def _rate_limited(wait: float | None) -> str:
+def _rate_limited(wait: float | None) -> Text:
     """The busy message, naming the wait when the service said how long."""
     if wait is None:
         return RATE_LIMITED
     seconds = max(1, math.ceil(wait))
-    when = f"{seconds} s" if seconds < 60 else f"{math.ceil(seconds / 60)} min"
-    return f"The image service is busy right now; try again in {when}."
+    if seconds < 60:
+        return lazy(
+            "The image service is busy right now; try again in {seconds} s.", seconds=seconds
+        )
+    minutes = math.ceil(seconds / 60)
+    return lazy("The image service is busy right now; try again in {minutes} min.", minutes=minutes)
 
 
 def _float(raw: str) -> float | None:

@@ -10,13 +10,13 @@ from typing import Literal, NamedTuple
 from PIL import Image
 
 from bot.errors import ImageInputError
-from bot.i18n import Words
+from bot.i18n import Words, lazy
 from bot.images import codec, metadata
 from bot.images.types import InputImage, InputRules, RawImage
 
 Fit = Literal["crop", "pad"]
 Size = tuple[int, int]
-NO_TRANSPARENT_AREA = "The mask has no transparent area, so nothing would be edited."
+NO_TRANSPARENT_AREA = lazy("The mask has no transparent area, so nothing would be edited.")
 
 
 class Guide(NamedTuple):
@@ -47,24 +47,36 @@ def prepare_mask(
     alpha = codec.upright(alpha, turn)
     if alpha.size != guide.source:
         size = f"{alpha.width}x{alpha.height}"
-        notes.append(f"Resized the mask {raw.filename} ({size}) to match {guide.name}.")
+        notes.append(
+            lazy(
+                "Resized the mask {mask} ({size}) to match {image}.",
+                mask=raw.filename,
+                size=size,
+                image=guide.name,
+            )
+        )
     alpha = _fit_mask(alpha, target, rules.square, fit)
     if from_grey:
         alpha = alpha.point(lambda v: 255 if v >= 128 else 0)
     if codec.min_value(alpha) > 0:
         raise ImageInputError(
-            f"The mask's transparent area is outside the part of {guide.name} that was kept, "
-            "so nothing would be edited."
+            lazy(
+                "The mask's transparent area is outside the part of {image} that was kept, "
+                "so nothing would be edited.",
+                image=guide.name,
+            )
         )
     mask = Image.new("RGBA", target, (0, 0, 0, 255))
     mask.putalpha(alpha)
     data = codec.encode(mask, "png")
     if len(data) > rules.mask_max_bytes:
-        size, limit = (
-            codec.megabytes(len(data), round_up=True),
-            codec.megabytes(rules.mask_max_bytes),
+        raise ImageInputError(
+            lazy(
+                "The mask is {size} once prepared; the limit is {limit}.",
+                size=codec.megabytes(len(data), round_up=True),
+                limit=codec.megabytes(rules.mask_max_bytes),
+            )
         )
-        raise ImageInputError(f"The mask is {size} once prepared; the limit is {limit}.")
     return InputImage(data, filename, "png", *target)
 
 

@@ -14,14 +14,14 @@ from typing import NamedTuple
 from PIL import Image
 
 from bot.errors import ImageInputError
-from bot.i18n import Words
+from bot.i18n import N_, Words, lazy, lazy_n
 from bot.images import codec, metadata
 from bot.images.masks import NO_TRANSPARENT_AREA, Fit, Guide, Size, prepare_mask
 from bot.images.sniff import SourceFormat, is_upload_format
 from bot.images.types import ImageFormat, InputImage, InputRules, RawImage
 
 __all__ = ["NO_TRANSPARENT_AREA", "Fit", "Prepared", "prepare_inputs"]
-NOTHING_MARKED = (
+NOTHING_MARKED = N_(
     "Nothing in the image was marked for editing (no transparent area, no mask), so {who} can "
     "only return it nearly unchanged. Attach a mask — a PNG whose transparent area marks what to "
     "change — or use a GPT image model."
@@ -68,12 +68,18 @@ def prepare_inputs(
     what a mask or the image's own transparency marks.
     """
     if not images:
-        raise ImageInputError("Attach an image to edit.")
+        raise ImageInputError(lazy("Attach an image to edit."))
     if len(images) > rules.max_images:
-        allowed = f"{rules.max_images} image{'s' if rules.max_images != 1 else ''}"
-        raise ImageInputError(f"This model takes at most {allowed}; you sent {len(images)}.")
+        raise ImageInputError(
+            lazy_n(
+                "This model takes at most {count} image; you sent {sent}.",
+                "This model takes at most {count} images; you sent {sent}.",
+                rules.max_images,
+                sent=len(images),
+            )
+        )
     notes: list[Words] = []
-    who = model or "the model"
+    who: Words = model or lazy("the model")
     done = [_prepare_image(raw, rules, fit, max_bytes, who, notes) for raw in images]
     ready_mask = None
     first = done[0]
@@ -82,12 +88,12 @@ def prepare_inputs(
         guide = Guide(images[0].filename, first.source, target)
         ready_mask = prepare_mask(mask, guide, rules, fit, max_bytes, notes)
     elif edit and _png_only(rules) and first.opaque:
-        notes.append(NOTHING_MARKED.format(who=who))
+        notes.append(lazy(NOTHING_MARKED, who=who))
     return Prepared(tuple(d.image for d in done), ready_mask, tuple(notes))
 
 
 def _prepare_image(
-    raw: RawImage, rules: InputRules, fit: Fit, max_bytes: int, who: str, notes: list[Words]
+    raw: RawImage, rules: InputRules, fit: Fit, max_bytes: int, who: Words, notes: list[Words]
 ) -> _Done:
     """One image made acceptable, with its upright size before any change."""
     image, fmt = codec.open_checked(raw, max_bytes=max_bytes)
@@ -119,7 +125,9 @@ def _prepare_image(
         _image_notes(raw.filename, fmt, out_fmt, source, final, shrunk, turn, rules, fit, who)
     )
     if had_alpha and out_fmt == "jpeg":
-        notes.append(f"Removed the transparency from {raw.filename}, as JPEG has none.")
+        notes.append(
+            lazy("Removed the transparency from {name}, as JPEG has none.", name=raw.filename)
+        )
     ready = InputImage(data, codec.renamed(raw.filename, out_fmt), out_fmt, *final)
     return _Done(ready, source, opaque)
 
@@ -203,7 +211,13 @@ def _encode_within(
         size = (max(1, int(current.width * factor)), max(1, int(current.height * factor)))
         if max(size) < _MIN_SIDE:
             limit = codec.megabytes(max_bytes)
-            raise ImageInputError(f"{name} can't be made small enough for the {limit} limit.")
+            raise ImageInputError(
+                lazy(
+                    "{name} can't be made small enough for the {limit} limit.",
+                    name=name,
+                    limit=limit,
+                )
+            )
         current = image.resize(size, _RESAMPLE, reducing_gap=3.0)
         data = codec.encode(current, fmt)
     return data, current.size, current is not image
@@ -219,27 +233,52 @@ def _image_notes(
     turn: int,
     rules: InputRules,
     fit: Fit,
-    who: str,
-) -> list[str]:
+    who: Words,
+) -> list[Words]:
     """What was done to one image, in the order it was done, for the member."""
-    notes = []
+    notes: list[Words] = []
     if turn != 1:
-        notes.append(f"Turned {name} upright, as its camera orientation says.")
+        notes.append(lazy("Turned {name} upright, as its camera orientation says.", name=name))
     if fmt != out_fmt:
-        notes.append(f"Converted {name} from {fmt.upper()} to {out_fmt.upper()}, as {who} needs.")
+        notes.append(
+            lazy(
+                "Converted {name} from {old} to {new}, as {model} needs.",
+                name=name,
+                old=fmt.upper(),
+                new=out_fmt.upper(),
+                model=who,
+            )
+        )
     width, height = source
     fitted = source
     if rules.square and width != height:
         side = min(source) if fit == "crop" else max(source)
         fitted = (side, side)
-        verb = "Cropped" if fit == "crop" else "Padded"
-        notes.append(f"{verb} {name} to a square ({width}x{height} -> {side}x{side}).")
+        sizes = {"name": name, "before": f"{width}x{height}", "after": f"{side}x{side}"}
+        if fit == "crop":
+            notes.append(lazy("Cropped {name} to a square ({before} -> {after}).", **sizes))
+        else:
+            notes.append(lazy("Padded {name} to a square ({before} -> {after}).", **sizes))
+    size = f"{final[0]}x{final[1]}"
     if shrunk:
         limit = codec.megabytes(rules.max_bytes)
-        notes.append(f"Scaled {name} down to {final[0]}x{final[1]} to fit the {limit} limit.")
+        notes.append(
+            lazy(
+                "Scaled {name} down to {size} to fit the {limit} limit.",
+                name=name,
+                size=size,
+                limit=limit,
+            )
+        )
     elif max(final) < max(fitted):
         notes.append(
-            f"Scaled {name} down to {final[0]}x{final[1]}, "
-            f"as {who} takes at most {rules.max_side} pixels a side."
+            lazy_n(
+                "Scaled {name} down to {size}, as {model} takes at most {count} pixel a side.",
+                "Scaled {name} down to {size}, as {model} takes at most {count} pixels a side.",
+                rules.max_side,
+                name=name,
+                size=size,
+                model=who,
+            )
         )
     return notes

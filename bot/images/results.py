@@ -18,12 +18,13 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from bot.errors import BadResponse
+from bot.i18n import lazy
 from bot.images.errors_map import UNREADABLE
 from bot.images.sniff import sniff_format
 from bot.images.types import GeneratedImage, ImageFormat, ImageResult, Usage
 
-NO_IMAGES = "The image service returned no images."
-NOT_AN_IMAGE = "The image service returned a file that is not a usable image."
+NO_IMAGES = lazy("The image service returned no images.")
+NOT_AN_IMAGE = lazy("The image service returned a file that is not a usable image.")
 _B64_KEY = b'"b64_json"'
 _COLON_QUOTE = re.compile(rb'[ \t\r\n]*:[ \t\r\n]*"')
 _SKELETON_MAX = 64 * 1024  # what is left of a body once its images are cut out; parsed on the loop

@@ -21,10 +21,11 @@ import aiohttp
 from yarl import URL
 
 from bot.errors import BadResponse
+from bot.i18n import lazy
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-REFUSED = "The image service sent a result address the bot won't fetch."
-UNREACHABLE = "The finished image could not be downloaded from the image service."
+REFUSED = lazy("The image service sent a result address the bot won't fetch.")
+UNREACHABLE = lazy("The finished image could not be downloaded from the image service.")
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "instance-data"})
 # Cloud metadata services outside link-local: AWS over IPv6, Alibaba Cloud.
 METADATA_ADDRESSES = frozenset(map(ipaddress.ip_address, ("fd00:ec2::254", "100.100.100.200")))

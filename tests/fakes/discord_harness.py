@@ -843,7 +843,8 @@ class BotHarness:
         user: UserLike | None = None,
         settle: bool = True,
     ) -> InteractionRecord:
-        """Submit the modal the bot opened most recently with this custom_id."""
+        """Submit the modal the bot opened most recently with this custom_id (from the same
+        Discord language as the interaction that opened it, as a member's client does)."""
         opened = [
             r
             for r in self.fake.requests_to("POST", "/interactions/*/callback")
@@ -869,6 +870,8 @@ class BotHarness:
             channel=None if dm else channel,
             message=source.get("message"),
             dm=dm,
+            locale=source.get("locale", "en-US"),
+            guild_locale=source.get("guild_locale", "en-US"),
         )
         return await self._interaction(payload, settle)
 
