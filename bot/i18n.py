@@ -23,6 +23,7 @@ from pathlib import Path
 from babel.lists import format_list
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DOMAIN = "imagebot"
@@ -193,9 +194,13 @@ def _in(locale: str | None, values: Mapping[str, object]) -> dict[str, object]:
 
 
 def value_in(locale: str | None, value: object) -> object:
-    """A message's value as ``locale`` reads it: a ``Text``, ``Command``, ``Option`` or
-    ``Listed`` put in that language, anything else as it is."""
-    return value.render(locale) if isinstance(value, Text | Command | Option | Listed) else value
+    """A message's value as ``locale`` reads it: a ``Text``, ``Command``, ``Option``, ``Listed``
+    or ``Number`` put in that language, anything else as it is."""
+    return (
+        value.render(locale)
+        if isinstance(value, Text | Command | Option | Listed | Number)
+        else value
+    )
 
 
 @dataclass(frozen=True, slots=True, eq=True)
@@ -282,6 +287,22 @@ class Listed:
     def render(self, locale: str | None) -> str:
         words = [str(value_in(locale, item)) for item in self.items]
         return format_list(words, style=self.style, locale=first_locale(locale))  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return self.render(SOURCE)
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """A number written the reader's way: ``Number(31.2)`` is "31.2" in English, "31,2" in
+    Russian, German or French (Babel's CLDR), with at most ``digits`` decimals."""
+
+    value: float
+    digits: int = 1
+
+    def render(self, locale: str | None) -> str:
+        pattern = "#,##0." + "#" * self.digits if self.digits else "#,##0"
+        return format_decimal(self.value, format=pattern, locale=first_locale(locale))
 
     def __str__(self) -> str:
         return self.render(SOURCE)

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from bot import blend, presets, safety
 from bot.errors import AuthenticationFailed, BotError, NotAllowed, QuotaExhausted, RateLimited
-from bot.i18n import N_, lazy
+from bot.i18n import N_, Command, lazy
 from bot.images.types import Operation, PartialImage
 from bot.models.aspect import largest_size
 from bot.provider import Provider
@@ -230,8 +230,11 @@ class JobRunner:
             return  # a default that can't do this operation (dall-e-3 and edits) isn't gone
         why = provider.state(spec).why_not or lazy("isn't usable here")  # the provider's words
         text = N_("This server's default model, {old}, {why}. Until a moderator picks another "
-                  "with `/settings default-model`, members get {new}.")  # fmt: skip
-        await self._notice(guild_id, f"default-gone:{old}", text, old=old, why=why, new=new)
+                  "with `{command}`, members get {new}.")  # fmt: skip
+        command = Command("settings default-model")
+        await self._notice(
+            guild_id, f"default-gone:{old}", text, old=old, why=why, new=new, command=command
+        )
 
     async def _notice(self, guild_id: int, key: str, text: str, **values: object) -> None:
         """Tell the server's moderators ``text`` (an id marked with N_, filled in with
@@ -248,12 +251,13 @@ class JobRunner:
         day = time.strftime("%Y-%m-%d", time.gmtime())
         if isinstance(exc, AuthenticationFailed):
             text = N_("This server's image service refused its API key, so members' images "
-                      "fail. Set a new key with `/settings provider`.")  # fmt: skip
+                      "fail. Set a new key with `{command}`.")  # fmt: skip
         else:
             text = N_("This server's image service says its credit has run out, so members' "
                       "images fail. Add credit with the provider, or connect another with "
-                      "`/settings provider`.")  # fmt: skip
-        await self._notice(guild_id, f"provider-{type(exc).__name__}:{day}", text)
+                      "`{command}`.")  # fmt: skip
+        command = Command("settings provider")
+        await self._notice(guild_id, f"provider-{type(exc).__name__}:{day}", text, command=command)
 
     async def admit(self, who: Requester, spec: JobSpec) -> Admission:
         """Every check that can refuse a job, and its credits reserved, before anything is shown.

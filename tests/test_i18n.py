@@ -180,3 +180,9 @@ def test_rewriting_the_allow_list_keeps_its_kept_section() -> None:
     pending, kept = text.split("# Kept\n")
     assert "cogs/a.py: Not yet" in pending and "Gone" not in text
     assert kept == "# why: never shown\ncogs/a.py: An id\n"
+
+
+def test_numbers_in_a_message_are_written_the_readers_way() -> None:
+    size = i18n.lazy("{size} MB", size=i18n.Number(31.2))
+    assert (str(size), size.render("de")) == ("31.2 MB", "31,2 MB")
+    assert str(i18n.Number(25.0)) == "25"  # no ".0"

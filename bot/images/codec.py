@@ -16,7 +16,7 @@ from typing import NamedTuple
 from PIL import ExifTags, Image, ImageChops, features
 
 from bot.errors import ImageInputError
-from bot.i18n import Listed, Text, lazy, lazy_n
+from bot.i18n import Listed, Number, Text, lazy, lazy_n
 from bot.images.sniff import SourceFormat, sniff_source_format
 from bot.images.types import ImageFormat, RawImage
 
@@ -77,8 +77,7 @@ def megabytes(size: int, *, round_up: bool = False) -> Text:
         return lazy("{size} KB", size=kilobytes)
     value = size / MB
     value = math.ceil(value * 10) / 10 if round_up else round(value, 1)
-    shown = f"{value:g}"
-    return lazy("{size} MB", size=shown)
+    return lazy("{size} MB", size=Number(value))
 
 
 def open_checked(
