@@ -1128,7 +1128,7 @@ def test_operator_keys_of_the_current_contract() -> None:
     assert free_size is not None  # merged over the inherited table
     assert (free_size.max_pixels, free_size.multiple, free_size.max_long) == (4_000_000, 16, 3840)
     assert violations(catalog, generate_request("flux-pro", "cat", size="2560x1600")) == (
-        "Size 2560x1600 doesn't work for flux-pro: it can have at most 4000000 pixels.",
+        "Size 2560x1600 doesn't work for flux-pro: it can have at most 4,000,000 pixels.",
     )
     assert violations(catalog, generate_request("flux-pro", "cat", complexity="high")) == (
         "Complexity high isn't available for flux-pro. Choose one of: low.",

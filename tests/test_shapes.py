@@ -305,7 +305,7 @@ def test_gpt_image_2_sizes_below_its_pixel_floor_are_refused_on_both_sides() -> 
     with pytest.raises(ValidationError) as refused:
         CATALOG.plan(generate_request("gpt-image-2", "a fox", size="768x768"))
     assert refused.value.message == (
-        "Size 768x768 doesn't work for gpt-image-2: it needs at least 655360 pixels."
+        "Size 768x768 doesn't work for gpt-image-2: it needs at least 655,360 pixels."
     )
     assert fake_refusal("gpt-image-2", "768x768") is not None
     assert fake_refusal("gpt-image-2", "1024x640") is None  # exactly the floor

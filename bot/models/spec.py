@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.i18n import Text, Words, lazy, lazy_n
+from bot.i18n import Number, Text, Words, lazy, lazy_n
 from bot.images.types import ImageRequest, InputRules, Operation
 
 AUTO = "auto"
@@ -63,7 +63,7 @@ class FreeSize:
                 long <= short * self.max_ratio,
                 lazy(
                     "the long side can be at most {ratio} times the short side",
-                    ratio=format(self.max_ratio, "g"),
+                    ratio=Number(self.max_ratio, 2),
                 ),
             ),
             (
@@ -72,6 +72,7 @@ class FreeSize:
                     "it needs at least {count} pixel",
                     "it needs at least {count} pixels",
                     self.min_pixels,
+                    count=Number(self.min_pixels, 0),
                 ),
             ),
             (
@@ -80,6 +81,7 @@ class FreeSize:
                     "it can have at most {count} pixel",
                     "it can have at most {count} pixels",
                     self.max_pixels,
+                    count=Number(self.max_pixels, 0),
                 ),
             ),
         )
@@ -91,7 +93,7 @@ class FreeSize:
             "any WIDTHxHEIGHT in multiples of {multiple}, up to {size}, no more than {ratio}:1",
             multiple=self.multiple,
             size=size_text(self.max_long, self.max_short),
-            ratio=format(self.max_ratio, "g"),
+            ratio=Number(self.max_ratio, 2),
         )
 
 
