@@ -27,6 +27,7 @@ SCANNED = (
     "bot/audit_text.py",
     # what checks a member's request and words its refusals and notes
     "bot/models/validate.py",
+    "bot/models/inputs.py",
     "bot/models/shaping.py",
     "bot/models/aspect.py",
     "bot/images/fit.py",

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot import help_text, presets, safety
 from bot.errors import NotAllowed
-from bot.i18n import N_, first_locale, t
+from bot.i18n import N_, first_locale, render, t
 from bot.images.params import CHOICE_BY_NAME, Params
 from bot.images.types import Operation
 from bot.models import ModelSpec
@@ -130,7 +130,7 @@ async def detail_autocomplete(interaction: Interaction, current: str, op: Operat
     meanings = {tier.name: tier.meaning for tier in TIERS}
     locale = await reader_locale(interaction)
     found = [
-        (f"{tier} — {size}, {t(locale, meanings[tier])}", tier)
+        (f"{tier} — {render(locale, size)}, {meanings[tier].render(locale)}", tier)
         for tier, size in tier_sizes(spec, op, aspect)
     ]
     return _choices(found, current)

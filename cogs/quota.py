@@ -17,7 +17,7 @@ from discord import app_commands
 
 from bot import audit_text, moderation, usage_text
 from bot.errors import NotAllowed, ValidationError
-from bot.i18n import Command, Text, Words, lazy, lazy_n, render, t
+from bot.i18n import Command, Text, Words, lazy, lazy_n, t
 from bot.models import ModelSpec
 from bot.moderation import MAX_IMAGES, RuleChoice
 from bot.quotas.policy import cost_key_text

@@ -117,13 +117,13 @@ async def test_a_value_the_model_doesnt_take_is_refused_with_what_it_takes(
             "imagine", {"prompt": "a fox", "model": "dall-e-3", "quality": "high"}
         )
         assert refused.ephemeral
-        assert "Quality high isn't available for dall-e-3. Choose one of: standard, hd." in (
+        assert "Quality high isn't available for dall-e-3. Choose one of: standard or hd." in (
             refused.text
         )
         typo = await env.harness.slash(
             "imagine", {"prompt": "a fox", "model": "gpt-image-1", "background": "clear"}
         )
-        assert "Choose one of: transparent, opaque, auto." in typo.text
+        assert "Choose one of: transparent, opaque, or auto." in typo.text
         assert env.api.image_requests == []
 
 
@@ -144,3 +144,30 @@ async def test_model_autocomplete_names_every_model_by_its_label(tmp_path: Path)
             )
         typed = await offered(env, "imagine", "model", model="dall")
         assert values(typed) == ["dall-e-3", "dall-e-2"]  # the newer first, found by label too
+
+
+async def test_a_russian_member_is_refused_in_russian(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        quality = await env.harness.slash(
+            "imagine", {"prompt": "лиса", "model": "dall-e-3", "quality": "high"}, locale="ru"
+        )
+        assert quality.ephemeral
+        assert quality.text.startswith(
+            "⚠️ dall-e-3 не поддерживает «Качество: high». Выберите одно из: standard или hd."
+        )
+        assert quality.text.endswith("С вас ничего не списано.")
+        size = await env.harness.slash(
+            "imagine", {"prompt": "лиса", "model": "dall-e-2", "size": "1792x1024"}, locale="ru"
+        )
+        assert (
+            "Размер 1792x1024 недоступен для dall-e-2. "
+            "Выберите один из: 256x256, 512x512 или 1024x1024." in size.text
+        )
+        many = await env.harness.slash(
+            "imagine", {"prompt": "лиса", "model": "dall-e-3", "n": 5}, locale="ru"
+        )
+        assert (
+            "dall-e-3 делает одно изображение за запрос, поэтому за раз можно не больше 4; "
+            "вы попросили 5." in many.text
+        )
+        assert env.api.image_requests == []

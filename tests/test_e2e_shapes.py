@@ -97,7 +97,7 @@ async def test_a_size_and_a_shape_together_are_refused_naming_both(tmp_path: Pat
         assert env.api.image_requests == []
         assert (
             "Choose either a size or an aspect ratio and detail, not both; you gave size "
-            "1024x1024 and aspect 16:9." in record.text
+            "1024x1024 and aspect ratio 16:9." in record.text
         )
 
 
@@ -262,3 +262,17 @@ async def test_a_preferred_shape_applies_and_never_gets_a_job_refused(tmp_path: 
             assert record.result, record.text
         sizes = [r.json["size"] for r in env.api.image_requests]
         assert sizes == ["2048x1152", "1024x1024", "1024x1024"]
+
+
+async def test_a_chinese_members_result_says_what_was_adjusted_in_chinese(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        record = await env.harness.slash(
+            "imagine",
+            {"prompt": "海港", "model": "dall-e-3", "aspect": "16:9", "n": 2},
+            locale="zh-CN",
+        )
+        assert [request.json["size"] for request in env.api.image_requests] == ["1792x1024"] * 2
+        notes = fields_of(record.result)["已调整"]
+        assert "• dall-e-3 上的 16:9 是 1792x1024（7:4），这是它能生成的最接近的尺寸。" in notes
+        assert "• dall-e-3 每个请求只生成一张图片，所以我发送了 2 个请求。" in notes
+        assert "request" not in notes and "closest" not in notes  # nothing left in English

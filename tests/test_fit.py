@@ -36,7 +36,7 @@ def test_image_over_the_limit_is_reencoded_smaller_with_a_note() -> None:
     assert len(shrunk.data) <= 2 * MB and shrunk.format == "webp"
     assert decoded(shrunk.data).size == (shrunk.width, shrunk.height)
     assert shrunk.revised_prompt == "a cat"
-    (note,) = fitted.notes
+    (note,) = map(str, fitted.notes)
     assert note.startswith("Sent image 2 as WEBP (quality ") and note.endswith(
         "to fit Discord's 2 MB limit."
     )
@@ -57,13 +57,39 @@ def test_message_total_is_shared_out_leaving_small_images_alone() -> None:
     fitted = fit_for_upload([small, *big], 10 * MB, total_limit=2 * MB)
     assert fitted.images[0] is small
     assert sum(len(image.data) for image in fitted.images) <= 2 * MB
-    assert all("Discord's 2 MB limit per message" in note for note in fitted.notes)
+    assert all("Discord's 2 MB limit per message" in str(note) for note in fitted.notes)
     assert len(fitted.notes) == 2
 
 
 def test_image_that_cannot_fit_even_small_is_refused() -> None:
     with pytest.raises(ImageInputError, match="Image 1 is too large to send here"):
         fit_for_upload([generated(noise((600, 600)))], 200)
+
+
+def test_notes_and_refusals_read_in_the_members_language() -> None:
+    big = generated(noise((1024, 1024)))
+    (note,) = fit_for_upload([big], 2 * MB).notes
+    russian = note.render("ru")
+    assert russian.startswith("Изображение 1 отправлено как WEBP (качество ")
+    assert russian.endswith("чтобы уложиться в лимит Discord 2 МБ.")  # the unit is theirs too
+    assert note.render("ja").startswith(
+        f"Discord の上限 {megabytes(2 * MB).render('ja')} に収まるよう、画像 1 を"
+    )
+    with pytest.raises(ImageInputError) as refused:
+        fit_for_upload([generated(noise((600, 600)))], 200)
+    assert refused.value.render("de") == (
+        "Bild 1 ist selbst verkleinert zu groß, um es hier zu senden; versuch es mit weniger Bildern."
+    )
+
+
+def test_an_image_that_cannot_be_read_is_refused_naming_it() -> None:
+    broken = GeneratedImage(b"\x89PNG\r\n\x1a\n broken", "png", 64, 64)
+    with pytest.raises(ImageInputError) as refused:
+        fit_for_upload([broken], 10)
+    assert str(refused.value) == ("I couldn't read image 1 to make it smaller, so I can't send it.")
+    assert refused.value.render("fr") == (
+        "Je n'ai pas pu lire l'image 1 pour la réduire, donc je ne peux pas l'envoyer."
+    )
 
 
 def test_after_a_refusal_the_guessed_total_is_never_named() -> None:
@@ -73,7 +99,7 @@ def test_after_a_refusal_the_guessed_total_is_never_named() -> None:
     fitted = fit_for_upload(images, 10 * MB, total_limit=refused_total // 2, total_known=False)
     assert sum(len(image.data) for image in fitted.images) <= refused_total // 2
     assert len(fitted.notes) == 2
-    for index, note in enumerate(fitted.notes, start=1):
+    for index, note in enumerate(map(str, fitted.notes), start=1):
         assert note.startswith(
             f"Discord refused the images as too large, so I sent image {index} as WEBP"
         )
@@ -83,7 +109,7 @@ def test_after_a_refusal_the_guessed_total_is_never_named() -> None:
 def test_after_a_refusal_an_image_over_the_per_file_limit_names_that_limit() -> None:
     big = generated(noise((1024, 1024)))
     fitted = fit_for_upload([big], 2 * MB, total_limit=8 * MB, total_known=False)
-    (note,) = fitted.notes
+    (note,) = map(str, fitted.notes)
     assert note.endswith("to fit Discord's 2 MB limit.")
 
 

@@ -11,6 +11,7 @@ import datetime
 import io
 import json
 import re
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,11 @@ import pytest
 from PIL import Image
 
 from bot.errors import ConfigError, ValidationError
+from bot.images.params import CHOICES
 from bot.images.types import ImageFormat, InputImage
 from bot.models import Catalog
 from bot.models.families import assumed, nearest_known
+from bot.models.validate import CHOICE_LABELS
 from tests.requests import edit_request, generate_request, variation_request
 
 DATA = Path(__file__).parent / "data"
@@ -83,7 +86,12 @@ def having_value(catalog: Catalog, param: str, value: str) -> set[str]:
 def violations(catalog: Catalog, request: Any) -> tuple[str, ...]:
     with pytest.raises(ValidationError) as caught:
         catalog.plan(request)
-    return caught.value.violations
+    return english(caught.value.violations)
+
+
+def english(messages: Iterable[object]) -> tuple[str, ...]:
+    """Refusals and notes as the English reads them (they are lazy ``Text``s)."""
+    return tuple(str(message) for message in messages)
 
 
 def image(width: int = 64, height: int = 64, fmt: ImageFormat = "png", pad: int = 0) -> InputImage:
@@ -304,7 +312,7 @@ def test_gif_and_svg_are_declared_but_gated(catalog: Catalog) -> None:
         assert set(spec.gated_formats) <= set(values)
         assert set(spec.gated_formats) in (set(), {"gif", "svg"})
     assert violations(catalog, generate_request("gpt-image-2", "cat", output_format="gif")) == (
-        "Output format gif isn't available for gpt-image-2. Choose one of: png, jpeg, webp.",
+        "Output format gif isn't available for gpt-image-2. Choose one of: png, jpeg, or webp.",
     )
 
 
@@ -322,7 +330,7 @@ def test_complexity_matches_the_sdk(catalog: Catalog) -> None:
     assert picked.params.complexity == "high"
     assert violations(catalog, generate_request("gpt-image-1.5", "cat", complexity="low")) == (
         "Complexity only applies to gpt-image-2, gpt-image-2.5-sunburst, gpt-image-2.5-flare, "
-        "gpt-image-2.6-sunburst, gpt-image-2.6-flare.",
+        "gpt-image-2.6-sunburst, and gpt-image-2.6-flare.",
     )
 
 
@@ -353,7 +361,7 @@ def test_input_fidelity_matches_the_sdk(catalog: Catalog) -> None:
     )
     found = violations(catalog, edit_request(omit, "hat", (image(),), input_fidelity="low"))
     assert found == (
-        "Input fidelity only applies to gpt-image-1, gpt-image-1-mini, gpt-image-1.5.",
+        "Input fidelity only applies to gpt-image-1, gpt-image-1-mini, and gpt-image-1.5.",
     )
 
 
@@ -374,7 +382,7 @@ def test_markup_only_on_the_2_5_models(catalog: Catalog) -> None:
         "A markup overlay can't be combined with a mask; send one or the other.",
     )
     assert violations(catalog, edit_request("gpt-image-2", "hat", (image(),), markup=overlay)) == (
-        "A markup overlay only applies to gpt-image-2.5-sunburst, gpt-image-2.5-flare.",
+        "A markup overlay only applies to gpt-image-2.5-sunburst and gpt-image-2.5-flare.",
     )
     wrong = edit_request("gpt-image-2.5-sunburst", "hat", (image(),), markup=image(32, 32, "webp"))
     assert violations(catalog, wrong) == (
@@ -556,48 +564,48 @@ def test_an_assumed_model_keeps_the_limits_not_the_lifecycle(catalog: Catalog) -
         (
             edit_request("dall-e-3", "hat", (image(),)),
             "dall-e-3 can't edit images. Models that can: dall-e-2, gpt-image-1, gpt-image-1-mini, "
-            "gpt-image-1.5, chatgpt-image-latest, gpt-image-2 and 4 more.",
+            "gpt-image-1.5, chatgpt-image-latest, gpt-image-2, and 4 more.",
         ),
         (
             generate_request("dall-e-2", "cat", size="1792x1024"),
             "Size 1792x1024 isn't available for dall-e-2. "
-            "Choose one of: 256x256, 512x512, 1024x1024.",
+            "Choose one of: 256x256, 512x512, or 1024x1024.",
         ),
         (
             generate_request("dall-e-3", "cat", size="auto"),
             "Size auto isn't available for dall-e-3. "
-            "Choose one of: 1024x1024, 1792x1024, 1024x1792.",
+            "Choose one of: 1024x1024, 1792x1024, or 1024x1792.",
         ),
         (
             generate_request("gpt-image-1", "cat", size="big"),
             "Size 'big' isn't a size; write WIDTHxHEIGHT. Choose one of: 1024x1024, 1536x1024, "
-            "1024x1536, auto.",
+            "1024x1536, or auto.",
         ),
         (
             generate_request("gpt-image-1", "cat", quality="hd"),
-            "Quality hd isn't available for gpt-image-1. Choose one of: low, medium, high, auto.",
+            "Quality hd isn't available for gpt-image-1. Choose one of: low, medium, high, or auto.",
         ),
         (generate_request("gpt-image-1", "cat", style="vivid"), "Style only applies to dall-e-3."),
         (
             generate_request("dall-e-3", "cat", style="moody"),
-            "Style moody isn't available for dall-e-3. Choose one of: vivid, natural.",
+            "Style moody isn't available for dall-e-3. Choose one of: vivid or natural.",
         ),
         (
             generate_request("dall-e-3", "cat", background="opaque"),
             "Background only applies to gpt-image-1, gpt-image-1-mini, gpt-image-1.5, "
-            "chatgpt-image-latest, gpt-image-2, gpt-image-2.5-sunburst and 3 more.",
+            "chatgpt-image-latest, gpt-image-2, gpt-image-2.5-sunburst, and 3 more.",
         ),
         (
             generate_request("gpt-image-1", "cat", output_format="gif"),
-            "Output format gif isn't available for gpt-image-1. Choose one of: png, jpeg, webp.",
+            "Output format gif isn't available for gpt-image-1. Choose one of: png, jpeg, or webp.",
         ),
         (
             generate_request("gpt-image-1", "cat", moderation="none"),
-            "Moderation none isn't available for gpt-image-1. Choose one of: low, auto.",
+            "Moderation none isn't available for gpt-image-1. Choose one of: low or auto.",
         ),
         (
             edit_request("gpt-image-2.5-sunburst", "hat", (image(),), input_fidelity="high"),
-            "Input fidelity only applies to gpt-image-1, gpt-image-1-mini, gpt-image-1.5.",
+            "Input fidelity only applies to gpt-image-1, gpt-image-1-mini, and gpt-image-1.5.",
         ),
         (
             generate_request("gpt-image-1", "cat", background="transparent", output_format="jpeg"),
@@ -614,16 +622,16 @@ def test_an_assumed_model_keeps_the_limits_not_the_lifecycle(catalog: Catalog) -
         (
             generate_request("dall-e-2", "cat", output_compression=50),
             "Output compression only applies to gpt-image-1, gpt-image-1-mini, gpt-image-1.5, "
-            "chatgpt-image-latest, gpt-image-2, gpt-image-2.5-sunburst and 3 more.",
+            "chatgpt-image-latest, gpt-image-2, gpt-image-2.5-sunburst, and 3 more.",
         ),
         (
             generate_request("gpt-image-2.6-sunburst", "cat", size="1536x864"),
             "Size 1536x864 isn't available for gpt-image-2.6-sunburst. "
-            "Choose one of: 1024x1024, 1536x1024, 1024x1536, auto.",
+            "Choose one of: 1024x1024, 1536x1024, 1024x1536, or auto.",
         ),
         (
             generate_request("gpt-image-1.5", "cat", quality="max"),
-            "Quality max isn't available for gpt-image-1.5. Choose one of: low, medium, high, auto.",
+            "Quality max isn't available for gpt-image-1.5. Choose one of: low, medium, high, or auto.",
         ),
         (
             generate_request("gpt-image-2", "cat", size="1000x1000"),
@@ -669,7 +677,7 @@ def test_gpt_image_inputs_are_counted_and_checked_one_by_one(catalog: Catalog) -
     found = violations(catalog, edit_request("gpt-image-1", "hat", images))
     assert found == (
         "gpt-image-1 takes at most 16 images; you gave 17.",
-        "Image 2 is a gif; gpt-image-1 takes png, jpeg or webp images.",
+        "Image 2 is a gif; gpt-image-1 takes png, jpeg, or webp images only.",
         "Image 3 is 4000x10; gpt-image-1 takes images up to 2048 pixels on a side.",
     )
 
@@ -688,10 +696,10 @@ def test_every_violation_is_listed_at_once(catalog: Catalog) -> None:
     )
     with pytest.raises(ValidationError) as caught:
         catalog.plan(request)
-    assert caught.value.violations == (
+    assert english(caught.value.violations) == (
         "Prompts for dall-e-2 can be at most 1000 characters; yours has 1001.",
         "dall-e-2 makes at most 10 images per request; you asked for 12.",
-        "Size 1024x1792 isn't available for dall-e-2. Choose one of: 256x256, 512x512, 1024x1024.",
+        "Size 1024x1792 isn't available for dall-e-2. Choose one of: 256x256, 512x512, or 1024x1024.",
         "Quality hd isn't available for dall-e-2. Choose one of: standard.",
         "Style only applies to dall-e-3.",
     )
@@ -703,15 +711,62 @@ def test_unknown_model(catalog: Catalog) -> None:
         catalog.plan(generate_request("dall-e-9", "cat"))
     assert str(caught.value) == (
         "Unknown model 'dall-e-9'. Available: dall-e-2, dall-e-3, gpt-image-1, gpt-image-1-mini, "
-        "gpt-image-1.5, chatgpt-image-latest and 5 more."
+        "gpt-image-1.5, chatgpt-image-latest, and 5 more."
     )
+
+
+def test_refusals_read_in_the_members_language(catalog: Catalog) -> None:
+    request = generate_request(
+        "dall-e-2", "x" * 1001, n=12, size="1024x1792", quality="hd", style="vivid"
+    )
+    with pytest.raises(ValidationError) as caught:
+        catalog.plan(request)
+    assert caught.value.render("ru") == (
+        "Этот запрос нельзя отправить:\n"
+        "- Запрос для dall-e-2 может быть не длиннее 1000 символов; в вашем 1001.\n"
+        "- dall-e-2 делает не больше 10 изображений за запрос; вы попросили 12.\n"
+        "- Размер 1024x1792 недоступен для dall-e-2. "
+        "Выберите один из: 256x256, 512x512 или 1024x1024.\n"
+        "- dall-e-2 не поддерживает «Качество: hd». Выберите одно из: standard.\n"
+        "- «Стиль» работает только с dall-e-3."
+    )
+    with pytest.raises(ValidationError) as caught:
+        catalog.plan(generate_request("dall-e-9", "cat"))
+    assert caught.value.render("zh_CN") == (
+        "未知模型“dall-e-9”。可用的有：dall-e-2、dall-e-3、gpt-image-1、gpt-image-1-mini、"
+        "gpt-image-1.5、chatgpt-image-latest和另外 5 个。"
+    )
+    with pytest.raises(ValidationError) as caught:
+        catalog.plan(generate_request("gpt-image-2", "cat", size="3000x800"))
+    assert caught.value.render("de") == (
+        "Die Größe 3000x800 geht bei gpt-image-2 nicht: beide Seiten müssen Vielfache von 16 "
+        "sein und die lange Seite darf höchstens 3-mal so lang sein wie die kurze."
+    )
+
+
+def test_counts_take_the_plural_form_of_the_readers_language(catalog: Catalog) -> None:
+    for n, russian in ((2, "отправлено 2 запроса"), (4, "отправлено 4 запроса")):
+        (note,) = catalog.plan(generate_request("dall-e-3", "cat", n=n)).notes
+        assert note.render("ru") == (
+            f"dall-e-3 делает одно изображение за запрос, поэтому {russian}."
+        )
+    with pytest.raises(ValidationError) as caught:
+        catalog.precheck(edit_request("gpt-image-1", "hat", ()), image_count=17)
+    assert caught.value.render("ru") == (
+        "gpt-image-1 принимает не больше 16 изображений; вы прислали 17."
+    )
+    assert caught.value.render("fr") == "gpt-image-1 prend au plus 16 images ; tu en as donné 17."
+
+
+def test_every_choice_label_is_in_the_catalogs() -> None:
+    assert [choice.label for choice in CHOICES] == list(CHOICE_LABELS)
 
 
 def test_precheck_counts_images_before_they_are_prepared(catalog: Catalog) -> None:
     catalog.precheck(edit_request("gpt-image-1", "hat", ()), image_count=16)
     with pytest.raises(ValidationError) as caught:
         catalog.precheck(edit_request("dall-e-2", "", ()), image_count=3)
-    assert caught.value.violations == (
+    assert english(caught.value.violations) == (
         "The prompt is empty; describe what you want to see.",
         "dall-e-2 takes one image at a time; you gave 3.",
     )
@@ -725,7 +780,7 @@ def test_precheck_counts_images_before_they_are_prepared(catalog: Catalog) -> No
 def test_n_beyond_the_model_is_split_into_parallel_single_requests(catalog: Catalog) -> None:
     request = generate_request("dall-e-3", "cat", n=3, style="natural", safety_identifier="h1")
     plan = catalog.plan(request)
-    assert plan.notes == ("dall-e-3 makes one image per request, so I sent 3 requests.",)
+    assert english(plan.notes) == ("dall-e-3 makes one image per request, so I sent 3 requests.",)
     assert [r.n for r in plan.requests] == [1, 1, 1] and plan.total_images == 3
     assert set(plan.requests) == {
         generate_request(
@@ -872,12 +927,14 @@ def test_operator_models_inherit_and_override() -> None:
     assert (flux.shutdown, flux.replacement, flux.lineage) == (None, None, ("dall-e-3",))
     assert flux.prompt_limit("generate") == 2000  # `like` follows the overridden dall-e-3
     plan = catalog.plan(generate_request("flux-schnell", "cat", n=2, size="768x1344"))
-    assert plan.notes == ("flux-schnell makes one image per request, so I sent 2 requests.",)
+    assert english(plan.notes) == (
+        "flux-schnell makes one image per request, so I sent 2 requests.",
+    )
     assert plan.requests[0] == generate_request(
         "flux-schnell", "cat", size="768x1344", response_format="b64_json"
     )
     assert violations(catalog, generate_request("gpt-image-1", "cat", style="vivid")) == (
-        "Style only applies to dall-e-3, flux-schnell.",
+        "Style only applies to dall-e-3 and flux-schnell.",
     )
     builtin = Catalog.load().preferences
     kept = (n for n in builtin["generate"] if n != "dall-e-2")  # disabled below
@@ -1071,7 +1128,7 @@ def test_operator_keys_of_the_current_contract() -> None:
     assert free_size is not None  # merged over the inherited table
     assert (free_size.max_pixels, free_size.multiple, free_size.max_long) == (4_000_000, 16, 3840)
     assert violations(catalog, generate_request("flux-pro", "cat", size="2560x1600")) == (
-        "Size 2560x1600 doesn't work for flux-pro: it can have at most 4000000 pixels.",
+        "Size 2560x1600 doesn't work for flux-pro: it can have at most 4,000,000 pixels.",
     )
     assert violations(catalog, generate_request("flux-pro", "cat", complexity="high")) == (
         "Complexity high isn't available for flux-pro. Choose one of: low.",

@@ -8,6 +8,7 @@ import pytest
 from multidict import CIMultiDict
 
 from bot.errors import ValidationError
+from bot.i18n import render
 from bot.images.params import Params
 from bot.models import Catalog, ModelSpec
 from bot.models.aspect import RATIOS, TIERS, largest_size, size_for_photo, size_for_shape
@@ -57,7 +58,7 @@ def test_every_ratio_and_tier_is_a_size_both_sides_take_or_a_refusal(model: str,
             try:
                 size = size_for_shape(spec, op, ratio, tier.name)  # type: ignore[arg-type]
             except ValidationError as refused:
-                (message,) = refused.violations
+                (message,) = map(str, refused.violations)
                 assert model in message and ratio in message, message
                 assert tier.name in message or "at any detail" in message, message
                 continue
@@ -107,7 +108,9 @@ def test_refusals_say_what_the_model_makes_instead() -> None:
     assert "Aspect ratio 5:4 isn't one I offer" in refused.value.message
     with pytest.raises(ValidationError) as refused:
         size_for_shape(CATALOG.get("gpt-image-2"), "generate", "16:9", "8K")
-    assert refused.value.message == "Detail 8K isn't one I offer. Choose one of: standard, 2K, 4K."
+    assert (
+        refused.value.message == "Detail 8K isn't one I offer. Choose one of: standard, 2K, or 4K."
+    )
 
 
 def test_shaped_fills_the_size_and_keeps_the_shape_for_reruns() -> None:
@@ -136,7 +139,7 @@ def test_a_size_with_a_shape_is_refused_naming_both(params: Params) -> None:
         message = refused.value.message
         assert message.startswith("Choose either a size or an aspect ratio and detail, not both")
         assert "size 1024x1024" in message
-        assert ("aspect 16:9" in message) is (params.aspect is not None)
+        assert ("aspect ratio 16:9" in message) is (params.aspect is not None)
         assert ("detail 2K" in message) is (params.detail is not None)
 
 
@@ -144,15 +147,40 @@ def test_a_tier_the_model_lacks_names_the_models_that_have_it() -> None:
     others = tuple(CATALOG)
     with pytest.raises(ValidationError) as refused:
         shaped(CATALOG.get("gpt-image-1"), "generate", Params(aspect="16:9", detail="4K"), others)
-    first, hint = refused.value.violations
+    first, hint = map(str, refused.value.violations)
     assert first.startswith("gpt-image-1 can't make 16:9 at 4K detail")
     assert hint.startswith("Models that make 16:9 at 4K detail: gpt-image-2, gpt-image-2.5")
     with pytest.raises(ValidationError) as refused:
         shaped(CATALOG.get("gpt-image-1"), "edit", Params(detail="2K"), others)
-    assert refused.value.violations[0] == "gpt-image-1 can't make 2K images."
+    assert str(refused.value.violations[0]) == "gpt-image-1 can't make 2K images."
     with pytest.raises(ValidationError) as refused:
         shaped(CATALOG.get("dall-e-2"), "variation", Params(aspect="1:1"))
     assert refused.value.message == "Aspect ratio and detail don't apply when you make variations."
+
+
+def test_shapes_tiers_and_their_refusals_read_in_the_members_language() -> None:
+    assert [tier.meaning.render("ru") for tier in TIERS] == [
+        "около мегапикселя, обычная цена",
+        "длинная сторона до 2048 пикселей, дороже",
+        "длинная сторона до 3840 пикселей, дороже всего",
+    ]
+    gpt2 = CATALOG.get("gpt-image-2")
+    photo = [(tier, render("ja", size)) for tier, size in tier_sizes(gpt2, "edit", None)]
+    assert photo == [(tier.name, "元の画像の形") for tier in TIERS]
+    with pytest.raises(ValidationError) as refused:
+        size_for_shape(CATALOG.get("dall-e-2"), "generate", "16:9")
+    assert refused.value.render("es") == (
+        "dall-e-2 no puede hacer imágenes 16:9 con ningún detalle; hace 1:1."
+    )
+    with pytest.raises(ValidationError) as refused:
+        shaped(gpt2, "generate", Params(size="1024x1024", detail="2K"))
+    assert refused.value.render("pt_BR") == (
+        "Escolha um tamanho ou um formato e um detalhe, não os dois; você deu o tamanho "
+        "1024x1024 e o detalhe 2K."
+    )
+    chosen = {"size": "2048x1152", "aspect": "16:9", "detail": "2K"}
+    note = shape_note(gpt2, generate_request("gpt-image-2", "a fox", **chosen))
+    assert note is not None and note.render("fr") == "16:9 en 2K : 2048x1152."
 
 
 def test_the_note_says_which_size_was_used() -> None:
@@ -161,7 +189,8 @@ def test_the_note_says_which_size_was_used() -> None:
     def note(spec: ModelSpec, op: str, **params: object) -> str | None:
         build = generate_request if op == "generate" else edit_request
         checked = shaped(spec, op, Params(**params))  # type: ignore[arg-type]
-        return shape_note(spec, build(spec.name, "a fox", **checked.stored()))
+        found = shape_note(spec, build(spec.name, "a fox", **checked.stored()))
+        return None if found is None else str(found)
 
     assert note(gpt2, "generate", aspect="16:9", detail="2K") == "16:9 at 2K: 2048x1152."
     assert note(gpt2, "generate", aspect="16:9") == "16:9 at standard detail: 1536x864."
@@ -172,7 +201,7 @@ def test_the_note_says_which_size_was_used() -> None:
         "1:1 at 4K: 2160x2160, the largest 1:1 gpt-image-2 makes."
     )
     photo = edit_request("gpt-image-2", "a hat", (), size="2048x1536", detail="2K")
-    assert shape_note(gpt2, photo) == "Your image's shape at 2K detail: 2048x1536."
+    assert str(shape_note(gpt2, photo)) == "Your image's shape at 2K detail: 2048x1536."
     assert shape_note(gpt2, generate_request("gpt-image-2", "a fox", size="2048x1152")) is None
 
 
@@ -253,12 +282,12 @@ def test_detail_autocomplete_offers_what_the_model_makes() -> None:
         ),
         (
             edit_request("gpt-image-2", "hat", (), input_fidelity="high"),
-            "Input fidelity only applies to gpt-image-1, gpt-image-1-mini, gpt-image-1.5.",
+            "Input fidelity only applies to gpt-image-1, gpt-image-1-mini, and gpt-image-1.5.",
         ),
         (
             generate_request("gpt-image-1", "fox", complexity="high"),
             "Complexity only applies to gpt-image-2, gpt-image-2.5-sunburst, gpt-image-2.5-flare, "
-            "gpt-image-2.6-sunburst, gpt-image-2.6-flare.",
+            "gpt-image-2.6-sunburst, and gpt-image-2.6-flare.",
         ),
     ],
 )
@@ -267,7 +296,7 @@ def test_impossible_options_are_refused_before_anything_is_read(
 ) -> None:
     with pytest.raises(ValidationError) as refused:
         CATALOG.precheck(request_, image_count=1)  # type: ignore[arg-type]
-    assert message in refused.value.violations
+    assert message in [str(v) for v in refused.value.violations]
 
 
 def test_gpt_image_2_sizes_below_its_pixel_floor_are_refused_on_both_sides() -> None:
@@ -276,7 +305,7 @@ def test_gpt_image_2_sizes_below_its_pixel_floor_are_refused_on_both_sides() -> 
     with pytest.raises(ValidationError) as refused:
         CATALOG.plan(generate_request("gpt-image-2", "a fox", size="768x768"))
     assert refused.value.message == (
-        "Size 768x768 doesn't work for gpt-image-2: it needs at least 655360 pixels."
+        "Size 768x768 doesn't work for gpt-image-2: it needs at least 655,360 pixels."
     )
     assert fake_refusal("gpt-image-2", "768x768") is not None
     assert fake_refusal("gpt-image-2", "1024x640") is None  # exactly the floor

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from bot.errors import ImageInputError
-from bot.i18n import Words
+from bot.i18n import Text, Words, lazy
 from bot.images import codec
 from bot.images.types import GeneratedImage, ImageFormat, RawImage
 
@@ -58,17 +58,35 @@ def fit_for_upload(
             continue
         smaller, how = _shrink(image, budget, index)
         fitted.append(smaller)
-        if budget >= limit_bytes or total_limit is None:
-            reason = f"to fit Discord's {codec.megabytes(limit_bytes)} limit"
-        elif total_known:
-            reason = f"to fit Discord's {codec.megabytes(total_limit)} limit per message"
-        else:
-            notes.append(
-                f"Discord refused the images as too large, so I sent image {index} as {how}."
-            )
-            continue
-        notes.append(f"Sent image {index} as {how} {reason}.")
+        notes.append(
+            _note(index, how, budget >= limit_bytes, limit_bytes, total_limit, total_known)
+        )
     return Fitted(tuple(fitted), tuple(notes))
+
+
+def _note(
+    index: int, how: Text, under_file_limit: bool, limit: int, total: int | None, known: bool
+) -> Text:
+    """What the member reads about image ``index`` sent as ``how``, and which limit made it so."""
+    if under_file_limit or total is None:
+        return lazy(
+            "Sent image {index} as {encoding} to fit Discord's {limit} limit.",
+            index=index,
+            encoding=how,
+            limit=codec.megabytes(limit),
+        )
+    if known:
+        return lazy(
+            "Sent image {index} as {encoding} to fit Discord's {limit} limit per message.",
+            index=index,
+            encoding=how,
+            limit=codec.megabytes(total),
+        )
+    return lazy(
+        "Discord refused the images as too large, so I sent image {index} as {encoding}.",
+        index=index,
+        encoding=how,
+    )
 
 
 def _budgets(sizes: list[int], limit_bytes: int, total_limit: int | None) -> list[int]:
@@ -85,12 +103,9 @@ def _budgets(sizes: list[int], limit_bytes: int, total_limit: int | None) -> lis
     return budgets
 
 
-def _shrink(image: GeneratedImage, budget: int, index: int) -> tuple[GeneratedImage, str]:
+def _shrink(image: GeneratedImage, budget: int, index: int) -> tuple[GeneratedImage, Text]:
     """The image re-encoded (and if need be scaled down) under ``budget``, and how it was sent."""
-    raw = RawImage(image.data, f"Image {index}")
-    source, _ = codec.open_checked(raw, max_bytes=len(image.data))
-    with source:
-        codec.load_checked(source, raw.filename)
+    with _decoded(image, index) as source:
         pixels = codec.to_rgb(source)
         if pixels.mode == "RGBA" and codec.min_value(pixels.getchannel("A")) == 255:
             pixels = pixels.convert("RGB")  # opaque after all: JPEG may be tried
@@ -100,15 +115,45 @@ def _shrink(image: GeneratedImage, budget: int, index: int) -> tuple[GeneratedIm
             except (OSError, ValueError):  # e.g. WEBP refuses sides over 16383
                 continue
             if len(data) <= budget:
-                how = f"{fmt.upper()} (quality {quality})"
+                how = lazy("{format} (quality {quality})", format=fmt.upper(), quality=quality)
                 if attempt.size != pixels.size:
-                    how += f" at {attempt.width}x{attempt.height}"
+                    size = f"{attempt.width}x{attempt.height}"
+                    how = lazy(
+                        "{format} (quality {quality}) at {size}",
+                        format=fmt.upper(),
+                        quality=quality,
+                        size=size,
+                    )
                 resized = dataclasses.replace(
                     image, data=data, format=fmt, width=attempt.width, height=attempt.height
                 )
                 return resized, how
     raise ImageInputError(
-        f"Image {index} is too large to send here, even made smaller; try fewer images."
+        lazy(
+            "Image {index} is too large to send here, even made smaller; try fewer images.",
+            index=index,
+        )
+    )
+
+
+def _decoded(image: GeneratedImage, index: int) -> Image.Image:
+    """Image ``index`` opened and decoded; a member-facing error naming it when it can't be."""
+    raw = RawImage(image.data, f"image-{index}")  # only named in the codec's errors, not shown
+    try:
+        source, _ = codec.open_checked(raw, max_bytes=len(image.data))
+    except ImageInputError:
+        raise ImageInputError(_unreadable(index)) from None
+    try:
+        codec.load_checked(source, raw.filename)
+    except ImageInputError:
+        source.close()
+        raise ImageInputError(_unreadable(index)) from None
+    return source
+
+
+def _unreadable(index: int) -> Text:
+    return lazy(
+        "I couldn't read image {index} to make it smaller, so I can't send it.", index=index
     )
 
 

@@ -15,11 +15,12 @@ standard sizes cost. A listed size of the same shape is preferred there, as it i
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from bot.errors import ValidationError
+from bot.i18n import Listed, Text, lazy
 from bot.images.types import Operation
 from bot.models.spec import FreeSize, ModelSpec, parse_size
 
@@ -35,17 +36,19 @@ class Tier:
 
     name: str
     long_edge: int | None
-    meaning: str
+    meaning: Text  # what it means for the image and its price, in the reader's language
 
 
 STANDARD = "standard"
 TIERS: tuple[Tier, ...] = (
-    Tier(STANDARD, None, "about a megapixel, the usual price"),
-    Tier("2K", 2048, "long side up to 2048 pixels, costs more"),
-    Tier("4K", 3840, "long side up to 3840 pixels, costs the most"),
+    Tier(STANDARD, None, lazy("about a megapixel, the usual price")),
+    Tier("2K", 2048, lazy("long side up to {edge} pixels, costs more", edge=2048)),
+    Tier("4K", 3840, lazy("long side up to {edge} pixels, costs the most", edge=3840)),
 )
 _STANDARD_EDGE = (TIERS[1].long_edge or 0) - 1  # a standard free size's longest side
-# The ratios members pick from (landscape, then their portrait twins), with what they are for.
+# The ratios members pick from (landscape, then their portrait twins), with what they are for:
+# members read these words only in the /imagine aspect choices, which cogs/translator.py
+# translates as command strings ("16:9 — widescreen"), so they stay English here.
 RATIOS: Mapping[str, str] = MappingProxyType(
     {
         "1:1": "square",
@@ -98,7 +101,7 @@ def size_for_photo(
     level = tier_named(tier or STANDARD)
     if level.long_edge is None or width <= 0 or height <= 0:
         return size_for_aspect(spec, op, width, height)
-    return _text(_at_tier(spec, op, width / height, level, "your image's shape"))
+    return _text(_at_tier(spec, op, width / height, level, None))
 
 
 def largest_size(spec: ModelSpec, op: Operation, tier: str | None = None) -> str | None:
@@ -122,8 +125,16 @@ def tier_named(name: str) -> Tier:
     for tier in TIERS:
         if tier.name.lower() == name.strip().lower():
             return tier
-    offered = ", ".join(t.name for t in TIERS)
-    raise ValidationError([f"Detail {name} isn't one I offer. Choose one of: {offered}."])
+    offered = Listed(tuple(t.name for t in TIERS), "or")
+    raise ValidationError(
+        [
+            lazy(
+                "Detail {detail} isn't one I offer. Choose one of: {choices}.",
+                detail=name,
+                choices=offered,
+            )
+        ]
+    )
 
 
 def ratio_value(ratio: str) -> float:
@@ -131,8 +142,16 @@ def ratio_value(ratio: str) -> float:
     if ratio in RATIOS:
         width, _, height = ratio.partition(":")
         return int(width) / int(height)
-    offered = ", ".join(RATIOS)
-    raise ValidationError([f"Aspect ratio {ratio} isn't one I offer. Choose one of: {offered}."])
+    offered = Listed(tuple(RATIOS), "or")
+    raise ValidationError(
+        [
+            lazy(
+                "Aspect ratio {ratio} isn't one I offer. Choose one of: {choices}.",
+                ratio=ratio,
+                choices=offered,
+            )
+        ]
+    )
 
 
 def ratio_text(size: Size) -> str:
@@ -147,14 +166,13 @@ def same_shape(size: Size, ratio: float) -> bool:
     return _distance(_ratio(size), ratio) <= _SAME_SHAPE
 
 
-def _at_tier(spec: ModelSpec, op: Operation, shape: float, tier: Tier, label: str) -> Size:
+def _at_tier(spec: ModelSpec, op: Operation, shape: float, tier: Tier, ratio: str | None) -> Size:
     """The size at ``tier``, refused when the model can't keep the orientation or gives no more
-    at ``tier`` than at the tier below it."""
+    at ``tier`` than at the tier below it. ``ratio`` None: the shape is the member's photo's."""
     found = _pick(spec, op, shape, tier)
     if found is None or _side(_ratio(found)) != _side(shape):
-        able = [r for r in RATIOS if _fits_side(spec, op, ratio_value(r))]
-        only = f"; it makes {_and(able)}" if able else ""
-        raise ValidationError([f"{spec.name} can't make {label} images at any detail{only}."])
+        able = tuple(r for r in RATIOS if _fits_side(spec, op, ratio_value(r)))
+        raise ValidationError([_no_shape(spec.name, ratio, able)])
     below = TIERS[TIERS.index(tier) - 1] if tier in TIERS[1:] else None
     lower = _pick(spec, op, shape, below) if below is not None else None
     if below is not None and lower is not None and _area(found) <= _area(lower):
@@ -162,13 +180,43 @@ def _at_tier(spec: ModelSpec, op: Operation, shape: float, tier: Tier, label: st
         shown = (
             _text(lower) if same_shape(lower, shape) else f"{_text(lower)} ({ratio_text(lower)})"
         )
-        raise ValidationError(
-            [
-                f"{spec.name} can't make {label} at {tier.name} detail; the most it makes for "
-                f"{label} is {shown}, at {best.name} detail."
-            ]
-        )
+        values = {"model": spec.name, "tier": tier.name, "size": shown, "best": best.name}
+        if ratio is None:
+            message = lazy(
+                "{model} can't make your image's shape at {tier} detail; the most it makes for "
+                "your image's shape is {size}, at {best} detail.",
+                **values,
+            )
+        else:
+            message = lazy(
+                "{model} can't make {ratio} at {tier} detail; the most it makes for {ratio} is "
+                "{size}, at {best} detail.",
+                ratio=ratio,
+                **values,
+            )
+        raise ValidationError([message])
     return found
+
+
+def _no_shape(name: str, ratio: str | None, able: tuple[str, ...]) -> Text:
+    """The refusal of a shape the model can't make in its orientation, naming those it can."""
+    shapes = Listed(able)
+    if ratio is None and able:
+        return lazy(
+            "{model} can't make your image's shape at any detail; it makes {shapes}.",
+            model=name,
+            shapes=shapes,
+        )
+    if ratio is None:
+        return lazy("{model} can't make your image's shape at any detail.", model=name)
+    if able:
+        return lazy(
+            "{model} can't make {ratio} images at any detail; it makes {shapes}.",
+            model=name,
+            ratio=ratio,
+            shapes=shapes,
+        )
+    return lazy("{model} can't make {ratio} images at any detail.", model=name, ratio=ratio)
 
 
 def _fits_side(spec: ModelSpec, op: Operation, shape: float) -> bool:
@@ -254,11 +302,6 @@ def _side(ratio: float) -> int:
     if abs(math.log(ratio)) <= _SAME_SHAPE:
         return 0
     return 1 if ratio > 1 else -1
-
-
-def _and(items: Iterable[str]) -> str:
-    found = list(items)
-    return found[0] if len(found) == 1 else f"{', '.join(found[:-1])} and {found[-1]}"
 
 
 def _ratio(size: Size) -> float:

@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from bot.errors import ConfigError, ValidationError
+from bot.i18n import lazy
 from bot.images.types import ImageRequest, Operation
 from bot.models import loader
 from bot.models.shaping import shape_note
@@ -71,7 +72,15 @@ class Catalog:
         spec = self._models.get(name)
         if spec is None:
             available = names_of(list(self._models))
-            raise ValidationError([f"Unknown model '{name}'. Available: {available}."])
+            raise ValidationError(
+                [
+                    lazy(
+                        "Unknown model '{model}'. Available: {models}.",
+                        model=name,
+                        models=available,
+                    )
+                ]
+            )
         return spec
 
     def find(self, name: str) -> ModelSpec | None:

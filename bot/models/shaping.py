@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.errors import ValidationError
+from bot.i18n import Text, Words, lazy
 from bot.images.params import Params
 from bot.images.types import ImageRequest, Operation
 from bot.models.aspect import (
@@ -38,7 +39,9 @@ def shaped(
     if params.aspect is None and params.detail is None:
         return params
     if op == "variation":
-        raise ValidationError(["Aspect ratio and detail don't apply when you make variations."])
+        raise ValidationError(
+            [lazy("Aspect ratio and detail don't apply when you make variations.")]
+        )
     tier = tier_named(params.detail or STANDARD).name
     photo = op == "edit" and params.aspect is None
     ratio = params.aspect or _default_ratio(spec, op)
@@ -46,30 +49,34 @@ def shaped(
         size = size_for_shape(spec, op, ratio, tier)
     except ValidationError as refused:
         able = [m for m in others if m.name != spec.name and makes(m, op, ratio, tier)]
-        what = f"{tier} images" if photo else f"{ratio} at {tier} detail"
-        hint = [f"Models that make {what}: {names(able)}."] if able else []
-        reasons = [f"{spec.name} can't make {tier} images."] if photo else refused.violations
-        raise ValidationError([*reasons, *hint]) from None
+        reasons: list[Words] = (
+            [lazy("{model} can't make {tier} images.", model=spec.name, tier=tier)]
+            if photo
+            else list(refused.violations)  # still lazy: worded where they are shown
+        )
+        if able:
+            reasons.append(_made_by(None if photo else ratio, tier, able))
+        raise ValidationError(reasons) from None
     if params.size is not None and (photo or params.size != size):
         raise ValidationError([_both(params)])
     return params if photo else params.replace(size=size)
 
 
-def tier_sizes(spec: ModelSpec, op: Operation, aspect: str | None) -> list[tuple[str, str]]:
+def tier_sizes(spec: ModelSpec, op: Operation, aspect: str | None) -> list[tuple[str, Words]]:
     """Each detail tier ``spec`` makes in ``aspect`` (its default shape when None), with the size
     it becomes, for autocomplete; an edit without a ratio keeps its image's shape."""
     photo = op == "edit" and aspect is None
-    found = []
+    found: list[tuple[str, Words]] = []
     for tier in TIERS:
         try:
             size = size_for_shape(spec, op, aspect or _default_ratio(spec, op), tier.name)
         except ValidationError:
             continue
-        found.append((tier.name, "your image's shape" if photo else size))
+        found.append((tier.name, lazy("your image's shape") if photo else size))
     return found
 
 
-def shape_note(spec: ModelSpec, request: ImageRequest) -> str | None:
+def shape_note(spec: ModelSpec, request: ImageRequest) -> Text | None:
     """What the member reads about the size their ratio and detail became, e.g. "16:9 at 2K:
     2048x1152."; None when they chose neither."""
     params = request.params
@@ -78,24 +85,64 @@ def shape_note(spec: ModelSpec, request: ImageRequest) -> str | None:
         return None
     tier = tier_named(params.detail or STANDARD)
     if params.aspect is None and request.operation == "edit":
-        return f"Your image's shape at {tier.name} detail: {params.size}."
+        return lazy(
+            "Your image's shape at {tier} detail: {size}.", tier=tier.name, size=params.size
+        )
     ratio = params.aspect or _default_ratio(spec, request.operation)
     if not same_shape(size, ratio_value(ratio)):
-        return (
-            f"{ratio} on {spec.name} is {params.size} ({ratio_text(size)}), the closest it makes."
+        return lazy(
+            "{ratio} on {model} is {size} ({shape}), the closest it makes.",
+            ratio=ratio,
+            model=spec.name,
+            size=params.size,
+            shape=ratio_text(size),
         )
-    at = f"{ratio} at {tier.name}" if tier.name != STANDARD else f"{ratio} at standard detail"
+    if tier.name == STANDARD:
+        return lazy("{ratio} at standard detail: {size}.", ratio=ratio, size=params.size)
+    values = {"ratio": ratio, "tier": tier.name, "size": params.size}
     if tier.long_edge is not None and max(size) < tier.long_edge * 0.95:
-        return f"{at}: {params.size}, the largest {ratio} {spec.name} makes."
-    return f"{at}: {params.size}."
+        return lazy(
+            "{ratio} at {tier}: {size}, the largest {ratio} {model} makes.",
+            model=spec.name,
+            **values,
+        )
+    return lazy("{ratio} at {tier}: {size}.", **values)
 
 
-def _both(params: Params) -> str:
-    chosen = [f"{name} {value}" for name, value in (("aspect", params.aspect),
-                                                    ("detail", params.detail)) if value]  # fmt: skip
-    return (
-        f"Choose either a size or an aspect ratio and detail, not both; you gave size "
-        f"{params.size} and {' and '.join(chosen)}."
+def _made_by(ratio: str | None, tier: str, able: Sequence[ModelSpec]) -> Text:
+    """The hint naming the models that make what was refused (``ratio`` None: a photo's shape)."""
+    if ratio is None:
+        return lazy("Models that make {tier} images: {models}.", tier=tier, models=names(able))
+    return lazy(
+        "Models that make {ratio} at {tier} detail: {models}.",
+        ratio=ratio,
+        tier=tier,
+        models=names(able),
+    )
+
+
+def _both(params: Params) -> Text:
+    """The refusal of a size given together with an aspect ratio or a detail."""
+    if params.aspect and params.detail:
+        return lazy(
+            "Choose either a size or an aspect ratio and detail, not both; you gave size {size}, "
+            "aspect ratio {ratio} and detail {detail}.",
+            size=params.size,
+            ratio=params.aspect,
+            detail=params.detail,
+        )
+    if params.aspect:
+        return lazy(
+            "Choose either a size or an aspect ratio and detail, not both; you gave size {size} "
+            "and aspect ratio {ratio}.",
+            size=params.size,
+            ratio=params.aspect,
+        )
+    return lazy(
+        "Choose either a size or an aspect ratio and detail, not both; you gave size {size} "
+        "and detail {detail}.",
+        size=params.size,
+        detail=params.detail,
     )
 
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.i18n import Words
+from bot.i18n import Number, Text, Words, lazy, lazy_n
 from bot.images.types import ImageRequest, InputRules, Operation
 
 AUTO = "auto"
@@ -18,6 +18,11 @@ def parse_size(size: str) -> tuple[int, int] | None:
     """Width and height of a ``WIDTHxHEIGHT`` string, or None when it is not one."""
     match = _SIZE_RE.match(size)
     return (int(match[1]), int(match[2])) if match else None
+
+
+def size_text(width: int, height: int) -> str:
+    """A size as the API and members write it: ``1024x1536``."""
+    return f"{width}x{height}"
 
 
 def is_size_string(size: str) -> bool:
@@ -36,7 +41,7 @@ class FreeSize:
     min_pixels: int = 0
     max_pixels: int = 0  # 0: only the edges limit it
 
-    def problems(self, width: int, height: int) -> tuple[str, ...]:
+    def problems(self, width: int, height: int) -> tuple[Text, ...]:
         """Why ``width`` x ``height`` breaks these rules, in a member's words; empty if none."""
         long, short = max(width, height), min(width, height)
         # A size past the edges is usually past the pixel limit too: one reason is enough.
@@ -44,30 +49,51 @@ class FreeSize:
         checks = (
             (
                 width % self.multiple == 0 and height % self.multiple == 0,
-                f"both sides must be multiples of {self.multiple}",
+                lazy("both sides must be multiples of {multiple}", multiple=self.multiple),
             ),
             (
                 edges_ok,
-                f"it can be at most {self.max_long}x{self.max_short} (or {self.max_short}x"
-                f"{self.max_long})",
+                lazy(
+                    "it can be at most {size} (or {turned})",
+                    size=size_text(self.max_long, self.max_short),
+                    turned=size_text(self.max_short, self.max_long),
+                ),
             ),
             (
                 long <= short * self.max_ratio,
-                f"the long side can be at most {self.max_ratio:g} times the short side",
+                lazy(
+                    "the long side can be at most {ratio} times the short side",
+                    ratio=Number(self.max_ratio, 2),
+                ),
             ),
-            (width * height >= self.min_pixels, f"it needs at least {self.min_pixels} pixels"),
+            (
+                width * height >= self.min_pixels,
+                lazy_n(
+                    "it needs at least {count} pixel",
+                    "it needs at least {count} pixels",
+                    self.min_pixels,
+                    count=Number(self.min_pixels, 0),
+                ),
+            ),
             (
                 not self.max_pixels or not edges_ok or width * height <= self.max_pixels,
-                f"it can have at most {self.max_pixels} pixels",
+                lazy_n(
+                    "it can have at most {count} pixel",
+                    "it can have at most {count} pixels",
+                    self.max_pixels,
+                    count=Number(self.max_pixels, 0),
+                ),
             ),
         )
         return tuple(reason for ok, reason in checks if not ok)
 
-    def describe(self) -> str:
+    def describe(self) -> Text:
         """A short phrase for the size hint shown to members."""
-        return (
-            f"any WIDTHxHEIGHT in multiples of {self.multiple}, up to {self.max_long}x"
-            f"{self.max_short}, no more than {self.max_ratio:g}:1"
+        return lazy(
+            "any WIDTHxHEIGHT in multiples of {multiple}, up to {size}, no more than {ratio}:1",
+            multiple=self.multiple,
+            size=size_text(self.max_long, self.max_short),
+            ratio=Number(self.max_ratio, 2),
         )
 
 
