@@ -237,9 +237,15 @@ def model_text(
             lines.append(t(locale, SHUTS_DOWN, day=day))
     rest = "\n".join(lines)
     left = room - len(rest) - 1
-    if entry.spec.description and left >= 20:
-        rest = f"{shorten(entry.spec.description, left)}\n{rest}"
+    description = entry.spec.description  # the operator's catalog: as written
+    if entry.spec.assumed_from:
+        description = t(locale, ASSUMED, base=entry.spec.assumed_from)
+    if description and left >= 20:
+        rest = f"{shorten(description, left)}\n{rest}"
     return name, shorten(rest, room)
+
+
+ASSUMED = N_("New at the provider; limits assumed from {base}.")
 
 
 def _commands(operations: Sequence[Operation]) -> Listed:

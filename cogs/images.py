@@ -117,7 +117,8 @@ async def option_autocomplete(
         )
         if not safety.low_allowed(settings, age_restricted(interaction.channel)):
             values = tuple(v for v in values if v != safety.LOW)
-    return _choices([(choice.describe(v), v) for v in values], current)
+    locale = await reader_locale(interaction)
+    return _choices([(choice.describe(v, locale), v) for v in values], current)
 
 
 async def detail_autocomplete(interaction: Interaction, current: str, op: Operation) -> Choices:

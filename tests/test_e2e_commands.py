@@ -233,3 +233,11 @@ async def test_autocomplete_words_its_own_choices_in_the_members_language(
         ]
         english = await h.autocomplete("imagine", {"prompt": "x"}, focused="preset")
         assert [c["name"] for c in english] == ["none — not even your preferred Watercolour"]
+        qualities = await h.autocomplete(
+            "imagine", {"prompt": "x", "model": "dall-e-3"}, focused="quality", locale="ru"
+        )
+        assert [c["name"] for c in qualities] == [
+            "standard — обычная детализация",
+            "hd — тоньше детали, дороже",
+        ]
+        assert [c["value"] for c in qualities] == ["standard", "hd"]  # the API's values

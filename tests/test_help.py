@@ -187,6 +187,10 @@ async def test_help_warns_of_a_shutdown_and_names_a_new_model_by_its_family(
             "gpt-image-2.6-sunburst." in german["GPT Image 2 (gpt-image-2)"]
         )
         assert "gpt-image-2.7-sunburst (neu, wie GPT Image 2.6 Sunburst)" in german
+        assert (
+            "die Grenzen sind von gpt-image-2.6-sunburst übernommen."
+            in german["gpt-image-2.7-sunburst (neu, wie GPT Image 2.6 Sunburst)"]
+        )
         offered = await env.harness.autocomplete(
             "imagine", {"prompt": "x"}, focused="model", locale="de"
         )

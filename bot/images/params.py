@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from bot.i18n import N_, SOURCE, t
+
 if TYPE_CHECKING:
     from bot.images.types import Operation
 
@@ -79,67 +81,64 @@ class Choice:
     help: str = ""
     meanings: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
-    def describe(self, value: str) -> str:
-        """``value`` with what it means, e.g. "high — slower, more detail"."""
+    def describe(self, value: str, locale: str = SOURCE) -> str:
+        """``value`` with what it means in ``locale``, e.g. "high — slower, more detail"."""
         meaning = self.meanings.get(value)
-        return VALUE_WITH_MEANING.format(value=value, meaning=meaning) if meaning else value
-
-
-VALUE_WITH_MEANING = "{value} — {meaning}"
+        return f"{value} — {t(locale, meaning)}" if meaning else value
 
 
 def _meanings(**words: str) -> Mapping[str, str]:
     return MappingProxyType(words)
 
 
-_AUTO = "the model decides"
+_AUTO = N_("the model decides")
 CHOICES: tuple[Choice, ...] = (
     Choice(
         "quality", "qualities", "Quality", help="how much detail (depends on the model)",
         meanings=_meanings(
-            low="fastest and cheapest, less detail",
-            medium="balanced detail and speed",
-            high="slower, more detail, costs more",
-            xhigh="slower still, even more detail",
-            max="slowest, the most detail, costs the most",
+            low=N_("fastest and cheapest, less detail"),
+            medium=N_("balanced detail and speed"),
+            high=N_("slower, more detail, costs more"),
+            xhigh=N_("slower still, even more detail"),
+            max=N_("slowest, the most detail, costs the most"),
             auto=_AUTO,
-            standard="the usual detail",
-            hd="finer detail, costs more",
+            standard=N_("the usual detail"),
+            hd=N_("finer detail, costs more"),
         ),
     ),
     Choice(
         "style", "styles", "Style", ("generate",), help="dall-e-3: vivid or natural",
-        meanings=_meanings(vivid="bold, dramatic colours", natural="calmer, more true to life"),
+        meanings=_meanings(vivid=N_("bold, dramatic colours"), natural=N_("calmer, more true to life")),
     ),
     Choice(
         "background", "backgrounds", "Background", help="transparent, opaque or auto",
         meanings=_meanings(
-            transparent="no background (PNG or WebP)", opaque="a solid background", auto=_AUTO
+            transparent=N_("no background (PNG or WebP)"), opaque=N_("a solid background"), auto=_AUTO
         ),
     ),
     Choice(
         "output_format", "output_formats", "Output format", help="png, jpeg or webp",
         meanings=_meanings(
-            png="lossless, keeps transparency", jpeg="smaller files, no transparency",
-            webp="small files, keeps transparency",
+            png=N_("lossless, keeps transparency"), jpeg=N_("smaller files, no transparency"),
+            webp=N_("small files, keeps transparency"),
         ),
     ),
     Choice(
         "moderation", "moderations", "Moderation", ("generate",), help="low or auto",
-        meanings=_meanings(low="less strict filtering", auto="the usual filtering"),
+        meanings=_meanings(low=N_("less strict filtering"), auto=N_("the usual filtering")),
     ),
     Choice(
         "input_fidelity", "input_fidelities", "Input fidelity", ("edit",), help="high or low",
         meanings=_meanings(
-            high="keeps faces and details of your image closer", low="freer changes"
+            high=N_("keeps faces and details of your image closer"), low=N_("freer changes")
         ),
     ),
     Choice(
         "complexity", "complexities", "Complexity", help="planning effort: low, medium, high",
         meanings=_meanings(
-            low="quick planning, for simple pictures",
-            medium="more planning",
-            high="the most planning, for busy scenes",
+            low=N_("quick planning, for simple pictures"),
+            medium=N_("more planning"),
+            high=N_("the most planning, for busy scenes"),
         ),
     ),
 )  # fmt: skip

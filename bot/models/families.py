@@ -68,7 +68,7 @@ def assumed(name: str, base: ModelSpec) -> ModelSpec:
         base,
         name=name,
         label=name,
-        description=f"New at the provider; limits assumed from {base.name}.",
+        description="",  # /help words it in the member's language (bot/help_text.py)
         shutdown=None,
         replacement=None,
         lineage=(base.name, *base.lineage),
