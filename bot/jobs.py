@@ -107,6 +107,10 @@ def require_channel(settings: GuildSettings, channel_id: int) -> None:
         )
 
 
+# What stands for the default when no model is usable at all (a moderator reads it translated).
+NO_MODEL = N_("no model")
+
+
 class JobRunner:
     """Runs jobs through policy, quotas, the scheduler and the image service."""
 
@@ -204,7 +208,7 @@ class JobRunner:
         provider: Provider | None = None,
     ) -> str:
         """The bot's default for ``op``: the operator's while usable, else the catalog's first."""
-        return self._default(op, None, allowed, provider) or "no model"
+        return self._default(op, None, allowed, provider) or NO_MODEL
 
     def _default(
         self,
