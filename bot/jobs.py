@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot import blend, presets, safety
+from bot import blend, moderation, presets, safety
 from bot.errors import AuthenticationFailed, BotError, NotAllowed, QuotaExhausted, RateLimited
 from bot.i18n import N_, Command, lazy
 from bot.images.types import Operation, PartialImage
@@ -107,10 +107,6 @@ def require_channel(settings: GuildSettings, channel_id: int) -> None:
         )
 
 
-# What stands for the default when no model is usable at all (a moderator reads it translated).
-NO_MODEL = N_("no model")
-
-
 class JobRunner:
     """Runs jobs through policy, quotas, the scheduler and the image service."""
 
@@ -178,17 +174,7 @@ class JobRunner:
         if model is None:
             raise NotAllowed(lazy("No model here can do that right now; tell a moderator."))
         if allowed is not None and model not in allowed:
-            if not allowed:
-                raise NotAllowed(
-                    lazy("{model} isn't allowed on this server: no model is.", model=model)
-                )
-            raise NotAllowed(
-                lazy(
-                    "{model} isn't allowed on this server. Allowed models: {models}.",
-                    model=model,
-                    models=", ".join(allowed),
-                )
-            )
+            raise NotAllowed(moderation.not_allowed(model, allowed))
         require_channel(settings, who.channel_id)
         if not spec_model and settings.default_model and model != settings.default_model:
             await self._default_gone(who.guild_id, settings.default_model, model, op, provider)
@@ -208,7 +194,7 @@ class JobRunner:
         provider: Provider | None = None,
     ) -> str:
         """The bot's default for ``op``: the operator's while usable, else the catalog's first."""
-        return self._default(op, None, allowed, provider) or NO_MODEL
+        return self._default(op, None, allowed, provider) or moderation.NO_MODEL
 
     def _default(
         self,

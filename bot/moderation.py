@@ -166,13 +166,17 @@ def choose_default_model(
 
 
 def _not_allowed(model: str, allowed: Sequence[str]) -> ValidationError:
-    listed: Words = ", ".join(allowed) or lazy(NO_MODEL)
-    return _refuse(
-        lazy(
-            "{model} isn't allowed on this server. Allowed models: {models}.",
-            model=model,
-            models=listed,
-        )
+    return _refuse(not_allowed(model, allowed))
+
+
+def not_allowed(model: str, allowed: Sequence[str]) -> Text:
+    """Why ``model`` can't be used here: the server's list of models leaves it out."""
+    if not allowed:
+        return lazy("{model} isn't allowed on this server: no model is.", model=model)
+    return lazy(
+        "{model} isn't allowed on this server. Allowed models: {models}.",
+        model=model,
+        models=", ".join(allowed),
     )
 
 

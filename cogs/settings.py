@@ -16,7 +16,6 @@ from discord import app_commands
 from bot import audit_text, blocklist, i18n, moderation, safety
 from bot.errors import NotAllowed, ValidationError
 from bot.i18n import N_, Text, Words, lazy, t
-from bot.jobs import NO_MODEL
 from bot.moderation import ListAction
 from bot.store import GuildSettings
 from cogs import provider
@@ -91,11 +90,11 @@ class Settings(ModeratorCog):
         try:
             where = await self.services.jobs.provider_for(settings.guild_id)
         except NotAllowed:
-            default = NO_MODEL
+            default = moderation.NO_MODEL
         else:
             default = self.services.jobs.service_default("generate", provider=where)
-        if default == NO_MODEL:
-            default = t(locale, NO_MODEL)
+        if default == moderation.NO_MODEL:
+            default = t(locale, moderation.NO_MODEL)
         line = await provider.provider_line(self.services, settings.guild_id)
         described = moderation.describe_settings(settings, default)
         return f"{line.render(locale)}\n{i18n.render(locale, described)}"
