@@ -43,6 +43,7 @@ SCANNED = (
     "bot/quotas/policy.py",
     "bot/quotas/money.py",
     "bot/moderation.py",
+    "bot/limits.py",
     "bot/presets.py",
     "bot/preferences.py",
     "bot/library.py",

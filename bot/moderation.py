@@ -1,4 +1,5 @@
-"""Moderation without Discord: who moderates, and checked changes to settings and policy.
+"""Moderation without Discord: who moderates, and checked changes to a server's settings
+(limits, budgets and role rules: bot/limits.py).
 
 Pure functions; the cogs fetch, call, save and render. Refusals are lazy ``Text`` (put in the
 moderator's language where they are shown); what is described for a reply takes its reader's
@@ -17,22 +18,16 @@ from bot.errors import ValidationError
 from bot.i18n import (
     COMMAND_CHOICE,
     N_,
-    SOURCE,
     Command,
     Option,
     Text,
     Words,
     lazy,
     lazy_n,
-    render,
-    t,
     translate,
 )
-from bot.models import Catalog, ModelSpec
-from bot.provider import Provider
-from bot.quotas.costs import ANY, price_table
-from bot.quotas.pricing import ImageCount, count_of, default_kind, offered
-from bot.store import CostKey, GuildSettings, QuotaPolicy, RoleRule, Window
+from bot.models import Catalog
+from bot.store import GuildSettings, Window
 from bot.store.changes import describe_cost_key as describe_cost_key  # the audit trail's too
 
 MODERATORS_ONLY = N_("Only moderators can use this command.")
@@ -86,7 +81,8 @@ def quoted(text: str, limit: int) -> str:
     return "`" + one_line(text.replace("`", "ˋ"), limit - 2) + "`"
 
 
-def _refuse(message: Text) -> ValidationError:
+def refusal(message: Text) -> ValidationError:
+    """A moderator's input refused, with why (one violation)."""
     return ValidationError([message])
 
 
@@ -104,10 +100,10 @@ def parse_models(text: str, catalog: Catalog) -> tuple[str, ...] | None:
         return None
     names = tuple(dict.fromkeys(n.strip() for n in text.replace(";", ",").split(",") if n.strip()))
     if not names:
-        raise _refuse(lazy("Name at least one model (comma-separated), or `all`."))
+        raise refusal(lazy("Name at least one model (comma-separated), or `all`."))
     unknown = [n for n in names if n not in catalog]
     if unknown:
-        raise _refuse(
+        raise refusal(
             lazy_n(
                 "Unknown model: {names}. Available: {available}.",
                 "Unknown models: {names}. Available: {available}.",
@@ -145,7 +141,7 @@ def choose_default_model(
     allowed = settings.allowed_models
     if model.strip().lower() in ("none", "clear", "default"):
         if allowed is not None and bot_default not in allowed:
-            raise _refuse(
+            raise refusal(
                 lazy(
                     "The bot's default, {model}, isn't allowed here: pick a model.",
                     model=bot_default,
@@ -154,19 +150,15 @@ def choose_default_model(
         return dataclasses.replace(settings, default_model=None)
     spec = catalog.get(model.strip())  # names the available models when unknown
     if not spec.supports("generate"):
-        raise _refuse(
+        raise refusal(
             lazy(
                 "{model} can't create images from a prompt, so it can't be the default.",
                 model=spec.name,
             )
         )
     if allowed is not None and spec.name not in allowed:
-        raise _not_allowed(spec.name, allowed)
+        raise refusal(not_allowed(spec.name, allowed))
     return dataclasses.replace(settings, default_model=spec.name)
-
-
-def _not_allowed(model: str, allowed: Sequence[str]) -> ValidationError:
-    return _refuse(not_allowed(model, allowed))
 
 
 def not_allowed(model: str, allowed: Sequence[str]) -> Text:
@@ -188,11 +180,11 @@ def change_ids(
         return ()
     if item is None:
         which = N_("Say which one to add.") if action == "add" else N_("Say which one to remove.")
-        raise _refuse(lazy(which))
+        raise refusal(lazy(which))
     if action == "add":
         return tuple(dict.fromkeys([*current, item]))
     if item not in current:
-        raise _refuse(lazy("{item} isn't in the list.", item=shown))
+        raise refusal(lazy("{item} isn't in the list.", item=shown))
     return tuple(i for i in current if i != item)
 
 
@@ -231,262 +223,3 @@ def describe_settings(settings: GuildSettings, bot_default: str) -> Text:
         check=lazy(ON if settings.prompt_check else OFF),
         words=blocklist.shown(settings.blocked_words),
     )
-
-
-# --- quota policy ----------------------------------------------------------------------------
-
-
-MAX_IMAGES = 100_000
-
-
-@dataclass(frozen=True, slots=True)
-class GivenLimit:
-    """A limit as a moderator typed it: credits, or a number of images of a model."""
-
-    credits: int | None = None
-    images: int | None = None
-    model: str | None = None
-    size: str | None = None
-    quality: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """A limit in credits, as it is stored, and the images it was given in (None: in credits)."""
-
-    credits: int | None
-    images: ImageCount | None = None
-
-    def confirm(self, who: Words, window: Window, otherwise: Words, locale: str = SOURCE) -> str:
-        """ "Each member may now make 10 images of gpt-image-2 per day (...): 40 credits.", in
-        ``locale`` (the moderator's); ``otherwise`` for a limit given in credits."""
-        if self.images is None:
-            return render(locale, otherwise)
-        made = images_per(self.images, window)
-        return t(locale, "{who} may now make {images}.", who=who, images=made)
-
-
-def images_per(count: ImageCount, window: Window) -> Text:
-    """ "10 images of gpt-image-2 per day (1024x1024, medium): 40 credits"."""
-    shown = ", ".join(filter(None, (count.price.size, count.price.quality)))
-    details = f" ({shown})" if shown else ""
-    return lazy_n(
-        "{count} image of {model} {period}{details}: {credits}",
-        "{count} images of {model} {period}{details}: {credits}",
-        count.images,
-        model=count.kind.model,
-        period=per_window(window),
-        details=details,
-        credits=credit_count(count.credits),
-    )
-
-
-def credit_count(count: int) -> Text:
-    """ "1 credit", "4 credits", in the reader's language when shown."""
-    return lazy_n("{count} credit", "{count} credits", count)
-
-
-def given_limit(
-    credits: int | None,
-    images: int | None,
-    model: str | None,
-    size: str | None = None,
-    quality: str | None = None,
-) -> GivenLimit:
-    """What a moderator gave, checked for what goes with what (before anything is looked up)."""
-    if credits is not None and images is not None:
-        raise _refuse(lazy("Give the limit either in credits or in images, not both."))
-    model, size, quality = (_blank_is_none(text) for text in (model, size, quality))
-    if images is not None and model is None:
-        raise _refuse(
-            lazy(
-                "Say which model the images are of: `{images}` needs a `{model}`.",
-                images=Option("images"),
-                model=Option("model"),
-            )
-        )
-    if images is None and (model or size or quality):
-        raise _refuse(
-            lazy(
-                "`{model}`, `{size}` and `{quality}` say which images: give `{images}` too.",
-                model=Option("model"),
-                size=Option("size"),
-                quality=Option("quality"),
-                images=Option("images"),
-            )
-        )
-    return GivenLimit(credits, images, model, size, quality)
-
-
-def _blank_is_none(text: str | None) -> str | None:
-    return (text or "").strip() or None
-
-
-def limit_in_credits(
-    given: GivenLimit,
-    provider: Provider,
-    allowed: Sequence[str] | None,
-    overrides: Mapping[CostKey, int],
-) -> Limit:
-    """The limit in credits: images are priced like a job of that model, size and quality with
-    the server's prices (what a member gets when they pick nothing, unless size/quality say)."""
-    if given.images is None or given.model is None:
-        return Limit(given.credits)
-    spec = image_model(provider, allowed, given.model)
-    size = given.size
-    quality = None if given.quality == "auto" else given.quality  # what members get: the default
-    _check_size_quality(spec, size or ANY, quality or ANY)
-    count = count_of(given.images, default_kind(spec, size, quality), overrides)
-    if count.price.credits == 0 and count.images:
-        raise _refuse(
-            lazy(
-                "{model} images cost nothing on this server, so they can't measure a limit: "
-                "give it in credits.",
-                model=spec.name,
-            )
-        )
-    if count.credits > MAX_CREDITS:
-        raise _refuse(
-            lazy_n(
-                "{count} image of {model} comes to {credits}, more than the {most} a limit can be.",
-                "{count} images of {model} come to {credits}, more than the {most} a limit can be.",
-                count.images,
-                model=spec.name,
-                credits=credit_count(count.credits),
-                most=MAX_CREDITS,
-            )
-        )
-    return Limit(count.credits, count)
-
-
-def image_model(provider: Provider, allowed: Sequence[str] | None, name: str) -> ModelSpec:
-    """The model a limit in images is of: one the server allows and its provider can use."""
-    spec = provider.spec(name.strip())
-    here = [m.name for m in offered(provider.usable(), allowed)]
-    hint = (
-        lazy("Models here: {models}.", models=", ".join(here))
-        if here
-        else lazy("No model can be used here right now.")
-    )
-    if spec is None:
-        raise _refuse(lazy("Unknown model '{model}'. {hint}", model=name.strip(), hint=hint))
-    if allowed is not None and spec.name not in allowed:
-        raise _not_allowed(spec.name, allowed)
-    state = provider.state(spec)
-    if not state.usable:
-        raise _refuse(lazy("{model} {why}. {hint}", model=spec.name, why=state.why_not, hint=hint))
-    return spec
-
-
-def set_user_limit(
-    policy: QuotaPolicy, credits: int | None, window: Window | None, unlimited: bool
-) -> QuotaPolicy:
-    """The policy with a new per-member limit (None when ``unlimited``) and window."""
-    if unlimited and credits is not None:
-        raise _refuse(
-            lazy("Give either a limit or `{unlimited}: True`, not both.", unlimited=UNLIMITED)
-        )
-    if not unlimited and credits is None:
-        raise _refuse(
-            lazy(
-                "Give a number of credits, a number of images of a model, or `{unlimited}: True`.",
-                unlimited=UNLIMITED,
-            )
-        )
-    return dataclasses.replace(policy, user_limit=credits, window=window or policy.window)
-
-
-def set_server_budget(
-    policy: QuotaPolicy, credits: int | None, window: Window | None, clear: bool
-) -> QuotaPolicy:
-    """The policy with a new server budget and window, or none when ``clear``."""
-    if clear and credits is not None:
-        raise _refuse(lazy("Give either a budget or `{clear}: True`, not both.", clear=CLEAR))
-    if not clear and credits is None:
-        raise _refuse(
-            lazy(
-                "Give a number of credits, a number of images of a model, or `{clear}: True`.",
-                clear=CLEAR,
-            )
-        )
-    return dataclasses.replace(
-        policy, server_budget=credits, server_window=window or policy.server_window
-    )
-
-
-def role_rule(rule: RuleChoice, credits: int | None) -> RoleRule | None:
-    """The role override a moderator asked for (None: remove it)."""
-    if rule == "limit":
-        if credits is None:
-            raise _refuse(
-                lazy(
-                    "A `{limit}` rule needs a number of credits, or of images of a model.",
-                    limit=OptionChoice("limit"),
-                )
-            )
-        return RoleRule("limit", credits)
-    if credits is not None:
-        raise _refuse(
-            lazy(
-                "Credits and images only go with the `{limit}` rule, not `{rule}`.",
-                limit=OptionChoice("limit"),
-                rule=OptionChoice(rule),
-            )
-        )
-    return None if rule == "clear" else RoleRule(rule)
-
-
-def cost_key(catalog: Catalog, model: str, size: str | None, quality: str | None) -> CostKey:
-    """A checked (model, size, quality) price key; an omitted size or quality means any."""
-    spec = catalog.get(model.strip())
-    size, quality = (size or ANY).strip(), (quality or ANY).strip()
-    _check_size_quality(spec, size, quality)
-    return (spec.name, size, quality)
-
-
-def _check_size_quality(spec: ModelSpec, size: str, quality: str) -> None:
-    """Refuse a size or quality ``spec`` doesn't have ("*": any passes)."""
-    sizes = {s for op in spec.operations for s in spec.sizes(op)} - {"auto"}
-    if (
-        size != ANY
-        and size not in sizes
-        and not any(spec.size_allowed(op, size) for op in spec.operations)
-    ):
-        raise _refuse(
-            lazy(
-                "{model} has no size {size}. Sizes: {sizes}.",
-                model=spec.name,
-                size=size,
-                sizes=", ".join(sorted(sizes)),
-            )
-        )
-    table = price_table(spec.name)
-    qualities = (set(spec.values("quality")) | set(table.prices if table else ())) - {"auto"}
-    if quality != ANY and quality not in qualities:
-        raise _refuse(no_quality(spec.name, quality, sorted(qualities)))
-
-
-def no_quality(model: str, quality: str, qualities: Sequence[str]) -> Text:
-    """ "dall-e-3 has no quality high. Qualities: hd, standard."."""
-    listed: Words = ", ".join(qualities) or lazy(LEAVE_EMPTY)
-    return lazy(
-        "{model} has no quality {quality}. Qualities: {qualities}.",
-        model=model,
-        quality=quality,
-        qualities=listed,
-    )
-
-
-def describe_rule(rule: RoleRule | None, window: Window, images: ImageCount | None = None) -> Text:
-    """What a role override means, completing "@role ..." in a confirmation (in images too when
-    it was given so)."""
-    if rule is None:
-        return lazy("follows the member limit again")
-    if rule.kind == "limit":
-        if images is not None:
-            return lazy("may now make {images}", images=images_per(images, window))
-        spent = credit_count(rule.limit or 0)
-        return lazy("may use {credits} {period}", credits=spent, period=per_window(window))
-    if rule.kind == "unlimited":
-        return lazy("is unlimited")
-    return lazy("is blocked from making images")

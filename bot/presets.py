@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Protocol
 from bot.errors import ValidationError
 from bot.i18n import N_, SOURCE, Command, Text, Words, lazy, lazy_n, t
 from bot.images.params import CHOICE_BY_NAME, Params
+from bot.limits import image_model, no_quality
 from bot.models.aspect import RATIOS
 from bot.models.shaping import makes
-from bot.moderation import LEAVE_EMPTY, image_model, no_quality, one_line, quoted
+from bot.moderation import LEAVE_EMPTY, one_line, quoted
 from bot.quotas.pricing import offered
 from bot.store.models import GuildSettings, Preferences, Preset
 

@@ -2,7 +2,7 @@
 
 Every change is recorded with who made it and posted to the moderation log (``announce_change``);
 changes to the policy go through ``_policy_changed``. A limit can be given in images of a model
-instead of credits: it is converted with the server's prices (``moderation.limit_in_credits``) and
+instead of credits: it is converted with the server's prices (``limits.limit_in_credits``) and
 stored in credits, like any other.
 """
 
@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, TypeVar
 import discord
 from discord import app_commands
 
-from bot import audit_text, moderation, usage_text
+from bot import audit_text, limits, usage_text
 from bot.errors import NotAllowed, ValidationError
 from bot.i18n import Command, Text, Words, lazy, lazy_n, t
+from bot.limits import MAX_IMAGES
 from bot.models import ModelSpec
-from bot.moderation import MAX_IMAGES, RuleChoice
+from bot.moderation import RuleChoice
 from bot.quotas.policy import cost_key_text
 from bot.quotas.pricing import main_operation, offered
 from bot.render import OK_COLOUR
@@ -108,8 +109,8 @@ class Quota(ModeratorCog):
         return offered(provider.usable(), allowed)
 
     async def _limit(
-        self, interaction: Interaction, given: moderation.GivenLimit
-    ) -> tuple[moderation.Limit, QuotaPolicy]:
+        self, interaction: Interaction, given: limits.GivenLimit
+    ) -> tuple[limits.Limit, QuotaPolicy]:
         """The limit in credits, priced with this server's prices, and the policy it was priced
         under; the interaction is deferred first."""
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -117,7 +118,7 @@ class Quota(ModeratorCog):
         provider = await self.services.jobs.provider_for(gid)
         allowed = (await self.services.store.get_guild_settings(gid)).allowed_models
         policy = await self.services.store.get_quota_policy(gid)
-        return moderation.limit_in_credits(given, provider, allowed, policy.costs), policy
+        return limits.limit_in_credits(given, provider, allowed, policy.costs), policy
 
     @quota.command(name="show")
     async def quota_show(self, interaction: Interaction) -> None:
@@ -144,12 +145,12 @@ class Quota(ModeratorCog):
         unlimited: bool = False,
     ) -> None:
         """Set how many credits, or images of a model, each member may use per window."""
-        given = moderation.given_limit(credits, images, model, size, quality)
+        given = limits.given_limit(credits, images, model, size, quality)
         limit, policy = await self._limit(interaction, given)
         done = _limit_changed(limit, window or policy.window, server=False)
         await self._policy_changed(
             interaction,
-            lambda p: moderation.set_user_limit(p, limit.credits, window, unlimited),
+            lambda p: limits.set_user_limit(p, limit.credits, window, unlimited),
             done,
         )
 
@@ -176,12 +177,12 @@ class Quota(ModeratorCog):
             raise ValidationError(
                 [lazy("For everyone, use {command}.", command=Command("quota user-limit"))]
             )
-        given = moderation.given_limit(credits, images, model, size, quality)
+        given = limits.given_limit(credits, images, model, size, quality)
         limit, policy = await self._limit(interaction, given)
-        new_rule = moderation.role_rule(rule, limit.credits)
+        new_rule = limits.role_rule(rule, limit.credits)
         gid, actor = guild_id(interaction), interaction.user.id
         changed = await self.services.store.set_role_rule(gid, role.id, new_rule, actor=actor)
-        rule_text = moderation.describe_rule(new_rule, policy.window, limit.images)
+        rule_text = limits.describe_rule(new_rule, policy.window, limit.images)
         done = lazy("{role} {rule}.", role=role.mention, rule=rule_text)
         await self._show_policy(interaction, done, changed=changed is not None)
         await announce_change(interaction, changed)
@@ -205,12 +206,12 @@ class Quota(ModeratorCog):
         clear: bool = False,
     ) -> None:
         """Set (or clear) a budget in credits, or images of a model, for the whole server."""
-        given = moderation.given_limit(credits, images, model, size, quality)
+        given = limits.given_limit(credits, images, model, size, quality)
         limit, policy = await self._limit(interaction, given)
         done = _limit_changed(limit, window or policy.server_window, server=True)
         await self._policy_changed(
             interaction,
-            lambda p: moderation.set_server_budget(p, limit.credits, window, clear),
+            lambda p: limits.set_server_budget(p, limit.credits, window, clear),
             done,
         )
 
@@ -256,7 +257,7 @@ class Quota(ModeratorCog):
         clear: bool = False,
     ) -> None:
         """Set the credits one image costs for a model (optionally a size and quality)."""
-        key = moderation.cost_key(self.services.catalog, model, size, quality)
+        key = limits.cost_key(self.services.catalog, model, size, quality)
         if clear == (credits is not None):
             raise ValidationError([lazy("Give either credits per image or `clear: True`.")])
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -339,7 +340,7 @@ class Quota(ModeratorCog):
         return provider.spec(name) if isinstance(name, str) else None
 
 
-def _limit_changed(limit: moderation.Limit, window: Window, *, server: bool) -> Text:
+def _limit_changed(limit: limits.Limit, window: Window, *, server: bool) -> Text:
     """A limit's confirmation: what it buys when it was given in images."""
     if limit.images is None:
         return lazy("Server budget changed.") if server else lazy("Member limit changed.")

@@ -11,8 +11,9 @@ import pytest
 from bot import moderation
 from bot.errors import ValidationError
 from bot.i18n import lazy
+from bot.limits import describe_rule, given_limit, limit_in_credits
 from bot.models import Catalog
-from bot.moderation import describe_rule, describe_settings, given_limit, limit_in_credits
+from bot.moderation import describe_settings
 from bot.provider import Provider
 from bot.store import GuildSettings, RoleRule
 from tests.fakes.bot_env import SNAPSHOT_DAY

@@ -12,15 +12,9 @@ from typing import Any
 import pytest
 
 from bot.errors import QuotaExceeded, ValidationError
+from bot.limits import GivenLimit, describe_rule, given_limit, limit_in_credits, role_rule
 from bot.models import Catalog
-from bot.moderation import (
-    GivenLimit,
-    describe_rule,
-    given_limit,
-    limit_in_credits,
-    parse_models,
-    role_rule,
-)
+from bot.moderation import parse_models
 from bot.provider import Provider
 from bot.quotas import QuotaEngine, cost_per_image
 from bot.quotas.policy import describe_policy
