@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from babel import Locale
 from babel.lists import format_list
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
@@ -275,6 +276,12 @@ class Option:
         return self.render(SOURCE)
 
 
+@functools.cache
+def _babel(locale: str | None) -> Locale:
+    """Babel's locale for a catalog's (parsed once: lists and numbers are worded often)."""
+    return Locale.parse(first_locale(locale))
+
+
 @dataclass(frozen=True, slots=True)
 class Listed:
     """Items joined the way the reader's language lists them: "a, b, and c", "a, b и c",
@@ -286,7 +293,7 @@ class Listed:
 
     def render(self, locale: str | None) -> str:
         words = [str(value_in(locale, item)) for item in self.items]
-        return format_list(words, style=self.style, locale=first_locale(locale))  # type: ignore[arg-type]
+        return format_list(words, style=self.style, locale=_babel(locale))  # type: ignore[arg-type]
 
     def __str__(self) -> str:
         return self.render(SOURCE)
@@ -302,7 +309,7 @@ class Number:
 
     def render(self, locale: str | None) -> str:
         pattern = "#,##0." + "#" * self.digits if self.digits else "#,##0"
-        return format_decimal(self.value, format=pattern, locale=first_locale(locale))
+        return format_decimal(self.value, format=pattern, locale=_babel(locale))
 
     def __str__(self) -> str:
         return self.render(SOURCE)
