@@ -9,6 +9,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from bot import words
 from bot.i18n import (
     SOURCE,
     Option,
@@ -35,7 +36,6 @@ from bot.provider import Provider
 from bot.quotas.costs import ANY, price_table
 from bot.quotas.pricing import ImageCount, count_of, default_kind, offered
 from bot.store import CostKey, QuotaPolicy, RoleRule, Window
-from bot.store.changes import describe_cost_key as describe_cost_key  # the audit trail's too
 
 MAX_IMAGES = 100_000
 
@@ -63,28 +63,8 @@ class Limit:
         ``locale`` (the moderator's); ``otherwise`` for a limit given in credits."""
         if self.images is None:
             return render(locale, otherwise)
-        made = images_per(self.images, window)
+        made = self.images.describe(window)
         return t(locale, "{who} may now make {images}.", who=who, images=made)
-
-
-def images_per(count: ImageCount, window: Window) -> Text:
-    """ "10 images of gpt-image-2 per day (1024x1024, medium): 40 credits"."""
-    shown = ", ".join(filter(None, (count.price.size, count.price.quality)))
-    details = f" ({shown})" if shown else ""
-    return lazy_n(
-        "{count} image of {model} {period}{details}: {credits}",
-        "{count} images of {model} {period}{details}: {credits}",
-        count.images,
-        model=count.kind.model,
-        period=per_window(window),
-        details=details,
-        credits=credit_count(count.credits),
-    )
-
-
-def credit_count(count: int) -> Text:
-    """ "1 credit", "4 credits", in the reader's language when shown."""
-    return lazy_n("{count} credit", "{count} credits", count)
 
 
 def given_limit(
@@ -153,7 +133,7 @@ def limit_in_credits(
                 "{count} images of {model} come to {credits}, more than the {most} a limit can be.",
                 count.images,
                 model=spec.name,
-                credits=credit_count(count.credits),
+                credits=words.credit_count(count.credits),
                 most=MAX_CREDITS,
             )
         )
@@ -285,8 +265,8 @@ def describe_rule(rule: RoleRule | None, window: Window, images: ImageCount | No
         return lazy("follows the member limit again")
     if rule.kind == "limit":
         if images is not None:
-            return lazy("may now make {images}", images=images_per(images, window))
-        spent = credit_count(rule.limit or 0)
+            return lazy("may now make {images}", images=images.describe(window))
+        spent = words.credit_count(rule.limit or 0)
         return lazy("may use {credits} {period}", credits=spent, period=per_window(window))
     if rule.kind == "unlimited":
         return lazy("is unlimited")

@@ -28,7 +28,6 @@ from bot.i18n import (
 )
 from bot.models import Catalog
 from bot.store import GuildSettings, Window
-from bot.store.changes import describe_cost_key as describe_cost_key  # the audit trail's too
 
 MODERATORS_ONLY = N_("Only moderators can use this command.")
 ListAction = Literal["add", "remove", "clear"]

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from babel.dates import format_skeleton
 from PIL import Image, ImageDraw, ImageFont
 
+from bot import words
 from bot.i18n import SOURCE, first_locale, t, tn
 from bot.quotas.usage import UsageSummary
 from bot.quotas.windows import period_words
@@ -110,7 +111,7 @@ class ChartWords:
 def chart_words(summary: UsageSummary, locale: str = SOURCE) -> ChartWords:
     """The chart's labels in ``locale``; days as the language writes a short date ("Nov 5",
     "5 нояб.", "11月5日")."""
-    credits = tn(locale, "{count} credit", "{count} credits", summary.total_credits)
+    credits = words.credits(summary.total_credits, locale)
     images = tn(locale, "{count} image", "{count} images", summary.total_images)
     return ChartWords(
         title=t(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.i18n import SOURCE, plural_index, tn
+from bot.i18n import SOURCE, Text, lazy_n, plural_index
 
 
 def noun(count: int, one: str, many: str) -> str:
@@ -23,9 +23,15 @@ def plural(count: int, one: str, many: str) -> str:
     return f"{count} {noun(count, one, many)}"
 
 
+def credit_count(count: int) -> Text:
+    """ "1 credit", "4 credits": the unit every limit and price is in, put in the reader's
+    language where it is shown."""
+    return lazy_n("{count} credit", "{count} credits", count)
+
+
 def credits(count: int, locale: str = SOURCE) -> str:
-    """ "1 credit", "4 credits": the unit every limit and price is in."""
-    return tn(locale, "{count} credit", "{count} credits", count)
+    """``credit_count`` worded in ``locale`` now."""
+    return credit_count(count).render(locale)
 
 
 def listed(one: str, many: str, names: Sequence[str]) -> str:

@@ -21,10 +21,10 @@ from bot.i18n import Command, Text, Words, lazy, lazy_n, t
 from bot.limits import MAX_IMAGES
 from bot.models import ModelSpec
 from bot.moderation import RuleChoice
-from bot.quotas.policy import cost_key_text
 from bot.quotas.pricing import main_operation, offered
 from bot.render import OK_COLOUR
 from bot.store import QuotaPolicy, Window
+from bot.store.changes import cost_key_text
 from cogs.common import member_is_moderator, reader_locale
 from cogs.moderation import (
     MODERATOR_PERMISSIONS,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
+from bot import words
 from bot.errors import Busy, NotAllowed, QuotaExceeded
 from bot.i18n import SOURCE, Text, lazy, lazy_n
 from bot.models import ModelSpec
@@ -19,7 +20,6 @@ from bot.quotas.costs import cost_per_image
 from bot.quotas.money import cost_usd
 from bot.quotas.policy import (
     MemberLimit,
-    credit_text,
     describe_policy,
     in_flight_refusal,
     member_limit,
@@ -308,7 +308,7 @@ def _quota_error(
             **values,
         )
     else:
-        needed, of = credit_text(req.credits), credit_text(limit)
+        needed, of = words.credit_count(req.credits), words.credit_count(limit)
         text = _not_enough(remaining, needed, of, values, server=server)
     # QuotaExceeded's signature says str; BotError keeps and renders a Text all the same.
     return QuotaExceeded(text, remaining=remaining, resets_at=float(resets_at))

@@ -14,15 +14,9 @@ from dataclasses import dataclass
 
 from bot.i18n import SOURCE, Text, lazy, lazy_n, render, t, tn
 from bot.models import ModelSpec
-from bot.quotas.costs import ANY
 from bot.quotas.pricing import price_lines
 from bot.quotas.windows import credits_per, period_words
-from bot.store import CostKey, QuotaPolicy, RuleKind
-
-
-def credit_text(count: int) -> Text:
-    """ "1 credit", "4 credits", put in the reader's language where it is shown."""
-    return lazy_n("{count} credit", "{count} credits", count)
+from bot.store import QuotaPolicy, RuleKind
 
 
 def requests(count: int, locale: str = SOURCE) -> str:
@@ -37,16 +31,6 @@ def in_flight_refusal(max_in_flight: int) -> Text:
         "You already have {count} requests in progress. Wait for one to finish, then try again.",
         max_in_flight,
     )
-
-
-def cost_key_text(key: CostKey) -> Text:
-    """A price key as a moderator reads it: "gpt-image-1, any size, high quality"."""
-    model, size, quality = key
-    size_text = lazy("any size") if size == ANY else size
-    quality_text = (
-        lazy("any quality") if quality == ANY else lazy("{quality} quality", quality=quality)
-    )
-    return lazy("{model}, {size}, {quality}", model=model, size=size_text, quality=quality_text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.i18n import SOURCE, Text, lazy, lazy_n, t, tn
+from bot import words
+from bot.i18n import SOURCE, Text, lazy, t, tn
 from bot.images.types import Operation
 from bot.models import ModelSpec
 from bot.quotas.costs import Quote, quote
@@ -48,7 +49,7 @@ class ImageCount:
         """ "10 images of gpt-image-2 per day (1024x1024, medium): 40 credits", put in the
         reader's language where it is shown (``str()`` is the English)."""
         images = images_per(self.images, self.kind.model, window)
-        cost = lazy_n("{count} credit", "{count} credits", self.credits)
+        cost = words.credit_count(self.credits)
         shown = ", ".join(filter(None, (self.price.size, self.price.quality)))
         if shown:
             return lazy(

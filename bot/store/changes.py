@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from bot import words
-from bot.i18n import AUTONYMS, N_
+from bot.i18n import AUTONYMS, N_, Text, lazy
 from bot.store.models import CostKey, RoleRule
 
 Words = Callable[[Any], str]
@@ -41,12 +41,19 @@ def _per(credits: int | None, window: str, none: str) -> str:
     return none if credits is None else f"{words.credits(credits)} per {window}"
 
 
-def describe_cost_key(key: CostKey) -> str:
-    """A price key as words: "gpt-image-1, any size, high quality"."""
+def cost_key_text(key: CostKey) -> Text:
+    """A price key as words: "gpt-image-1, any size, high quality", in the reader's language
+    where it is shown (the audit trail records its English, ``describe_cost_key``)."""
     model, size, quality = key
-    size_text = "any size" if size == ANY else size
-    quality_text = "any quality" if quality == ANY else f"{quality} quality"
-    return f"{model}, {size_text}, {quality_text}"
+    size_text = lazy("any size") if size == ANY else size
+    quality_text = (
+        lazy("any quality") if quality == ANY else lazy("{quality} quality", quality=quality)
+    )
+    return lazy("{model}, {size}, {quality}", model=model, size=size_text, quality=quality_text)
+
+
+def describe_cost_key(key: CostKey) -> str:
+    return str(cost_key_text(key))
 
 
 def _rule_words(rule: RoleRule | None) -> str:
