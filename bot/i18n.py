@@ -147,8 +147,8 @@ def t(locale: str | None, msgid: str, **values: object) -> str:
     """``msgid`` in ``locale`` (English when the catalog lacks it), placeholders filled in.
 
     ``locale`` is a Discord or gettext code; an unknown one reads in English (callers resolve
-    their fallback chain with ``first_locale`` first). A value that is itself a ``Text`` or a
-    ``Command`` is put in the same language.
+    their fallback chain with ``first_locale`` first). A value that is itself ``Localized`` (a
+    ``Text``, a ``Command``...) is put in the same language.
     """
     return (translate(locale, msgid) or msgid).format(**_in(locale, values))
 
@@ -195,17 +195,26 @@ def _in(locale: str | None, values: Mapping[str, object]) -> dict[str, object]:
 
 
 def value_in(locale: str | None, value: object) -> object:
-    """A message's value as ``locale`` reads it: a ``Text``, ``Command``, ``Option``, ``Listed``
-    or ``Number`` put in that language, anything else as it is."""
-    return (
-        value.render(locale)
-        if isinstance(value, Text | Command | Option | Listed | Number)
-        else value
-    )
+    """A message's value as ``locale`` reads it: a ``Localized`` one (a ``Text``, ``Command``,
+    ``Option``, ``Listed``, ``Number``) put in that language, anything else as it is."""
+    return value.render(locale) if isinstance(value, Localized) else value
 
 
-@dataclass(frozen=True, slots=True, eq=True)
-class Text:
+class Localized:
+    """Words that depend on who reads them: ``render(locale)`` puts them in that language,
+    ``str()`` is the English (for logs and tests)."""
+
+    __slots__ = ()
+
+    def render(self, locale: str | None) -> str:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.render(SOURCE)
+
+
+@dataclass(frozen=True, slots=True)
+class Text(Localized):
     """A member-facing message not put in a language yet: its English id and its values.
 
     Code that can't know who will read a message (an error raised in bot/, a note made while a
@@ -222,9 +231,6 @@ class Text:
         if self.plural is not None:
             return tn(locale, self.msgid, self.plural, self.n, **self.values)
         return t(locale, self.msgid, **self.values)
-
-    def __str__(self) -> str:
-        return self.render(SOURCE)
 
 
 Words = str | Text  # a member-facing message: worded already, or to be put in the reader's language
@@ -243,11 +249,11 @@ def lazy_n(singular: str, plural: str, n: int, **values: object) -> Text:
 def render(locale: str | None, text: Words) -> str:
     """``text`` in ``locale``: a ``Text`` is translated, a plain string (already worded, or a
     name) is shown as it is."""
-    return text.render(locale) if isinstance(text, Text) else text
+    return str(value_in(locale, text))
 
 
 @dataclass(frozen=True, slots=True)
-class Command:
+class Command(Localized):
     """A slash command as the member's Discord shows it: ``Command("settings language")`` reads
     "/settings language" in English and "/настройки язык" in Russian (cogs/translator.py gives
     Discord the same names). Messages name commands through this, never by their English name."""
@@ -258,12 +264,9 @@ class Command:
         parts = (translate(locale, part, COMMAND_NAME) or part for part in self.path.split())
         return "/" + " ".join(parts)
 
-    def __str__(self) -> str:
-        return self.render(SOURCE)
-
 
 @dataclass(frozen=True, slots=True)
-class Option:
+class Option(Localized):
     """A command's option as the member's Discord shows it: ``Option("clear")`` reads "clear" in
     English and "сбросить" in Russian (option names are command names to the catalogs)."""
 
@@ -271,9 +274,6 @@ class Option:
 
     def render(self, locale: str | None) -> str:
         return translate(locale, self.name, COMMAND_NAME) or self.name
-
-    def __str__(self) -> str:
-        return self.render(SOURCE)
 
 
 @functools.cache
@@ -283,7 +283,7 @@ def _babel(locale: str | None) -> Locale:
 
 
 @dataclass(frozen=True, slots=True)
-class Listed:
+class Listed(Localized):
     """Items joined the way the reader's language lists them: "a, b, and c", "a, b и c",
     "a、b和c" (Babel's CLDR lists). ``style="or"`` joins alternatives ("a, b, or c"). Items may
     be ``Text`` or ``Command`` values themselves."""
@@ -295,12 +295,9 @@ class Listed:
         words = [str(value_in(locale, item)) for item in self.items]
         return format_list(words, style=self.style, locale=_babel(locale))  # type: ignore[arg-type]
 
-    def __str__(self) -> str:
-        return self.render(SOURCE)
-
 
 @dataclass(frozen=True, slots=True)
-class Number:
+class Number(Localized):
     """A number written the reader's way: ``Number(31.2)`` is "31.2" in English, "31,2" in
     Russian, German or French (Babel's CLDR), with at most ``digits`` decimals."""
 
@@ -310,6 +307,3 @@ class Number:
     def render(self, locale: str | None) -> str:
         pattern = "#,##0." + "#" * self.digits if self.digits else "#,##0"
         return format_decimal(self.value, format=pattern, locale=_babel(locale))
-
-    def __str__(self) -> str:
-        return self.render(SOURCE)
