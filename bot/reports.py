@@ -127,10 +127,10 @@ def chart_words(summary: UsageSummary, locale: str = SOURCE) -> ChartWords:
 
 def _chart_face(summary: UsageSummary, locale: str) -> tuple[ChartWords, str | None]:
     """The labels and the font that draws them (None: Pillow's); English if no font can."""
-    words = chart_words(summary, locale)
+    labels = chart_words(summary, locale)
     for path in (None, *_font_paths()):
-        if _draws(_font(15, path), words.text):
-            return words, path
+        if _draws(_font(15, path), labels.text):
+            return labels, path
     return chart_words(summary, SOURCE), None
 
 
@@ -150,10 +150,10 @@ def usage_chart_png(summary: UsageSummary, locale: str = SOURCE) -> bytes:
     width, height = CHART_SIZE
     image = Image.new("RGB", CHART_SIZE, _BACKGROUND)
     draw = ImageDraw.Draw(image)
-    words, face = _chart_face(summary, locale)
+    labels, face = _chart_face(summary, locale)
     title, small = _font(22, face), _font(15, face)
-    draw.text((_MARGIN_LEFT, 18), words.title, _TEXT, title)
-    draw.text((width - _MARGIN_RIGHT, 22), words.total, _MUTED, small, anchor="ra")
+    draw.text((_MARGIN_LEFT, 18), labels.title, _TEXT, title)
+    draw.text((width - _MARGIN_RIGHT, 22), labels.total, _MUTED, small, anchor="ra")
     left, right = _MARGIN_LEFT, width - _MARGIN_RIGHT
     top, bottom = _MARGIN_TOP, height - _MARGIN_BOTTOM
     peak = max((credits for _, credits in summary.by_day), default=0)
@@ -164,11 +164,11 @@ def usage_chart_png(summary: UsageSummary, locale: str = SOURCE) -> bytes:
         draw.text((left - 8, y), str(tick), _MUTED, small, anchor="rm")
     days = summary.by_day
     if not days:
-        draw.text(((left + right) / 2, (top + bottom) / 2), words.empty, _MUTED, title, "mm")
+        draw.text(((left + right) / 2, (top + bottom) / 2), labels.empty, _MUTED, title, "mm")
         return _png(image)
     slot = (right - left) / len(days)
     label_every = max(1, math.ceil(len(days) / 16))
-    for index, ((_, credits), label) in enumerate(zip(days, words.days, strict=True)):
+    for index, ((_, credits), label) in enumerate(zip(days, labels.days, strict=True)):
         x0 = left + index * slot + slot * 0.15
         x1 = left + (index + 1) * slot - slot * 0.15
         y = bottom - (bottom - top) * credits / axis_top
