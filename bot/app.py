@@ -39,7 +39,7 @@ from bot.shutdown import on_signals, stop_jobs
 from bot.store import Store, open_store
 from bot.store.gates import SharedGates
 from bot.store.lease import ProcessLease
-from bot.store.models import Job
+from bot.store.models import GuildSettings, Job
 from bot.store.processes import HEARTBEAT_SECONDS
 from cogs.common import report
 from cogs.translator import CommandTranslator
@@ -341,10 +341,15 @@ class ImageBot(commands.Bot):
 
     async def server_locale(self, guild_id: int) -> str:
         """What posts to a server's channels for several people read in (the moderation log,
-        notices): its /settings language, else its Discord language, else the operator's."""
-        settings = await self.services.store.get_guild_settings(guild_id)
-        discord_locale = self.guild_locales.get(guild_id)
-        guild = self.get_guild(guild_id)
+        notices): ``locale_of`` its settings."""
+        return self.locale_of(await self.services.store.get_guild_settings(guild_id))
+
+    def locale_of(self, settings: GuildSettings) -> str:
+        """A server's language: its /settings language, else its Discord language (as its
+        latest interaction carried it, else as the gateway said), else the operator's. The one
+        place this chain is decided; a member's own language comes before it."""
+        discord_locale = self.guild_locales.get(settings.guild_id)
+        guild = self.get_guild(settings.guild_id)
         if discord_locale is None and guild is not None:
             discord_locale = guild.preferred_locale.value
         return server_locale(settings.language, discord_locale, self.services.settings.locale)

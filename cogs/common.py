@@ -18,7 +18,7 @@ from discord import app_commands
 from discord.utils import MISSING
 
 from bot.errors import BotError
-from bot.i18n import N_, SOURCE, first_locale, server_locale, t
+from bot.i18n import N_, SOURCE, first_locale, t
 from bot.jobs import Requester
 from bot.moderation import is_moderator
 from bot.render import error_embed, only_requester
@@ -27,7 +27,7 @@ from bot.usage_text import jump_url
 
 if TYPE_CHECKING:
     from bot.app import ImageBot
-    from bot.store import GuildSettings, Store
+    from bot.store import GuildSettings
 
 log = logging.getLogger(__name__)
 
@@ -155,12 +155,7 @@ def interaction_locale(interaction: discord.Interaction[ImageBot], settings: Gui
     server's Discord language, which every interaction in a server carries)."""
     bot = interaction.client
     bot.note_guild_locale(interaction)
-    server = server_locale(
-        settings.language,
-        bot.guild_locales.get(interaction.guild_id or 0),
-        bot.services.settings.locale,
-    )
-    return first_locale(interaction.locale.value, server)
+    return first_locale(interaction.locale.value, bot.locale_of(settings))
 
 
 async def reader_locale(interaction: discord.Interaction[ImageBot]) -> str:
@@ -196,14 +191,12 @@ async def requester(interaction: discord.Interaction[ImageBot]) -> Requester:
     )
 
 
-async def message_requester(
-    message: discord.Message, store: Store, *, default_locale: str = SOURCE
-) -> Requester:
+async def message_requester(message: discord.Message, bot: ImageBot) -> Requester:
     """The author of a guild message as a requester (reply-to-edit has no interaction, so no
     member language either: theirs is the server's)."""
     assert message.guild is not None
     author = message.author
-    settings = await store.get_guild_settings(message.guild.id)
+    settings = await bot.services.store.get_guild_settings(message.guild.id)
     restricted = age_restricted(message.channel)
     return Requester(
         guild_id=message.guild.id,
@@ -215,7 +208,5 @@ async def message_requester(
         age_restricted=restricted,
         spoiler=spoilered(settings, restricted),
         jump_url=jump_url(message.guild.id, message.channel.id, message.id),
-        locale=server_locale(
-            settings.language, message.guild.preferred_locale.value, default_locale
-        ),
+        locale=bot.locale_of(settings),
     )

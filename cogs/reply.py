@@ -71,9 +71,7 @@ class ReplyEdit(commands.Cog):
             log.info("Mentioned in channel %s where I can't send messages", message.channel.id)
             return
         # No interaction, so no member language: the server's, known before anything can fail.
-        who = await message_requester(
-            message, services.store, default_locale=services.settings.locale
-        )
+        who = await message_requester(message, self.bot)
         surface = MessageSurface(message, who.locale)
         try:
             referenced = await referenced_message(message)
