@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import discord
 
+from bot import views
 from bot.i18n import N_, SOURCE, Command, Listed, lazy, t, tn
 from bot.images.types import Operation
 from bot.models import ModelSpec
@@ -35,15 +36,15 @@ COMMANDS: Mapping[str, object] = {
     for name in ("imagine", "edit", "vary", "blend", "usage", "favourites", "show", "help")
 }
 BUTTON_LABELS: Mapping[str, object] = {
-    "reroll": lazy("Re-roll"),
-    "vary": lazy("Vary"),
-    "vary_2": lazy("Vary {number}", number=2),
-    "edit": lazy("Edit"),
-    "save": lazy("Save"),
-    "delete": lazy("Delete"),
-    "cancel": lazy("Cancel"),
-    "try_again": lazy("Try again"),
-    "change_prompt": lazy("Change prompt"),
+    "reroll": lazy(views.REROLL_LABEL),
+    "vary": lazy(views.VARY_LABEL),
+    "vary_2": lazy(views.VARY_N_LABEL, number=2),
+    "edit": lazy(views.EDIT_LABEL),
+    "save": lazy(views.SAVE_LABEL),
+    "delete": lazy(views.DELETE_LABEL),
+    "cancel": lazy(views.CANCEL_LABEL),
+    "try_again": lazy(views.TRY_AGAIN_LABEL),
+    "change_prompt": lazy(views.CHANGE_PROMPT_LABEL),
     "favourites": Command("favourites"),
 }
 COMMAND_LINES = (

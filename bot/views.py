@@ -10,7 +10,18 @@ import re
 
 import discord
 
-from bot.i18n import t
+from bot.i18n import N_, t
+
+# The buttons' labels (bot/help_text.py explains each by the same words).
+REROLL_LABEL = N_("Re-roll")
+EDIT_LABEL = N_("Edit")
+SAVE_LABEL = N_("Save")
+DELETE_LABEL = N_("Delete")
+VARY_LABEL = N_("Vary")
+VARY_N_LABEL = N_("Vary {number}")
+TRY_AGAIN_LABEL = N_("Try again")
+CHANGE_PROMPT_LABEL = N_("Change prompt")
+CANCEL_LABEL = N_("Cancel")
 
 # custom_id templates of the persistent buttons; cogs/buttons.py parses them back.
 REROLL_ID = "img:reroll:{job}"
@@ -55,12 +66,12 @@ def result_view(
     """Re-roll, Edit, Save, Delete, and one Vary per image (up to five, a row of their own);
     persistent through their custom ids."""
     view = ButtonsOnly()
-    view.add_item(_button(t(locale, "Re-roll"), REROLL_ID.format(job=job_id), "🔁", row=0))
-    view.add_item(_button(t(locale, "Edit"), EDIT_ID.format(job=job_id), "✏️", row=0))
-    view.add_item(_button(t(locale, "Save"), STAR_ID.format(job=job_id), "⭐", row=0))
+    view.add_item(_button(t(locale, REROLL_LABEL), REROLL_ID.format(job=job_id), "🔁", row=0))
+    view.add_item(_button(t(locale, EDIT_LABEL), EDIT_ID.format(job=job_id), "✏️", row=0))
+    view.add_item(_button(t(locale, SAVE_LABEL), STAR_ID.format(job=job_id), "⭐", row=0))
     view.add_item(
         _button(
-            t(locale, "Delete"),
+            t(locale, DELETE_LABEL),
             DELETE_ID.format(job=job_id),
             "🗑️",
             row=0,
@@ -70,9 +81,9 @@ def result_view(
     if can_vary:
         for index in range(min(image_count, 5)):
             label = (
-                t(locale, "Vary")
+                t(locale, VARY_LABEL)
                 if image_count == 1
-                else t(locale, "Vary {number}", number=index + 1)
+                else t(locale, VARY_N_LABEL, number=index + 1)
             )
             view.add_item(_button(label, VARY_ID.format(job=job_id, index=index), "🔀", row=1))
     return view
@@ -92,7 +103,7 @@ def _button(
 def reroll_view(job_id: int, locale: str = "en") -> discord.ui.View:
     """Re-roll alone: for a job whose images are gone, to make new ones with its settings."""
     view = ButtonsOnly()
-    view.add_item(_button(t(locale, "Re-roll"), REROLL_ID.format(job=job_id), "🔁", row=0))
+    view.add_item(_button(t(locale, REROLL_LABEL), REROLL_ID.format(job=job_id), "🔁", row=0))
     return view
 
 
@@ -101,7 +112,7 @@ def failure_view(job_id: int, *, has_prompt: bool, locale: str = "en") -> discor
     view = ButtonsOnly()
     view.add_item(
         _button(
-            t(locale, "Try again"),
+            t(locale, TRY_AGAIN_LABEL),
             RETRY_ID.format(job=job_id),
             "🔁",
             row=0,
@@ -110,7 +121,7 @@ def failure_view(job_id: int, *, has_prompt: bool, locale: str = "en") -> discor
     )
     if has_prompt:
         view.add_item(
-            _button(t(locale, "Change prompt"), REPROMPT_ID.format(job=job_id), "✏️", row=0)
+            _button(t(locale, CHANGE_PROMPT_LABEL), REPROMPT_ID.format(job=job_id), "✏️", row=0)
         )
     return view
 
@@ -128,5 +139,5 @@ def delete_confirm_view(job_id: int, message_id: int, locale: str = "en") -> dis
 def cancel_view(job_id: int, locale: str = "en") -> discord.ui.View:
     """The Cancel button shown while a job is queued."""
     view = ButtonsOnly()
-    view.add_item(_button(t(locale, "Cancel"), CANCEL_ID.format(job=job_id), "✖️", row=0))
+    view.add_item(_button(t(locale, CANCEL_LABEL), CANCEL_ID.format(job=job_id), "✖️", row=0))
     return view
