@@ -20,7 +20,7 @@ from babel.dates import format_skeleton
 from PIL import Image, ImageDraw, ImageFont
 
 from bot import words
-from bot.i18n import SOURCE, first_locale, t, tn
+from bot.i18n import SOURCE, first_locale, t
 from bot.quotas.usage import UsageSummary
 from bot.quotas.windows import period_words
 from bot.store import Reservation
@@ -112,7 +112,7 @@ def chart_words(summary: UsageSummary, locale: str = SOURCE) -> ChartWords:
     """The chart's labels in ``locale``; days as the language writes a short date ("Nov 5",
     "5 нояб.", "11月5日")."""
     credits = words.credits(summary.total_credits, locale)
-    images = tn(locale, "{count} image", "{count} images", summary.total_images)
+    images = words.images(summary.total_images, locale)
     return ChartWords(
         title=t(
             locale,

@@ -20,7 +20,7 @@ from bot.quotas.money import PRICES, Spent, dollars
 from bot.quotas.policy import requests
 from bot.quotas.windows import period_words
 from bot.store import Job, Spend
-from bot.words import credits
+from bot.words import credits, images
 
 STATUS_MARK = {
     "succeeded": "✅",
@@ -204,8 +204,8 @@ def server_usage_text(
 
 
 def _spent(spend: Spend, locale: str) -> str:
-    images = tn(locale, "{count} image", "{count} images", spend.images)
-    return f"{credits(spend.credits, locale)}, {images}"
+    shown = images(spend.images, locale)
+    return f"{credits(spend.credits, locale)}, {shown}"
 
 
 def _about(usd: Decimal | None, locale: str) -> str:

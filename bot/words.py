@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.i18n import SOURCE, Text, lazy_n, plural_index
+from bot.i18n import SOURCE, Text, lazy_n, plural_index, tn
 
 
 def noun(count: int, one: str, many: str) -> str:
@@ -32,6 +32,11 @@ def credit_count(count: int) -> Text:
 def credits(count: int, locale: str = SOURCE) -> str:
     """``credit_count`` worded in ``locale`` now."""
     return credit_count(count).render(locale)
+
+
+def images(count: int, locale: str = SOURCE) -> str:
+    """ "1 image", "4 images", in ``locale``."""
+    return tn(locale, "{count} image", "{count} images", count)
 
 
 def listed(one: str, many: str, names: Sequence[str]) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot import words
-from bot.i18n import SOURCE, Text, lazy, t, tn
+from bot.i18n import SOURCE, Text, lazy, t
 from bot.images.types import Operation
 from bot.models import ModelSpec
 from bot.quotas.costs import Quote, quote
@@ -148,6 +148,6 @@ def _entry(size: str | None, price: Quote, limit: int | None, locale: str) -> st
             notes.append(t(locale, "any number"))
         else:
             count = limit // price.credits
-            notes.append(tn(locale, "{count} image", "{count} images", count))
+            notes.append(words.images(count, locale))
     shown = f"{size or t(locale, 'any size')} {price.credits}"
     return f"{shown} ({', '.join(notes)})" if notes else shown
