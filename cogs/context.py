@@ -14,6 +14,7 @@ from bot.i18n import N_, SOURCE, t
 from bot.service import JobSpec
 from cogs.common import reader_locale, report
 from cogs.delivery import check_permissions, run_interaction_job
+from cogs.forms import WHAT_CHANGES
 from cogs.message_images import FoundImages, find_images
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ EDIT_MODAL_ID = "img:ctxedit:{channel}:{message}"
 # The modal waits in the bot's memory while the member types; a forgotten one is dropped after this.
 MODAL_TIMEOUT = datetime.timedelta(minutes=15).total_seconds()
 TITLE = N_("Edit image")
-WHAT_CHANGES = N_("What should change?")
 EXAMPLE = N_("e.g. give the cat a red hat")
 
 
