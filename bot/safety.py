@@ -132,8 +132,6 @@ def flagged(categories: Sequence[str]) -> PromptBlocked:
 def refusal(kind: type[Refused], told: Text, rule: Text) -> Refused:
     """A safety refusal: ``told`` the member in their language, ``rule`` (what refused it) to
     the moderators in the server's, both put in a language where they are shown."""
-    # SafetyRefused's ``rule`` (bot/errors.py) is typed str; it is shown through ``t``, which
-    # renders a Text value in the log's language.
     return kind(told, rule=rule)
 
 

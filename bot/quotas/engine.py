@@ -310,7 +310,6 @@ def _quota_error(
     else:
         needed, of = words.credit_count(req.credits), words.credit_count(limit)
         text = _not_enough(remaining, needed, of, values, server=server)
-    # QuotaExceeded's signature says str; BotError keeps and renders a Text all the same.
     return QuotaExceeded(text, remaining=remaining, resets_at=float(resets_at))
 
 
