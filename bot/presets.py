@@ -23,13 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from bot.errors import ValidationError
 from bot.i18n import N_, SOURCE, Command, Text, Words, lazy, lazy_n, t
 from bot.images.params import CHOICE_BY_NAME, Params
 from bot.limits import image_model, no_quality
 from bot.models.aspect import RATIOS
 from bot.models.shaping import makes
-from bot.moderation import LEAVE_EMPTY, one_line, quoted
+from bot.moderation import LEAVE_EMPTY, one_line, quoted, refusal
 from bot.quotas.pricing import offered
 from bot.store.models import GuildSettings, Preferences, Preset
 
@@ -70,10 +69,6 @@ NOT_ALLOWED = N_("isn't allowed on this server")
 NOT_OFFERED = N_("isn't offered here")
 
 
-def _refuse(message: Text) -> ValidationError:
-    return ValidationError([message])
-
-
 def no_such_preset(name: str) -> Text:
     """A preset named that this server hasn't."""
     return lazy(NO_SUCH_PRESET, name=shown(name), command=Command("preset list"))
@@ -97,9 +92,9 @@ def check_name(name: str) -> str:
     """A preset's name as stored (spaces tidied), or a refusal saying what is wrong with it."""
     name = " ".join(name.split())
     if not name:
-        raise _refuse(lazy("Give the preset a name."))
+        raise refusal(lazy("Give the preset a name."))
     if len(name) > NAME_LIMIT:
-        raise _refuse(
+        raise refusal(
             lazy(
                 "A preset's name can be at most {most} characters; it has {count}.",
                 most=NAME_LIMIT,
@@ -107,14 +102,14 @@ def check_name(name: str) -> str:
             )
         )
     if not _NAME.fullmatch(name):
-        raise _refuse(
+        raise refusal(
             lazy(
                 "A preset's name can only have letters, digits, spaces, hyphens, "
                 "apostrophes and underscores, and starts with a letter or digit."
             )
         )
     if name.lower() == NO_PRESET:
-        raise _refuse(
+        raise refusal(
             lazy("{name} means no preset in commands; pick another name.", name=shown(name))
         )
     return name
@@ -126,14 +121,14 @@ def check_template(template: str) -> str:
     template = template.strip()
     count = template.count(PLACEHOLDER)
     if count == 0:
-        raise _refuse(
+        raise refusal(
             lazy(
                 "The template must have {prompt} in it, where the member's prompt goes.",
                 prompt=PLACEHOLDER,
             )
         )
     if count > 1:
-        raise _refuse(
+        raise refusal(
             lazy_n(
                 "The template must have {prompt} in it once; it has it {count} time.",
                 "The template must have {prompt} in it once; it has it {count} times.",
@@ -143,7 +138,7 @@ def check_template(template: str) -> str:
         )
     other = _BRACES.search(template.replace(PLACEHOLDER, ""))
     if other is not None:
-        raise _refuse(
+        raise refusal(
             lazy(
                 "The template can't have braces other than {prompt}; remove {other}.",
                 prompt=PLACEHOLDER,
@@ -151,7 +146,7 @@ def check_template(template: str) -> str:
             )
         )
     if len(template) > TEMPLATE_LIMIT:
-        raise _refuse(
+        raise refusal(
             lazy(
                 "A template can be at most {most} characters; this one has {count}.",
                 most=TEMPLATE_LIMIT,
@@ -181,9 +176,9 @@ def check_quality(
         return quality
     known = sorted({v for m in models for v in m.values(QUALITY.name)})
     if match and model:
-        raise _refuse(no_quality(model, quality, known))
+        raise refusal(no_quality(model, quality, known))
     listed: Words = ", ".join(known) or lazy(LEAVE_EMPTY)
-    raise _refuse(
+    raise refusal(
         lazy(
             "No model here has the quality {quality}. Qualities: {qualities}.",
             quality=quality,
@@ -309,7 +304,7 @@ def _preset_missing(spec: JobSpec, name: str) -> Note:
         gone = lazy(PREFERRED_PRESET_GONE, name=shown(name), command=Command("preferences"))
         return Note(gone, once=f"preset:{name.lower()}")
     if not spec.rerun:
-        raise _refuse(no_such_preset(name))
+        raise refusal(no_such_preset(name))
     return Note(lazy(PRESET_GONE, name=shown(name)))
 
 
