@@ -76,7 +76,7 @@ class Choice:
 
     name: str  # the Params field and the API field
     catalog_key: str
-    label: str  # how members read it in messages
+    label: str  # how members read it in messages (an id of the catalogs, marked with N_)
     operations: tuple[Operation, ...] = ("generate", "edit")
     help: str = ""
     meanings: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -94,7 +94,7 @@ def _meanings(**words: str) -> Mapping[str, str]:
 _AUTO = N_("the model decides")
 CHOICES: tuple[Choice, ...] = (
     Choice(
-        "quality", "qualities", "Quality", help="how much detail (depends on the model)",
+        "quality", "qualities", N_("Quality"), help="how much detail (depends on the model)",
         meanings=_meanings(
             low=N_("fastest and cheapest, less detail"),
             medium=N_("balanced detail and speed"),
@@ -107,34 +107,34 @@ CHOICES: tuple[Choice, ...] = (
         ),
     ),
     Choice(
-        "style", "styles", "Style", ("generate",), help="dall-e-3: vivid or natural",
+        "style", "styles", N_("Style"), ("generate",), help="dall-e-3: vivid or natural",
         meanings=_meanings(vivid=N_("bold, dramatic colours"), natural=N_("calmer, more true to life")),
     ),
     Choice(
-        "background", "backgrounds", "Background", help="transparent, opaque or auto",
+        "background", "backgrounds", N_("Background"), help="transparent, opaque or auto",
         meanings=_meanings(
             transparent=N_("no background (PNG or WebP)"), opaque=N_("a solid background"), auto=_AUTO
         ),
     ),
     Choice(
-        "output_format", "output_formats", "Output format", help="png, jpeg or webp",
+        "output_format", "output_formats", N_("Output format"), help="png, jpeg or webp",
         meanings=_meanings(
             png=N_("lossless, keeps transparency"), jpeg=N_("smaller files, no transparency"),
             webp=N_("small files, keeps transparency"),
         ),
     ),
     Choice(
-        "moderation", "moderations", "Moderation", ("generate",), help="low or auto",
+        "moderation", "moderations", N_("Moderation"), ("generate",), help="low or auto",
         meanings=_meanings(low=N_("less strict filtering"), auto=N_("the usual filtering")),
     ),
     Choice(
-        "input_fidelity", "input_fidelities", "Input fidelity", ("edit",), help="high or low",
+        "input_fidelity", "input_fidelities", N_("Input fidelity"), ("edit",), help="high or low",
         meanings=_meanings(
             high=N_("keeps faces and details of your image closer"), low=N_("freer changes")
         ),
     ),
     Choice(
-        "complexity", "complexities", "Complexity", help="planning effort: low, medium, high",
+        "complexity", "complexities", N_("Complexity"), help="planning effort: low, medium, high",
         meanings=_meanings(
             low=N_("quick planning, for simple pictures"),
             medium=N_("more planning"),

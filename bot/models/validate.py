@@ -26,16 +26,6 @@ _NOT_WHEN: Mapping[Operation, str] = {
     "edit": N_("{option} doesn't apply when you edit images."),
     "variation": N_("{option} doesn't apply when you make variations."),
 }
-# The labels of bot/images/params.py CHOICES, as the catalogs hold them (tests keep them equal).
-CHOICE_LABELS = (
-    N_("Quality"),
-    N_("Style"),
-    N_("Background"),
-    N_("Output format"),
-    N_("Moderation"),
-    N_("Input fidelity"),
-    N_("Complexity"),
-)
 TRANSPARENT_FORMATS = ("png", "webp")
 COMPRESSED_FORMATS = ("jpeg", "webp")
 DEFAULT_OUTPUT_FORMAT = "png"
