@@ -10,14 +10,14 @@ import aiohttp
 
 from bot.errors import ImageInputError
 from bot.i18n import Text, Words, lazy
+from bot.images.codec import megabytes
 
 DISCORD_MEDIA_HOSTS = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
 CHUNK = 256 * 1024
 
 
 def _mb(n: int) -> Text:
-    size = f"{n / (1024 * 1024):.1f}"
-    return lazy("{size} MB", size=size)
+    return megabytes(n, round_up=True)  # a file just over a limit doesn't read as the limit
 
 
 @dataclass(frozen=True, slots=True)

@@ -204,7 +204,7 @@ async def test_file_over_the_cap_is_refused_before_download(tmp_path: Path) -> N
         image["size"] = 26 * MB  # what Discord declares; the cap is 25 MB
         record = await env.harness.slash("edit", {"prompt": "add a hat", "image": image})
         assert record.callback_type == 4 and record.callback.json["data"]["flags"] & 64
-        assert "huge.png is 26.0 MB; the limit is 25.0 MB" in record.text
+        assert "huge.png is 26 MB; the limit is 25 MB" in record.text
         assert env.discord.downloads == []  # no GET for the attachment
         assert env.api.image_requests == []
         (job,) = await env.store.recent_jobs(env.harness.guild_id)

@@ -141,8 +141,8 @@ def test_link_blend_and_download_refusals_read_in_the_members_language() -> None
     big = ImageSource("big.png", 30 * 1024 * 1024, never)
     with pytest.raises(ImageInputError) as caught:
         big.check_declared_size(25 * 1024 * 1024)
-    assert caught.value.render("ja") == "big.png は 30.0 MB です。上限は 25.0 MB です。"
-    assert caught.value.render("ru") == "Файл big.png весит 30.0 МБ; лимит — 25.0 МБ."
+    assert caught.value.render("ja") == "big.png は 30 MB です。上限は 25 MB です。"
+    assert caught.value.render("ru") == "Файл big.png весит 30 МБ; лимит — 25 МБ."
 
 
 def test_a_channel_the_server_did_not_allow_is_refused_in_the_members_language() -> None:
