@@ -11,14 +11,11 @@ from dataclasses import dataclass
 
 from bot import words
 from bot.i18n import (
-    SOURCE,
     Option,
     Text,
     Words,
     lazy,
     lazy_n,
-    render,
-    t,
 )
 from bot.models import Catalog, ModelSpec
 from bot.moderation import (
@@ -58,13 +55,16 @@ class Limit:
     credits: int | None
     images: ImageCount | None = None
 
-    def confirm(self, who: Words, window: Window, otherwise: Words, locale: str = SOURCE) -> str:
-        """ "Each member may now make 10 images of gpt-image-2 per day (...): 40 credits.", in
-        ``locale`` (the moderator's); ``otherwise`` for a limit given in credits."""
+    def changed(self, window: Window, *, server: bool) -> Text:
+        """The confirmation of this limit being set, for the member limit or the server's
+        budget: "Each member may now make 10 images of gpt-image-2 per day (...): 40 credits."
+        when it was given in images."""
         if self.images is None:
-            return render(locale, otherwise)
-        made = self.images.describe(window)
-        return t(locale, "{who} may now make {images}.", who=who, images=made)
+            return lazy("Server budget changed.") if server else lazy("Member limit changed.")
+        images = self.images.describe(window)
+        if server:
+            return lazy("The server may now make {images}.", images=images)
+        return lazy("Each member may now make {images}.", images=images)
 
 
 def given_limit(

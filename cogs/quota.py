@@ -17,7 +17,7 @@ from discord import app_commands
 
 from bot import audit_text, limits, usage_text
 from bot.errors import NotAllowed, ValidationError
-from bot.i18n import Command, Text, Words, lazy, lazy_n, t
+from bot.i18n import Command, Words, lazy, lazy_n, t
 from bot.limits import MAX_IMAGES
 from bot.models import ModelSpec
 from bot.moderation import RuleChoice
@@ -147,7 +147,7 @@ class Quota(ModeratorCog):
         """Set how many credits, or images of a model, each member may use per window."""
         given = limits.given_limit(credits, images, model, size, quality)
         limit, policy = await self._limit(interaction, given)
-        done = _limit_changed(limit, window or policy.window, server=False)
+        done = limit.changed(window or policy.window, server=False)
         await self._policy_changed(
             interaction,
             lambda p: limits.set_user_limit(p, limit.credits, window, unlimited),
@@ -208,7 +208,7 @@ class Quota(ModeratorCog):
         """Set (or clear) a budget in credits, or images of a model, for the whole server."""
         given = limits.given_limit(credits, images, model, size, quality)
         limit, policy = await self._limit(interaction, given)
-        done = _limit_changed(limit, window or policy.server_window, server=True)
+        done = limit.changed(window or policy.server_window, server=True)
         await self._policy_changed(
             interaction,
             lambda p: limits.set_server_budget(p, limit.credits, window, clear),
@@ -338,16 +338,6 @@ class Quota(ModeratorCog):
         name = getattr(interaction.namespace, "model", None)
         provider = await self.services.jobs.provider_for(guild_id(interaction))
         return provider.spec(name) if isinstance(name, str) else None
-
-
-def _limit_changed(limit: limits.Limit, window: Window, *, server: bool) -> Text:
-    """A limit's confirmation: what it buys when it was given in images."""
-    if limit.images is None:
-        return lazy("Server budget changed.") if server else lazy("Member limit changed.")
-    images = limit.images.describe(window)
-    if server:
-        return lazy("The server may now make {images}.", images=images)
-    return lazy("Each member may now make {images}.", images=images)
 
 
 def _choices(values: list[str], current: str) -> Choices:

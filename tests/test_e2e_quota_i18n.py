@@ -125,8 +125,8 @@ async def test_a_german_moderator_sets_and_reads_the_quota_in_german(tmp_path) -
             env, "quota server-budget", {"images": 10, "model": "gpt-image-1"}, "de"
         )
         assert (
-            "✅ Der Server kann jetzt 10 Bilder von gpt-image-1 pro Monat (1024x1024, medium): "
-            "40 Credits erstellen." in in_images.text
+            "✅ Der Server darf jetzt erstellen: 10 Bilder von gpt-image-1 pro Monat "
+            "(1024x1024, medium): 40 Credits." in in_images.text
         )
         refused = await mod(env, "quota cost", {"model": "gpt-image-1"}, "de")
         assert "Gib entweder Credits pro Bild oder `clear: True` an." in refused.text

@@ -10,7 +10,6 @@ import pytest
 
 from bot import moderation
 from bot.errors import ValidationError
-from bot.i18n import lazy
 from bot.limits import describe_rule, given_limit, limit_in_credits
 from bot.models import Catalog
 from bot.moderation import describe_settings
@@ -82,19 +81,19 @@ def test_allowing_models_says_in_the_moderators_language_what_became_the_default
 
 def test_a_limit_in_images_and_a_role_rule_read_in_the_moderators_language() -> None:
     limit = limit_in_credits(given_limit(None, 10, "gpt-image-2"), provider(), None, {})
-    assert limit.confirm("Each member", "day", "unused") == (
+    assert str(limit.changed("day", server=False)) == (
         "Each member may now make 10 images of gpt-image-2 per day (1024x1024, medium): 40 credits."
     )
-    assert limit.confirm("Каждый участник", "day", "unused", "ru") == (
-        "Каждый участник теперь может создавать 10 изображений gpt-image-2 в день "
+    assert limit.changed("day", server=False).render("ru") == (
+        "Теперь каждый участник может создавать 10 изображений gpt-image-2 в день "
         "(1024x1024, medium): 40 кредитов."
     )
-    assert limit.confirm("Jedes Mitglied", "week", "unused", "de") == (
+    assert limit.changed("week", server=False).render("de") == (
         "Jedes Mitglied darf jetzt erstellen: 10 Bilder von gpt-image-2 pro Woche "
         "(1024x1024, medium): 40 Credits."
     )
     in_credits = limit_in_credits(given_limit(5, None, None), provider(), None, {})
-    assert in_credits.confirm("Each member", "day", lazy("Credits"), "fr") == "Crédits"
+    assert in_credits.changed("day", server=False).render("fr") == "Limite par membre modifiée."
     assert describe_rule(RoleRule("limit", 3), "week").render("ru") == (
         "может тратить 3 кредита в неделю"
     )

@@ -103,11 +103,11 @@ def test_ten_images_of_gpt_image_2_are_what_a_member_gets_when_they_pick_nothing
 
     assert limit.credits == 40
     assert limit.images is not None and limit.images.images == 10
-    assert limit.confirm("Each member", "day", "unused") == (
+    assert str(limit.changed("day", server=False)) == (
         "Each member may now make 10 images of gpt-image-2 per day (1024x1024, medium): 40 credits."
     )
     one = in_credits(1, "gpt-image-2")
-    assert one.confirm("The server", "month", "unused") == (
+    assert str(one.changed("month", server=True)) == (
         "The server may now make 1 image of gpt-image-2 per month (1024x1024, medium): 4 credits."
     )
 
@@ -201,7 +201,8 @@ def test_a_limit_beyond_what_can_be_stored_is_refused() -> None:
 def test_a_limit_in_credits_passes_unchanged() -> None:
     limit = limit_in_credits(GivenLimit(credits=12), provider(), None, {})
     assert (limit.credits, limit.images) == (12, None)
-    assert limit.confirm("Each member", "day", "Member limit changed.") == "Member limit changed."
+    assert str(limit.changed("day", server=False)) == "Member limit changed."
+    assert str(limit.changed("day", server=True)) == "Server budget changed."
     assert role_rule("limit", limit.credits) == RoleRule("limit", 12)
 
 
