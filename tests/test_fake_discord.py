@@ -16,7 +16,7 @@ from discord.ext import commands
 from PIL import Image
 
 from tests.fakes.discord_harness import BotHarness, HarnessError, UnhandledBotError
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord_server import DiscordRejection, FakeDiscord, _validate_command
 
 DATA = Path(__file__).parent / "data"
 
@@ -387,3 +387,34 @@ async def test_an_answer_after_discords_window_is_unknown_interaction(
         body = await response.json()
 
     assert (response.status, body["code"]) == (404, 10062)
+
+
+@pytest.mark.parametrize(
+    ("localized", "field"),
+    [
+        ({"name_localizations": {"zh_CN": "画"}}, "zh_CN"),  # gettext's code, not Discord's
+        ({"name_localizations": {"ru": "Рисовать"}}, "ru"),  # a capital in a slash command name
+        ({"name_localizations": {"de": "zeichnen bitte"}}, "de"),  # a space
+        ({"description_localizations": {"fr": "x" * 101}}, "fr"),
+        ({"description_localizations": {"ja": ""}}, "ja"),
+    ],
+)
+def test_localized_commands_discord_would_refuse_are_refused(
+    localized: dict[str, object], field: str
+) -> None:
+    command = {"name": "draw", "description": "Draw", "type": 1, **localized}
+    with pytest.raises(DiscordRejection) as refused:
+        _validate_command(command, "0")
+    assert field in json.dumps(refused.value.errors)
+    option = {"name": "prompt", "description": "What", "type": 3, **localized}
+    with pytest.raises(DiscordRejection):
+        _validate_command({"name": "draw", "description": "Draw", "options": [option]}, "0")
+    _validate_command(  # what Discord takes: its own codes, names by the command rules
+        {
+            "name": "draw",
+            "description": "Draw",
+            "name_localizations": {"zh-CN": "画", "ru": "рисовать", "pt-BR": "desenhar"},
+            "description_localizations": {"ja": "絵を描く"},
+        },
+        "0",
+    )

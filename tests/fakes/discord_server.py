@@ -1467,6 +1467,40 @@ def _validate_modal(data: JSON) -> None:
 
 
 NAME_RE = re.compile(r"^[-_'\w]{1,32}$")
+# Discord's locales (AvailableLocalesEnum in specs/discord/openapi.json): the only keys a
+# name_localizations or description_localizations map may have.
+LOCALES = frozenset({
+    "ar", "bg", "cs", "da", "de", "el", "en-GB", "en-US", "es-419", "es-ES", "fi", "fr", "he",
+    "hi", "hr", "hu", "id", "it", "ja", "ko", "lt", "nl", "no", "pl", "pt-BR", "ro", "ru",
+    "sv-SE", "th", "tr", "uk", "vi", "zh-CN", "zh-TW",
+})  # fmt: skip
+
+
+def _validate_localizations(
+    found: object, path: str, longest: int, name_rule: Callable[[str], bool] | None = None
+) -> None:
+    """A localizations map as Discord checks it: known locale keys, each text 1..``longest``
+    characters, and names by the same rule as the name itself."""
+    if found is None:
+        return
+    if not isinstance(found, dict):
+        raise form_error(path, "Must be an object")
+    for locale, text in found.items():
+        here = f"{path}.{locale}"
+        if locale not in LOCALES:
+            raise form_error(
+                here, f"Value {locale!r} is not a valid enum value.", "ENUM_TYPE_COERCE"
+            )
+        if not isinstance(text, str) or not 1 <= len(text) <= longest:
+            raise form_error(here, f"Must be between 1 and {longest} in length.")
+        if name_rule is not None and not name_rule(text):
+            raise form_error(
+                here, f"Invalid localized name {text!r}", "APPLICATION_COMMAND_INVALID_NAME"
+            )
+
+
+def _chat_name(name: str) -> bool:
+    return bool(NAME_RE.match(name)) and name == name.lower()
 
 
 def _validate_command(command: JSON, path: str) -> None:
@@ -1486,6 +1520,13 @@ def _validate_command(command: JSON, path: str) -> None:
         raise form_error(prefix + "description", "Must be between 1 and 100 in length.")
     if kind in (2, 3) and description:
         raise form_error(prefix + "description", "Context menu commands cannot have description")
+    name_rule = _chat_name if kind == 1 else None
+    _validate_localizations(
+        command.get("name_localizations"), prefix + "name_localizations", 32, name_rule
+    )
+    _validate_localizations(
+        command.get("description_localizations"), prefix + "description_localizations", 100
+    )
     _validate_options(command.get("options") or [], prefix + "options")
 
 
@@ -1502,6 +1543,18 @@ def _validate_options(options: list[JSON], path: str) -> None:
             )
         if not 1 <= len(option.get("description") or "") <= 100:
             raise form_error(here + ".description", "Must be between 1 and 100 in length.")
+        _validate_localizations(
+            option.get("name_localizations"), here + ".name_localizations", 32, _chat_name
+        )
+        _validate_localizations(
+            option.get("description_localizations"), here + ".description_localizations", 100
+        )
+        for number, choice in enumerate(option.get("choices") or []):
+            _validate_localizations(
+                choice.get("name_localizations"),
+                f"{here}.choices.{number}.name_localizations",
+                100,
+            )
         if option.get("type") in (1, 2):
             _validate_options(option.get("options") or [], here + ".options")
             continue
