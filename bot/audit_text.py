@@ -15,6 +15,7 @@ from bot.moderation import one_line
 from bot.quotas import MemberUsage
 from bot.quotas.windows import period_words, relative_time
 from bot.store import Change
+from bot.store.changes import PRICE_FOR, ROLE_RULE_FOR
 from bot.words import credits
 
 ARROW = "→"
@@ -22,7 +23,7 @@ POST_VALUE_LIMIT = 1800  # before and after each, so both fit in one embed descr
 LINE_VALUE_LIMIT = 200  # in a list: fifty changes fit in the messages /settings changes sends
 # Labels recorded with a value in them: /quota reset's, and bot.store.changes' per-key labels.
 USAGE_RESET = N_("usage reset for {member}")
-LABEL_TEMPLATES = (USAGE_RESET, N_("role rule for {role}"), N_("price for {key}"))
+LABEL_TEMPLATES = (USAGE_RESET, ROLE_RULE_FOR, PRICE_FOR)
 
 
 def _pattern(template: str) -> re.Pattern[str]:

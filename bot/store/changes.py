@@ -33,6 +33,12 @@ def _listed(values: tuple[object, ...] | list[object], empty: str = "none") -> s
     return ", ".join(str(v) for v in values) or empty
 
 
+# Labels with a value in them, recorded filled in (in English); bot/audit_text.py reads them back
+# to word them in the reader's language.
+ROLE_RULE_FOR = N_("role rule for {role}")
+PRICE_FOR = N_("price for {key}")
+
+
 def _mentions(prefix: str, empty: str) -> Words:
     return lambda ids: ", ".join(f"<{prefix}{i}>" for i in ids) or empty
 
@@ -105,8 +111,8 @@ GROUPS: tuple[tuple[str, tuple[str, ...], Words], ...] = (
 )
 # Mapping fields, one change per key: field -> (label of a key, words of its value)
 KEYED: Mapping[str, tuple[Callable[[Any], str], Words]] = {
-    "roles": (lambda role_id: f"role rule for <@&{role_id}>", _rule_words),
-    "costs": (lambda key: f"price for {describe_cost_key(key)}", _price_words),
+    "roles": (lambda role_id: ROLE_RULE_FOR.format(role=f"<@&{role_id}>"), _rule_words),
+    "costs": (lambda key: PRICE_FOR.format(key=describe_cost_key(key)), _price_words),
 }
 
 
