@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import discord
 from discord import app_commands
@@ -32,6 +32,7 @@ Fit = Literal["crop", "pad"]
 Strength = Literal["subtle", "strong"]
 Choices = list[app_commands.Choice[str]]
 Compression = app_commands.Range[int, 0, 100]
+F = TypeVar("F")
 ASPECTS = [app_commands.Choice(name=f"{r} — {words}", value=r) for r, words in RATIOS.items()]
 NOT_EVEN_PREFERRED = N_("none — not even your preferred {preset}")
 
@@ -137,6 +138,20 @@ async def detail_autocomplete(interaction: Interaction, current: str, op: Operat
     return _choices(found, current)
 
 
+def _image_options(command: F) -> F:
+    """The options /imagine and /edit share, described once (a fresh dict for each command:
+    discord.py keeps and empties the one it is given)."""
+    return app_commands.describe(
+        preset="A style preset of this server (/preset list); none: not even your preferred one",
+        detail="standard, 2K or 4K where the model makes them (costs more)",
+        quality="Quality (the choices depend on the model)",
+        complexity="How much planning goes into the image (newer GPT image models)",
+        background="Transparent, opaque or auto (GPT image models)",
+        output_format="png, jpeg or webp (GPT image models)",
+        output_compression="0-100, with jpeg or webp output: lower is smaller and rougher",
+    )(command)
+
+
 class Images(commands.Cog):
     """Create, edit and vary images."""
 
@@ -148,19 +163,13 @@ class Images(commands.Cog):
     @app_commands.describe(
         prompt="What to draw",
         model="Image model (default: the server's)",
-        preset="A style preset of this server (/preset list); none: not even your preferred one",
         size="Image size, e.g. 1024x1024",
         aspect="Shape, e.g. 16:9; I pick the model's size for it (instead of size)",
-        detail="standard, 2K or 4K where the model makes them (costs more)",
-        quality="Quality (the choices depend on the model)",
         style="dall-e-3 only: vivid or natural",
         n="How many images",
-        background="Transparent, opaque or auto (GPT image models)",
-        output_format="png, jpeg or webp (GPT image models)",
-        output_compression="0-100, with jpeg or webp output: lower is smaller and rougher",
-        complexity="How much planning goes into the image (newer GPT image models)",
         moderation="Filtering: auto, or low where the server allows it (GPT image models)",
     )
+    @_image_options
     @app_commands.choices(aspect=ASPECTS)
     async def imagine(
         self,
@@ -207,22 +216,16 @@ class Images(commands.Cog):
         image3="Another image",
         image4="Another image",
         model="Image model",
-        preset="A style preset of this server (/preset list); none: not even your preferred one",
         size="Output size",
         aspect=(
             "Shape, e.g. 16:9; I pick the model's size for it (instead of size) (default: your "
             "image's)"
         ),
-        detail="standard, 2K or 4K where the model makes them (costs more)",
         n="How many results",
         fit="When a square is needed: crop the middle or pad the sides",
-        quality="Quality (the choices depend on the model)",
-        complexity="How much planning goes into the image (newer GPT image models)",
-        background="Transparent, opaque or auto (GPT image models)",
         input_fidelity="How closely faces and details of your image are kept (some models)",
-        output_format="png, jpeg or webp (GPT image models)",
-        output_compression="0-100, with jpeg or webp output: lower is smaller and rougher",
     )
+    @_image_options
     @app_commands.choices(aspect=ASPECTS)
     async def edit(
         self,
