@@ -32,7 +32,7 @@ from bot.images.results import (
     parse_result,
 )
 from bot.images.types import GeneratedImage
-from bot.images.urls import fetch_result
+from bot.images.urls import UNREACHABLE, fetch_result
 from bot.offload import Offloader
 
 _T = TypeVar("_T")
@@ -41,7 +41,6 @@ _A = TypeVar("_A")
 Decode = Callable[[memoryview | str], Awaitable[bytes]]
 OffLoop = Callable[[bytes], Awaitable[Any]]  # json.loads away from the loop
 
-DOWNLOAD_FAILED = lazy("The finished image could not be downloaded from the image service.")
 DOWNLOAD_SLOW = lazy("The finished image took too long to download from the image service.")
 ON_LOOP_MAX = 64 * 1024  # smaller bodies parse faster than a thread hop
 # Base64 characters decoded between two turns of the event loop (a multiple of 4): about a
@@ -239,9 +238,9 @@ async def _download(
     try:
         async with fetch_result(session, url, base, client_timeout) as resp:
             if resp.status != 200:
-                raise BadResponse(DOWNLOAD_FAILED, status=resp.status)
+                raise BadResponse(UNREACHABLE, status=resp.status)
             return await read_capped(resp, cap)
     except TimeoutError:
         raise BadResponse(DOWNLOAD_SLOW) from None
     except aiohttp.ClientError:
-        raise BadResponse(DOWNLOAD_FAILED) from None
+        raise BadResponse(UNREACHABLE) from None
